@@ -1,0 +1,265 @@
+//! Small syntax checks the upstream webhooks get from Go's standard library, reproduced so that
+//! the same inputs are accepted and rejected: request URIs (`url.ParseRequestURI`), MAC
+//! addresses (`net.ParseMAC`) and UUIDs (`uuid.Parse`).
+
+/// URL schemes accepted for images and data images.
+pub const ALLOWED_URL_SCHEMES: &[&str] = &["http", "https", "ftp", "gopher", "oci"];
+
+/// Checks `input` the way upstream's `validateURL` does: it must parse as an absolute request
+/// URI and use one of [`ALLOWED_URL_SCHEMES`]. The error says what is wrong.
+pub fn check_url(input: &str) -> Result<(), String> {
+    let scheme = parse_request_uri(input)?;
+    if !ALLOWED_URL_SCHEMES.contains(&scheme.as_str()) {
+        return Err(format!("invalid scheme in URL, \"{scheme}\" not allowed"));
+    }
+    Ok(())
+}
+
+/// Parses like Go's `url.ParseRequestURI` and returns the (lower-cased) scheme, empty for an
+/// absolute path.
+pub fn parse_request_uri(input: &str) -> Result<String, String> {
+    let fail = |why: &str| Err(format!("parse \"{input}\": {why}"));
+    if input.is_empty() {
+        return fail("empty url");
+    }
+    if input.chars().any(|c| c.is_ascii_control()) {
+        return fail("net/url: invalid control character in URL");
+    }
+    if input.starts_with('/') {
+        return Ok(String::new());
+    }
+    // scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) ":"
+    let Some(colon) = input.find(':') else {
+        return fail("invalid URI for request");
+    };
+    let scheme = &input[..colon];
+    let mut chars = scheme.chars();
+    match chars.next() {
+        None => return fail("missing protocol scheme"),
+        Some(c) if !c.is_ascii_alphabetic() => {
+            // Go treats a leading non-letter as "no scheme at all".
+            return fail("invalid URI for request");
+        }
+        Some(_) => {}
+    }
+    if !chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')) {
+        return fail("invalid URI for request");
+    }
+    let rest = &input[colon + 1..];
+    // A scheme followed by a rootless path is an opaque URI (`mailto:x`), which parses.
+    if !rest.starts_with('/') {
+        return Ok(scheme.to_ascii_lowercase());
+    }
+    if let Some(authority_and_path) = rest.strip_prefix("//") {
+        let authority = authority_and_path
+            .split(['/', '?'])
+            .next()
+            .unwrap_or_default();
+        if let Err(why) = check_authority(authority) {
+            return fail(&why);
+        }
+    }
+    Ok(scheme.to_ascii_lowercase())
+}
+
+fn check_authority(authority: &str) -> Result<(), String> {
+    let (userinfo, host) = match authority.rfind('@') {
+        Some(at) => (Some(&authority[..at]), &authority[at + 1..]),
+        None => (None, authority),
+    };
+    if let Some(userinfo) = userinfo
+        && !userinfo
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-._:~!$&'()*+,;=%@".contains(c))
+    {
+        return Err("net/url: invalid userinfo".into());
+    }
+    check_host(host)
+}
+
+fn check_host(host: &str) -> Result<(), String> {
+    if let Some(bracketed) = host.strip_prefix('[') {
+        let Some(end) = bracketed.find(']') else {
+            return Err("missing ']' in host".into());
+        };
+        let (addr, after) = (&bracketed[..end], &bracketed[end + 1..]);
+        let addr = addr.split('%').next().unwrap_or_default();
+        if addr.parse::<std::net::Ipv6Addr>().is_err() {
+            return Err(format!("invalid host: {addr:?} is not an IPv6 address"));
+        }
+        return match after {
+            "" => Ok(()),
+            port if port.starts_with(':') => check_port(&port[1..]),
+            other => Err(format!("invalid port {other:?} after host")),
+        };
+    }
+    let (name, port) = match host.rfind(':') {
+        Some(i) => (&host[..i], Some(&host[i + 1..])),
+        None => (host, None),
+    };
+    if let Some(port) = port {
+        check_port(port)?;
+    }
+    if let Some(bad) = name
+        .chars()
+        .find(|c| c.is_ascii_whitespace() || "{}|\\^`#".contains(*c))
+    {
+        return Err(format!("invalid character {bad:?} in host name"));
+    }
+    Ok(())
+}
+
+fn check_port(port: &str) -> Result<(), String> {
+    if port.chars().all(|c| c.is_ascii_digit()) {
+        Ok(())
+    } else {
+        Err(format!("invalid port \":{port}\" after host"))
+    }
+}
+
+/// Checks a hardware address the way Go's `net.ParseMAC` does: 6, 8 or 20 octets written as
+/// `xx:xx:…`, `xx-xx-…` or `xxxx.xxxx.…`.
+pub fn check_mac(input: &str) -> Result<(), String> {
+    let invalid = || Err(format!("address {input}: invalid MAC address"));
+    let groups: Vec<&str> = if input.contains(':') {
+        input.split(':').collect()
+    } else if input.contains('-') {
+        input.split('-').collect()
+    } else if input.contains('.') {
+        input.split('.').collect()
+    } else {
+        return invalid();
+    };
+    let dotted = !input.contains(':') && !input.contains('-');
+    let width = if dotted { 4 } else { 2 };
+    let octets = groups.len() * width / 2;
+    if !matches!(octets, 6 | 8 | 20)
+        || !groups
+            .iter()
+            .all(|g| g.len() == width && g.chars().all(|c| c.is_ascii_hexdigit()))
+    {
+        return invalid();
+    }
+    Ok(())
+}
+
+/// True when `input` is a UUID in any form Go's `uuid.Parse` accepts: dashed, 32 hex digits,
+/// in braces, or with a `urn:uuid:` prefix.
+pub fn is_uuid(input: &str) -> bool {
+    let dashed = |s: &str| {
+        s.len() == 36
+            && s.char_indices().all(|(i, c)| {
+                if matches!(i, 8 | 13 | 18 | 23) {
+                    c == '-'
+                } else {
+                    c.is_ascii_hexdigit()
+                }
+            })
+    };
+    let lower = input.to_ascii_lowercase();
+    if let Some(rest) = lower.strip_prefix("urn:uuid:") {
+        return dashed(rest);
+    }
+    if let Some(inner) = input.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+        return dashed(inner);
+    }
+    dashed(input) || (input.len() == 32 && input.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        for ok in [
+            "http://example.com/os.qcow2",
+            "https://user:pass@example.com:8080/a/b?x=1",
+            "ftp://example.com/file",
+            "oci://quay.io/org/image:tag",
+            "HTTP://EXAMPLE.COM/",
+            "http://[fd00::1]:8080/img",
+            "http://192.168.0.1/img",
+        ] {
+            assert_eq!(check_url(ok), Ok(()), "{ok}");
+        }
+        let cases = [
+            ("", "parse \"\": empty url"),
+            ("test1", "parse \"test1\": invalid URI for request"),
+            ("abc", "invalid URI for request"),
+            (
+                "unix://example.com",
+                "invalid scheme in URL, \"unix\" not allowed",
+            ),
+            (
+                "file:///etc/passwd",
+                "invalid scheme in URL, \"file\" not allowed",
+            ),
+            ("/just/a/path", "invalid scheme in URL, \"\" not allowed"),
+            (":foo", "missing protocol scheme"),
+            (
+                "mailto:someone@example.com",
+                "invalid scheme in URL, \"mailto\" not allowed",
+            ),
+            ("1http://example.com", "invalid URI for request"),
+            ("http://exa mple.com/", "invalid character"),
+            ("http://example.com:80a/", "invalid port"),
+            ("http://[fe80::1/", "missing ']'"),
+            ("http://[fe80::zz]/", "not an IPv6 address"),
+            ("http://ex\u{7f}ample/", "invalid control character"),
+            ("http://a b@example.com/", "invalid userinfo"),
+        ];
+        for (input, message) in cases {
+            let err = check_url(input).expect_err(input);
+            assert!(err.contains(message), "{input}: {err}");
+        }
+    }
+
+    #[test]
+    fn macs() {
+        for ok in [
+            "00:11:22:33:44:55",
+            "AA-BB-CC-DD-EE-FF",
+            "0011.2233.4455",
+            "00:11:22:33:44:55:66:77",
+            "00:00:00:00:fe:80:00:00:00:00:00:00:02:00:5e:10:00:00:00:01",
+        ] {
+            assert_eq!(check_mac(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "",
+            "00:00:00:00:00",
+            "00:11:22:33:44:5g",
+            "001122334455",
+            "0:1:2:3:4:5",
+            "00:11-22:33:44:55",
+        ] {
+            assert_eq!(
+                check_mac(bad),
+                Err(format!("address {bad}: invalid MAC address")),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn uuids() {
+        for yes in [
+            "0f3c7c5c-9d1e-4bd6-bb59-7d1c3a4d2f10",
+            "0F3C7C5C-9D1E-4BD6-BB59-7D1C3A4D2F10",
+            "0f3c7c5c9d1e4bd6bb597d1c3a4d2f10",
+            "{0f3c7c5c-9d1e-4bd6-bb59-7d1c3a4d2f10}",
+            "urn:uuid:0f3c7c5c-9d1e-4bd6-bb59-7d1c3a4d2f10",
+        ] {
+            assert!(is_uuid(yes), "{yes}");
+        }
+        for no in [
+            "worker-0",
+            "0f3c7c5c-9d1e-4bd6-bb59-7d1c3a4d2f1",
+            "0f3c7c5c_9d1e_4bd6_bb59_7d1c3a4d2f10",
+            "",
+        ] {
+            assert!(!is_uuid(no), "{no}");
+        }
+    }
+}

@@ -1,0 +1,44 @@
+//! `metal3`: the one binary of Metal³ in Rust.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod bmc_cmd;
+mod crds_cmd;
+mod validate_cmd;
+
+/// Kubernetes-native bare metal host management, wire-compatible with Metal³.
+#[derive(Parser, Debug)]
+#[command(name = "metal3", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Print the CustomResourceDefinitions of every metal3.io kind.
+    Crds(crds_cmd::Args),
+    /// Inspect BMC addresses.
+    #[command(subcommand)]
+    Bmc(bmc_cmd::Command),
+    /// Check manifests against the admission rules of the metal3.io webhooks.
+    Validate(validate_cmd::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Crds(args) => crds_cmd::run(&args),
+        Command::Bmc(cmd) => bmc_cmd::run(&cmd),
+        Command::Validate(args) => validate_cmd::run(&args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("metal3: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,97 @@
+//! `metal3 validate`: lint manifests with the same rules the admission webhook applies.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use metal3_admission::{Outcome, validate_value};
+use serde_json::Value;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The objects as they were before (multi-document YAML): objects of the same kind,
+    /// namespace and name are checked with the update rules, their `status` included.
+    #[arg(long, value_name = "OLD.yaml")]
+    old: Option<PathBuf>,
+    /// Manifests to check (multi-document YAML or JSON); `-` reads standard input.
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<PathBuf>,
+}
+
+/// Identity of an object in the messages and for matching `--old`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct ObjectKey {
+    kind: String,
+    namespace: String,
+    name: String,
+}
+
+impl ObjectKey {
+    fn of(object: &Value) -> Self {
+        let text = |v: &Value| v.as_str().unwrap_or("").to_string();
+        let metadata = &object["metadata"];
+        let namespace = metadata["namespace"]
+            .as_str()
+            .unwrap_or("default")
+            .to_string();
+        let name = match metadata["name"].as_str() {
+            Some(name) => name.to_string(),
+            None => format!("{}*", text(&metadata["generateName"])),
+        };
+        Self {
+            kind: text(&object["kind"]),
+            namespace,
+            name,
+        }
+    }
+}
+
+impl std::fmt::Display for ObjectKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}/{}", self.kind, self.namespace, self.name)
+    }
+}
+
+fn read_documents(path: &Path) -> anyhow::Result<Vec<Value>> {
+    let text = if path == Path::new("-") {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .context("cannot read standard input")?;
+        text
+    } else {
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?
+    };
+    let docs: Vec<Value> = serde_saphyr::from_str_multiple(&text)
+        .with_context(|| format!("{}: not valid YAML", path.display()))?;
+    Ok(docs.into_iter().filter(|d| !d.is_null()).collect())
+}
+
+pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
+    let old: HashMap<ObjectKey, Value> = match &args.old {
+        Some(path) => read_documents(path)?
+            .into_iter()
+            .map(|o| (ObjectKey::of(&o), o))
+            .collect(),
+        None => HashMap::new(),
+    };
+    let mut invalid = false;
+    for path in &args.files {
+        for object in read_documents(path)? {
+            let key = ObjectKey::of(&object);
+            if let Outcome::Checked(errors) = validate_value(&object, old.get(&key)) {
+                for error in &errors {
+                    println!("{key}: {error}");
+                }
+                invalid |= !errors.is_empty();
+            }
+        }
+    }
+    Ok(if invalid {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh machine: installs what the tests need, then runs them.
+#
+#   bash hack/test.sh            # everything
+#   bash hack/test.sh -p metal3-bmc   # extra arguments go to `cargo test`
+#
+# Build artefacts that do not belong in the clone are cached under ~/.cache/metal3-dev
+# (override with METAL3_CACHE_DIR), keyed by version, so later runs reuse them.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+need() {
+  command -v "$1" >/dev/null 2>&1 || {
+    echo "hack/test.sh: '$1' is required but not installed ($2)" >&2
+    exit 1
+  }
+}
+need cargo "install Rust 1.95 with rustup"
+
+export METAL3_CACHE_DIR="${METAL3_CACHE_DIR:-$HOME/.cache/metal3-dev}"
+
+# The real Kubernetes control plane (kube-apiserver + etcd) built from Go modules.
+if [[ -x hack/control-plane/build.sh ]]; then
+  need go "the Go toolchain builds kube-apiserver and etcd from the Go module proxy"
+  METAL3_CONTROL_PLANE_BIN="$(hack/control-plane/build.sh | tail -n 1)"
+  export METAL3_CONTROL_PLANE_BIN
+  echo "control plane binaries: $METAL3_CONTROL_PLANE_BIN"
+fi
+
+cargo test --workspace --locked "$@"
