@@ -18,6 +18,11 @@ pub fn check_url(input: &str) -> Result<(), String> {
 /// Parses like Go's `url.ParseRequestURI` and returns the (lower-cased) scheme, empty for an
 /// absolute path.
 pub fn parse_request_uri(input: &str) -> Result<String, String> {
+    request_uri(input).map(|(scheme, _)| scheme)
+}
+
+/// Like [`parse_request_uri`], returning the scheme and the path (`""` for `http://host`).
+pub fn request_uri(input: &str) -> Result<(String, String), String> {
     let fail = |why: &str| Err(format!("parse \"{input}\": {why}"));
     if input.is_empty() {
         return fail("empty url");
@@ -26,7 +31,8 @@ pub fn parse_request_uri(input: &str) -> Result<String, String> {
         return fail("net/url: invalid control character in URL");
     }
     if input.starts_with('/') {
-        return Ok(String::new());
+        let path = input.split('?').next().unwrap_or_default();
+        return Ok((String::new(), path.to_string()));
     }
     // scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) ":"
     let Some(colon) = input.find(':') else {
@@ -48,18 +54,23 @@ pub fn parse_request_uri(input: &str) -> Result<String, String> {
     let rest = &input[colon + 1..];
     // A scheme followed by a rootless path is an opaque URI (`mailto:x`), which parses.
     if !rest.starts_with('/') {
-        return Ok(scheme.to_ascii_lowercase());
+        return Ok((scheme.to_ascii_lowercase(), String::new()));
     }
-    if let Some(authority_and_path) = rest.strip_prefix("//") {
-        let authority = authority_and_path
-            .split(['/', '?'])
-            .next()
-            .unwrap_or_default();
-        if let Err(why) = check_authority(authority) {
-            return fail(&why);
+    let rest = rest.split('?').next().unwrap_or_default();
+    let path = match rest.strip_prefix("//") {
+        Some(authority_and_path) => {
+            let (authority, path) = match authority_and_path.find('/') {
+                Some(i) => authority_and_path.split_at(i),
+                None => (authority_and_path, ""),
+            };
+            if let Err(why) = check_authority(authority) {
+                return fail(&why);
+            }
+            path
         }
-    }
-    Ok(scheme.to_ascii_lowercase())
+        None => rest,
+    };
+    Ok((scheme.to_ascii_lowercase(), path.to_string()))
 }
 
 fn check_authority(authority: &str) -> Result<(), String> {
@@ -213,6 +224,18 @@ mod tests {
             let err = check_url(input).expect_err(input);
             assert!(err.contains(message), "{input}: {err}");
         }
+    }
+
+    #[test]
+    fn request_uri_paths() {
+        let path = |s: &str| request_uri(s).map(|(_, p)| p);
+        assert_eq!(path("http://example.com"), Ok(String::new()));
+        assert_eq!(path("http://example.com/"), Ok("/".into()));
+        assert_eq!(
+            path("https://example.com:8443/events?x=1"),
+            Ok("/events".into())
+        );
+        assert_eq!(path("/only/path"), Ok("/only/path".into()));
     }
 
     #[test]

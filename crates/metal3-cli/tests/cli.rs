@@ -1,0 +1,177 @@
+//! The `metal3` binary as users run it: arguments, output and exit codes.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use serde_json::{Value, json};
+
+fn metal3(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_metal3"))
+        .args(args)
+        .output()
+        .expect("the metal3 binary runs")
+}
+
+fn data(name: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn bmc_parse_prints_one_json_object() {
+    let out = metal3(&[
+        "bmc",
+        "parse",
+        "idrac-virtualmedia://10.0.0.5/redfish/v1/Systems/System.Embedded.1",
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    let parsed: Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON");
+    assert_eq!(parsed["scheme"], json!("idrac-virtualmedia"));
+    assert_eq!(parsed["transport"], json!("https"));
+    assert_eq!(parsed["driver"], json!("idrac"));
+    assert_eq!(
+        parsed["interfaces"]["boot"],
+        json!("idrac-redfish-virtual-media")
+    );
+    assert_eq!(parsed["interfaces"]["vendor"], json!("idrac-redfish"));
+    assert_eq!(
+        parsed["driverInfo"],
+        json!({"redfish_address": "https://10.0.0.5",
+               "redfish_system_id": "/redfish/v1/Systems/System.Embedded.1"})
+    );
+    assert_eq!(parsed["supportsIso"], json!(true));
+    assert_eq!(parsed["needsProvisioningNetwork"], json!(false));
+}
+
+#[test]
+fn bmc_parse_flag_disables_certificate_verification() {
+    let out = metal3(&[
+        "bmc",
+        "parse",
+        "--disable-certificate-verification",
+        "ipmi://[fd00::7]:6230",
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    let parsed: Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON");
+    assert_eq!(parsed["hostname"], json!("fd00::7"));
+    assert_eq!(parsed["port"], json!(6230));
+    assert_eq!(parsed["transport"], Value::Null);
+    assert_eq!(parsed["driverInfo"]["ipmi_verify_ca"], json!(false));
+}
+
+#[test]
+fn bmc_parse_rejects_invalid_addresses_on_stderr() {
+    let out = metal3(&["bmc", "parse", "ilo4://10.0.0.5"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        err.trim(),
+        "Unknown BMC type 'ilo4' for address ilo4://10.0.0.5"
+    );
+    assert_eq!(err.lines().count(), 1);
+}
+
+#[test]
+fn validate_reports_every_problem_and_exits_1() {
+    let out = metal3(&["validate", &data("hosts.yaml")]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(
+        lines
+            .iter()
+            .all(|l| l.starts_with("BareMetalHost/metal3/worker-1: ")),
+        "only the bad host is reported: {text}"
+    );
+    for expected in [
+        "spec.bmc.address: Unknown BMC type 'ilo4'",
+        "spec.disablePowerOff: node can't simultaneously have online set to false",
+        "spec.rootDeviceHints.deviceName: device name of root device hint must be a /dev/ path",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+    }
+}
+
+#[test]
+fn validate_accepts_valid_manifests_from_stdin() {
+    let manifest = r#"{"apiVersion": "metal3.io/v1alpha1", "kind": "DataImage",
+        "metadata": {"name": "worker-0", "namespace": "metal3"},
+        "spec": {"url": "http://example.com/data.iso"}}"#;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_metal3"))
+        .args(["validate", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("the metal3 binary runs");
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .expect("stdin is piped")
+        .write_all(manifest.as_bytes())
+        .expect("stdin takes the manifest");
+    let out = child.wait_with_output().expect("metal3 finishes");
+    assert!(out.status.success(), "{out:?}");
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn validate_applies_update_rules_with_old() {
+    let dir = std::env::temp_dir().join(format!("metal3-cli-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let host = |mac: &str, state: &str| {
+        format!(
+            "apiVersion: metal3.io/v1alpha1\nkind: BareMetalHost\nmetadata:\n  name: h\n  namespace: ns\n\
+             spec:\n  online: true\n  bootMACAddress: \"{mac}\"\n  bmc:\n    address: redfish://10.0.0.1/redfish/v1/Systems/1\n    credentialsName: s\n\
+             status:\n  operationalStatus: OK\n  errorMessage: \"\"\n  errorCount: 0\n  poweredOn: true\n  provisioningFailCount: 0\n  provisioning:\n    state: {state}\n    ID: \"\"\n"
+        )
+    };
+    let old = dir.join("old.yaml");
+    let new = dir.join("new.yaml");
+    std::fs::write(&old, host("00:11:22:33:44:55", "available")).expect("write old");
+    std::fs::write(&new, host("00:11:22:33:44:66", "available")).expect("write new");
+    let paths = [old.display().to_string(), new.display().to_string()];
+    // Without --old the change is a plain create: valid.
+    assert!(metal3(&["validate", &paths[1]]).status.success());
+    let out = metal3(&["validate", "--old", &paths[0], &paths[1]]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stdout(&out).trim(),
+        "BareMetalHost/ns/h: spec.bootMACAddress: bootMACAddress can not be changed once it is set"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn validate_names_decoding_errors() {
+    let out = metal3(&["validate", &data("bad-enum.yaml")]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    assert!(
+        text.starts_with("BareMetalHost/default/h: spec.bootMode: unknown variant `bios`"),
+        "{text}"
+    );
+}
+
+#[test]
+fn crds_prints_every_kind() {
+    let out = metal3(&["crds"]);
+    assert!(out.status.success());
+    let text = stdout(&out);
+    assert_eq!(text.matches("kind: CustomResourceDefinition").count(), 9);
+    for name in [
+        "baremetalhosts.metal3.io",
+        "hardwaredata.metal3.io",
+        "dataimages.metal3.io",
+    ] {
+        assert!(text.contains(&format!("name: {name}")), "{name}");
+    }
+}
