@@ -256,7 +256,7 @@ pub enum ProvisioningState {
 }
 
 impl ProvisioningState {
-    /// Every state this version knows, in lifecycle order of declaration.
+    /// Every state this version knows, in declaration order.
     pub const KNOWN: &'static [Self] = &[
         Self::None,
         Self::Unmanaged,

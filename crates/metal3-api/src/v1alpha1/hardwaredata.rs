@@ -95,6 +95,7 @@ fn go_float<S: Serializer>(v: &f64, serializer: S) -> Result<S::Ok, S::Error> {
     version = "v1alpha1",
     kind = "HardwareData",
     namespaced,
+    derive = "PartialEq",
     plural = "hardwaredata",
     shortname = "hd",
     printcolumn(
