@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod bmc_cmd;
+mod control_plane_cmd;
 mod crds_cmd;
 mod validate_cmd;
 
@@ -25,6 +26,8 @@ enum Command {
     Bmc(bmc_cmd::Command),
     /// Check manifests against the admission rules of the metal3.io webhooks.
     Validate(validate_cmd::Args),
+    /// Run a local kube-apiserver and etcd with the metal3.io CRDs installed.
+    ControlPlane(control_plane_cmd::Args),
 }
 
 fn main() -> ExitCode {
@@ -33,6 +36,7 @@ fn main() -> ExitCode {
         Command::Crds(args) => crds_cmd::run(&args),
         Command::Bmc(cmd) => bmc_cmd::run(&cmd),
         Command::Validate(args) => validate_cmd::run(&args),
+        Command::ControlPlane(args) => control_plane_cmd::run(&args),
     };
     match result {
         Ok(code) => code,

@@ -96,11 +96,13 @@ wire_enum! {
 }
 
 wire_enum! {
-    /// How hardware inspection is done.
+    /// How hardware inspection is done (unset means `agent`).
+    #[derive(Default)]
     pub enum InspectionMode {
         /// Do not inspect; the host's HardwareData, if any, must come from elsewhere.
         Disabled => "disabled",
         /// Boot the inspection ramdisk on the host and collect a full inventory.
+        #[default]
         Agent => "agent",
         /// Ask the BMC only (out-of-band, e.g. Redfish); quicker but less detailed.
         Fast => "fast",

@@ -1,0 +1,459 @@
+//! The contract between the Bare Metal Operator and a provisioning backend.
+//!
+//! One [`Provisioner`] value serves every host of an operator replica: each call names the host
+//! through [`HostData`]. Calls are idempotent and non-blocking: a long operation (inspection,
+//! deployment, cleaning) is started by the first call and observed by the following ones, which
+//! answer [`Outcome::InProgress`] until it ends with [`Outcome::Done`] or [`Outcome::Failed`].
+//!
+//! A returned `Err` is a transient fault (the backend could not be asked): the operator retries
+//! with rate limiting and does not touch the host's status. A *host* failure (the BMC refused,
+//! the deployment failed) is an `Ok(Outcome::Failed { .. })` and lands in `status.errorMessage`.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use metal3_api::v1alpha1::{
+    AutomatedCleaningMode, BootMode, CustomDeploy, FirmwareComponentStatus, FirmwareConfig,
+    FirmwareUpdate, HardwareDetails, Image, InspectionMode, OperationalStatus, ProvisioningState,
+    RaidConfig, RootDeviceHints, SettingSchema,
+};
+
+/// What a host-level call achieved.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The operation is complete; the host may move on.
+    Done,
+    /// The operation is under way; call again after the given delay (zero: at once).
+    InProgress { after: Duration },
+    /// The operation failed; the message goes to `status.errorMessage` (never a credential).
+    Failed { message: String },
+}
+
+impl Outcome {
+    /// In progress, call again after `after`.
+    pub fn wait(after: Duration) -> Self {
+        Self::InProgress { after }
+    }
+
+    /// Failed with `message`.
+    pub fn failed(message: impl Into<String>) -> Self {
+        Self::Failed {
+            message: message.into(),
+        }
+    }
+
+    /// Whether the operation is complete.
+    pub fn is_done(&self) -> bool {
+        matches!(self, Self::Done)
+    }
+}
+
+/// Transient faults: the backend could not answer. The host status is left alone.
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum ProvisionerError {
+    /// The backend (e.g. Ironic) is not up yet; try again in a while.
+    #[error("the provisioner is not ready")]
+    NotReady,
+    /// The backend does not know the host (any more); it must be registered again.
+    #[error("the host must be registered with the provisioner")]
+    NeedsRegistration,
+    /// Registration needs a preprovisioning image that is not built yet.
+    #[error("the host needs a preprovisioning image that is not ready")]
+    NeedsPreprovisioningImage,
+    /// The backend is busy with the host (locked node); try again shortly.
+    #[error("the host is busy in the provisioner")]
+    NodeIsBusy,
+    /// Any other transient fault, e.g. a timeout talking to the backend.
+    #[error("{0}")]
+    Transient(String),
+}
+
+/// Result of a provisioner call.
+pub type ProvResult<T> = Result<T, ProvisionerError>;
+
+/// BMC credentials, read from the host's Secret. `Debug` never shows the password.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct Credentials {
+    pub username: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .finish()
+    }
+}
+
+/// Identity of the host a call is about, and how to reach its BMC.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct HostData {
+    pub namespace: String,
+    pub name: String,
+    /// The BareMetalHost's UID.
+    pub uid: String,
+    /// The host's annotations (some backends read settings from them, e.g. the fixture).
+    pub annotations: BTreeMap<String, String>,
+    pub bmc_address: String,
+    pub disable_certificate_verification: bool,
+    pub credentials: Credentials,
+    pub boot_mac_address: String,
+    /// The backend's identifier of the host (`status.provisioning.ID`), empty before registration.
+    pub provisioner_id: String,
+}
+
+impl HostData {
+    /// `namespace/name`, for logs and keys.
+    pub fn key(&self) -> String {
+        format!("{}/{}", self.namespace, self.name)
+    }
+}
+
+/// A bootable image that lets the backend talk to the host before provisioning.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct PreprovisioningImage {
+    pub image_url: String,
+    pub kernel_url: String,
+    pub extra_kernel_params: String,
+    pub format: String,
+}
+
+/// Everything registration needs.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct ManagementAccessData {
+    pub boot_mode: BootMode,
+    pub automated_cleaning_mode: AutomatedCleaningMode,
+    pub state: ProvisioningState,
+    pub operational_status: OperationalStatus,
+    pub current_image: Option<Image>,
+    pub preprovisioning_image: Option<PreprovisioningImage>,
+    pub preprovisioning_network_data: String,
+    pub has_custom_deploy: bool,
+    pub disable_power_off: bool,
+    pub cpu_architecture: String,
+    pub hardware_details: Option<HardwareDetails>,
+    pub inspection_mode: InspectionMode,
+}
+
+/// Inputs of an inspection.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct InspectData {
+    pub boot_mode: BootMode,
+    pub inspection_mode: InspectionMode,
+}
+
+/// What an inspection call reports.
+#[derive(Clone, Debug, PartialEq)]
+pub struct InspectOutcome {
+    pub outcome: Outcome,
+    /// Whether this call started the inspection.
+    pub started: bool,
+    /// The inventory, once inspection is done.
+    pub details: Option<HardwareDetails>,
+}
+
+/// Observed hardware state.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct HardwareState {
+    /// `None` when the power state cannot be read right now.
+    pub powered_on: Option<bool>,
+}
+
+/// Inputs of preparation (and, minus RAID, of servicing).
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct PrepareData {
+    pub target_raid: Option<RaidConfig>,
+    pub actual_raid: Option<RaidConfig>,
+    pub root_device_hints: Option<RootDeviceHints>,
+    pub firmware_config: Option<FirmwareConfig>,
+    pub target_firmware_settings: BTreeMap<String, IntOrString>,
+    pub actual_firmware_settings: BTreeMap<String, String>,
+    pub target_firmware_components: Vec<FirmwareUpdate>,
+    pub has_firmware_spec: bool,
+}
+
+/// What a prepare or service call reports.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PrepareOutcome {
+    pub outcome: Outcome,
+    /// Whether this call started the operation.
+    pub started: bool,
+}
+
+/// User data, network data and meta data, already read from their Secrets.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct HostConfig {
+    pub user_data: Option<String>,
+    pub network_data: Option<String>,
+    pub meta_data: Option<String>,
+}
+
+impl std::fmt::Debug for HostConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // User data routinely carries secrets: show only what is present.
+        f.debug_struct("HostConfig")
+            .field("user_data", &self.user_data.as_ref().map(|_| "<set>"))
+            .field("network_data", &self.network_data.as_ref().map(|_| "<set>"))
+            .field("meta_data", &self.meta_data.as_ref().map(|_| "<set>"))
+            .finish()
+    }
+}
+
+/// Inputs of provisioning.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct ProvisionData {
+    pub image: Image,
+    pub host_config: HostConfig,
+    pub boot_mode: BootMode,
+    pub hardware_profile: String,
+    pub root_device_hints: Option<RootDeviceHints>,
+    pub custom_deploy: Option<CustomDeploy>,
+    pub cpu_architecture: String,
+}
+
+/// How to power a host off.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum RebootMode {
+    #[default]
+    Soft,
+    Hard,
+}
+
+/// Firmware settings and, when asked for, their schema.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct FirmwareSettings {
+    pub settings: BTreeMap<String, String>,
+    pub schema: Option<BTreeMap<String, SettingSchema>>,
+}
+
+/// A BMC event subscription to create.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct EventSubscription {
+    pub destination: String,
+    pub context: String,
+    pub http_headers: BTreeMap<String, String>,
+}
+
+impl std::fmt::Debug for EventSubscription {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventSubscription")
+            .field("destination", &self.destination)
+            .field("context", &self.context)
+            .field(
+                "http_headers",
+                &self.http_headers.keys().collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+/// The data image currently attached to a host.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct DataImageStatus {
+    pub attached_url: Option<String>,
+}
+
+/// Health reported by the BMC.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Health {
+    Ok,
+    Warning,
+    Critical,
+    #[default]
+    Unknown,
+}
+
+/// A provisioning backend. See the crate documentation for the calling conventions.
+#[async_trait]
+pub trait Provisioner: Send + Sync {
+    /// The backend's name (`fixture`, `ironic`, `redfish`).
+    fn name(&self) -> &'static str;
+
+    /// Makes the host known to the backend and checks BMC access. Returns the backend's host
+    /// identifier once known. `credentials_changed` asks the backend to take new credentials;
+    /// `restart` asks it to retry after a previous registration error.
+    async fn register(
+        &self,
+        host: &HostData,
+        data: &ManagementAccessData,
+        credentials_changed: bool,
+        restart: bool,
+    ) -> ProvResult<(Outcome, String)>;
+
+    /// Image formats the backend can boot for preprovisioning, `None` when it needs none.
+    async fn preprovisioning_image_formats(&self) -> ProvResult<Option<Vec<String>>>;
+
+    /// Inspects the hardware. `refresh` starts a new inspection even if one completed before;
+    /// `force_reboot` aborts an inspection waiting for a ramdisk.
+    async fn inspect_hardware(
+        &self,
+        host: &HostData,
+        data: &InspectData,
+        restart: bool,
+        refresh: bool,
+        force_reboot: bool,
+    ) -> ProvResult<InspectOutcome>;
+
+    /// Reads the host's current power state.
+    async fn update_hardware_state(&self, host: &HostData) -> ProvResult<HardwareState>;
+
+    /// Takes over a host that is already provisioned (externally or by a previous registration).
+    async fn adopt(
+        &self,
+        host: &HostData,
+        state: &ProvisioningState,
+        restart: bool,
+    ) -> ProvResult<Outcome>;
+
+    /// Applies RAID, root device hints, firmware settings and components before provisioning.
+    /// `unprepared` is true when the spec changed since the last successful preparation.
+    async fn prepare(
+        &self,
+        host: &HostData,
+        data: &PrepareData,
+        unprepared: bool,
+        restart: bool,
+    ) -> ProvResult<PrepareOutcome>;
+
+    /// Applies firmware settings or components to a provisioned host (servicing).
+    async fn service(
+        &self,
+        host: &HostData,
+        data: &PrepareData,
+        unprepared: bool,
+        restart: bool,
+    ) -> ProvResult<PrepareOutcome>;
+
+    /// Writes the image (or boots the live ISO / runs the custom deploy) and boots the host.
+    async fn provision(
+        &self,
+        host: &HostData,
+        data: &ProvisionData,
+        force_reboot: bool,
+    ) -> ProvResult<Outcome>;
+
+    /// Removes the image, cleaning disks as `cleaning_mode` says.
+    async fn deprovision(
+        &self,
+        host: &HostData,
+        restart: bool,
+        cleaning_mode: AutomatedCleaningMode,
+    ) -> ProvResult<Outcome>;
+
+    /// Forgets the host entirely.
+    async fn delete(&self, host: &HostData) -> ProvResult<Outcome>;
+
+    /// Forgets the host without touching it (it keeps running whatever it runs).
+    async fn detach(&self, host: &HostData, force: bool) -> ProvResult<Outcome>;
+
+    /// Powers the host on.
+    async fn power_on(&self, host: &HostData, force: bool) -> ProvResult<Outcome>;
+
+    /// Powers the host off.
+    async fn power_off(
+        &self,
+        host: &HostData,
+        mode: RebootMode,
+        force: bool,
+        cleaning_mode: AutomatedCleaningMode,
+    ) -> ProvResult<Outcome>;
+
+    /// Whether the backend can take one more host into a capacity-limited state (inspecting,
+    /// provisioning, deprovisioning).
+    async fn has_capacity(&self, host: &HostData) -> ProvResult<bool>;
+
+    /// Current firmware (BIOS) settings and, with `include_schema`, their schema.
+    async fn firmware_settings(
+        &self,
+        host: &HostData,
+        include_schema: bool,
+    ) -> ProvResult<FirmwareSettings>;
+
+    /// Firmware components (bmc, bios, nic:*) with their versions.
+    async fn firmware_components(
+        &self,
+        host: &HostData,
+    ) -> ProvResult<Vec<FirmwareComponentStatus>>;
+
+    /// Subscribes to BMC events; returns the subscription's identifier.
+    async fn add_bmc_event_subscription(
+        &self,
+        host: &HostData,
+        subscription: &EventSubscription,
+    ) -> ProvResult<(Outcome, String)>;
+
+    /// Removes a BMC event subscription.
+    async fn remove_bmc_event_subscription(
+        &self,
+        host: &HostData,
+        subscription_id: &str,
+    ) -> ProvResult<Outcome>;
+
+    /// Which data image is attached.
+    async fn data_image_status(&self, host: &HostData) -> ProvResult<DataImageStatus>;
+
+    /// Attaches a data image as virtual media.
+    async fn attach_data_image(&self, host: &HostData, url: &str) -> ProvResult<Outcome>;
+
+    /// Detaches the data image.
+    async fn detach_data_image(&self, host: &HostData) -> ProvResult<Outcome>;
+
+    /// Whether the last power change failed at the BMC.
+    async fn has_power_failure(&self, host: &HostData) -> ProvResult<bool>;
+
+    /// Health reported by the BMC.
+    async fn health(&self, host: &HostData) -> ProvResult<Health>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_never_show_in_debug_output() {
+        let creds = Credentials {
+            username: "admin".into(),
+            password: "hunter2".into(),
+        };
+        let host = HostData {
+            credentials: creds,
+            ..HostData::default()
+        };
+        let shown = format!("{host:?}");
+        assert!(shown.contains("admin"));
+        assert!(!shown.contains("hunter2"), "{shown}");
+
+        let config = HostConfig {
+            user_data: Some("#cloud-config\npassword: hunter2".into()),
+            ..HostConfig::default()
+        };
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("<set>"));
+
+        let sub = EventSubscription {
+            destination: "https://events.example".into(),
+            context: String::new(),
+            http_headers: [("Authorization".to_string(), "Bearer hunter2".to_string())].into(),
+        };
+        let shown = format!("{sub:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("Authorization"));
+    }
+
+    #[test]
+    fn outcome_helpers() {
+        assert!(Outcome::Done.is_done());
+        assert!(!Outcome::wait(Duration::from_secs(1)).is_done());
+        assert_eq!(
+            Outcome::failed("boom"),
+            Outcome::Failed {
+                message: "boom".into()
+            }
+        );
+    }
+}
