@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 mod bmc_cmd;
 mod control_plane_cmd;
 mod crds_cmd;
+mod operator_cmd;
 mod validate_cmd;
 
 /// Kubernetes-native bare metal host management, wire-compatible with Metal³.
@@ -28,6 +29,8 @@ enum Command {
     Validate(validate_cmd::Args),
     /// Run a local kube-apiserver and etcd with the metal3.io CRDs installed.
     ControlPlane(control_plane_cmd::Args),
+    /// Run the Bare Metal Operator against a cluster.
+    Operator(operator_cmd::Args),
 }
 
 fn main() -> ExitCode {
@@ -37,6 +40,7 @@ fn main() -> ExitCode {
         Command::Bmc(cmd) => bmc_cmd::run(&cmd),
         Command::Validate(args) => validate_cmd::run(&args),
         Command::ControlPlane(args) => control_plane_cmd::run(&args),
+        Command::Operator(args) => operator_cmd::run(&args),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,130 @@
+//! `metal3 operator` as a process: drives a host to available against the real API server and
+//! serves probes and metrics; unavailable backends fail with a clear message.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Api, PostParams};
+use metal3_api::v1alpha1::BareMetalHost;
+use serde_json::json;
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// A plain HTTP/1.0 GET; `None` while nothing listens.
+fn http_get(port: u16, path: &str) -> Option<String> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").ok()?;
+    let mut body = String::new();
+    stream.read_to_string(&mut body).ok()?;
+    Some(body)
+}
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn unavailable_backends_are_a_clear_error() {
+    for backend in ["ironic", "redfish"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_metal3"))
+            .args(["operator", "--provisioner", backend])
+            .output()
+            .expect("run");
+        assert_eq!(out.status.code(), Some(1));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains(&format!("--provisioner {backend} is not available yet")),
+            "{stderr}"
+        );
+        assert!(stderr.contains("--provisioner fixture"), "{stderr}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_operator_process_manages_hosts_and_serves_metrics() {
+    let cp = metal3_testenv::shared();
+    let client = cp.client().await.expect("client");
+    let ns = cp
+        .namespace(&client, "cli-operator")
+        .await
+        .expect("namespace");
+    let (health, metrics) = (free_port(), free_port());
+    let _operator = Killed(
+        Command::new(env!("CARGO_BIN_EXE_metal3"))
+            .arg("operator")
+            .args([
+                "--provisioner",
+                "fixture",
+                "--namespace",
+                &ns,
+                "--log-format",
+                "json",
+            ])
+            .arg("--kubeconfig")
+            .arg(cp.kubeconfig())
+            .args(["--health-addr", &format!("127.0.0.1:{health}")])
+            .args(["--metrics-addr", &format!("127.0.0.1:{metrics}")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("operator starts"),
+    );
+
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
+    let secret: Secret = serde_json::from_value(json!({
+        "metadata": {"name": "bmc"},
+        "stringData": {"username": "admin", "password": "pw"},
+    }))
+    .expect("secret");
+    secrets
+        .create(&PostParams::default(), &secret)
+        .await
+        .expect("secret");
+    let hosts: Api<BareMetalHost> = Api::namespaced(client.clone(), &ns);
+    let host: BareMetalHost = serde_json::from_value(json!({
+        "apiVersion": "metal3.io/v1alpha1", "kind": "BareMetalHost",
+        "metadata": {"name": "node-0"},
+        "spec": {"online": true, "bmc": {"address": "ipmi://192.0.2.9", "credentialsName": "bmc"}},
+    }))
+    .expect("host");
+    hosts
+        .create(&PostParams::default(), &host)
+        .await
+        .expect("host");
+
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let h = hosts.get("node-0").await.expect("get");
+        if h.provisioning_state().as_str() == "available" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "not available: {:?}", h.status);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let healthz = http_get(health, "/healthz").expect("health endpoint");
+    assert!(
+        healthz.starts_with("HTTP/1.0 200") && healthz.ends_with("ok"),
+        "{healthz}"
+    );
+    let body = http_get(metrics, "/metrics").expect("metrics endpoint");
+    assert!(
+        body.contains(&format!(
+            "metal3_reconcile_total{{namespace=\"{ns}\",host=\"node-0\"}}"
+        )),
+        "{body}"
+    );
+    assert!(body.contains("metal3_provisioning_state_change_total{prev_state=\"inspecting\",new_state=\"preparing\"} 1"), "{body}");
+}

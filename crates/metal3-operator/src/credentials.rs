@@ -1,0 +1,222 @@
+//! Reading a host's BMC credentials Secret, and marking the Secret as ours (label, owner
+//! reference, finalizer) so that changes to it wake the host up and it is not deleted under us.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use kube::api::{Api, Patch, PatchParams};
+use kube::{Resource, ResourceExt};
+use metal3_api::consts::{SECRET_ENVIRONMENT_LABEL, SECRET_ENVIRONMENT_VALUE, SECRET_FINALIZER};
+use metal3_api::v1alpha1::{BareMetalHost, SecretReference};
+use metal3_hoststate::CredentialsInput;
+use metal3_provisioner::Credentials;
+use serde_json::json;
+
+/// The credentials found for a host.
+pub(crate) struct Found {
+    pub input: CredentialsInput,
+    pub credentials: Credentials,
+}
+
+impl Found {
+    fn only(input: CredentialsInput) -> Self {
+        Self {
+            input,
+            credentials: Credentials::default(),
+        }
+    }
+}
+
+fn invalid(message: String) -> Found {
+    Found::only(CredentialsInput::Invalid { message })
+}
+
+/// Reads and checks the host's credentials.
+pub(crate) async fn load(
+    secrets: &Api<Secret>,
+    host: &BareMetalHost,
+) -> Result<Found, kube::Error> {
+    let bmc = &host.spec.bmc;
+    if !host.spec.has_bmc_details() {
+        return Ok(Found::only(CredentialsInput::NotNeeded));
+    }
+    if bmc.address.is_empty() {
+        return Ok(invalid(
+            "spec.bmc.address is empty; set the BMC address, e.g. redfish://10.0.0.1/redfish/v1/Systems/1"
+                .into(),
+        ));
+    }
+    if let Err(e) = metal3_bmc::parse(&bmc.address) {
+        return Ok(invalid(format!("spec.bmc.address: {e}")));
+    }
+    if bmc.credentials_name.is_empty() {
+        return Ok(invalid(
+            "spec.bmc.credentialsName is empty; name a Secret with keys \"username\" and \"password\""
+                .into(),
+        ));
+    }
+    let Some(secret) = secrets.get_opt(&bmc.credentials_name).await? else {
+        return Ok(Found::only(CredentialsInput::Missing {
+            secret: bmc.credentials_name.clone(),
+        }));
+    };
+    let data = secret.data.clone().unwrap_or_default();
+    let value = |key: &str| {
+        data.get(key)
+            .map(|v| {
+                String::from_utf8_lossy(&v.0)
+                    .trim_end_matches(['\r', '\n'])
+                    .to_string()
+            })
+            .filter(|v| !v.is_empty())
+    };
+    let name = &bmc.credentials_name;
+    let Some(username) = value("username") else {
+        return Ok(invalid(format!(
+            "Secret {name:?} has no (or an empty) \"username\" key; add the BMC user name under data.username"
+        )));
+    };
+    let Some(password) = value("password") else {
+        return Ok(invalid(format!(
+            "Secret {name:?} has no (or an empty) \"password\" key; add the BMC password under data.password"
+        )));
+    };
+    let secret = if host.metadata.deletion_timestamp.is_none() {
+        adopt(secrets, &secret, host).await?
+    } else {
+        secret
+    };
+    Ok(Found {
+        input: CredentialsInput::Valid {
+            secret: SecretReference {
+                name: Some(name.clone()),
+                namespace: host.namespace(),
+            },
+            version: secret.resource_version().unwrap_or_default(),
+        },
+        credentials: Credentials { username, password },
+    })
+}
+
+fn owner_reference(host: &BareMetalHost) -> Option<OwnerReference> {
+    Some(OwnerReference {
+        api_version: BareMetalHost::api_version(&()).into_owned(),
+        kind: BareMetalHost::kind(&()).into_owned(),
+        name: host.metadata.name.clone()?,
+        uid: host.metadata.uid.clone()?,
+        controller: None,
+        block_owner_deletion: None,
+    })
+}
+
+/// Labels the Secret, adds our finalizer and an owner reference to the host, when missing.
+async fn adopt(
+    secrets: &Api<Secret>,
+    secret: &Secret,
+    host: &BareMetalHost,
+) -> Result<Secret, kube::Error> {
+    let labelled = secret
+        .labels()
+        .get(SECRET_ENVIRONMENT_LABEL)
+        .map(String::as_str)
+        == Some(SECRET_ENVIRONMENT_VALUE);
+    let finalized = secret.finalizers().iter().any(|f| f == SECRET_FINALIZER);
+    let owner = owner_reference(host);
+    let owned = match &owner {
+        Some(o) => secret.owner_references().iter().any(|r| r.uid == o.uid),
+        None => true,
+    };
+    if labelled && finalized && owned {
+        return Ok(secret.clone());
+    }
+    let mut finalizers = secret.finalizers().to_vec();
+    if !finalized {
+        finalizers.push(SECRET_FINALIZER.to_string());
+    }
+    let mut owners = secret.owner_references().to_vec();
+    if let (false, Some(o)) = (owned, owner) {
+        owners.push(o);
+    }
+    let labels: BTreeMap<&str, &str> =
+        [(SECRET_ENVIRONMENT_LABEL, SECRET_ENVIRONMENT_VALUE)].into();
+    let patch = json!({
+        "metadata": {
+            "resourceVersion": secret.resource_version(),
+            "labels": labels,
+            "finalizers": finalizers,
+            "ownerReferences": owners,
+        }
+    });
+    secrets
+        .patch(
+            &secret.name_any(),
+            &PatchParams::default(),
+            &Patch::Merge(&patch),
+        )
+        .await
+}
+
+/// Drops our finalizer and owner reference from the Secret of a host that is gone.
+pub(crate) async fn release(
+    secrets: &Api<Secret>,
+    host: &BareMetalHost,
+) -> Result<(), kube::Error> {
+    let name = &host.spec.bmc.credentials_name;
+    if name.is_empty() {
+        return Ok(());
+    }
+    let Some(secret) = secrets.get_opt(name).await? else {
+        return Ok(());
+    };
+    let uid = host.metadata.uid.clone().unwrap_or_default();
+    let owners: Vec<_> = secret
+        .owner_references()
+        .iter()
+        .filter(|r| r.uid != uid)
+        .cloned()
+        .collect();
+    // Keep the finalizer while other hosts still use the Secret.
+    let others = owners.iter().any(|o| o.kind == "BareMetalHost");
+    let finalizers: Vec<_> = secret
+        .finalizers()
+        .iter()
+        .filter(|f| others || *f != SECRET_FINALIZER)
+        .cloned()
+        .collect();
+    if owners.len() == secret.owner_references().len()
+        && finalizers.len() == secret.finalizers().len()
+    {
+        return Ok(());
+    }
+    let patch = json!({
+        "metadata": {
+            "resourceVersion": secret.resource_version(),
+            "finalizers": finalizers,
+            "ownerReferences": owners,
+        }
+    });
+    secrets
+        .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .map(|_| ())
+}
+
+/// Reads a user-data style Secret: `key`, else `value`.
+pub(crate) async fn read_data(
+    secrets: &Api<Secret>,
+    reference: Option<&SecretReference>,
+    key: &str,
+) -> Result<Option<String>, kube::Error> {
+    let Some(name) = reference.and_then(|r| r.name.as_deref()) else {
+        return Ok(None);
+    };
+    let Some(secret) = secrets.get_opt(name).await? else {
+        return Ok(None);
+    };
+    let data = secret.data.unwrap_or_default();
+    Ok(data
+        .get(key)
+        .or_else(|| data.get("value"))
+        .map(|v| String::from_utf8_lossy(&v.0).into_owned()))
+}

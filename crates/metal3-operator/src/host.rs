@@ -1,0 +1,405 @@
+//! The BareMetalHost controller: reads what a host needs, runs one pass of the state machine
+//! and writes the outcome back (status, annotations, HardwareData, Secret, finalizers, events).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{OwnerReference, Time};
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::runtime::controller::Action;
+use kube::runtime::events::{Event as KubeEvent, EventType as KubeEventType, Recorder};
+use kube::{Client, Resource, ResourceExt};
+use metal3_api::consts::{BAREMETALHOST_FINALIZER, HARDWARE_DATA_FINALIZER, PAUSED_ANNOTATION};
+use metal3_api::v1alpha1::{
+    BareMetalHost, HardwareData, HardwareDataSpec, HardwareDetails, OperationalStatus,
+    ProvisioningState,
+};
+use metal3_hoststate::{CredentialsInput, Decision, Effect, EventType, Inputs, Requeue};
+use metal3_provisioner::{HostConfig, HostData, Provisioner, ProvisionerError};
+use serde_json::json;
+use tracing::{debug, info, warn};
+
+use crate::credentials;
+use crate::metrics::{ErrorTypeLabels, HostLabels, Metrics, PowerLabels, StateChangeLabels};
+
+/// Field manager of our server-side applies.
+pub const FIELD_MANAGER: &str = "metal3-baremetal-controller";
+
+/// Everything a reconcile needs.
+pub struct Context {
+    pub client: Client,
+    pub provisioner: Arc<dyn Provisioner>,
+    pub machine: metal3_hoststate::Config,
+    pub recorder: Recorder,
+    pub metrics: Arc<Metrics>,
+    /// Per host: the resourceVersion our last status write replaced. A cached object still at
+    /// that version is older than what we wrote.
+    written: Mutex<HashMap<(String, String), String>>,
+}
+
+impl Context {
+    pub fn new(
+        client: Client,
+        provisioner: Arc<dyn Provisioner>,
+        machine: metal3_hoststate::Config,
+        recorder: Recorder,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        Self {
+            client,
+            provisioner,
+            machine,
+            recorder,
+            metrics,
+            written: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn written(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), String>> {
+        self.written.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Why a reconcile failed; the controller retries.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("Kubernetes API: {0}")]
+    Kube(#[from] kube::Error),
+    #[error("provisioner: {0}")]
+    Provisioner(#[from] ProvisionerError),
+    #[error("object has no {0}")]
+    Incomplete(&'static str),
+}
+
+impl Error {
+    /// Whether the error is an optimistic-concurrency conflict (a newer object exists).
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, Self::Kube(kube::Error::Api(s)) if s.code == 409)
+    }
+}
+
+fn requeue_action(r: Requeue) -> Action {
+    match r {
+        Requeue::Now => Action::requeue(Duration::ZERO),
+        Requeue::After(d) => Action::requeue(d),
+        Requeue::Never => Action::await_change(),
+    }
+}
+
+/// Retry policy after a failed reconcile.
+pub fn error_policy(_host: Arc<BareMetalHost>, error: &Error, ctx: Arc<Context>) -> Action {
+    ctx.metrics.reconcile_error.inc();
+    if error.is_conflict() {
+        debug!(%error, "conflict; retrying with the newer object");
+        Action::requeue(Duration::from_millis(200))
+    } else {
+        warn!(%error, "reconcile failed");
+        Action::requeue(Duration::from_secs(5))
+    }
+}
+
+/// One reconcile of one host.
+pub async fn reconcile(host: Arc<BareMetalHost>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let ns = host.namespace().ok_or(Error::Incomplete("namespace"))?;
+    let name = host
+        .metadata
+        .name
+        .clone()
+        .ok_or(Error::Incomplete("name"))?;
+    let key = (ns.clone(), name.clone());
+    let rv = host.resource_version().unwrap_or_default();
+    {
+        let mut written = ctx.written();
+        match written.get(&key) {
+            // The cache has not caught up with our last write yet.
+            Some(old) if *old == rv => return Ok(Action::requeue(Duration::from_millis(50))),
+            Some(_) => {
+                written.remove(&key);
+            }
+            None => {}
+        }
+    }
+    ctx.metrics
+        .reconcile
+        .get_or_create(&HostLabels {
+            namespace: ns.clone(),
+            host: name.clone(),
+        })
+        .inc();
+    if host.annotations().contains_key(PAUSED_ANNOTATION) {
+        debug!(host = %name, "paused");
+        return Ok(Action::await_change());
+    }
+    let hosts: Api<BareMetalHost> = Api::namespaced(ctx.client.clone(), &ns);
+    let deleting = host.metadata.deletion_timestamp.is_some();
+    let has_finalizer = host
+        .finalizers()
+        .iter()
+        .any(|f| f == BAREMETALHOST_FINALIZER);
+    if !has_finalizer {
+        if deleting {
+            return Ok(Action::await_change());
+        }
+        let mut finalizers = host.finalizers().to_vec();
+        finalizers.push(BAREMETALHOST_FINALIZER.to_string());
+        let patch = json!({"metadata": {"resourceVersion": rv, "finalizers": finalizers}});
+        hosts
+            .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await?;
+        return Ok(Action::await_change());
+    }
+
+    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &ns);
+    let found = credentials::load(&secrets, &host).await?;
+    match &found.input {
+        CredentialsInput::Missing { .. } => ctx.metrics.credentials_missing.inc(),
+        CredentialsInput::Invalid { .. } => ctx.metrics.credentials_invalid.inc(),
+        _ => 0,
+    };
+    let hardware: Api<HardwareData> = Api::namespaced(ctx.client.clone(), &ns);
+    let hardware_data = hardware.get_opt(&name).await?;
+    if deleting && let Some(hd) = &hardware_data {
+        drop_hardware_data_finalizer(&hardware, hd).await?;
+    }
+    let state = host.provisioning_state();
+    let host_config = if matches!(
+        state,
+        ProvisioningState::Available | ProvisioningState::Provisioning
+    ) && !deleting
+    {
+        HostConfig {
+            user_data: credentials::read_data(&secrets, host.spec.user_data.as_ref(), "userData")
+                .await?,
+            network_data: credentials::read_data(
+                &secrets,
+                host.spec.network_data.as_ref(),
+                "networkData",
+            )
+            .await?,
+            meta_data: credentials::read_data(&secrets, host.spec.meta_data.as_ref(), "metaData")
+                .await?,
+        }
+    } else {
+        HostConfig::default()
+    };
+
+    let inputs = Inputs {
+        now: Timestamp::now(),
+        host_data: HostData {
+            namespace: ns.clone(),
+            name: name.clone(),
+            uid: host.metadata.uid.clone().unwrap_or_default(),
+            annotations: host.annotations().clone(),
+            bmc_address: host.spec.bmc.address.clone(),
+            disable_certificate_verification: host.spec.bmc.disable_certificate_verification,
+            credentials: found.credentials,
+            boot_mac_address: host.spec.boot_mac_address.clone(),
+            provisioner_id: host
+                .status
+                .as_ref()
+                .map(|s| s.provisioning.id.clone())
+                .unwrap_or_default(),
+        },
+        credentials: found.input,
+        host_config,
+        hardware_data: hardware_data.and_then(|hd| hd.spec.hardware),
+    };
+    let decision =
+        metal3_hoststate::reconcile(&host, &inputs, &ctx.machine, ctx.provisioner.as_ref()).await;
+    if let Some(e) = decision.transient {
+        return Err(e.into());
+    }
+    apply(&host, &ns, &name, decision, &ctx).await
+}
+
+async fn apply(
+    host: &BareMetalHost,
+    ns: &str,
+    name: &str,
+    decision: Decision,
+    ctx: &Context,
+) -> Result<Action, Error> {
+    let hosts: Api<BareMetalHost> = Api::namespaced(ctx.client.clone(), ns);
+    let released = decision.effects.contains(&Effect::Released);
+    if !released && decision.status_changed(host.status.as_ref()) {
+        let mut updated = host.clone();
+        let mut status = decision.status.clone();
+        status.last_updated = Some(Time(Timestamp::now()));
+        updated.status = Some(status);
+        hosts
+            .replace_status(name, &PostParams::default(), &updated)
+            .await?;
+        ctx.written().insert(
+            (ns.to_string(), name.to_string()),
+            host.resource_version().unwrap_or_default(),
+        );
+    }
+    for effect in &decision.effects {
+        match effect {
+            Effect::RemoveAnnotation(key) => {
+                let patch = json!({"metadata": {"annotations": {key: null}}});
+                hosts
+                    .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+                    .await?;
+            }
+            Effect::SaveHardwareData(details) => save_hardware_data(ctx, host, details).await?,
+            Effect::Released => {}
+        }
+    }
+    publish(ctx, host, &decision).await;
+    record_metrics(ctx, ns, name, &decision);
+    if let Some((from, to)) = &decision.state_change {
+        info!(host = %name, namespace = %ns, from = %from.as_str(), to = %to.as_str(), "provisioning state changed");
+    }
+    if released {
+        let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), ns);
+        credentials::release(&secrets, host).await?;
+        let finalizers: Vec<_> = host
+            .finalizers()
+            .iter()
+            .filter(|f| *f != BAREMETALHOST_FINALIZER)
+            .cloned()
+            .collect();
+        let patch = json!({"metadata": {"finalizers": finalizers}});
+        hosts
+            .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await?;
+        info!(host = %name, namespace = %ns, "host released");
+        return Ok(Action::await_change());
+    }
+    Ok(requeue_action(decision.requeue))
+}
+
+async fn save_hardware_data(
+    ctx: &Context,
+    host: &BareMetalHost,
+    details: &HardwareDetails,
+) -> Result<(), Error> {
+    let ns = host.namespace().ok_or(Error::Incomplete("namespace"))?;
+    let name = host
+        .metadata
+        .name
+        .clone()
+        .ok_or(Error::Incomplete("name"))?;
+    let api: Api<HardwareData> = Api::namespaced(ctx.client.clone(), &ns);
+    let mut hd = HardwareData::new(
+        &name,
+        HardwareDataSpec {
+            hardware: Some(details.clone()),
+        },
+    );
+    hd.metadata.namespace = Some(ns);
+    hd.metadata.finalizers = Some(vec![HARDWARE_DATA_FINALIZER.to_string()]);
+    hd.metadata.owner_references = Some(vec![OwnerReference {
+        api_version: BareMetalHost::api_version(&()).into_owned(),
+        kind: BareMetalHost::kind(&()).into_owned(),
+        name: name.clone(),
+        uid: host.metadata.uid.clone().ok_or(Error::Incomplete("uid"))?,
+        controller: Some(true),
+        block_owner_deletion: Some(true),
+    }]);
+    let value =
+        serde_json::to_value(&hd).map_err(|_| Error::Incomplete("serialisable HardwareData"))?;
+    api.patch(
+        &name,
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&value),
+    )
+    .await?;
+    Ok(())
+}
+
+async fn drop_hardware_data_finalizer(
+    api: &Api<HardwareData>,
+    hd: &HardwareData,
+) -> Result<(), Error> {
+    if !hd.finalizers().iter().any(|f| f == HARDWARE_DATA_FINALIZER) {
+        return Ok(());
+    }
+    let finalizers: Vec<_> = hd
+        .finalizers()
+        .iter()
+        .filter(|f| *f != HARDWARE_DATA_FINALIZER)
+        .cloned()
+        .collect();
+    let patch =
+        json!({"metadata": {"resourceVersion": hd.resource_version(), "finalizers": finalizers}});
+    api.patch(
+        &hd.name_any(),
+        &PatchParams::default(),
+        &Patch::Merge(&patch),
+    )
+    .await?;
+    Ok(())
+}
+
+async fn publish(ctx: &Context, host: &BareMetalHost, decision: &Decision) {
+    let reference = host.object_ref(&());
+    for e in &decision.events {
+        let event = KubeEvent {
+            type_: match e.event_type {
+                EventType::Normal => KubeEventType::Normal,
+                EventType::Warning => KubeEventType::Warning,
+            },
+            reason: e.reason.to_string(),
+            note: Some(e.message.clone()),
+            action: e.reason.to_string(),
+            secondary: None,
+        };
+        if let Err(err) = ctx.recorder.publish(&event, &reference).await {
+            warn!(reason = e.reason, %err, "cannot publish event");
+        }
+    }
+}
+
+fn record_metrics(ctx: &Context, ns: &str, name: &str, decision: &Decision) {
+    let m = &ctx.metrics;
+    if let Some((from, to)) = &decision.state_change {
+        m.state_change
+            .get_or_create(&StateChangeLabels {
+                prev_state: from.as_str().to_string(),
+                new_state: to.as_str().to_string(),
+            })
+            .inc();
+        if decision.status.operational_status == OperationalStatus::Delayed {
+            match to {
+                ProvisioningState::Provisioning => m.delayed_provisioning.inc(),
+                ProvisioningState::Deprovisioning => m.delayed_deprovisioning.inc(),
+                _ => 0,
+            };
+        }
+        if *to == ProvisioningState::Unmanaged {
+            m.unmanaged.inc();
+        }
+    }
+    for e in &decision.events {
+        match e.reason {
+            "PowerOn" | "PowerOff" => {
+                m.power_change
+                    .get_or_create(&PowerLabels {
+                        namespace: ns.to_string(),
+                        host: name.to_string(),
+                        on_off: if e.reason == "PowerOn" { "on" } else { "off" }.to_string(),
+                    })
+                    .inc();
+            }
+            "BMCAccessValidated" => {
+                m.credentials_updated.inc();
+            }
+            _ => {}
+        }
+        if e.event_type == EventType::Warning
+            && let Some(t) = decision.status.error_type
+            && metal3_hoststate::error_reason(t) == e.reason
+        {
+            m.host_error
+                .get_or_create(&ErrorTypeLabels {
+                    error_type: t.as_str().to_string(),
+                })
+                .inc();
+        }
+    }
+}

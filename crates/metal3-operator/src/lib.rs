@@ -1,0 +1,142 @@
+//! The Bare Metal Operator: kube-runtime controllers that drive BareMetalHosts through a
+//! [`Provisioner`].
+//!
+//! The host controller watches BareMetalHosts (waking on changes to spec, annotations,
+//! finalizers or deletion, not on its own status writes) and the credentials Secrets it has
+//! labelled and owns, so rotating a password wakes the host at once. Each reconcile gathers
+//! the host's inputs, runs one pass of the pure state machine in `metal3-hoststate`, and writes
+//! the result with optimistic concurrency: a conflicting write is retried with the newer object.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Secret;
+use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::reflector::{self, ObjectRef};
+use kube::runtime::{Controller, WatchStreamExt, controller, watcher};
+use kube::{Api, Client};
+use metal3_api::consts::{SECRET_ENVIRONMENT_LABEL, SECRET_ENVIRONMENT_VALUE};
+use metal3_api::v1alpha1::BareMetalHost;
+use metal3_provisioner::Provisioner;
+use tracing::{debug, info};
+
+mod credentials;
+pub mod host;
+pub mod http;
+pub mod metrics;
+
+pub use host::Context;
+pub use metrics::Metrics;
+
+/// Name the operator reports in Events.
+pub const REPORTING_CONTROLLER: &str = "metal3.io/baremetal-controller";
+
+/// How the operator runs.
+#[derive(Clone, Debug)]
+pub struct OperatorConfig {
+    /// Watch only this namespace; `None` watches the whole cluster.
+    pub namespace: Option<String>,
+    /// Timing and limits of the host state machine.
+    pub machine: metal3_hoststate::Config,
+    /// Hosts reconciled at once (0 = unlimited).
+    pub concurrency: u16,
+    /// This replica's name in Events (e.g. the pod name).
+    pub instance: Option<String>,
+}
+
+impl Default for OperatorConfig {
+    fn default() -> Self {
+        Self {
+            namespace: None,
+            machine: metal3_hoststate::Config::default(),
+            concurrency: 8,
+            instance: None,
+        }
+    }
+}
+
+fn api<K>(client: &Client, namespace: Option<&str>) -> Api<K>
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>,
+    <K as kube::Resource>::DynamicType: Default,
+{
+    match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    }
+}
+
+/// Runs the BareMetalHost controller until `shutdown` completes.
+pub async fn run(
+    client: Client,
+    provisioner: Arc<dyn Provisioner>,
+    config: OperatorConfig,
+    metrics: Arc<Metrics>,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+) {
+    let ns = config.namespace.as_deref();
+    let hosts: Api<BareMetalHost> = api(&client, ns);
+    let secrets: Api<Secret> = api(&client, ns);
+    let recorder = Recorder::new(
+        client.clone(),
+        Reporter {
+            controller: REPORTING_CONTROLLER.into(),
+            instance: config.instance.clone(),
+        },
+    );
+    let ctx = Arc::new(Context::new(
+        client.clone(),
+        provisioner,
+        config.machine.clone(),
+        recorder,
+        metrics,
+    ));
+
+    // Wake on spec, annotation, finalizer and deletion changes only: our own status writes do
+    // not trigger another pass (the state machine asks for its own requeues).
+    let wake = |h: &BareMetalHost| {
+        use std::hash::{DefaultHasher, Hash, Hasher};
+        let mut hasher = DefaultHasher::new();
+        h.metadata.generation.hash(&mut hasher);
+        h.metadata.annotations.hash(&mut hasher);
+        h.metadata.finalizers.hash(&mut hasher);
+        h.metadata.deletion_timestamp.is_some().hash(&mut hasher);
+        Some(hasher.finish())
+    };
+    let (reader, writer) = reflector::store();
+    let host_stream = watcher(hosts, watcher::Config::default())
+        .default_backoff()
+        .reflect(writer)
+        .applied_objects()
+        .predicate_filter(wake, Default::default());
+    let labelled = watcher::Config::default().labels(&format!(
+        "{SECRET_ENVIRONMENT_LABEL}={SECRET_ENVIRONMENT_VALUE}"
+    ));
+
+    info!(
+        namespace = ns.unwrap_or("<all>"),
+        provisioner = ctx.provisioner.name(),
+        "starting the BareMetalHost controller"
+    );
+    Controller::for_stream(host_stream, reader)
+        .owns(secrets, labelled)
+        .with_config(controller::Config::default().concurrency(config.concurrency))
+        .graceful_shutdown_on(shutdown)
+        .run(host::reconcile, host::error_policy, ctx)
+        .for_each(|result| async move {
+            match result {
+                Ok((obj, _)) => debug!(host = %obj_name(&obj), "reconciled"),
+                Err(e) => debug!(error = %e, "reconcile error"),
+            }
+        })
+        .await;
+    info!("BareMetalHost controller stopped");
+}
+
+fn obj_name(o: &ObjectRef<BareMetalHost>) -> String {
+    match &o.namespace {
+        Some(ns) => format!("{ns}/{}", o.name),
+        None => o.name.clone(),
+    }
+}

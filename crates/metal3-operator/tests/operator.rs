@@ -1,0 +1,644 @@
+//! The operator against a real kube-apiserver, with the fixture backend: the upstream end-to-end
+//! scenarios, each in its own namespace with its own operator instance, so they run in parallel.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::events::v1::Event;
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::{Client, ResourceExt};
+use metal3_api::consts::*;
+use metal3_api::v1alpha1::{
+    BareMetalHost, HardwareData, OperationalStatus, ProvisioningState as S,
+};
+use metal3_fixture::{Behaviour, Failure, Fixture, Operation};
+use metal3_operator::{Metrics, OperatorConfig};
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+const WAIT: Duration = Duration::from_secs(60);
+
+struct Env {
+    client: Client,
+    ns: String,
+    fixture: Fixture,
+    operator: Option<(oneshot::Sender<()>, JoinHandle<()>)>,
+}
+
+fn fast_machine() -> metal3_hoststate::Config {
+    metal3_hoststate::Config {
+        max_provisioning_retries: 5,
+        backoff_unit: Duration::from_millis(500),
+        missing_secret_retry: Duration::from_millis(300),
+        idle_poll: Duration::from_secs(2),
+        power_poll: Duration::from_millis(500),
+    }
+}
+
+impl Env {
+    async fn new(prefix: &str) -> Self {
+        let cp = metal3_testenv::shared();
+        let client = cp.client().await.expect("client");
+        let ns = cp.namespace(&client, prefix).await.expect("namespace");
+        let mut env = Self {
+            client,
+            ns,
+            fixture: Fixture::new(),
+            operator: None,
+        };
+        env.start_operator();
+        env
+    }
+
+    fn start_operator(&mut self) {
+        let (tx, rx) = oneshot::channel::<()>();
+        let config = OperatorConfig {
+            namespace: Some(self.ns.clone()),
+            machine: fast_machine(),
+            concurrency: 4,
+            instance: Some("test".into()),
+        };
+        let task = tokio::spawn(metal3_operator::run(
+            self.client.clone(),
+            Arc::new(self.fixture.clone()),
+            config,
+            Arc::new(Metrics::default()),
+            async move {
+                let _ = rx.await;
+            },
+        ));
+        self.operator = Some((tx, task));
+    }
+
+    async fn stop_operator(&mut self) {
+        if let Some((tx, task)) = self.operator.take() {
+            let _ = tx.send(());
+            task.await.expect("operator task");
+        }
+    }
+
+    fn hosts(&self) -> Api<BareMetalHost> {
+        Api::namespaced(self.client.clone(), &self.ns)
+    }
+
+    fn secrets(&self) -> Api<Secret> {
+        Api::namespaced(self.client.clone(), &self.ns)
+    }
+
+    async fn secret(&self, name: &str, username: &str, password: &str) {
+        let mut data = BTreeMap::new();
+        data.insert(
+            "username".to_string(),
+            ByteString(username.as_bytes().to_vec()),
+        );
+        data.insert(
+            "password".to_string(),
+            ByteString(password.as_bytes().to_vec()),
+        );
+        let secret = Secret {
+            metadata: kube::api::ObjectMeta {
+                name: Some(name.into()),
+                ..Default::default()
+            },
+            data: Some(data),
+            ..Default::default()
+        };
+        self.secrets()
+            .create(&PostParams::default(), &secret)
+            .await
+            .expect("create secret");
+    }
+
+    async fn host(&self, name: &str, spec: Value, annotations: Value) -> BareMetalHost {
+        let obj: BareMetalHost = serde_json::from_value(json!({
+            "apiVersion": "metal3.io/v1alpha1",
+            "kind": "BareMetalHost",
+            "metadata": {"name": name, "annotations": annotations},
+            "spec": spec,
+        }))
+        .expect("host json");
+        self.hosts()
+            .create(&PostParams::default(), &obj)
+            .await
+            .expect("create host")
+    }
+
+    async fn patch_spec(&self, name: &str, spec: Value) {
+        self.hosts()
+            .patch(
+                name,
+                &PatchParams::default(),
+                &Patch::Merge(&json!({"spec": spec})),
+            )
+            .await
+            .expect("patch spec");
+    }
+
+    async fn annotate(&self, name: &str, annotations: Value) {
+        self.hosts()
+            .patch(
+                name,
+                &PatchParams::default(),
+                &Patch::Merge(&json!({"metadata": {"annotations": annotations}})),
+            )
+            .await
+            .expect("annotate");
+    }
+
+    /// Polls the host until `pred` holds (deadline [`WAIT`]).
+    async fn wait_for(
+        &self,
+        name: &str,
+        what: &str,
+        pred: impl Fn(&BareMetalHost) -> bool,
+    ) -> BareMetalHost {
+        let deadline = Instant::now() + WAIT;
+        let mut last = None;
+        while Instant::now() < deadline {
+            if let Some(h) = self.hosts().get_opt(name).await.expect("get host") {
+                if pred(&h) {
+                    return h;
+                }
+                last = Some(h);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!(
+            "{name}: not {what} after {WAIT:?}; last seen status: {}",
+            serde_json::to_string_pretty(&last.and_then(|h| h.status)).unwrap_or_default()
+        );
+    }
+
+    async fn wait_state(&self, name: &str, state: S) -> BareMetalHost {
+        self.wait_for(name, state.as_str(), |h| h.provisioning_state() == state)
+            .await
+    }
+
+    async fn wait_gone(&self, name: &str) {
+        let deadline = Instant::now() + WAIT;
+        while Instant::now() < deadline {
+            if self.hosts().get_opt(name).await.expect("get").is_none() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("{name} still exists after {WAIT:?}");
+    }
+
+    async fn event_reasons(&self) -> Vec<String> {
+        let events: Api<Event> = Api::namespaced(self.client.clone(), &self.ns);
+        events
+            .list(&ListParams::default())
+            .await
+            .expect("events")
+            .items
+            .into_iter()
+            .filter_map(|e| e.reason)
+            .collect()
+    }
+
+    async fn wait_event(&self, reason: &str) {
+        let deadline = Instant::now() + WAIT;
+        while Instant::now() < deadline {
+            if self.event_reasons().await.iter().any(|r| r == reason) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!(
+            "no {reason} event after {WAIT:?}: {:?}",
+            self.event_reasons().await
+        );
+    }
+}
+
+fn bmc_spec(secret: &str) -> Value {
+    json!({
+        "online": true,
+        "bootMACAddress": "52:54:00:12:34:56",
+        "bmc": {
+            "address": "redfish-virtualmedia://192.0.2.1/redfish/v1/Systems/1",
+            "credentialsName": secret,
+        },
+    })
+}
+
+fn op_status(h: &BareMetalHost) -> OperationalStatus {
+    h.operational_status()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registers_inspects_and_becomes_available() {
+    let env = Env::new("available").await;
+    env.secret("bmc", "admin", "s3cret-pw").await;
+    env.host("worker-0", bmc_spec("bmc"), json!({})).await;
+    let host = env.wait_state("worker-0", S::Available).await;
+    let status = host.status.clone().expect("status");
+    assert_eq!(status.operational_status, OperationalStatus::Ok);
+    assert!(status.provisioning.id.starts_with("fixture-"));
+    assert!(status.last_updated.is_some());
+    assert!(
+        host.finalizers()
+            .contains(&BAREMETALHOST_FINALIZER.to_string())
+    );
+    let hw = status.hardware.clone().expect("hardware in status");
+    assert_eq!(hw.nics[0].mac, "52:54:00:12:34:56");
+    let ready = status
+        .conditions
+        .iter()
+        .find(|c| c.r#type == "AvailableForProvisioning")
+        .expect("condition");
+    assert_eq!(ready.reason, "Available");
+
+    let hd: Api<HardwareData> = Api::namespaced(env.client.clone(), &env.ns);
+    let hd = hd.get("worker-0").await.expect("HardwareData created");
+    assert_eq!(hd.spec.hardware.as_ref(), Some(&hw));
+    assert!(
+        hd.finalizers()
+            .contains(&HARDWARE_DATA_FINALIZER.to_string())
+    );
+    assert_eq!(hd.owner_references()[0].uid, host.uid().expect("uid"));
+
+    let secret = env.secrets().get("bmc").await.expect("secret");
+    assert_eq!(
+        secret
+            .labels()
+            .get(SECRET_ENVIRONMENT_LABEL)
+            .map(String::as_str),
+        Some(SECRET_ENVIRONMENT_VALUE)
+    );
+    assert!(secret.finalizers().contains(&SECRET_FINALIZER.to_string()));
+    assert_eq!(secret.owner_references()[0].name, "worker-0");
+
+    for reason in ["Registered", "BMCAccessValidated", "InspectionComplete"] {
+        env.wait_event(reason).await;
+    }
+    // No credential anywhere in what we wrote.
+    let written = serde_json::to_string(&host).expect("json");
+    assert!(!written.contains("s3cret-pw"));
+    let events: Api<Event> = Api::namespaced(env.client.clone(), &env.ns);
+    let all = serde_json::to_string(
+        &events
+            .list(&ListParams::default())
+            .await
+            .expect("events")
+            .items,
+    )
+    .expect("json");
+    assert!(!all.contains("s3cret-pw"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unmanaged_hosts_and_a_missing_secret_recover() {
+    let env = Env::new("unmanaged").await;
+    env.host("bare", json!({"online": false}), json!({})).await;
+    let h = env.wait_state("bare", S::Unmanaged).await;
+    assert_eq!(op_status(&h), OperationalStatus::Discovered);
+
+    env.host("nosecret", bmc_spec("later"), json!({})).await;
+    let h = env
+        .wait_for("nosecret", "registration error", |h| {
+            h.status
+                .as_ref()
+                .is_some_and(|s| s.error_message.contains("\"later\""))
+        })
+        .await;
+    assert_eq!(op_status(&h), OperationalStatus::Error);
+    assert_eq!(h.provisioning_state(), S::Registering);
+    env.secret("later", "admin", "pw").await;
+    let h = env.wait_state("nosecret", S::Available).await;
+    assert_eq!(h.status.expect("status").error_count, 0);
+
+    // Adding BMC details to the unmanaged host starts managing it.
+    env.secret("bare-bmc", "admin", "pw").await;
+    env.patch_spec("bare", bmc_spec("bare-bmc")).await;
+    env.wait_state("bare", S::Available).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn provision_deprovision_and_delete() {
+    let env = Env::new("provision").await;
+    env.secret("bmc", "admin", "pw").await;
+    env.host("w", bmc_spec("bmc"), json!({})).await;
+    env.wait_state("w", S::Available).await;
+    env.patch_spec(
+        "w",
+        json!({"image": {"url": "http://images.example/os.qcow2", "checksum": "abc"}}),
+    )
+    .await;
+    let h = env
+        .wait_for("w", "provisioned and on", |h| {
+            h.provisioning_state() == S::Provisioned
+                && h.status.as_ref().is_some_and(|s| s.powered_on)
+        })
+        .await;
+    let status = h.status.expect("status");
+    assert_eq!(
+        status.provisioning.image.url,
+        "http://images.example/os.qcow2"
+    );
+    env.wait_event("ProvisioningComplete").await;
+
+    env.patch_spec("w", json!({"image": null})).await;
+    env.wait_state("w", S::Available).await;
+    env.wait_event("DeprovisioningComplete").await;
+
+    env.hosts()
+        .delete("w", &DeleteParams::default())
+        .await
+        .expect("delete");
+    env.wait_gone("w").await;
+    let secret = env.secrets().get("bmc").await.expect("secret");
+    assert!(
+        !secret.finalizers().contains(&SECRET_FINALIZER.to_string()),
+        "secret released"
+    );
+    let hd: Api<HardwareData> = Api::namespaced(env.client.clone(), &env.ns);
+    if let Some(hd) = hd.get_opt("w").await.expect("get hd") {
+        assert!(
+            hd.finalizers().is_empty(),
+            "HardwareData released for garbage collection"
+        );
+    }
+    assert_eq!(
+        env.fixture
+            .calls(&env.ns, "w")
+            .started(Operation::Provision),
+        1
+    );
+    assert!(!env.fixture.node(&env.ns, "w").expect("node").registered);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn detach_then_move_the_host_with_its_status() {
+    let env = Env::new("detach").await;
+    env.secret("bmc", "admin", "pw").await;
+    let mut spec = bmc_spec("bmc");
+    spec["image"] = json!({"url": "http://images.example/os.qcow2", "checksum": "abc"});
+    env.host("mover", spec.clone(), json!({})).await;
+    env.wait_state("mover", S::Provisioned).await;
+
+    env.annotate("mover", json!({DETACHED_ANNOTATION: ""}))
+        .await;
+    let h = env
+        .wait_for("mover", "detached", |h| {
+            op_status(h) == OperationalStatus::Detached
+        })
+        .await;
+    assert_eq!(h.provisioning_state(), S::Provisioned);
+    let saved = serde_json::to_string(&h.status).expect("status json");
+
+    // Deleting a detached host skips deprovisioning.
+    env.hosts()
+        .delete("mover", &DeleteParams::default())
+        .await
+        .expect("delete");
+    env.wait_gone("mover").await;
+    assert_eq!(
+        env.fixture
+            .calls(&env.ns, "mover")
+            .started(Operation::Deprovision),
+        0
+    );
+
+    // Recreated elsewhere with its status: provisioned again without a new deployment.
+    env.host("mover", spec, json!({STATUS_ANNOTATION: saved}))
+        .await;
+    let h = env
+        .wait_for("mover", "restored and re-registered", |h| {
+            h.provisioning_state() == S::Provisioned
+                && !h.annotations().contains_key(STATUS_ANNOTATION)
+                && op_status(h) == OperationalStatus::Ok
+        })
+        .await;
+    assert_eq!(
+        h.status.expect("status").provisioning.image.url,
+        "http://images.example/os.qcow2"
+    );
+    assert_eq!(
+        env.fixture
+            .calls(&env.ns, "mover")
+            .started(Operation::Provision),
+        1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_restart_mid_provisioning_never_provisions_twice() {
+    let mut env = Env::new("restart").await;
+    env.fixture.configure(
+        &env.ns,
+        "slow",
+        Behaviour {
+            polls: 30,
+            poll_interval_ms: 100,
+            ..Behaviour::default()
+        },
+    );
+    env.secret("bmc", "admin", "pw").await;
+    let mut spec = bmc_spec("bmc");
+    spec["externallyProvisioned"] = json!(false);
+    env.host("slow", spec, json!({})).await;
+    env.wait_state("slow", S::Available).await;
+    env.patch_spec(
+        "slow",
+        json!({"image": {"url": "http://images.example/os.qcow2", "checksum": "abc"}}),
+    )
+    .await;
+    env.wait_state("slow", S::Provisioning).await;
+    env.stop_operator().await;
+    env.start_operator();
+    env.wait_state("slow", S::Provisioned).await;
+    assert_eq!(
+        env.fixture
+            .calls(&env.ns, "slow")
+            .started(Operation::Provision),
+        1
+    );
+    env.stop_operator().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reboot_annotation_power_cycles_the_host() {
+    let env = Env::new("reboot").await;
+    env.secret("bmc", "admin", "pw").await;
+    let mut spec = bmc_spec("bmc");
+    spec["image"] = json!({"url": "http://images.example/os.qcow2", "checksum": "abc"});
+    env.host("r", spec, json!({})).await;
+    env.wait_for("r", "provisioned and on", |h| {
+        h.provisioning_state() == S::Provisioned && h.status.as_ref().is_some_and(|s| s.powered_on)
+    })
+    .await;
+    env.annotate("r", json!({REBOOT_ANNOTATION: ""})).await;
+    env.wait_for("r", "rebooted", |h| {
+        !h.annotations().contains_key(REBOOT_ANNOTATION)
+            && h.status.as_ref().is_some_and(|s| s.powered_on)
+    })
+    .await;
+    let calls = env.fixture.calls(&env.ns, "r");
+    assert!(calls.completed(Operation::PowerOff) >= 1);
+    assert!(calls.completed(Operation::PowerOn) >= 1);
+    env.wait_event("PowerOff").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_rotation_is_validated_at_once() {
+    let env = Env::new("rotate").await;
+    env.secret("bmc", "admin", "old").await;
+    env.host("rot", bmc_spec("bmc"), json!({})).await;
+    let h = env.wait_state("rot", S::Available).await;
+    let before = h
+        .status
+        .expect("status")
+        .good_credentials
+        .credentials_version;
+    let patch = json!({"stringData": {"password": "new"}});
+    env.secrets()
+        .patch("bmc", &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .expect("rotate");
+    let h = env
+        .wait_for("rot", "new credentials validated", |h| {
+            h.status.as_ref().is_some_and(|s| {
+                !s.good_credentials.credentials_version.is_empty()
+                    && s.good_credentials.credentials_version != before
+            })
+        })
+        .await;
+    assert_eq!(h.provisioning_state(), S::Available);
+    let registered = env
+        .fixture
+        .calls(&env.ns, "rot")
+        .started(Operation::Register);
+    assert!(
+        registered >= 2,
+        "registered again with the new credentials ({registered})"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_show_back_off_and_recover() {
+    let env = Env::new("errors").await;
+    let mut failures = BTreeMap::new();
+    failures.insert(
+        Operation::Inspect,
+        Failure {
+            message: "inspection ramdisk timed out".into(),
+            times: 1,
+        },
+    );
+    env.fixture.configure(
+        &env.ns,
+        "flaky",
+        Behaviour {
+            failures,
+            ..Behaviour::default()
+        },
+    );
+    env.secret("bmc", "admin", "pw").await;
+    env.host("flaky", bmc_spec("bmc"), json!({})).await;
+    let h = env
+        .wait_for("flaky", "inspection error", |h| {
+            h.status
+                .as_ref()
+                .is_some_and(|s| s.error_message == "inspection ramdisk timed out")
+        })
+        .await;
+    assert_eq!(op_status(&h), OperationalStatus::Error);
+    env.wait_event("InspectionError").await;
+    let h = env.wait_state("flaky", S::Available).await;
+    let status = h.status.expect("status");
+    assert_eq!(status.error_count, 0);
+    assert!(status.error_message.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paused_hosts_are_left_alone_and_externally_provisioned_hosts_adopted() {
+    let env = Env::new("paused").await;
+    env.secret("bmc", "admin", "pw").await;
+    env.host(
+        "paused",
+        bmc_spec("bmc"),
+        json!({PAUSED_ANNOTATION: "metal3.io/capm3"}),
+    )
+    .await;
+    let mut spec = bmc_spec("bmc");
+    spec["externallyProvisioned"] = json!(true);
+    env.host("ext", spec, json!({})).await;
+    env.wait_state("ext", S::ExternallyProvisioned).await;
+    // The operator has long reconciled everything it was going to.
+    let paused = env.hosts().get("paused").await.expect("get");
+    assert!(paused.status.is_none(), "{:?}", paused.status);
+    assert!(paused.finalizers().is_empty());
+    assert_eq!(
+        env.fixture
+            .calls(&env.ns, "ext")
+            .started(Operation::Inspect),
+        0
+    );
+
+    // Unpausing resumes.
+    let patch = json!({"metadata": {"annotations": {PAUSED_ANNOTATION: null}}});
+    env.hosts()
+        .patch("paused", &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .expect("unpause");
+    env.wait_state("paused", S::Available).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reinspection_and_external_inspection_by_annotation() {
+    let env = Env::new("inspect").await;
+    env.secret("bmc", "admin", "pw").await;
+    env.host("again", bmc_spec("bmc"), json!({})).await;
+    env.wait_state("again", S::Available).await;
+    env.annotate("again", json!({INSPECT_ANNOTATION: ""})).await;
+    env.wait_for("again", "re-inspected", |h| {
+        h.provisioning_state() == S::Available && !h.annotations().contains_key(INSPECT_ANNOTATION)
+    })
+    .await;
+    let deadline = Instant::now() + WAIT;
+    while env
+        .fixture
+        .calls(&env.ns, "again")
+        .completed(Operation::Inspect)
+        < 2
+    {
+        assert!(
+            Instant::now() < deadline,
+            "second inspection never completed"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let mut spec = bmc_spec("bmc");
+    spec["inspectionMode"] = json!("disabled");
+    let details = json!({"cpu": {"arch": "aarch64", "count": 4}, "ramMebibytes": 2048});
+    env.host(
+        "edge",
+        spec,
+        json!({HARDWARE_DETAILS_ANNOTATION: details.to_string()}),
+    )
+    .await;
+    let h = env.wait_state("edge", S::Available).await;
+    assert!(!h.annotations().contains_key(HARDWARE_DETAILS_ANNOTATION));
+    assert_eq!(
+        h.status
+            .expect("status")
+            .hardware
+            .expect("hardware")
+            .cpu
+            .arch,
+        "aarch64"
+    );
+    assert_eq!(
+        env.fixture
+            .calls(&env.ns, "edge")
+            .started(Operation::Inspect),
+        0
+    );
+}
