@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
+use metal3_operator::leader::{Elector, LeaseConfig};
 use metal3_operator::{Metrics, OperatorConfig};
 use metal3_provisioner::Provisioner;
 use prometheus_client::registry::Registry;
@@ -59,7 +60,31 @@ pub struct Args {
     /// This replica's name in Events.
     #[arg(long, env = "POD_NAME")]
     pub instance: Option<String>,
+    /// Port of the validating admission webhook (TLS); 0 turns it off.
+    #[arg(long, default_value_t = 9443)]
+    pub webhook_port: u16,
+    /// Directory holding the webhook's serving certificate as tls.crt and tls.key.
+    #[arg(long, default_value = "/tmp/k8s-webhook-server/serving-certs")]
+    pub webhook_cert_dir: PathBuf,
+    /// Run only while holding the `baremetal-operator` Lease, so one replica drives hosts.
+    #[arg(long)]
+    pub enable_leader_election: bool,
+    /// Namespace of the leader-election Lease.
+    #[arg(long, env = "POD_NAMESPACE")]
+    pub leader_election_namespace: Option<String>,
+    /// Seconds a leader's Lease stays valid without renewal.
+    #[arg(long, env = "LEASE_DURATION_SECONDS", default_value_t = 15)]
+    pub lease_duration_seconds: u64,
+    /// Seconds a leader keeps trying to renew before it steps down.
+    #[arg(long, env = "RENEW_DEADLINE_SECONDS", default_value_t = 10)]
+    pub renew_deadline_seconds: u64,
+    /// Seconds between attempts to acquire or renew the Lease.
+    #[arg(long, env = "RETRY_PERIOD_SECONDS", default_value_t = 2)]
+    pub retry_period_seconds: u64,
 }
+
+/// Lease name, as upstream's leader-election ID.
+const LEASE_NAME: &str = "baremetal-operator";
 
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -97,6 +122,19 @@ pub fn run(args: &Args) -> Result<ExitCode> {
             "--provisioner redfish is not available yet (tracked in the native Redfish provisioner issue); use --provisioner fixture"
         ),
     };
+    if args.webhook_port != 0 {
+        for file in ["tls.crt", "tls.key"] {
+            let path = args.webhook_cert_dir.join(file);
+            if !path.is_file() {
+                bail!(
+                    "--webhook-port {}: {} does not exist; mount the webhook certificate Secret at \
+                     --webhook-cert-dir (keys tls.crt and tls.key), or pass --webhook-port 0",
+                    args.webhook_port,
+                    path.display()
+                );
+            }
+        }
+    }
     init_logging(args.log_format);
     let _ = rustls::crypto::ring::default_provider().install_default();
     let runtime = tokio::runtime::Runtime::new().context("tokio runtime")?;
@@ -115,6 +153,16 @@ pub fn run(args: &Args) -> Result<ExitCode> {
         info!(health = %args.health_addr, metrics = %args.metrics_addr, "serving probes and metrics");
         tokio::spawn(metal3_operator::http::serve(health, registry.clone()));
         tokio::spawn(metal3_operator::http::serve(metrics_listener, registry));
+        if args.webhook_port != 0 {
+            let addr = SocketAddr::from(([0, 0, 0, 0], args.webhook_port));
+            let dir = args.webhook_cert_dir.clone();
+            info!(%addr, "serving the validating webhook");
+            tokio::spawn(async move {
+                if let Err(e) = metal3_operator::webhook::serve(addr, &dir).await {
+                    tracing::error!(error = %e, "the webhook server stopped");
+                }
+            });
+        }
         let config = OperatorConfig {
             namespace: args.namespace.clone(),
             machine: metal3_hoststate::Config {
@@ -124,12 +172,55 @@ pub fn run(args: &Args) -> Result<ExitCode> {
             concurrency: args.controller_concurrency,
             instance: args.instance.clone(),
         };
-        let shutdown = async {
-            let _ = tokio::signal::ctrl_c().await;
+        let elector = if args.enable_leader_election {
+            let ns = args.leader_election_namespace.clone().context(
+                "--enable-leader-election needs --leader-election-namespace (or POD_NAMESPACE)",
+            )?;
+            let identity = args
+                .instance
+                .clone()
+                .unwrap_or_else(|| format!("metal3-{}", std::process::id()));
+            let lease = LeaseConfig {
+                lease_duration: Duration::from_secs(args.lease_duration_seconds),
+                renew_deadline: Duration::from_secs(args.renew_deadline_seconds),
+                retry_period: Duration::from_secs(args.retry_period_seconds),
+            };
+            let elector = Elector::new(client.clone(), &ns, LEASE_NAME, &identity, lease);
+            elector.acquire().await;
+            Some(elector)
+        } else {
+            None
+        };
+        // Stop on Ctrl-C / SIGTERM-like interrupts, or when leadership is lost.
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<bool>();
+        let holder = elector.clone();
+        tokio::spawn(async move {
+            let lost = async {
+                match &holder {
+                    Some(e) => e.hold().await,
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            let lost_leadership = tokio::select! {
+                _ = tokio::signal::ctrl_c() => false,
+                () = lost => true,
+            };
+            let _ = stop_tx.send(lost_leadership);
+        });
+        let (seen_tx, seen_rx) = tokio::sync::oneshot::channel::<bool>();
+        let shutdown = async move {
+            let lost = stop_rx.await.unwrap_or(false);
+            let _ = seen_tx.send(lost);
         };
         metal3_operator::run(client, provisioner, config, metrics, shutdown).await;
-        // Give in-flight writes a moment to finish logging.
-        tokio::time::sleep(Duration::from_millis(10)).await;
+        let lost = seen_rx.await.unwrap_or(false);
+        if lost {
+            bail!("lost the leader-election lease {LEASE_NAME}; exiting so a fresh start can compete again");
+        }
+        if let Some(e) = &elector
+            && let Err(err) = e.release().await {
+                tracing::warn!(error = %err, "cannot release the leader-election lease");
+            }
         Ok(ExitCode::SUCCESS)
     })
 }

@@ -6,6 +6,7 @@ use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, PostParams};
 use metal3_api::v1alpha1::BareMetalHost;
@@ -40,7 +41,7 @@ impl Drop for Killed {
 fn unavailable_backends_are_a_clear_error() {
     for backend in ["ironic", "redfish"] {
         let out = Command::new(env!("CARGO_BIN_EXE_metal3"))
-            .args(["operator", "--provisioner", backend])
+            .args(["operator", "--webhook-port", "0", "--provisioner", backend])
             .output()
             .expect("run");
         assert_eq!(out.status.code(), Some(1));
@@ -53,6 +54,20 @@ fn unavailable_backends_are_a_clear_error() {
     }
 }
 
+#[test]
+fn a_missing_webhook_certificate_names_the_file_and_the_fix() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = Command::new(env!("CARGO_BIN_EXE_metal3"))
+        .args(["operator", "--provisioner", "fixture", "--webhook-cert-dir"])
+        .arg(dir.path())
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("tls.crt does not exist"), "{stderr}");
+    assert!(stderr.contains("--webhook-port 0"), "{stderr}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_operator_process_manages_hosts_and_serves_metrics() {
     let cp = metal3_testenv::shared();
@@ -62,6 +77,7 @@ async fn the_operator_process_manages_hosts_and_serves_metrics() {
         .await
         .expect("namespace");
     let (health, metrics) = (free_port(), free_port());
+    let logs = tempfile::NamedTempFile::new().expect("log file");
     let _operator = Killed(
         Command::new(env!("CARGO_BIN_EXE_metal3"))
             .arg("operator")
@@ -77,8 +93,14 @@ async fn the_operator_process_manages_hosts_and_serves_metrics() {
             .arg(cp.kubeconfig())
             .args(["--health-addr", &format!("127.0.0.1:{health}")])
             .args(["--metrics-addr", &format!("127.0.0.1:{metrics}")])
+            .args(["--webhook-port", "0", "--instance", "cli-test"])
+            .args([
+                "--enable-leader-election",
+                "--leader-election-namespace",
+                &ns,
+            ])
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(logs.reopen().expect("log file"))
             .spawn()
             .expect("operator starts"),
     );
@@ -111,9 +133,23 @@ async fn the_operator_process_manages_hosts_and_serves_metrics() {
         if h.provisioning_state().as_str() == "available" {
             break;
         }
-        assert!(Instant::now() < deadline, "not available: {:?}", h.status);
+        assert!(
+            Instant::now() < deadline,
+            "not available: {:?}\noperator log:\n{}",
+            h.status,
+            std::fs::read_to_string(logs.path()).unwrap_or_default()
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    let leases: Api<Lease> = Api::namespaced(client.clone(), &ns);
+    let lease = leases
+        .get("baremetal-operator")
+        .await
+        .expect("leader-election lease");
+    assert_eq!(
+        lease.spec.and_then(|s| s.holder_identity).as_deref(),
+        Some("cli-test")
+    );
     let healthz = http_get(health, "/healthz").expect("health endpoint");
     assert!(
         healthz.starts_with("HTTP/1.0 200") && healthz.ends_with("ok"),

@@ -24,7 +24,9 @@ use tracing::{debug, info};
 mod credentials;
 pub mod host;
 pub mod http;
+pub mod leader;
 pub mod metrics;
+pub mod webhook;
 
 pub use host::Context;
 pub use metrics::Metrics;

@@ -392,6 +392,7 @@ impl ControlPlane {
             .with_context(|| format!("cannot read CRD directory {}", dir.display()))?
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+            .filter(|p| p.file_name().is_some_and(|n| n != "kustomization.yaml"))
             .collect();
         files.sort();
         let mut crds = Vec::new();

@@ -1,0 +1,107 @@
+//! The validating admission webhook: the rules of `metal3-admission` served over TLS to the
+//! API server, at upstream's paths, so an existing ValidatingWebhookConfiguration works as is.
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use axum::Json;
+use axum::Router;
+use axum::routing::post;
+use kube::core::DynamicObject;
+use kube::core::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview, Operation};
+use metal3_admission::{FieldError, Outcome};
+
+/// The kinds with validating webhooks, and their paths.
+pub const PATHS: &[(&str, &str)] = &[
+    (
+        "BareMetalHost",
+        "/validate-metal3-io-v1alpha1-baremetalhost",
+    ),
+    (
+        "BMCEventSubscription",
+        "/validate-metal3-io-v1alpha1-bmceventsubscription",
+    ),
+    ("DataImage", "/validate-metal3-io-v1alpha1-dataimage"),
+    (
+        "HostFirmwareComponents",
+        "/validate-metal3-io-v1alpha1-hostfirmwarecomponents",
+    ),
+];
+
+/// Judges one admission request.
+pub fn review(request: &AdmissionRequest<DynamicObject>) -> AdmissionResponse {
+    let response = AdmissionResponse::from(request);
+    if !matches!(request.operation, Operation::Create | Operation::Update) {
+        return response;
+    }
+    let Some(object) = &request.object else {
+        return response;
+    };
+    let to_value = |o: &DynamicObject| serde_json::to_value(o).ok();
+    let (Some(new), old) = (
+        to_value(object),
+        request.old_object.as_ref().and_then(to_value),
+    ) else {
+        return response.deny("the object could not be read");
+    };
+    match metal3_admission::validate_value(&new, old.as_ref()) {
+        Outcome::NotOurs => response,
+        Outcome::Checked(errors) if errors.is_empty() => response,
+        Outcome::Checked(errors) => response.deny(message(&errors)),
+    }
+}
+
+/// All problems in one message, each naming its field.
+fn message(errors: &[FieldError]) -> String {
+    errors
+        .iter()
+        .map(|e| format!("{}: {}", e.field, e.message))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+async fn handle(
+    Json(body): Json<AdmissionReview<DynamicObject>>,
+) -> Json<AdmissionReview<DynamicObject>> {
+    let request: Result<AdmissionRequest<DynamicObject>, _> = body.try_into();
+    let response = match request {
+        Ok(request) => review(&request),
+        Err(e) => AdmissionResponse::invalid(format!("not an AdmissionReview request: {e}")),
+    };
+    Json(response.into_review())
+}
+
+/// Routes for every webhook path.
+pub fn router() -> Router {
+    PATHS
+        .iter()
+        .fold(Router::new(), |r, (_, path)| r.route(path, post(handle)))
+}
+
+/// Serves the webhooks over TLS on `addr`, with `tls.crt` and `tls.key` from `cert_dir` (the
+/// layout of a Kubernetes TLS Secret mounted as a volume).
+pub async fn serve(addr: SocketAddr, cert_dir: &Path) -> std::io::Result<()> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let config = axum_server::tls_rustls::RustlsConfig::from_pem_file(
+        cert_dir.join("tls.crt"),
+        cert_dir.join("tls.key"),
+    )
+    .await?;
+    axum_server::bind_rustls(addr, config)
+        .serve(router().into_make_service())
+        .await
+}
+
+/// Like [`serve`], on an already bound listener (tests bind port 0 first).
+pub async fn serve_listener(
+    listener: std::net::TcpListener,
+    cert_pem: Vec<u8>,
+    key_pem: Vec<u8>,
+) -> std::io::Result<()> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let config = axum_server::tls_rustls::RustlsConfig::from_pem(cert_pem, key_pem).await?;
+    listener.set_nonblocking(true)?;
+    axum_server::from_tcp_rustls(listener, config)
+        .serve(router().into_make_service())
+        .await
+}
