@@ -285,6 +285,25 @@ impl Node {
         }
     }
 
+    /// Preparation or servicing: nothing to do unless settings changed (`unprepared`) or the
+    /// operation is already under way.
+    fn settings_step(
+        &mut self,
+        op: Operation,
+        behaviour: &Behaviour,
+        unprepared: bool,
+        restart: bool,
+    ) -> PrepareOutcome {
+        if !unprepared && self.active.map(|(a, _)| a) != Some(op) {
+            return PrepareOutcome {
+                outcome: Outcome::Done,
+                started: false,
+            };
+        }
+        let (outcome, started) = self.advance(op, behaviour, restart, |_| {});
+        PrepareOutcome { outcome, started }
+    }
+
     /// An operation that completes in one call (power, delete, detach).
     fn instant(
         &mut self,
@@ -469,14 +488,7 @@ impl Provisioner for Fixture {
         restart: bool,
     ) -> ProvResult<PrepareOutcome> {
         self.with_node(host, |node, b, _| {
-            if !unprepared && node.active.map(|(a, _)| a) != Some(Operation::Prepare) {
-                return PrepareOutcome {
-                    outcome: Outcome::Done,
-                    started: false,
-                };
-            }
-            let (outcome, started) = node.advance(Operation::Prepare, b, restart, |_| {});
-            PrepareOutcome { outcome, started }
+            node.settings_step(Operation::Prepare, b, unprepared, restart)
         })
     }
 
@@ -488,14 +500,7 @@ impl Provisioner for Fixture {
         restart: bool,
     ) -> ProvResult<PrepareOutcome> {
         self.with_node(host, |node, b, _| {
-            if !unprepared && node.active.map(|(a, _)| a) != Some(Operation::Service) {
-                return PrepareOutcome {
-                    outcome: Outcome::Done,
-                    started: false,
-                };
-            }
-            let (outcome, started) = node.advance(Operation::Service, b, restart, |_| {});
-            PrepareOutcome { outcome, started }
+            node.settings_step(Operation::Service, b, unprepared, restart)
         })
     }
 

@@ -765,11 +765,7 @@ impl<'a, P: Provisioner + ?Sized> Machine<'a, P> {
         let next = if self.spec.externally_provisioned {
             S::ExternallyProvisioned
         } else if self.inspection_disabled() {
-            self.event(
-                EventType::Normal,
-                "InspectionSkipped",
-                "Hardware inspection is disabled",
-            );
+            self.note_inspection_skipped();
             S::Preparing
         } else {
             S::Inspecting
@@ -778,14 +774,18 @@ impl<'a, P: Provisioner + ?Sized> Machine<'a, P> {
         Ok(Requeue::Now)
     }
 
+    fn note_inspection_skipped(&mut self) {
+        self.event(
+            EventType::Normal,
+            "InspectionSkipped",
+            "Hardware inspection is disabled",
+        );
+    }
+
     async fn handle_inspecting(&mut self) -> Result<Requeue, ProvisionerError> {
         use ProvisioningState as S;
         if self.inspection_disabled() {
-            self.event(
-                EventType::Normal,
-                "InspectionSkipped",
-                "Hardware inspection is disabled",
-            );
+            self.note_inspection_skipped();
             self.enter(S::Preparing, false).await?;
             return Ok(Requeue::Now);
         }

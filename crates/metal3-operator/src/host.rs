@@ -245,7 +245,9 @@ async fn apply(
                     .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
                     .await?;
             }
-            Effect::SaveHardwareData(details) => save_hardware_data(ctx, host, details).await?,
+            Effect::SaveHardwareData(details) => {
+                save_hardware_data(ctx, host, ns, name, details).await?
+            }
             Effect::Released => {}
         }
     }
@@ -276,27 +278,23 @@ async fn apply(
 async fn save_hardware_data(
     ctx: &Context,
     host: &BareMetalHost,
+    ns: &str,
+    name: &str,
     details: &HardwareDetails,
 ) -> Result<(), Error> {
-    let ns = host.namespace().ok_or(Error::Incomplete("namespace"))?;
-    let name = host
-        .metadata
-        .name
-        .clone()
-        .ok_or(Error::Incomplete("name"))?;
-    let api: Api<HardwareData> = Api::namespaced(ctx.client.clone(), &ns);
+    let api: Api<HardwareData> = Api::namespaced(ctx.client.clone(), ns);
     let mut hd = HardwareData::new(
-        &name,
+        name,
         HardwareDataSpec {
             hardware: Some(details.clone()),
         },
     );
-    hd.metadata.namespace = Some(ns);
+    hd.metadata.namespace = Some(ns.to_string());
     hd.metadata.finalizers = Some(vec![HARDWARE_DATA_FINALIZER.to_string()]);
     hd.metadata.owner_references = Some(vec![OwnerReference {
         api_version: BareMetalHost::api_version(&()).into_owned(),
         kind: BareMetalHost::kind(&()).into_owned(),
-        name: name.clone(),
+        name: name.to_string(),
         uid: host.metadata.uid.clone().ok_or(Error::Incomplete("uid"))?,
         controller: Some(true),
         block_owner_deletion: Some(true),
@@ -304,7 +302,7 @@ async fn save_hardware_data(
     let value =
         serde_json::to_value(&hd).map_err(|_| Error::Incomplete("serialisable HardwareData"))?;
     api.patch(
-        &name,
+        name,
         &PatchParams::apply(FIELD_MANAGER).force(),
         &Patch::Apply(&value),
     )
