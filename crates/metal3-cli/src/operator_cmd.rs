@@ -171,6 +171,7 @@ pub fn run(args: &Args) -> Result<ExitCode> {
             },
             concurrency: args.controller_concurrency,
             instance: args.instance.clone(),
+            ..OperatorConfig::default()
         };
         let elector = if args.enable_leader_election {
             let ns = args.leader_election_namespace.clone().context(

@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use metal3_api::v1alpha1::{
     AutomatedCleaningMode, Bios, Cpu, FirmwareComponentStatus, HardwareDetails,
     HardwareSystemVendor, Nic, ProvisioningState, SettingSchema, Storage,
@@ -117,6 +118,8 @@ pub struct Node {
     pub detached: bool,
     pub data_image: Option<String>,
     pub subscriptions: BTreeMap<String, EventSubscription>,
+    /// Firmware settings once changed by preparation or servicing (else the behaviour's).
+    pub firmware_settings: Option<BTreeMap<String, String>>,
     /// The long operation under way and the polls it still needs.
     active: Option<(Operation, u32)>,
     failures_seen: BTreeMap<Operation, u32>,
@@ -291,6 +294,7 @@ impl Node {
         &mut self,
         op: Operation,
         behaviour: &Behaviour,
+        data: &PrepareData,
         unprepared: bool,
         restart: bool,
     ) -> PrepareOutcome {
@@ -300,7 +304,27 @@ impl Node {
                 started: false,
             };
         }
-        let (outcome, started) = self.advance(op, behaviour, restart, |_| {});
+        let target: Vec<(String, String)> = data
+            .target_firmware_settings
+            .iter()
+            .map(|(k, v)| {
+                let v = match v {
+                    IntOrString::String(s) => s.clone(),
+                    IntOrString::Int(i) => i.to_string(),
+                };
+                (k.clone(), v)
+            })
+            .collect();
+        let initial = behaviour
+            .firmware_settings
+            .clone()
+            .unwrap_or_else(default_firmware_settings);
+        let (outcome, started) = self.advance(op, behaviour, restart, |n| {
+            if !target.is_empty() {
+                let settings = n.firmware_settings.get_or_insert(initial);
+                settings.extend(target);
+            }
+        });
         PrepareOutcome { outcome, started }
     }
 
@@ -483,24 +507,24 @@ impl Provisioner for Fixture {
     async fn prepare(
         &self,
         host: &HostData,
-        _data: &PrepareData,
+        data: &PrepareData,
         unprepared: bool,
         restart: bool,
     ) -> ProvResult<PrepareOutcome> {
         self.with_node(host, |node, b, _| {
-            node.settings_step(Operation::Prepare, b, unprepared, restart)
+            node.settings_step(Operation::Prepare, b, data, unprepared, restart)
         })
     }
 
     async fn service(
         &self,
         host: &HostData,
-        _data: &PrepareData,
+        data: &PrepareData,
         unprepared: bool,
         restart: bool,
     ) -> ProvResult<PrepareOutcome> {
         self.with_node(host, |node, b, _| {
-            node.settings_step(Operation::Service, b, unprepared, restart)
+            node.settings_step(Operation::Service, b, data, unprepared, restart)
         })
     }
 
@@ -598,11 +622,12 @@ impl Provisioner for Fixture {
         host: &HostData,
         include_schema: bool,
     ) -> ProvResult<FirmwareSettings> {
-        self.with_node(host, |_, b, _| {
-            let settings = b
-                .firmware_settings
-                .clone()
-                .unwrap_or_else(default_firmware_settings);
+        self.with_node(host, |node, b, _| {
+            let settings = node.firmware_settings.clone().unwrap_or_else(|| {
+                b.firmware_settings
+                    .clone()
+                    .unwrap_or_else(default_firmware_settings)
+            });
             let schema = include_schema.then(|| {
                 settings
                     .keys()

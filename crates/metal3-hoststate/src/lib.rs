@@ -11,11 +11,12 @@
 pub mod annotations;
 pub mod backoff;
 pub mod conditions;
+pub mod firmware;
 mod machine;
 
 pub use machine::{
-    Config, CredentialsInput, Decision, Effect, Event, EventType, Inputs, Requeue, error_reason,
-    reconcile,
+    Config, CredentialsInput, Decision, Effect, Event, EventType, FirmwareInputs, Inputs, Requeue,
+    error_reason, reconcile,
 };
 
 #[cfg(test)]

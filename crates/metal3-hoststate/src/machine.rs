@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use metal3_api::consts::{
     HARDWARE_DETAILS_ANNOTATION, INSPECT_ANNOTATION, REBOOT_ANNOTATION, STATUS_ANNOTATION,
@@ -80,6 +81,18 @@ pub struct Inputs {
     pub host_config: HostConfig,
     /// The `spec.hardware` of the host's HardwareData, when it exists.
     pub hardware_data: Option<HardwareDetails>,
+    /// Firmware settings to apply, from the host's HostFirmwareSettings.
+    pub firmware: FirmwareInputs,
+}
+
+/// Firmware settings of the host, as its HostFirmwareSettings says.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FirmwareInputs {
+    /// Valid requested settings that differ from the current ones (empty when the request is
+    /// invalid: an invalid request is reported on the HostFirmwareSettings, never applied).
+    pub pending: BTreeMap<String, IntOrString>,
+    /// Settings currently on the host.
+    pub current: BTreeMap<String, String>,
 }
 
 /// When to look at the host again.
@@ -117,6 +130,8 @@ pub enum Effect {
     /// The provisioner has forgotten the host: release the credentials Secret and the
     /// HardwareData, and remove the host's finalizer.
     Released,
+    /// Firmware settings were applied: read them back into the HostFirmwareSettings now.
+    FirmwareApplied,
 }
 
 /// The outcome of one pass.
@@ -842,6 +857,7 @@ impl<'a, P: Provisioner + ?Sized> Machine<'a, P> {
         !same_raid(&self.spec.raid, &applied.raid)
             || self.spec.root_device_hints != applied.root_device_hints
             || self.spec.firmware != applied.firmware
+            || !self.inputs.firmware.pending.is_empty()
     }
 
     async fn handle_preparing(&mut self) -> Result<Requeue, ProvisionerError> {
@@ -854,6 +870,8 @@ impl<'a, P: Provisioner + ?Sized> Machine<'a, P> {
             actual_raid: self.status.provisioning.raid.clone(),
             root_device_hints: self.spec.root_device_hints.clone(),
             firmware_config: self.spec.firmware.clone(),
+            target_firmware_settings: self.inputs.firmware.pending.clone(),
+            actual_firmware_settings: self.inputs.firmware.current.clone(),
             ..PrepareData::default()
         };
         let unprepared = self.needs_preparation();
@@ -874,6 +892,9 @@ impl<'a, P: Provisioner + ?Sized> Machine<'a, P> {
                 applied.raid = self.spec.raid.clone();
                 applied.root_device_hints = self.spec.root_device_hints.clone();
                 applied.firmware = self.spec.firmware.clone();
+                if !self.inputs.firmware.pending.is_empty() {
+                    self.effects.push(Effect::FirmwareApplied);
+                }
                 self.enter(ProvisioningState::Available, false).await?;
                 Ok(Requeue::Now)
             }

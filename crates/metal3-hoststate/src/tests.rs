@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use metal3_api::consts::{
     DETACHED_ANNOTATION, HARDWARE_DETAILS_ANNOTATION, INSPECT_ANNOTATION, REBOOT_ANNOTATION,
@@ -16,7 +17,7 @@ use metal3_api::v1alpha1::{
     RootDeviceHints, SecretReference,
 };
 use metal3_fixture::{Behaviour, Failure, Fixture, Operation};
-use metal3_provisioner::{Credentials, HostData};
+use metal3_provisioner::{Credentials, HostData, Provisioner};
 
 use super::*;
 
@@ -32,6 +33,8 @@ struct Sim {
     events: Vec<Event>,
     released: bool,
     last: Option<Decision>,
+    /// The HostFirmwareSettings spec.
+    desired_firmware: BTreeMap<String, IntOrString>,
 }
 
 fn spec_with_bmc() -> BareMetalHostSpec {
@@ -93,6 +96,7 @@ impl Sim {
             events: Vec::new(),
             released: false,
             last: None,
+            desired_firmware: BTreeMap::new(),
         }
     }
 
@@ -165,6 +169,7 @@ impl Sim {
             credentials: self.credentials.clone(),
             host_config: Default::default(),
             hardware_data: self.hardware_data.clone(),
+            firmware: FirmwareInputs::default(),
         }
     }
 
@@ -172,7 +177,21 @@ impl Sim {
     /// the requested requeue time.
     async fn step(&mut self) -> Decision {
         assert!(!self.released, "reconciling a released host");
-        let d = reconcile(&self.host, &self.inputs(), &self.config, &self.fixture).await;
+        let mut inputs = self.inputs();
+        if !self.desired_firmware.is_empty() {
+            // What the controller reads from the HostFirmwareSettings.
+            let current = self
+                .fixture
+                .firmware_settings(&inputs.host_data, false)
+                .await
+                .expect("settings")
+                .settings;
+            inputs.firmware = FirmwareInputs {
+                pending: firmware::changes(&self.desired_firmware, &current),
+                current,
+            };
+        }
+        let d = reconcile(&self.host, &inputs, &self.config, &self.fixture).await;
         if d.transient.is_none() && d.status_changed(self.host.status.as_ref()) {
             let mut status = d.status.clone();
             status.last_updated = Some(Time(self.now));
@@ -187,6 +206,7 @@ impl Sim {
                 }
                 Effect::SaveHardwareData(details) => self.hardware_data = Some((**details).clone()),
                 Effect::Released => self.released = true,
+                Effect::FirmwareApplied => {}
             }
         }
         self.events.extend(d.events.iter().cloned());
@@ -1323,5 +1343,35 @@ fn credentials_never_reach_status_or_events() {
         for e in &sim.events {
             assert!(!e.message.contains("password"), "{e:?}");
         }
+    });
+}
+
+#[test]
+fn firmware_settings_send_an_available_host_through_preparing_once() {
+    rt(async {
+        let mut sim = Sim::new("bios", spec_with_bmc());
+        sim.reach_available().await;
+        sim.desired_firmware.insert(
+            "ProcVirtualization".into(),
+            IntOrString::String("Disabled".into()),
+        );
+        sim.step().await;
+        assert_eq!(sim.state(), S::Preparing);
+        let d = sim.step().await;
+        assert_eq!(sim.state(), S::Available);
+        assert!(d.effects.contains(&Effect::FirmwareApplied));
+        for _ in 0..3 {
+            sim.step().await;
+        }
+        assert_eq!(sim.state(), S::Available, "applied once, no loop");
+        assert_eq!(sim.calls().started(Operation::Prepare), 1);
+        let node = sim.fixture.node(NS, "bios").expect("node");
+        assert_eq!(
+            node.firmware_settings
+                .expect("settings")
+                .get("ProcVirtualization")
+                .map(String::as_str),
+            Some("Disabled")
+        );
     });
 }

@@ -35,6 +35,8 @@ pub struct Context {
     pub machine: metal3_hoststate::Config,
     pub recorder: Recorder,
     pub metrics: Arc<Metrics>,
+    /// How often firmware settings are read back.
+    pub firmware_poll: crate::firmware::FirmwarePoll,
     /// Per host: the resourceVersion our last status write replaced. A cached object still at
     /// that version is older than what we wrote.
     written: Mutex<HashMap<(String, String), String>>,
@@ -54,6 +56,7 @@ impl Context {
             machine,
             recorder,
             metrics,
+            firmware_poll: crate::firmware::FirmwarePoll::default(),
             written: Mutex::new(HashMap::new()),
         }
     }
@@ -186,39 +189,44 @@ pub async fn reconcile(host: Arc<BareMetalHost>, ctx: Arc<Context>) -> Result<Ac
         HostConfig::default()
     };
 
+    let host_data = HostData {
+        namespace: ns.clone(),
+        name: name.clone(),
+        uid: host.metadata.uid.clone().unwrap_or_default(),
+        annotations: host.annotations().clone(),
+        bmc_address: host.spec.bmc.address.clone(),
+        disable_certificate_verification: host.spec.bmc.disable_certificate_verification,
+        credentials: found.credentials,
+        boot_mac_address: host.spec.boot_mac_address.clone(),
+        provisioner_id: host
+            .status
+            .as_ref()
+            .map(|s| s.provisioning.id.clone())
+            .unwrap_or_default(),
+    };
+    let can_ask = matches!(found.input, CredentialsInput::Valid { .. }) && !deleting;
+    let firmware = crate::firmware::sync(&ctx, &host, &ns, &host_data, can_ask, false).await?;
     let inputs = Inputs {
         now: Timestamp::now(),
-        host_data: HostData {
-            namespace: ns.clone(),
-            name: name.clone(),
-            uid: host.metadata.uid.clone().unwrap_or_default(),
-            annotations: host.annotations().clone(),
-            bmc_address: host.spec.bmc.address.clone(),
-            disable_certificate_verification: host.spec.bmc.disable_certificate_verification,
-            credentials: found.credentials,
-            boot_mac_address: host.spec.boot_mac_address.clone(),
-            provisioner_id: host
-                .status
-                .as_ref()
-                .map(|s| s.provisioning.id.clone())
-                .unwrap_or_default(),
-        },
+        host_data,
         credentials: found.input,
         host_config,
         hardware_data: hardware_data.and_then(|hd| hd.spec.hardware),
+        firmware,
     };
     let decision =
         metal3_hoststate::reconcile(&host, &inputs, &ctx.machine, ctx.provisioner.as_ref()).await;
     if let Some(e) = decision.transient {
         return Err(e.into());
     }
-    apply(&host, &ns, &name, decision, &ctx).await
+    apply(&host, &ns, &name, &inputs.host_data, decision, &ctx).await
 }
 
 async fn apply(
     host: &BareMetalHost,
     ns: &str,
     name: &str,
+    host_data: &HostData,
     decision: Decision,
     ctx: &Context,
 ) -> Result<Action, Error> {
@@ -247,6 +255,9 @@ async fn apply(
             }
             Effect::SaveHardwareData(details) => {
                 save_hardware_data(ctx, host, ns, name, details).await?
+            }
+            Effect::FirmwareApplied => {
+                crate::firmware::sync(ctx, host, ns, host_data, true, true).await?;
             }
             Effect::Released => {}
         }

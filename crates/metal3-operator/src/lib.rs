@@ -17,15 +17,17 @@ use kube::runtime::reflector::{self, ObjectRef};
 use kube::runtime::{Controller, WatchStreamExt, controller, watcher};
 use kube::{Api, Client};
 use metal3_api::consts::{SECRET_ENVIRONMENT_LABEL, SECRET_ENVIRONMENT_VALUE};
-use metal3_api::v1alpha1::BareMetalHost;
+use metal3_api::v1alpha1::{BMCEventSubscription, BareMetalHost, HostFirmwareSettings};
 use metal3_provisioner::Provisioner;
 use tracing::{debug, info};
 
 mod credentials;
+pub mod firmware;
 pub mod host;
 pub mod http;
 pub mod leader;
 pub mod metrics;
+pub mod subscription;
 pub mod webhook;
 
 pub use host::Context;
@@ -45,6 +47,10 @@ pub struct OperatorConfig {
     pub concurrency: u16,
     /// This replica's name in Events (e.g. the pod name).
     pub instance: Option<String>,
+    /// How often firmware settings are read back from hosts at rest.
+    pub firmware_poll: firmware::FirmwarePoll,
+    /// Retry delay of BMC event subscriptions whose host is missing or not ready.
+    pub subscription_retry: std::time::Duration,
 }
 
 impl Default for OperatorConfig {
@@ -54,6 +60,8 @@ impl Default for OperatorConfig {
             machine: metal3_hoststate::Config::default(),
             concurrency: 8,
             instance: None,
+            firmware_poll: firmware::FirmwarePoll::default(),
+            subscription_retry: std::time::Duration::from_secs(600),
         }
     }
 }
@@ -69,7 +77,7 @@ where
     }
 }
 
-/// Runs the BareMetalHost controller until `shutdown` completes.
+/// Runs the BareMetalHost and BMCEventSubscription controllers until `shutdown` completes.
 pub async fn run(
     client: Client,
     provisioner: Arc<dyn Provisioner>,
@@ -77,8 +85,23 @@ pub async fn run(
     metrics: Arc<Metrics>,
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
 ) {
+    let shutdown = futures::FutureExt::shared(Box::pin(shutdown));
     let ns = config.namespace.as_deref();
     let hosts: Api<BareMetalHost> = api(&client, ns);
+    let subscriptions: Api<BMCEventSubscription> = api(&client, ns);
+    let subscription_ctx = Arc::new(subscription::SubscriptionContext {
+        client: client.clone(),
+        provisioner: provisioner.clone(),
+        retry: config.subscription_retry,
+    });
+    let subscription_controller = Controller::new(subscriptions, watcher::Config::default())
+        .graceful_shutdown_on(shutdown.clone())
+        .run(
+            subscription::reconcile,
+            subscription::error_policy,
+            subscription_ctx,
+        )
+        .for_each(|_| async {});
     let secrets: Api<Secret> = api(&client, ns);
     let recorder = Recorder::new(
         client.clone(),
@@ -87,13 +110,16 @@ pub async fn run(
             instance: config.instance.clone(),
         },
     );
-    let ctx = Arc::new(Context::new(
+    let mut context = Context::new(
         client.clone(),
         provisioner,
         config.machine.clone(),
         recorder,
         metrics,
-    ));
+    );
+    context.firmware_poll = config.firmware_poll.clone();
+    let ctx = Arc::new(context);
+    let settings: Api<HostFirmwareSettings> = api(&client, ns);
 
     // Wake on spec, annotation, finalizer and deletion changes only: our own status writes do
     // not trigger another pass (the state machine asks for its own requeues).
@@ -112,6 +138,14 @@ pub async fn run(
         .reflect(writer)
         .applied_objects()
         .predicate_filter(wake, Default::default());
+    // A changed HostFirmwareSettings spec wakes its host (our status writes do not).
+    let settings_changes = watcher(settings, watcher::Config::default())
+        .default_backoff()
+        .applied_objects()
+        .predicate_filter(
+            |s: &HostFirmwareSettings| s.metadata.generation.map(|g| g as u64),
+            Default::default(),
+        );
     let labelled = watcher::Config::default().labels(&format!(
         "{SECRET_ENVIRONMENT_LABEL}={SECRET_ENVIRONMENT_VALUE}"
     ));
@@ -121,8 +155,12 @@ pub async fn run(
         provisioner = ctx.provisioner.name(),
         "starting the BareMetalHost controller"
     );
-    Controller::for_stream(host_stream, reader)
+    let host_controller = Controller::for_stream(host_stream, reader)
         .owns(secrets, labelled)
+        .watches_stream(settings_changes, |s: HostFirmwareSettings| {
+            let name = s.metadata.name.clone()?;
+            Some(ObjectRef::new(&name).within(s.metadata.namespace.as_deref()?))
+        })
         .with_config(controller::Config::default().concurrency(config.concurrency))
         .graceful_shutdown_on(shutdown)
         .run(host::reconcile, host::error_policy, ctx)
@@ -131,9 +169,9 @@ pub async fn run(
                 Ok((obj, _)) => debug!(host = %obj_name(&obj), "reconciled"),
                 Err(e) => debug!(error = %e, "reconcile error"),
             }
-        })
-        .await;
-    info!("BareMetalHost controller stopped");
+        });
+    futures::join!(host_controller, subscription_controller);
+    info!("controllers stopped");
 }
 
 fn obj_name(o: &ObjectRef<BareMetalHost>) -> String {

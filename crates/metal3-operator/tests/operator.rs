@@ -11,8 +11,10 @@ use k8s_openapi::api::events::v1::Event;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::{Client, ResourceExt};
 use metal3_api::consts::*;
+use metal3_api::v1alpha1::ConditionStatus;
 use metal3_api::v1alpha1::{
-    BareMetalHost, HardwareData, OperationalStatus, ProvisioningState as S,
+    BMCEventSubscription, BareMetalHost, FirmwareSchema, HardwareData, HostFirmwareComponents,
+    HostFirmwareSettings, OperationalStatus, ProvisioningState as S,
 };
 use metal3_fixture::{Behaviour, Failure, Fixture, Operation};
 use metal3_operator::{Metrics, OperatorConfig};
@@ -61,6 +63,8 @@ impl Env {
             machine: fast_machine(),
             concurrency: 4,
             instance: Some("test".into()),
+            subscription_retry: Duration::from_millis(500),
+            ..OperatorConfig::default()
         };
         let task = tokio::spawn(metal3_operator::run(
             self.client.clone(),
@@ -640,5 +644,216 @@ async fn reinspection_and_external_inspection_by_annotation() {
             .calls(&env.ns, "edge")
             .started(Operation::Inspect),
         0
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn firmware_settings_are_reported_validated_and_applied() {
+    let env = Env::new("firmware").await;
+    env.secret("bmc", "admin", "pw").await;
+    env.host("bios", bmc_spec("bmc"), json!({})).await;
+    env.wait_state("bios", S::Available).await;
+    let settings: Api<HostFirmwareSettings> = Api::namespaced(env.client.clone(), &env.ns);
+    let wait_hfs = |what: &'static str, pred: fn(&HostFirmwareSettings) -> bool| {
+        let settings = settings.clone();
+        async move {
+            let deadline = Instant::now() + WAIT;
+            loop {
+                if let Some(h) = settings.get_opt("bios").await.expect("get hfs")
+                    && pred(&h)
+                {
+                    return h;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "HostFirmwareSettings never {what}"
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    };
+    let hfs = wait_hfs("reported", |h| {
+        h.status
+            .as_ref()
+            .is_some_and(|s| s.settings.get("BootMode").map(String::as_str) == Some("Uefi"))
+    })
+    .await;
+    let status = hfs.status.clone().expect("status");
+    let schema_ref = status.schema.expect("schema reference");
+    assert!(schema_ref.name.starts_with("schema-"));
+    let schemas: Api<FirmwareSchema> = Api::namespaced(env.client.clone(), &env.ns);
+    let schema = schemas.get(&schema_ref.name).await.expect("FirmwareSchema");
+    assert!(schema.spec.schema.contains_key("ProcVirtualization"));
+    assert_eq!(schema.owner_references()[0].uid, hfs.uid().expect("uid"));
+    let components: Api<HostFirmwareComponents> = Api::namespaced(env.client.clone(), &env.ns);
+    let hfc = components
+        .get("bios")
+        .await
+        .expect("HostFirmwareComponents");
+    assert_eq!(hfc.status.expect("status").components.len(), 2);
+
+    // A valid change goes through preparing and is read back.
+    settings
+        .patch(
+            "bios",
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"spec": {"settings": {"ProcVirtualization": "Disabled"}}})),
+        )
+        .await
+        .expect("request a setting");
+    wait_hfs("applied", |h| {
+        let s = h.status.as_ref();
+        s.is_some_and(|s| {
+            s.settings.get("ProcVirtualization").map(String::as_str) == Some("Disabled")
+                && s.conditions
+                    .iter()
+                    .any(|c| c.r#type == "ChangeDetected" && c.status == ConditionStatus::False)
+        })
+    })
+    .await;
+    env.wait_state("bios", S::Available).await;
+    assert_eq!(
+        env.fixture
+            .calls(&env.ns, "bios")
+            .completed(Operation::Prepare),
+        1
+    );
+
+    // An invalid request is reported, never applied.
+    settings
+        .patch(
+            "bios",
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"spec": {"settings": {"TurboBoost": "On"}}})),
+        )
+        .await
+        .expect("request an unknown setting");
+    let hfs = wait_hfs("invalid", |h| {
+        h.status.as_ref().is_some_and(|s| {
+            s.conditions
+                .iter()
+                .any(|c| c.r#type == "Valid" && c.reason == "ConfigurationError")
+        })
+    })
+    .await;
+    let valid = hfs
+        .status
+        .expect("status")
+        .conditions
+        .into_iter()
+        .find(|c| c.r#type == "Valid")
+        .expect("Valid");
+    assert!(
+        valid
+            .message
+            .contains("Setting TurboBoost is invalid, it is not in the associated schema"),
+        "{}",
+        valid.message
+    );
+    env.wait_event("ValidationFailed").await;
+    assert_eq!(
+        env.fixture
+            .calls(&env.ns, "bios")
+            .completed(Operation::Prepare),
+        1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bmc_event_subscriptions_are_created_once_and_removed_on_delete() {
+    let env = Env::new("events").await;
+    env.secret("bmc", "admin", "pw").await;
+    env.host("sub", bmc_spec("bmc"), json!({})).await;
+    env.wait_state("sub", S::Available).await;
+    let headers: Secret = serde_json::from_value(json!({
+        "metadata": {"name": "hook-headers"},
+        "stringData": {"Authorization": "Bearer token-123"},
+    }))
+    .expect("secret");
+    env.secrets()
+        .create(&PostParams::default(), &headers)
+        .await
+        .expect("headers secret");
+    let subs: Api<BMCEventSubscription> = Api::namespaced(env.client.clone(), &env.ns);
+    let make = |name: &str, host: &str| -> BMCEventSubscription {
+        serde_json::from_value(json!({
+            "apiVersion": "metal3.io/v1alpha1", "kind": "BMCEventSubscription",
+            "metadata": {"name": name},
+            "spec": {
+                "hostName": host,
+                "destination": "https://events.example/hook",
+                "context": "rack-7",
+                "httpHeadersRef": {"name": "hook-headers", "namespace": env.ns},
+            },
+        }))
+        .expect("subscription")
+    };
+    subs.create(&PostParams::default(), &make("alerts", "sub"))
+        .await
+        .expect("create subscription");
+    subs.create(&PostParams::default(), &make("orphan", "no-such-host"))
+        .await
+        .expect("create orphan subscription");
+
+    let deadline = Instant::now() + WAIT;
+    let (alerts, orphan) = loop {
+        let a = subs.get("alerts").await.expect("get");
+        let o = subs.get("orphan").await.expect("get");
+        let done = a
+            .status
+            .as_ref()
+            .is_some_and(|s| s.subscription_id.is_some())
+            && o.status.as_ref().is_some_and(|s| s.error.is_some());
+        if done {
+            break (a, o);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "subscriptions not handled: {:?} {:?}",
+            a.status,
+            o.status
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(
+        alerts
+            .finalizers()
+            .contains(&BMC_EVENT_SUBSCRIPTION_FINALIZER.to_string())
+    );
+    let error = orphan.status.and_then(|s| s.error).unwrap_or_default();
+    assert!(error.contains("\"no-such-host\" does not exist"), "{error}");
+    let node = env.fixture.node(&env.ns, "sub").expect("node");
+    let made = node
+        .subscriptions
+        .values()
+        .next()
+        .expect("one subscription");
+    assert_eq!(made.destination, "https://events.example/hook");
+    assert_eq!(made.context, "rack-7");
+    assert_eq!(
+        made.http_headers.get("Authorization").map(String::as_str),
+        Some("Bearer token-123")
+    );
+    // Headers are secrets: never in the subscription's status.
+    assert!(
+        !serde_json::to_string(&alerts.status)
+            .expect("json")
+            .contains("token-123")
+    );
+
+    subs.delete("alerts", &DeleteParams::default())
+        .await
+        .expect("delete");
+    let deadline = Instant::now() + WAIT;
+    while subs.get_opt("alerts").await.expect("get").is_some() {
+        assert!(Instant::now() < deadline, "subscription not finalized");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        env.fixture
+            .node(&env.ns, "sub")
+            .expect("node")
+            .subscriptions
+            .is_empty()
     );
 }

@@ -1,0 +1,315 @@
+//! HostFirmwareSettings, FirmwareSchema and HostFirmwareComponents of a host, kept up to date
+//! by the host's own reconcile: settings are read from the provisioner when the host is at rest
+//! and the last reading is old (or right after settings were applied), so no separate poller
+//! talks to the BMC.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{OwnerReference, Time};
+use k8s_openapi::jiff::{SignedDuration, Timestamp};
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::runtime::events::{Event as KubeEvent, EventType as KubeEventType};
+use kube::{Resource, ResourceExt};
+use metal3_api::v1alpha1::{
+    BareMetalHost, ConditionStatus, FirmwareSchema, FirmwareSchemaSpec, HostFirmwareComponents,
+    HostFirmwareComponentsSpec, HostFirmwareSettings, HostFirmwareSettingsSpec, ProvisioningState,
+    SchemaReference,
+};
+use metal3_hoststate::{FirmwareInputs, conditions, firmware};
+use metal3_provisioner::HostData;
+use serde_json::json;
+
+use crate::host::{Context, Error};
+
+/// How often settings are read back from a host at rest.
+#[derive(Clone, Debug)]
+pub struct FirmwarePoll {
+    /// When nothing is pending (5 min).
+    pub idle: Duration,
+    /// While requested settings wait to be applied (1 min).
+    pub pending: Duration,
+}
+
+impl Default for FirmwarePoll {
+    fn default() -> Self {
+        Self {
+            idle: Duration::from_secs(300),
+            pending: Duration::from_secs(60),
+        }
+    }
+}
+
+fn owner<K: Resource<DynamicType = ()>>(obj: &K, controller: bool) -> Option<OwnerReference> {
+    Some(OwnerReference {
+        api_version: K::api_version(&()).into_owned(),
+        kind: K::kind(&()).into_owned(),
+        name: obj.meta().name.clone()?,
+        uid: obj.meta().uid.clone()?,
+        controller: controller.then_some(true),
+        block_owner_deletion: controller.then_some(true),
+    })
+}
+
+fn is_true(hfs: &HostFirmwareSettings, t: &str) -> bool {
+    hfs.status.as_ref().is_some_and(|s| {
+        s.conditions
+            .iter()
+            .any(|c| c.r#type == t && c.status == ConditionStatus::True)
+    })
+}
+
+/// Whether the host is registered and at rest, so its settings can be read.
+fn readable(host: &BareMetalHost) -> bool {
+    let registered = host
+        .status
+        .as_ref()
+        .is_some_and(|s| !s.provisioning.id.is_empty());
+    registered
+        && matches!(
+            host.provisioning_state(),
+            ProvisioningState::Preparing
+                | ProvisioningState::Available
+                | ProvisioningState::Provisioned
+                | ProvisioningState::ExternallyProvisioned
+        )
+}
+
+/// Brings the host's firmware objects up to date when due (or `force`d) and returns what the
+/// state machine needs from them.
+pub(crate) async fn sync(
+    ctx: &Context,
+    host: &BareMetalHost,
+    ns: &str,
+    host_data: &HostData,
+    can_ask: bool,
+    force: bool,
+) -> Result<FirmwareInputs, Error> {
+    let name = host_data.name.as_str();
+    let settings_api: Api<HostFirmwareSettings> = Api::namespaced(ctx.client.clone(), ns);
+    let schemas: Api<FirmwareSchema> = Api::namespaced(ctx.client.clone(), ns);
+    let mut hfs = settings_api.get_opt(name).await?;
+
+    let now = Timestamp::now();
+    let due = match &hfs {
+        None => true,
+        Some(h) => {
+            let poll = if is_true(h, firmware::CHANGE_DETECTED) {
+                ctx.firmware_poll.pending
+            } else {
+                ctx.firmware_poll.idle
+            };
+            let last = h
+                .status
+                .as_ref()
+                .and_then(|s| s.last_updated.as_ref())
+                .map(|t| t.0);
+            // A spec the conditions were not computed for is judged at once.
+            let judged = h.status.as_ref().is_some_and(|s| {
+                !s.conditions.is_empty()
+                    && s.conditions
+                        .iter()
+                        .all(|c| c.observed_generation == h.metadata.generation)
+            });
+            !judged
+                || last.is_none_or(|t| {
+                    t.checked_add(SignedDuration::try_from(poll).unwrap_or(SignedDuration::ZERO))
+                        .is_ok_and(|next| next <= now)
+                })
+        }
+    };
+    if can_ask && readable(host) && (due || force) {
+        let include_schema = force
+            || hfs
+                .as_ref()
+                .and_then(|h| h.status.as_ref())
+                .is_none_or(|s| s.schema.is_none());
+        let reading = ctx
+            .provisioner
+            .firmware_settings(host_data, include_schema)
+            .await?;
+        let current = match hfs.take() {
+            Some(existing) => existing,
+            None => {
+                let mut created = HostFirmwareSettings::new(
+                    name,
+                    HostFirmwareSettingsSpec {
+                        settings: BTreeMap::new(),
+                    },
+                );
+                created.metadata.owner_references = owner(host, true).map(|o| vec![o]);
+                match settings_api.create(&PostParams::default(), &created).await {
+                    Ok(o) => o,
+                    Err(kube::Error::Api(s)) if s.code == 409 => settings_api.get(name).await?,
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        };
+        let mut schema_ref = current.status.as_ref().and_then(|s| s.schema.clone());
+        if let Some(schema) = reading.schema.filter(|s| !s.is_empty()) {
+            let schema_name = firmware::schema_name(&schema);
+            ensure_schema(&schemas, host, &current, &schema_name, schema).await?;
+            schema_ref = Some(SchemaReference {
+                name: schema_name,
+                namespace: ns.to_string(),
+            });
+        }
+        let schema_spec = match &schema_ref {
+            Some(r) => schemas.get_opt(&r.name).await?.map(|s| s.spec),
+            None => None,
+        };
+        let visible = firmware::visible_settings(&reading.settings);
+        let wants = firmware::conditions(&current.spec.settings, &visible, schema_spec.as_ref());
+        let was_valid = !current.status.as_ref().is_some_and(|s| {
+            s.conditions
+                .iter()
+                .any(|c| c.r#type == firmware::VALID && c.status == ConditionStatus::False)
+        });
+        let mut status = current.status.clone().unwrap_or_default();
+        conditions::merge(
+            &mut status.conditions,
+            &wants,
+            current.metadata.generation,
+            &Time(now),
+        );
+        status.settings = visible;
+        status.schema = schema_ref;
+        status.last_updated = Some(Time(now));
+        let patched = settings_api
+            .patch_status(
+                name,
+                &PatchParams::default(),
+                &Patch::Merge(&json!({"status": status})),
+            )
+            .await?;
+        if was_valid && wants[1].status == ConditionStatus::False {
+            let event = KubeEvent {
+                type_: KubeEventType::Warning,
+                reason: "ValidationFailed".into(),
+                note: Some(wants[1].message.clone()),
+                action: "Validate".into(),
+                secondary: None,
+            };
+            let _ = ctx.recorder.publish(&event, &patched.object_ref(&())).await;
+        }
+        sync_components(ctx, host, ns, host_data).await?;
+        hfs = Some(patched);
+    }
+
+    let Some(hfs) = hfs else {
+        return Ok(FirmwareInputs::default());
+    };
+    let current = hfs.status.clone().unwrap_or_default().settings;
+    let desired = &hfs.spec.settings;
+    if desired.is_empty() {
+        return Ok(FirmwareInputs {
+            pending: BTreeMap::new(),
+            current,
+        });
+    }
+    let schema = match hfs.status.as_ref().and_then(|s| s.schema.as_ref()) {
+        Some(r) => schemas.get_opt(&r.name).await?.map(|s| s.spec),
+        None => None,
+    };
+    let valid = firmware::validate(desired, schema.as_ref()).is_empty();
+    Ok(FirmwareInputs {
+        pending: if valid {
+            firmware::changes(desired, &current)
+        } else {
+            BTreeMap::new()
+        },
+        current,
+    })
+}
+
+async fn ensure_schema(
+    schemas: &Api<FirmwareSchema>,
+    host: &BareMetalHost,
+    hfs: &HostFirmwareSettings,
+    schema_name: &str,
+    schema: BTreeMap<String, metal3_api::v1alpha1::SettingSchema>,
+) -> Result<(), Error> {
+    let Some(hfs_owner) = owner(hfs, false) else {
+        return Err(Error::Incomplete("HostFirmwareSettings uid"));
+    };
+    match schemas.get_opt(schema_name).await? {
+        Some(existing) => {
+            if existing
+                .owner_references()
+                .iter()
+                .any(|o| o.uid == hfs_owner.uid)
+            {
+                return Ok(());
+            }
+            let mut owners = existing.owner_references().to_vec();
+            owners.push(hfs_owner);
+            let patch = json!({"metadata": {
+                "resourceVersion": existing.resource_version(),
+                "ownerReferences": owners,
+            }});
+            schemas
+                .patch(schema_name, &PatchParams::default(), &Patch::Merge(&patch))
+                .await?;
+        }
+        None => {
+            let vendor = host.status.as_ref().and_then(|s| s.hardware.as_ref());
+            let mut created = FirmwareSchema::new(
+                schema_name,
+                FirmwareSchemaSpec {
+                    hardware_vendor: vendor
+                        .map(|h| h.system_vendor.manufacturer.clone())
+                        .filter(|v| !v.is_empty()),
+                    hardware_model: vendor
+                        .map(|h| h.system_vendor.product_name.clone())
+                        .filter(|v| !v.is_empty()),
+                    schema,
+                },
+            );
+            created.metadata.owner_references = Some(vec![hfs_owner]);
+            match schemas.create(&PostParams::default(), &created).await {
+                Ok(_) => {}
+                // Another host of the same model created it first: share it next time.
+                Err(kube::Error::Api(s)) if s.code == 409 => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Records the firmware versions the provisioner reports (HostFirmwareComponents exist only
+/// for hosts whose backend reports components).
+async fn sync_components(
+    ctx: &Context,
+    host: &BareMetalHost,
+    ns: &str,
+    host_data: &HostData,
+) -> Result<(), Error> {
+    let components = ctx.provisioner.firmware_components(host_data).await?;
+    if components.is_empty() {
+        return Ok(());
+    }
+    let api: Api<HostFirmwareComponents> = Api::namespaced(ctx.client.clone(), ns);
+    let name = host_data.name.as_str();
+    if api.get_opt(name).await?.is_none() {
+        let mut created = HostFirmwareComponents::new(
+            name,
+            HostFirmwareComponentsSpec {
+                updates: Vec::new(),
+            },
+        );
+        created.metadata.owner_references = owner(host, true).map(|o| vec![o]);
+        match api.create(&PostParams::default(), &created).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(s)) if s.code == 409 => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let patch = json!({"status": {
+        "components": components,
+        "lastUpdated": Time(Timestamp::now()),
+    }});
+    api.patch_status(name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await?;
+    Ok(())
+}

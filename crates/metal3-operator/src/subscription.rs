@@ -1,0 +1,230 @@
+//! The BMCEventSubscription controller: subscribes a host's BMC to send events to a
+//! destination, once, and removes the subscription when the object is deleted.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::{Client, ResourceExt};
+use metal3_api::consts::BMC_EVENT_SUBSCRIPTION_FINALIZER;
+use metal3_api::v1alpha1::{BMCEventSubscription, BareMetalHost};
+use metal3_hoststate::CredentialsInput;
+use metal3_provisioner::{EventSubscription, HostData, Outcome, Provisioner};
+use serde_json::json;
+use tracing::warn;
+
+use crate::credentials;
+use crate::host::Error;
+
+/// What the subscription controller needs.
+pub struct SubscriptionContext {
+    pub client: Client,
+    pub provisioner: Arc<dyn Provisioner>,
+    /// Retry delay while the host is missing or not ready (10 min upstream).
+    pub retry: Duration,
+}
+
+async fn set_status(
+    api: &Api<BMCEventSubscription>,
+    name: &str,
+    subscription_id: Option<&str>,
+    error: Option<&str>,
+) -> Result<(), Error> {
+    let patch = json!({"status": {"subscriptionID": subscription_id, "error": error}});
+    api.patch_status(name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await?;
+    Ok(())
+}
+
+async fn set_finalizers(
+    api: &Api<BMCEventSubscription>,
+    sub: &BMCEventSubscription,
+    finalizers: Vec<String>,
+) -> Result<(), Error> {
+    let patch = json!({"metadata": {
+        "resourceVersion": sub.resource_version(),
+        "finalizers": finalizers,
+    }});
+    api.patch(
+        &sub.name_any(),
+        &PatchParams::default(),
+        &Patch::Merge(&patch),
+    )
+    .await?;
+    Ok(())
+}
+
+/// The host's identity and credentials, when it can be asked.
+async fn host_data(
+    client: &Client,
+    ns: &str,
+    host_name: &str,
+) -> Result<Result<HostData, String>, Error> {
+    let hosts: Api<BareMetalHost> = Api::namespaced(client.clone(), ns);
+    let Some(host) = hosts.get_opt(host_name).await? else {
+        return Ok(Err(format!("BareMetalHost {host_name:?} does not exist")));
+    };
+    let id = host
+        .status
+        .as_ref()
+        .map(|s| s.provisioning.id.clone())
+        .unwrap_or_default();
+    if id.is_empty() {
+        return Ok(Err(format!(
+            "BareMetalHost {host_name:?} is not registered yet"
+        )));
+    }
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), ns);
+    let found = credentials::load(&secrets, &host).await?;
+    if !matches!(found.input, CredentialsInput::Valid { .. }) {
+        return Ok(Err(format!(
+            "BareMetalHost {host_name:?} has no usable BMC credentials"
+        )));
+    }
+    Ok(Ok(HostData {
+        namespace: ns.to_string(),
+        name: host_name.to_string(),
+        uid: host.metadata.uid.clone().unwrap_or_default(),
+        annotations: host.annotations().clone(),
+        bmc_address: host.spec.bmc.address.clone(),
+        disable_certificate_verification: host.spec.bmc.disable_certificate_verification,
+        credentials: found.credentials,
+        boot_mac_address: host.spec.boot_mac_address.clone(),
+        provisioner_id: id,
+    }))
+}
+
+/// Reads the HTTP headers Secret: every key is a header name.
+async fn headers(
+    client: &Client,
+    ns: &str,
+    sub: &BMCEventSubscription,
+) -> Result<Result<BTreeMap<String, String>, String>, Error> {
+    let Some(name) = sub
+        .spec
+        .http_headers_ref
+        .as_ref()
+        .and_then(|r| r.name.clone())
+    else {
+        return Ok(Ok(BTreeMap::new()));
+    };
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), ns);
+    let Some(secret) = secrets.get_opt(&name).await? else {
+        return Ok(Err(format!(
+            "the httpHeadersRef Secret {name:?} does not exist"
+        )));
+    };
+    Ok(Ok(secret
+        .data
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(k, v)| (k, String::from_utf8_lossy(&v.0).into_owned()))
+        .collect()))
+}
+
+/// One reconcile of one subscription.
+pub async fn reconcile(
+    sub: Arc<BMCEventSubscription>,
+    ctx: Arc<SubscriptionContext>,
+) -> Result<Action, Error> {
+    let ns = sub.namespace().ok_or(Error::Incomplete("namespace"))?;
+    let name = sub.name_any();
+    let api: Api<BMCEventSubscription> = Api::namespaced(ctx.client.clone(), &ns);
+    let host_name = sub.spec.host_name.clone().unwrap_or_default();
+    let id = sub
+        .status
+        .as_ref()
+        .and_then(|s| s.subscription_id.clone())
+        .filter(|i| !i.is_empty());
+    let ours = sub
+        .finalizers()
+        .iter()
+        .any(|f| f == BMC_EVENT_SUBSCRIPTION_FINALIZER);
+
+    if sub.metadata.deletion_timestamp.is_some() {
+        if !ours {
+            return Ok(Action::await_change());
+        }
+        if let Some(id) = &id {
+            match host_data(&ctx.client, &ns, &host_name).await? {
+                Ok(host) => {
+                    if let Outcome::Failed { message } = ctx
+                        .provisioner
+                        .remove_bmc_event_subscription(&host, id)
+                        .await?
+                    {
+                        set_status(&api, &name, Some(id), Some(&message)).await?;
+                        return Ok(Action::requeue(ctx.retry));
+                    }
+                }
+                // The host is gone or unusable: nothing left to unsubscribe from.
+                Err(why) => warn!(subscription = %name, %why, "not removing the BMC subscription"),
+            }
+        }
+        let rest: Vec<String> = sub
+            .finalizers()
+            .iter()
+            .filter(|f| *f != BMC_EVENT_SUBSCRIPTION_FINALIZER)
+            .cloned()
+            .collect();
+        set_finalizers(&api, &sub, rest).await?;
+        return Ok(Action::await_change());
+    }
+    if !ours {
+        let mut finalizers = sub.finalizers().to_vec();
+        finalizers.push(BMC_EVENT_SUBSCRIPTION_FINALIZER.to_string());
+        set_finalizers(&api, &sub, finalizers).await?;
+        return Ok(Action::await_change());
+    }
+    if id.is_some() {
+        // Subscriptions are created once; the spec is immutable after that.
+        return Ok(Action::await_change());
+    }
+    let host = match host_data(&ctx.client, &ns, &host_name).await? {
+        Ok(h) => h,
+        Err(why) => {
+            set_status(&api, &name, None, Some(&why)).await?;
+            return Ok(Action::requeue(ctx.retry));
+        }
+    };
+    let http_headers = match headers(&ctx.client, &ns, &sub).await? {
+        Ok(h) => h,
+        Err(why) => {
+            set_status(&api, &name, None, Some(&why)).await?;
+            return Ok(Action::requeue(ctx.retry));
+        }
+    };
+    let request = EventSubscription {
+        destination: sub.spec.destination.clone().unwrap_or_default(),
+        context: sub.spec.context.clone().unwrap_or_default(),
+        http_headers,
+    };
+    match ctx
+        .provisioner
+        .add_bmc_event_subscription(&host, &request)
+        .await?
+    {
+        (Outcome::Done, id) => {
+            set_status(&api, &name, Some(&id), None).await?;
+            Ok(Action::await_change())
+        }
+        (Outcome::InProgress { after }, _) => Ok(Action::requeue(after)),
+        (Outcome::Failed { message }, _) => {
+            set_status(&api, &name, None, Some(&message)).await?;
+            Ok(Action::requeue(ctx.retry))
+        }
+    }
+}
+
+/// Retry policy after a failed reconcile.
+pub fn error_policy(
+    _sub: Arc<BMCEventSubscription>,
+    error: &Error,
+    _ctx: Arc<SubscriptionContext>,
+) -> Action {
+    warn!(%error, "BMCEventSubscription reconcile failed");
+    Action::requeue(Duration::from_secs(5))
+}
