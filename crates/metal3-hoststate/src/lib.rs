@@ -15,8 +15,8 @@ pub mod firmware;
 mod machine;
 
 pub use machine::{
-    Config, CredentialsInput, Decision, Effect, Event, EventType, FirmwareInputs, Inputs, Requeue,
-    error_reason, reconcile,
+    Config, CredentialsInput, DataImageInput, Decision, Effect, Event, EventType, FirmwareInputs,
+    Inputs, Requeue, error_reason, reconcile,
 };
 
 #[cfg(test)]

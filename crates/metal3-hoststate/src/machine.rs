@@ -83,6 +83,17 @@ pub struct Inputs {
     pub hardware_data: Option<HardwareDetails>,
     /// Firmware settings to apply, from the host's HostFirmwareSettings.
     pub firmware: FirmwareInputs,
+    /// The host's DataImage, when it has one.
+    pub data_image: Option<DataImageInput>,
+}
+
+/// What the host's DataImage asks for and what is attached.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DataImageInput {
+    /// URL to attach; `None` while the DataImage is being deleted.
+    pub wanted: Option<String>,
+    /// URL attached now, as the DataImage status says.
+    pub attached: Option<String>,
 }
 
 /// Firmware settings of the host, as its HostFirmwareSettings says.
@@ -132,6 +143,10 @@ pub enum Effect {
     Released,
     /// Firmware settings were applied: read them back into the HostFirmwareSettings now.
     FirmwareApplied,
+    /// The data image now attached (`None`: detached); record it on the DataImage.
+    DataImageAttached(Option<String>),
+    /// Attaching or detaching the data image failed; record it on the DataImage.
+    DataImageFailed(String),
 }
 
 /// The outcome of one pass.
@@ -1238,6 +1253,11 @@ impl<'a, P: Provisioner + ?Sized> Machine<'a, P> {
             );
         }
         let want_on = self.spec.online && reboots.is_empty();
+        // Virtual media changes only while the host is off: right before it is powered on
+        // (provisioned hosts), or at any time when nothing runs on it.
+        if !self.status.powered_on && (want_on || !provisioned) {
+            self.sync_data_image(provisioned).await?;
+        }
         if want_on == self.status.powered_on {
             if self.status.error_type == Some(ErrorType::PowerManagement) {
                 self.clear_error();
@@ -1307,6 +1327,37 @@ impl<'a, P: Provisioner + ?Sized> Machine<'a, P> {
                 }
             }
         }
+    }
+
+    async fn sync_data_image(&mut self, provisioned: bool) -> Result<(), ProvisionerError> {
+        let Some(di) = self.inputs.data_image.clone() else {
+            return Ok(());
+        };
+        if di.wanted == di.attached {
+            return Ok(());
+        }
+        let outcome = match (&di.wanted, provisioned) {
+            (Some(url), true) => self.prov.attach_data_image(&self.host_data, url).await?,
+            (Some(_), false) if di.attached.is_none() => return Ok(()),
+            _ => self.prov.detach_data_image(&self.host_data).await?,
+        };
+        let attached = if provisioned { di.wanted.clone() } else { None };
+        match outcome {
+            Outcome::Done => {
+                let message = match &attached {
+                    Some(url) => format!("attached data image {url}"),
+                    None => "detached the data image".to_string(),
+                };
+                self.event(EventType::Normal, "DataImage", message);
+                self.effects.push(Effect::DataImageAttached(attached));
+            }
+            Outcome::InProgress { .. } => {}
+            Outcome::Failed { message } => {
+                self.event(EventType::Warning, "DataImageError", message.clone());
+                self.effects.push(Effect::DataImageFailed(message));
+            }
+        }
+        Ok(())
     }
 
     fn clear_power_error(&mut self) {

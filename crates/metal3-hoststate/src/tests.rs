@@ -35,6 +35,8 @@ struct Sim {
     last: Option<Decision>,
     /// The HostFirmwareSettings spec.
     desired_firmware: BTreeMap<String, IntOrString>,
+    /// The DataImage, as the controller would read it.
+    data_image: Option<DataImageInput>,
 }
 
 fn spec_with_bmc() -> BareMetalHostSpec {
@@ -97,6 +99,7 @@ impl Sim {
             released: false,
             last: None,
             desired_firmware: BTreeMap::new(),
+            data_image: None,
         }
     }
 
@@ -170,6 +173,7 @@ impl Sim {
             host_config: Default::default(),
             hardware_data: self.hardware_data.clone(),
             firmware: FirmwareInputs::default(),
+            data_image: self.data_image.clone(),
         }
     }
 
@@ -206,7 +210,12 @@ impl Sim {
                 }
                 Effect::SaveHardwareData(details) => self.hardware_data = Some((**details).clone()),
                 Effect::Released => self.released = true,
-                Effect::FirmwareApplied => {}
+                Effect::FirmwareApplied | Effect::DataImageFailed(_) => {}
+                Effect::DataImageAttached(url) => {
+                    if let Some(di) = self.data_image.as_mut() {
+                        di.attached = url.clone();
+                    }
+                }
             }
         }
         self.events.extend(d.events.iter().cloned());
@@ -1372,6 +1381,52 @@ fn firmware_settings_send_an_available_host_through_preparing_once() {
                 .get("ProcVirtualization")
                 .map(String::as_str),
             Some("Disabled")
+        );
+    });
+}
+
+#[test]
+fn data_images_change_only_while_the_host_is_off() {
+    rt(async {
+        let mut sim = Sim::new("di", spec_with_bmc());
+        sim.reach_provisioned("http://images/os.qcow2").await;
+        sim.data_image = Some(DataImageInput {
+            wanted: Some("http://images/config.iso".into()),
+            attached: None,
+        });
+        sim.step().await;
+        assert_eq!(
+            sim.fixture.node(NS, "di").expect("node").data_image,
+            None,
+            "not while running"
+        );
+        sim.annotate(REBOOT_ANNOTATION, "");
+        sim.step().await; // off
+        sim.step().await; // attach, then on
+        assert!(sim.status().powered_on);
+        assert_eq!(
+            sim.fixture
+                .node(NS, "di")
+                .expect("node")
+                .data_image
+                .as_deref(),
+            Some("http://images/config.iso")
+        );
+        assert_eq!(
+            sim.data_image.as_ref().and_then(|d| d.attached.as_deref()),
+            Some("http://images/config.iso")
+        );
+        // Deleting the DataImage detaches it at the next power cycle.
+        if let Some(di) = sim.data_image.as_mut() {
+            di.wanted = None;
+        }
+        sim.annotate(REBOOT_ANNOTATION, "");
+        sim.step().await;
+        sim.step().await;
+        assert_eq!(sim.fixture.node(NS, "di").expect("node").data_image, None);
+        assert_eq!(
+            sim.data_image.as_ref().and_then(|d| d.attached.clone()),
+            None
         );
     });
 }

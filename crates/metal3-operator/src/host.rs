@@ -206,6 +206,7 @@ pub async fn reconcile(host: Arc<BareMetalHost>, ctx: Arc<Context>) -> Result<Ac
     };
     let can_ask = matches!(found.input, CredentialsInput::Valid { .. }) && !deleting;
     let firmware = crate::firmware::sync(&ctx, &host, &ns, &host_data, can_ask, false).await?;
+    let data_image = crate::dataimage::load(&ctx.client, &ns, &name, deleting).await?;
     let inputs = Inputs {
         now: Timestamp::now(),
         host_data,
@@ -213,6 +214,7 @@ pub async fn reconcile(host: Arc<BareMetalHost>, ctx: Arc<Context>) -> Result<Ac
         host_config,
         hardware_data: hardware_data.and_then(|hd| hd.spec.hardware),
         firmware,
+        data_image,
     };
     let decision =
         metal3_hoststate::reconcile(&host, &inputs, &ctx.machine, ctx.provisioner.as_ref()).await;
@@ -258,6 +260,12 @@ async fn apply(
             }
             Effect::FirmwareApplied => {
                 crate::firmware::sync(ctx, host, ns, host_data, true, true).await?;
+            }
+            Effect::DataImageAttached(url) => {
+                crate::dataimage::record(&ctx.client, ns, name, Ok(url.clone())).await?;
+            }
+            Effect::DataImageFailed(message) => {
+                crate::dataimage::record(&ctx.client, ns, name, Err(message.clone())).await?;
             }
             Effect::Released => {}
         }

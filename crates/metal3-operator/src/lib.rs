@@ -17,11 +17,12 @@ use kube::runtime::reflector::{self, ObjectRef};
 use kube::runtime::{Controller, WatchStreamExt, controller, watcher};
 use kube::{Api, Client};
 use metal3_api::consts::{SECRET_ENVIRONMENT_LABEL, SECRET_ENVIRONMENT_VALUE};
-use metal3_api::v1alpha1::{BMCEventSubscription, BareMetalHost, HostFirmwareSettings};
+use metal3_api::v1alpha1::{BMCEventSubscription, BareMetalHost, DataImage, HostFirmwareSettings};
 use metal3_provisioner::Provisioner;
 use tracing::{debug, info};
 
 mod credentials;
+mod dataimage;
 pub mod firmware;
 pub mod host;
 pub mod http;
@@ -146,6 +147,17 @@ pub async fn run(
             |s: &HostFirmwareSettings| s.metadata.generation.map(|g| g as u64),
             Default::default(),
         );
+    let images: Api<DataImage> = api(&client, ns);
+    let image_changes = watcher(images, watcher::Config::default())
+        .default_backoff()
+        .applied_objects()
+        .predicate_filter(
+            |d: &DataImage| {
+                let deleting = u64::from(d.metadata.deletion_timestamp.is_some());
+                d.metadata.generation.map(|g| (g as u64) << 1 | deleting)
+            },
+            Default::default(),
+        );
     let labelled = watcher::Config::default().labels(&format!(
         "{SECRET_ENVIRONMENT_LABEL}={SECRET_ENVIRONMENT_VALUE}"
     ));
@@ -157,6 +169,10 @@ pub async fn run(
     );
     let host_controller = Controller::for_stream(host_stream, reader)
         .owns(secrets, labelled)
+        .watches_stream(image_changes, |d: DataImage| {
+            let name = d.metadata.name.clone()?;
+            Some(ObjectRef::new(&name).within(d.metadata.namespace.as_deref()?))
+        })
         .watches_stream(settings_changes, |s: HostFirmwareSettings| {
             let name = s.metadata.name.clone()?;
             Some(ObjectRef::new(&name).within(s.metadata.namespace.as_deref()?))

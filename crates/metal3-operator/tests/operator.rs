@@ -13,8 +13,8 @@ use kube::{Client, ResourceExt};
 use metal3_api::consts::*;
 use metal3_api::v1alpha1::ConditionStatus;
 use metal3_api::v1alpha1::{
-    BMCEventSubscription, BareMetalHost, FirmwareSchema, HardwareData, HostFirmwareComponents,
-    HostFirmwareSettings, OperationalStatus, ProvisioningState as S,
+    BMCEventSubscription, BareMetalHost, DataImage, FirmwareSchema, HardwareData,
+    HostFirmwareComponents, HostFirmwareSettings, OperationalStatus, ProvisioningState as S,
 };
 use metal3_fixture::{Behaviour, Failure, Fixture, Operation};
 use metal3_operator::{Metrics, OperatorConfig};
@@ -855,5 +855,82 @@ async fn bmc_event_subscriptions_are_created_once_and_removed_on_delete() {
             .expect("node")
             .subscriptions
             .is_empty()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn data_images_attach_and_detach_across_reboots() {
+    let env = Env::new("dataimage").await;
+    env.secret("bmc", "admin", "pw").await;
+    let mut spec = bmc_spec("bmc");
+    spec["image"] = json!({"url": "http://images.example/os.qcow2", "checksum": "abc"});
+    env.host("di", spec, json!({})).await;
+    env.wait_for("di", "provisioned and on", |h| {
+        h.provisioning_state() == S::Provisioned && h.status.as_ref().is_some_and(|s| s.powered_on)
+    })
+    .await;
+    let images: Api<DataImage> = Api::namespaced(env.client.clone(), &env.ns);
+    let image: DataImage = serde_json::from_value(json!({
+        "apiVersion": "metal3.io/v1alpha1", "kind": "DataImage",
+        "metadata": {"name": "di"},
+        "spec": {"url": "http://images.example/config.iso"},
+    }))
+    .expect("data image");
+    images
+        .create(&PostParams::default(), &image)
+        .await
+        .expect("create");
+    let wait_image = |what: &'static str, pred: fn(Option<&DataImage>) -> bool| {
+        let images = images.clone();
+        async move {
+            let deadline = Instant::now() + WAIT;
+            loop {
+                let d = images.get_opt("di").await.expect("get");
+                if pred(d.as_ref()) {
+                    return d;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "DataImage never {what}: {:?}",
+                    d.map(|d| d.status)
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    };
+    wait_image("finalized", |d| {
+        d.is_some_and(|d| d.finalizers().contains(&DATA_IMAGE_FINALIZER.to_string()))
+    })
+    .await;
+    env.annotate("di", json!({REBOOT_ANNOTATION: ""})).await;
+    wait_image("attached", |d| {
+        d.and_then(|d| d.status.as_ref())
+            .and_then(|s| s.attached_image.as_ref())
+            .is_some_and(|a| a.url == "http://images.example/config.iso")
+    })
+    .await;
+    assert_eq!(
+        env.fixture
+            .node(&env.ns, "di")
+            .expect("node")
+            .data_image
+            .as_deref(),
+        Some("http://images.example/config.iso")
+    );
+
+    images
+        .delete("di", &DeleteParams::default())
+        .await
+        .expect("delete");
+    env.wait_for("di", "back on", |h| {
+        !h.annotations().contains_key(REBOOT_ANNOTATION)
+            && h.status.as_ref().is_some_and(|s| s.powered_on)
+    })
+    .await;
+    env.annotate("di", json!({REBOOT_ANNOTATION: ""})).await;
+    wait_image("detached and gone", |d| d.is_none()).await;
+    assert_eq!(
+        env.fixture.node(&env.ns, "di").expect("node").data_image,
+        None
     );
 }

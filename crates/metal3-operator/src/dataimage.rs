@@ -1,0 +1,113 @@
+//! The host's DataImage (same name): read for the state machine, which attaches or detaches it
+//! while the host is off, and updated with the outcome.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{Api, Patch, PatchParams};
+use kube::{Client, ResourceExt};
+use metal3_api::consts::DATA_IMAGE_FINALIZER;
+use metal3_api::v1alpha1::DataImage;
+use metal3_hoststate::DataImageInput;
+use serde_json::json;
+
+use crate::host::Error;
+
+fn attached(di: &DataImage) -> Option<String> {
+    di.status
+        .as_ref()
+        .and_then(|s| s.attached_image.as_ref())
+        .map(|a| a.url.clone())
+        .filter(|u| !u.is_empty())
+}
+
+async fn set_finalizer(api: &Api<DataImage>, di: &DataImage, present: bool) -> Result<(), Error> {
+    let mut finalizers: Vec<String> = di
+        .finalizers()
+        .iter()
+        .filter(|f| *f != DATA_IMAGE_FINALIZER)
+        .cloned()
+        .collect();
+    if present {
+        finalizers.push(DATA_IMAGE_FINALIZER.to_string());
+    }
+    if finalizers.len() == di.finalizers().len() {
+        return Ok(());
+    }
+    let patch =
+        json!({"metadata": {"resourceVersion": di.resource_version(), "finalizers": finalizers}});
+    api.patch(
+        &di.name_any(),
+        &PatchParams::default(),
+        &Patch::Merge(&patch),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Reads the host's DataImage, taking ownership (finalizer) of a new one and letting a deleted
+/// one go once nothing is attached.
+pub(crate) async fn load(
+    client: &Client,
+    ns: &str,
+    name: &str,
+    host_deleting: bool,
+) -> Result<Option<DataImageInput>, Error> {
+    let api: Api<DataImage> = Api::namespaced(client.clone(), ns);
+    let Some(di) = api.get_opt(name).await? else {
+        return Ok(None);
+    };
+    let deleting = di.metadata.deletion_timestamp.is_some();
+    if deleting || host_deleting {
+        if attached(&di).is_none() || host_deleting {
+            // Nothing attached (or the host is going away with it): let it go.
+            set_finalizer(&api, &di, false).await?;
+            return Ok(None);
+        }
+    } else {
+        set_finalizer(&api, &di, true).await?;
+    }
+    Ok(Some(DataImageInput {
+        wanted: (!deleting).then(|| di.spec.url.clone()),
+        attached: attached(&di),
+    }))
+}
+
+/// Records an attach or detach on the DataImage.
+pub(crate) async fn record(
+    client: &Client,
+    ns: &str,
+    name: &str,
+    outcome: Result<Option<String>, String>,
+) -> Result<(), Error> {
+    let api: Api<DataImage> = Api::namespaced(client.clone(), ns);
+    let Some(di) = api.get_opt(name).await? else {
+        return Ok(());
+    };
+    let now = Time(Timestamp::now());
+    let patch = match &outcome {
+        Ok(url) => json!({"status": {
+            "attachedImage": url.as_ref().map(|u| json!({"url": u})),
+            "lastReconciled": now,
+            "error": null,
+        }}),
+        Err(message) => {
+            let count = di
+                .status
+                .as_ref()
+                .and_then(|s| s.error.as_ref())
+                .map(|e| e.count)
+                .unwrap_or(0);
+            json!({"status": {
+                "lastReconciled": now,
+                "error": {"count": count + 1, "message": message},
+            }})
+        }
+    };
+    let updated = api
+        .patch_status(name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await?;
+    if matches!(outcome, Ok(None)) && updated.metadata.deletion_timestamp.is_some() {
+        set_finalizer(&api, &updated, false).await?;
+    }
+    Ok(())
+}
