@@ -13,8 +13,8 @@ use metal3_api::consts::{
 };
 use metal3_api::v1alpha1::{
     BareMetalHost, BareMetalHostSpec, BareMetalHostStatus, CredentialsStatus, ErrorType,
-    HardwareDetails, Image, InspectionMode, OperationalStatus, ProvisioningState, RaidConfig,
-    SecretReference,
+    FirmwareUpdate, HardwareDetails, Image, InspectionMode, OperationalStatus, ProvisioningState,
+    RaidConfig, SecretReference,
 };
 use metal3_provisioner::{
     HostConfig, HostData, InspectData, ManagementAccessData, Outcome, PrepareData, ProvisionData,
@@ -104,6 +104,13 @@ pub struct FirmwareInputs {
     pub pending: BTreeMap<String, IntOrString>,
     /// Settings currently on the host.
     pub current: BTreeMap<String, String>,
+    /// Firmware updates requested (HostFirmwareComponents) and not applied yet.
+    pub pending_updates: Vec<FirmwareUpdate>,
+    /// HostUpdatePolicy `firmwareSettings: onReboot`: apply settings to a provisioned host when
+    /// it reboots (servicing).
+    pub settings_on_reboot: bool,
+    /// HostUpdatePolicy `firmwareUpdates: onReboot`.
+    pub updates_on_reboot: bool,
 }
 
 /// When to look at the host again.
@@ -873,6 +880,7 @@ impl<'a, P: Provisioner + ?Sized> Machine<'a, P> {
             || self.spec.root_device_hints != applied.root_device_hints
             || self.spec.firmware != applied.firmware
             || !self.inputs.firmware.pending.is_empty()
+            || !self.inputs.firmware.pending_updates.is_empty()
     }
 
     async fn handle_preparing(&mut self) -> Result<Requeue, ProvisionerError> {
@@ -887,7 +895,8 @@ impl<'a, P: Provisioner + ?Sized> Machine<'a, P> {
             firmware_config: self.spec.firmware.clone(),
             target_firmware_settings: self.inputs.firmware.pending.clone(),
             actual_firmware_settings: self.inputs.firmware.current.clone(),
-            ..PrepareData::default()
+            target_firmware_components: self.inputs.firmware.pending_updates.clone(),
+            has_firmware_spec: !self.inputs.firmware.pending_updates.is_empty(),
         };
         let unprepared = self.needs_preparation();
         let out = self
@@ -907,7 +916,9 @@ impl<'a, P: Provisioner + ?Sized> Machine<'a, P> {
                 applied.raid = self.spec.raid.clone();
                 applied.root_device_hints = self.spec.root_device_hints.clone();
                 applied.firmware = self.spec.firmware.clone();
-                if !self.inputs.firmware.pending.is_empty() {
+                if !self.inputs.firmware.pending.is_empty()
+                    || !self.inputs.firmware.pending_updates.is_empty()
+                {
                     self.effects.push(Effect::FirmwareApplied);
                 }
                 self.enter(ProvisioningState::Available, false).await?;
@@ -1253,6 +1264,16 @@ impl<'a, P: Provisioner + ?Sized> Machine<'a, P> {
             );
         }
         let want_on = self.spec.online && reboots.is_empty();
+        // Firmware changes a HostUpdatePolicy allows on reboot are applied while the host is
+        // off, before it comes back (servicing).
+        let fw = &self.inputs.firmware;
+        let servicing = self.status.operational_status == OperationalStatus::Servicing
+            || self.status.error_type == Some(ErrorType::Servicing);
+        let service_due = (fw.settings_on_reboot && !fw.pending.is_empty())
+            || (fw.updates_on_reboot && !fw.pending_updates.is_empty());
+        if provisioned && !self.status.powered_on && (servicing || (want_on && service_due)) {
+            return self.service().await;
+        }
         // Virtual media changes only while the host is off: right before it is powered on
         // (provisioned hosts), or at any time when nothing runs on it.
         if !self.status.powered_on && (want_on || !provisioned) {
@@ -1326,6 +1347,65 @@ impl<'a, P: Provisioner + ?Sized> Machine<'a, P> {
                     Ok(self.fail(ErrorType::PowerManagement, message))
                 }
             }
+        }
+    }
+
+    /// Applies firmware settings and updates to a provisioned host that is off.
+    async fn service(&mut self) -> Result<Requeue, ProvisionerError> {
+        let restart = self.status.error_type == Some(ErrorType::Servicing);
+        if restart && let Some(left) = self.backoff_remaining() {
+            return Ok(Requeue::After(left));
+        }
+        let fw = &self.inputs.firmware;
+        let data = PrepareData {
+            target_firmware_settings: if fw.settings_on_reboot {
+                fw.pending.clone()
+            } else {
+                BTreeMap::new()
+            },
+            actual_firmware_settings: fw.current.clone(),
+            target_firmware_components: if fw.updates_on_reboot {
+                fw.pending_updates.clone()
+            } else {
+                Vec::new()
+            },
+            has_firmware_spec: fw.updates_on_reboot && !fw.pending_updates.is_empty(),
+            ..PrepareData::default()
+        };
+        let unprepared = !data.target_firmware_settings.is_empty()
+            || !data.target_firmware_components.is_empty();
+        let out = self
+            .prov
+            .service(&self.host_data, &data, unprepared, restart)
+            .await?;
+        match out.outcome {
+            Outcome::InProgress { after } => {
+                if self.status.operational_status != OperationalStatus::Servicing {
+                    self.status.operational_status = OperationalStatus::Servicing;
+                    self.status.error_type = None;
+                    self.status.error_message.clear();
+                    self.event(
+                        EventType::Normal,
+                        "ServicingStarted",
+                        "applying firmware changes",
+                    );
+                }
+                Ok(Requeue::After(after))
+            }
+            Outcome::Done => {
+                self.clear_error();
+                self.status.operational_status = OperationalStatus::Ok;
+                if unprepared {
+                    self.effects.push(Effect::FirmwareApplied);
+                    self.event(
+                        EventType::Normal,
+                        "ServicingComplete",
+                        "firmware changes applied",
+                    );
+                }
+                Ok(Requeue::Now)
+            }
+            Outcome::Failed { message } => Ok(self.fail(ErrorType::Servicing, message)),
         }
     }
 

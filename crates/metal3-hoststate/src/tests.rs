@@ -37,6 +37,8 @@ struct Sim {
     desired_firmware: BTreeMap<String, IntOrString>,
     /// The DataImage, as the controller would read it.
     data_image: Option<DataImageInput>,
+    /// HostUpdatePolicy `firmwareSettings: onReboot`.
+    settings_on_reboot: bool,
 }
 
 fn spec_with_bmc() -> BareMetalHostSpec {
@@ -100,6 +102,7 @@ impl Sim {
             last: None,
             desired_firmware: BTreeMap::new(),
             data_image: None,
+            settings_on_reboot: false,
         }
     }
 
@@ -193,6 +196,8 @@ impl Sim {
             inputs.firmware = FirmwareInputs {
                 pending: firmware::changes(&self.desired_firmware, &current),
                 current,
+                settings_on_reboot: self.settings_on_reboot,
+                ..FirmwareInputs::default()
             };
         }
         let d = reconcile(&self.host, &inputs, &self.config, &self.fixture).await;
@@ -1428,5 +1433,83 @@ fn data_images_change_only_while_the_host_is_off() {
             sim.data_image.as_ref().and_then(|d| d.attached.clone()),
             None
         );
+    });
+}
+
+#[test]
+fn servicing_applies_firmware_settings_on_reboot_when_the_policy_allows() {
+    rt(async {
+        let mut sim = Sim::new("svc", spec_with_bmc());
+        sim.reach_provisioned("http://images/os.qcow2").await;
+        sim.behave(Behaviour {
+            polls: 2,
+            ..Behaviour::default()
+        });
+        sim.desired_firmware.insert(
+            "SriovGlobalEnable".into(),
+            IntOrString::String("Enabled".into()),
+        );
+        // Without a policy, a provisioned host is never serviced, even across a reboot.
+        sim.annotate(REBOOT_ANNOTATION, "");
+        sim.until(10, |s| {
+            !s.has_annotation(REBOOT_ANNOTATION) && s.status().powered_on
+        })
+        .await;
+        assert_eq!(sim.calls().started(Operation::Service), 0);
+        assert_eq!(sim.state(), S::Provisioned, "no reprovisioning either");
+
+        sim.settings_on_reboot = true;
+        sim.annotate(REBOOT_ANNOTATION, "");
+        sim.step().await; // powered off
+        sim.step().await; // servicing starts
+        assert_eq!(
+            sim.status().operational_status,
+            OperationalStatus::Servicing
+        );
+        assert_eq!(sim.condition(conditions::READY).1, "Servicing");
+        assert!(!sim.status().powered_on, "stays off while servicing");
+        sim.until(10, |s| s.status().powered_on).await;
+        assert_eq!(sim.status().operational_status, OperationalStatus::Ok);
+        assert_eq!(sim.calls().started(Operation::Service), 1);
+        let node = sim.fixture.node(NS, "svc").expect("node");
+        assert_eq!(
+            node.firmware_settings
+                .expect("settings")
+                .get("SriovGlobalEnable")
+                .map(String::as_str),
+            Some("Enabled")
+        );
+        assert!(sim.reasons().contains(&"ServicingComplete"));
+        assert_eq!(sim.state(), S::Provisioned);
+    });
+}
+
+#[test]
+fn servicing_failures_are_retried() {
+    rt(async {
+        let mut sim = Sim::new("svcfail", spec_with_bmc());
+        sim.reach_provisioned("http://images/os.qcow2").await;
+        let mut failures = BTreeMap::new();
+        failures.insert(
+            Operation::Service,
+            Failure {
+                message: "BIOS locked".into(),
+                times: 1,
+            },
+        );
+        sim.behave(Behaviour {
+            failures,
+            ..Behaviour::default()
+        });
+        sim.settings_on_reboot = true;
+        sim.desired_firmware
+            .insert("AssetTag".into(), IntOrString::String("rack7".into()));
+        sim.annotate(REBOOT_ANNOTATION, "");
+        sim.until(10, |s| s.status().error_type == Some(ErrorType::Servicing))
+            .await;
+        assert!(sim.reasons().contains(&"ServicingError"));
+        sim.until(20, |s| s.status().powered_on).await;
+        assert_eq!(sim.status().error_type, None);
+        assert_eq!(sim.calls().completed(Operation::Service), 1);
     });
 }

@@ -13,8 +13,8 @@ use kube::runtime::events::{Event as KubeEvent, EventType as KubeEventType};
 use kube::{Resource, ResourceExt};
 use metal3_api::v1alpha1::{
     BareMetalHost, ConditionStatus, FirmwareSchema, FirmwareSchemaSpec, HostFirmwareComponents,
-    HostFirmwareComponentsSpec, HostFirmwareSettings, HostFirmwareSettingsSpec, ProvisioningState,
-    SchemaReference,
+    HostFirmwareComponentsSpec, HostFirmwareSettings, HostFirmwareSettingsSpec, HostUpdatePolicy,
+    ProvisioningState, SchemaReference, UpdatePolicyMode,
 };
 use metal3_hoststate::{FirmwareInputs, conditions, firmware};
 use metal3_provisioner::HostData;
@@ -192,34 +192,48 @@ pub(crate) async fn sync(
             };
             let _ = ctx.recorder.publish(&event, &patched.object_ref(&())).await;
         }
-        sync_components(ctx, host, ns, host_data).await?;
+        sync_components(ctx, host, ns, host_data, force).await?;
         hfs = Some(patched);
     }
 
-    let Some(hfs) = hfs else {
-        return Ok(FirmwareInputs::default());
+    // What a HostUpdatePolicy allows on reboot, and component updates still to apply.
+    let policies: Api<HostUpdatePolicy> = Api::namespaced(ctx.client.clone(), ns);
+    let policy = policies.get_opt(name).await?.map(|p| p.spec);
+    let on_reboot = |mode: Option<UpdatePolicyMode>| mode == Some(UpdatePolicyMode::OnReboot);
+    let components: Api<HostFirmwareComponents> = Api::namespaced(ctx.client.clone(), ns);
+    let pending_updates = match components.get_opt(name).await? {
+        Some(hfc) => {
+            let applied = hfc.status.map(|s| s.updates).unwrap_or_default();
+            hfc.spec
+                .updates
+                .into_iter()
+                .filter(|u| !applied.contains(u))
+                .collect()
+        }
+        None => Vec::new(),
     };
-    let current = hfs.status.clone().unwrap_or_default().settings;
+    let mut inputs = FirmwareInputs {
+        pending_updates,
+        settings_on_reboot: on_reboot(policy.as_ref().and_then(|p| p.firmware_settings)),
+        updates_on_reboot: on_reboot(policy.as_ref().and_then(|p| p.firmware_updates)),
+        ..FirmwareInputs::default()
+    };
+    let Some(hfs) = hfs else {
+        return Ok(inputs);
+    };
+    inputs.current = hfs.status.clone().unwrap_or_default().settings;
     let desired = &hfs.spec.settings;
     if desired.is_empty() {
-        return Ok(FirmwareInputs {
-            pending: BTreeMap::new(),
-            current,
-        });
+        return Ok(inputs);
     }
     let schema = match hfs.status.as_ref().and_then(|s| s.schema.as_ref()) {
         Some(r) => schemas.get_opt(&r.name).await?.map(|s| s.spec),
         None => None,
     };
-    let valid = firmware::validate(desired, schema.as_ref()).is_empty();
-    Ok(FirmwareInputs {
-        pending: if valid {
-            firmware::changes(desired, &current)
-        } else {
-            BTreeMap::new()
-        },
-        current,
-    })
+    if firmware::validate(desired, schema.as_ref()).is_empty() {
+        inputs.pending = firmware::changes(desired, &inputs.current);
+    }
+    Ok(inputs)
 }
 
 async fn ensure_schema(
@@ -278,12 +292,14 @@ async fn ensure_schema(
 }
 
 /// Records the firmware versions the provisioner reports (HostFirmwareComponents exist only
-/// for hosts whose backend reports components).
+/// for hosts whose backend reports components); `applied` records the requested updates as
+/// done (right after preparing or servicing applied them).
 async fn sync_components(
     ctx: &Context,
     host: &BareMetalHost,
     ns: &str,
     host_data: &HostData,
+    applied: bool,
 ) -> Result<(), Error> {
     let components = ctx.provisioner.firmware_components(host_data).await?;
     if components.is_empty() {
@@ -291,7 +307,8 @@ async fn sync_components(
     }
     let api: Api<HostFirmwareComponents> = Api::namespaced(ctx.client.clone(), ns);
     let name = host_data.name.as_str();
-    if api.get_opt(name).await?.is_none() {
+    let existing = api.get_opt(name).await?;
+    if existing.is_none() {
         let mut created = HostFirmwareComponents::new(
             name,
             HostFirmwareComponentsSpec {
@@ -305,10 +322,14 @@ async fn sync_components(
             Err(e) => return Err(e.into()),
         }
     }
-    let patch = json!({"status": {
+    let mut status = json!({
         "components": components,
         "lastUpdated": Time(Timestamp::now()),
-    }});
+    });
+    if applied && let Some(hfc) = &existing {
+        status["updates"] = json!(hfc.spec.updates);
+    }
+    let patch = json!({"status": status});
     api.patch_status(name, &PatchParams::default(), &Patch::Merge(&patch))
         .await?;
     Ok(())

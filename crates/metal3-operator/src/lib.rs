@@ -17,7 +17,10 @@ use kube::runtime::reflector::{self, ObjectRef};
 use kube::runtime::{Controller, WatchStreamExt, controller, watcher};
 use kube::{Api, Client};
 use metal3_api::consts::{SECRET_ENVIRONMENT_LABEL, SECRET_ENVIRONMENT_VALUE};
-use metal3_api::v1alpha1::{BMCEventSubscription, BareMetalHost, DataImage, HostFirmwareSettings};
+use metal3_api::v1alpha1::{
+    BMCEventSubscription, BareMetalHost, DataImage, HostFirmwareComponents, HostFirmwareSettings,
+    HostUpdatePolicy,
+};
 use metal3_provisioner::Provisioner;
 use tracing::{debug, info};
 
@@ -120,7 +123,6 @@ pub async fn run(
     );
     context.firmware_poll = config.firmware_poll.clone();
     let ctx = Arc::new(context);
-    let settings: Api<HostFirmwareSettings> = api(&client, ns);
 
     // Wake on spec, annotation, finalizer and deletion changes only: our own status writes do
     // not trigger another pass (the state machine asks for its own requeues).
@@ -139,25 +141,6 @@ pub async fn run(
         .reflect(writer)
         .applied_objects()
         .predicate_filter(wake, Default::default());
-    // A changed HostFirmwareSettings spec wakes its host (our status writes do not).
-    let settings_changes = watcher(settings, watcher::Config::default())
-        .default_backoff()
-        .applied_objects()
-        .predicate_filter(
-            |s: &HostFirmwareSettings| s.metadata.generation.map(|g| g as u64),
-            Default::default(),
-        );
-    let images: Api<DataImage> = api(&client, ns);
-    let image_changes = watcher(images, watcher::Config::default())
-        .default_backoff()
-        .applied_objects()
-        .predicate_filter(
-            |d: &DataImage| {
-                let deleting = u64::from(d.metadata.deletion_timestamp.is_some());
-                d.metadata.generation.map(|g| (g as u64) << 1 | deleting)
-            },
-            Default::default(),
-        );
     let labelled = watcher::Config::default().labels(&format!(
         "{SECRET_ENVIRONMENT_LABEL}={SECRET_ENVIRONMENT_VALUE}"
     ));
@@ -167,16 +150,23 @@ pub async fn run(
         provisioner = ctx.provisioner.name(),
         "starting the BareMetalHost controller"
     );
+    // The same-name companions of a host wake it when their spec changes or they are
+    // deleted (our own status writes to them do not).
     let host_controller = Controller::for_stream(host_stream, reader)
         .owns(secrets, labelled)
-        .watches_stream(image_changes, |d: DataImage| {
-            let name = d.metadata.name.clone()?;
-            Some(ObjectRef::new(&name).within(d.metadata.namespace.as_deref()?))
-        })
-        .watches_stream(settings_changes, |s: HostFirmwareSettings| {
-            let name = s.metadata.name.clone()?;
-            Some(ObjectRef::new(&name).within(s.metadata.namespace.as_deref()?))
-        })
+        .watches_stream(companion_changes::<DataImage>(&client, ns), same_name_host)
+        .watches_stream(
+            companion_changes::<HostFirmwareSettings>(&client, ns),
+            same_name_host,
+        )
+        .watches_stream(
+            companion_changes::<HostFirmwareComponents>(&client, ns),
+            same_name_host,
+        )
+        .watches_stream(
+            companion_changes::<HostUpdatePolicy>(&client, ns),
+            same_name_host,
+        )
         .with_config(controller::Config::default().concurrency(config.concurrency))
         .graceful_shutdown_on(shutdown)
         .run(host::reconcile, host::error_policy, ctx)
@@ -188,6 +178,38 @@ pub async fn run(
         });
     futures::join!(host_controller, subscription_controller);
     info!("controllers stopped");
+}
+
+/// Changes to the spec (generation) or deletion of a kind that belongs to the same-name host.
+fn companion_changes<K>(
+    client: &Client,
+    namespace: Option<&str>,
+) -> impl futures::Stream<Item = Result<K, watcher::Error>> + Send + 'static
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + std::fmt::Debug
+        + serde::de::DeserializeOwned
+        + Send
+        + Sync
+        + 'static,
+{
+    watcher(api::<K>(client, namespace), watcher::Config::default())
+        .default_backoff()
+        .applied_objects()
+        .predicate_filter(
+            |o: &K| {
+                let meta = o.meta();
+                let deleting = u64::from(meta.deletion_timestamp.is_some());
+                meta.generation.map(|g| ((g as u64) << 1) | deleting)
+            },
+            Default::default(),
+        )
+}
+
+fn same_name_host<K: kube::Resource>(o: K) -> Option<ObjectRef<BareMetalHost>> {
+    let meta = o.meta();
+    Some(ObjectRef::new(meta.name.as_deref()?).within(meta.namespace.as_deref()?))
 }
 
 fn obj_name(o: &ObjectRef<BareMetalHost>) -> String {

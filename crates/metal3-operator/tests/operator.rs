@@ -14,7 +14,8 @@ use metal3_api::consts::*;
 use metal3_api::v1alpha1::ConditionStatus;
 use metal3_api::v1alpha1::{
     BMCEventSubscription, BareMetalHost, DataImage, FirmwareSchema, HardwareData,
-    HostFirmwareComponents, HostFirmwareSettings, OperationalStatus, ProvisioningState as S,
+    HostFirmwareComponents, HostFirmwareSettings, HostUpdatePolicy, OperationalStatus,
+    ProvisioningState as S,
 };
 use metal3_fixture::{Behaviour, Failure, Fixture, Operation};
 use metal3_operator::{Metrics, OperatorConfig};
@@ -932,5 +933,79 @@ async fn data_images_attach_and_detach_across_reboots() {
     assert_eq!(
         env.fixture.node(&env.ns, "di").expect("node").data_image,
         None
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_update_policy_services_firmware_on_reboot() {
+    let env = Env::new("servicing").await;
+    env.secret("bmc", "admin", "pw").await;
+    let mut spec = bmc_spec("bmc");
+    spec["image"] = json!({"url": "http://images.example/os.qcow2", "checksum": "abc"});
+    env.host("svc", spec, json!({})).await;
+    env.wait_for("svc", "provisioned and on", |h| {
+        h.provisioning_state() == S::Provisioned && h.status.as_ref().is_some_and(|s| s.powered_on)
+    })
+    .await;
+    let policies: Api<HostUpdatePolicy> = Api::namespaced(env.client.clone(), &env.ns);
+    let policy: HostUpdatePolicy = serde_json::from_value(json!({
+        "apiVersion": "metal3.io/v1alpha1", "kind": "HostUpdatePolicy",
+        "metadata": {"name": "svc"},
+        "spec": {"firmwareSettings": "onReboot", "firmwareUpdates": "onReboot"},
+    }))
+    .expect("policy");
+    policies
+        .create(&PostParams::default(), &policy)
+        .await
+        .expect("create policy");
+    let settings: Api<HostFirmwareSettings> = Api::namespaced(env.client.clone(), &env.ns);
+    let deadline = Instant::now() + WAIT;
+    while settings.get_opt("svc").await.expect("get").is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "HostFirmwareSettings never created"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    settings
+        .patch(
+            "svc",
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"spec": {"settings": {"SriovGlobalEnable": "Enabled"}}})),
+        )
+        .await
+        .expect("request a setting");
+    env.annotate("svc", json!({REBOOT_ANNOTATION: ""})).await;
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let hfs = settings.get("svc").await.expect("get");
+        let applied = hfs.status.as_ref().is_some_and(|s| {
+            s.settings.get("SriovGlobalEnable").map(String::as_str) == Some("Enabled")
+        });
+        if applied {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "settings never applied: {:?}",
+            hfs.status
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let h = env
+        .wait_for("svc", "back on after servicing", |h| {
+            h.status.as_ref().is_some_and(|s| s.powered_on)
+                && op_status(h) == OperationalStatus::Ok
+                && !h.annotations().contains_key(REBOOT_ANNOTATION)
+        })
+        .await;
+    assert_eq!(h.provisioning_state(), S::Provisioned);
+    env.wait_event("ServicingComplete").await;
+    let calls = env.fixture.calls(&env.ns, "svc");
+    assert_eq!(calls.completed(Operation::Service), 1);
+    assert_eq!(
+        calls.started(Operation::Provision),
+        1,
+        "servicing never reprovisions"
     );
 }
