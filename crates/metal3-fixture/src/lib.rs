@@ -77,6 +77,8 @@ pub struct Behaviour {
     pub failures: BTreeMap<Operation, Failure>,
     /// Every call fails transiently, as if the backend were unreachable.
     pub unreachable: bool,
+    /// Every call answers that the backend is not ready yet (starting up).
+    pub not_ready: bool,
     /// Power state before the first power change (default off).
     pub initially_powered_on: bool,
     /// Inventory reported by inspection; a generated one when absent.
@@ -193,6 +195,9 @@ impl Fixture {
             Some(b) => b.clone(),
             None => behaviour_from_annotations(host)?,
         };
+        if behaviour.not_ready {
+            return Err(ProvisionerError::NotReady);
+        }
         if behaviour.unreachable {
             return Err(ProvisionerError::Transient(format!(
                 "fixture: the backend for {key} is unreachable"

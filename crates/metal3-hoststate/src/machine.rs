@@ -189,7 +189,12 @@ pub async fn reconcile<P: Provisioner + ?Sized>(
     prov: &P,
 ) -> Decision {
     let mut m = Machine::new(host, inputs, config, prov);
-    let result = m.run().await;
+    let result = match m.run().await {
+        // The backend is down or unreachable: say so on the host and back off. (Not-ready and
+        // busy answers are routine and only retried.)
+        Err(ProvisionerError::Transient(message)) => Ok(m.backend_unreachable(&message)),
+        other => other,
+    };
     m.finish(result)
 }
 
@@ -762,9 +767,14 @@ impl<'a, P: Provisioner + ?Sized> Machine<'a, P> {
             S::Deprovisioning => self.handle_deprovisioning().await,
             S::PoweringOffBeforeDelete => self.handle_powering_off().await,
             S::Deleting => self.handle_deleting().await,
-            S::Other(name) => Err(ProvisionerError::Transient(format!(
-                "unknown provisioning state {name:?} in status.provisioning.state"
-            ))),
+            S::Other(name) => Ok(self.fail_static(
+                ErrorType::Registration,
+                format!(
+                    "unknown provisioning state {name:?} in status.provisioning.state; \
+                     this operator does not know how to go on from it"
+                ),
+                Requeue::Never,
+            )),
         }
     }
 
@@ -1438,6 +1448,24 @@ impl<'a, P: Provisioner + ?Sized> Machine<'a, P> {
             }
         }
         Ok(())
+    }
+
+    /// Records that the provisioner could not be asked, as an error of the current state's
+    /// action, so the host shows why it is stuck and retries with backoff.
+    fn backend_unreachable(&mut self, message: &str) -> Requeue {
+        use ProvisioningState as S;
+        let error_type = match self.state() {
+            S::Inspecting => ErrorType::Inspection,
+            S::Preparing | S::MatchProfile => ErrorType::Preparation,
+            S::Provisioning | S::Deprovisioning => ErrorType::Provisioning,
+            S::Provisioned | S::ExternallyProvisioned => ErrorType::ProvisionedRegistration,
+            S::Available | S::Ready | S::PoweringOffBeforeDelete => ErrorType::PowerManagement,
+            _ => ErrorType::Registration,
+        };
+        self.fail(
+            error_type,
+            format!("cannot reach the provisioner ({message}); retrying with backoff"),
+        )
     }
 
     fn clear_power_error(&mut self) {

@@ -559,6 +559,34 @@ async fn errors_show_back_off_and_recover() {
     let status = h.status.expect("status");
     assert_eq!(status.error_count, 0);
     assert!(status.error_message.is_empty());
+
+    // The backend goes away: the host says so, then recovers by itself.
+    env.fixture.configure(
+        &env.ns,
+        "flaky",
+        Behaviour {
+            unreachable: true,
+            ..Behaviour::default()
+        },
+    );
+    let h = env
+        .wait_for("flaky", "reporting the outage", |h| {
+            h.status
+                .as_ref()
+                .is_some_and(|s| s.error_message.starts_with("cannot reach the provisioner"))
+        })
+        .await;
+    assert_eq!(op_status(&h), OperationalStatus::Error);
+    env.wait_event("PowerManagementError").await;
+    env.fixture
+        .configure(&env.ns, "flaky", Behaviour::default());
+    env.wait_for("flaky", "recovered", |h| {
+        h.status
+            .as_ref()
+            .is_some_and(|s| s.error_message.is_empty())
+            && op_status(h) == OperationalStatus::Ok
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
