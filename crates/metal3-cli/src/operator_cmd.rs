@@ -66,6 +66,10 @@ pub struct Args {
     /// Directory holding the webhook's serving certificate as tls.crt and tls.key.
     #[arg(long, default_value = "/tmp/k8s-webhook-server/serving-certs")]
     pub webhook_cert_dir: PathBuf,
+    /// Give hosts PreprovisioningImages, answered from DEPLOY_ISO_URL, DEPLOY_KERNEL_URL and
+    /// DEPLOY_RAMDISK_URL (and their _<ARCH> / _BY_ARCH forms).
+    #[arg(long)]
+    pub build_preprov_image: bool,
     /// Run only while holding the `baremetal-operator` Lease, so one replica drives hosts.
     #[arg(long)]
     pub enable_leader_election: bool,
@@ -135,6 +139,20 @@ pub fn run(args: &Args) -> Result<ExitCode> {
             }
         }
     }
+    let preprovisioning_images = if args.build_preprov_image {
+        let vars = std::env::vars().collect();
+        let sources =
+            metal3_hoststate::preprov::ImageSources::from_env(&vars).map_err(anyhow::Error::msg)?;
+        if sources.is_empty() {
+            bail!(
+                "--build-preprov-image needs deploy images: set DEPLOY_ISO_URL, or DEPLOY_KERNEL_URL \
+                 and DEPLOY_RAMDISK_URL (or their _<ARCH> / _BY_ARCH forms)"
+            );
+        }
+        Some(sources)
+    } else {
+        None
+    };
     init_logging(args.log_format);
     let _ = rustls::crypto::ring::default_provider().install_default();
     let runtime = tokio::runtime::Runtime::new().context("tokio runtime")?;
@@ -171,6 +189,7 @@ pub fn run(args: &Args) -> Result<ExitCode> {
             },
             concurrency: args.controller_concurrency,
             instance: args.instance.clone(),
+            preprovisioning_images,
             ..OperatorConfig::default()
         };
         let elector = if args.enable_leader_election {

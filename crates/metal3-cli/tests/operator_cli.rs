@@ -55,6 +55,31 @@ fn unavailable_backends_are_a_clear_error() {
 }
 
 #[test]
+fn building_preprovisioning_images_needs_deploy_images() {
+    let out = Command::new(env!("CARGO_BIN_EXE_metal3"))
+        .args([
+            "operator",
+            "--provisioner",
+            "fixture",
+            "--webhook-port",
+            "0",
+            "--build-preprov-image",
+        ])
+        .env_remove("DEPLOY_ISO_URL")
+        .env_remove("DEPLOY_KERNEL_URL")
+        .env_remove("DEPLOY_RAMDISK_URL")
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--build-preprov-image needs deploy images"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("DEPLOY_ISO_URL"), "{stderr}");
+}
+
+#[test]
 fn a_missing_webhook_certificate_names_the_file_and_the_fix() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = Command::new(env!("CARGO_BIN_EXE_metal3"))

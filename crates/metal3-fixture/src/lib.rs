@@ -120,6 +120,8 @@ pub struct Node {
     pub detached: bool,
     pub data_image: Option<String>,
     pub subscriptions: BTreeMap<String, EventSubscription>,
+    /// URL of the preprovisioning image the last registration was given.
+    pub preprovisioning_image: Option<String>,
     /// Firmware settings once changed by preparation or servicing (else the behaviour's).
     pub firmware_settings: Option<BTreeMap<String, String>>,
     /// The long operation under way and the polls it still needs.
@@ -136,6 +138,8 @@ struct State {
     next_id: u64,
     /// Hosts allowed at once in capacity-limited operations; `None` = unlimited.
     capacity: Option<usize>,
+    /// Preprovisioning image formats the simulated backend boots; `None`: it needs none.
+    preprovisioning_formats: Option<Vec<String>>,
 }
 
 /// The fixture backend. Cloning gives another handle on the same fleet.
@@ -165,6 +169,12 @@ impl Fixture {
     /// Limits how many hosts may inspect, provision or deprovision at once.
     pub fn set_capacity(&self, capacity: Option<usize>) {
         self.lock().capacity = capacity;
+    }
+
+    /// Makes the simulated backend boot a preprovisioning image in one of `formats` (`iso`,
+    /// `initrd`), as an Ironic with a ramdisk does; `None` (the default) needs none.
+    pub fn set_preprovisioning_formats(&self, formats: Option<Vec<String>>) {
+        self.lock().preprovisioning_formats = formats;
     }
 
     /// A copy of the simulated node of `namespace/name`, if the fixture has seen it.
@@ -441,11 +451,26 @@ impl Provisioner for Fixture {
     async fn register(
         &self,
         host: &HostData,
-        _data: &ManagementAccessData,
+        data: &ManagementAccessData,
         credentials_changed: bool,
         restart: bool,
     ) -> ProvResult<(Outcome, String)> {
+        let needs_image = self.lock().preprovisioning_formats.is_some();
+        let image = data
+            .preprovisioning_image
+            .as_ref()
+            .map(|i| i.image_url.clone());
         self.with_node(host, |node, b, _| {
+            // Enrolling a node boots the ramdisk; a node already known needs none.
+            if needs_image && image.is_none() && !node.registered {
+                return (
+                    Outcome::failed("fixture: this backend needs a preprovisioning image"),
+                    node.id.clone(),
+                );
+            }
+            if image.is_some() {
+                node.preprovisioning_image = image;
+            }
             if node.registered && !credentials_changed && !restart && !node.detached {
                 return (Outcome::Done, node.id.clone());
             }
@@ -458,7 +483,7 @@ impl Provisioner for Fixture {
     }
 
     async fn preprovisioning_image_formats(&self) -> ProvResult<Option<Vec<String>>> {
-        Ok(None)
+        Ok(self.lock().preprovisioning_formats.clone())
     }
 
     async fn inspect_hardware(

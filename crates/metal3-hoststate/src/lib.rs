@@ -13,10 +13,11 @@ pub mod backoff;
 pub mod conditions;
 pub mod firmware;
 mod machine;
+pub mod preprov;
 
 pub use machine::{
     Config, CredentialsInput, DataImageInput, Decision, Effect, Event, EventType, FirmwareInputs,
-    Inputs, Requeue, error_reason, reconcile,
+    Inputs, PreprovisioningInput, Requeue, error_reason, reconcile,
 };
 
 #[cfg(test)]

@@ -17,8 +17,8 @@ use metal3_api::v1alpha1::{
     RaidConfig, SecretReference,
 };
 use metal3_provisioner::{
-    HostConfig, HostData, InspectData, ManagementAccessData, Outcome, PrepareData, ProvisionData,
-    Provisioner, ProvisionerError, RebootMode,
+    HostConfig, HostData, InspectData, ManagementAccessData, Outcome, PrepareData,
+    PreprovisioningImage, ProvisionData, Provisioner, ProvisionerError, RebootMode,
 };
 use serde::Deserialize;
 
@@ -39,6 +39,8 @@ pub struct Config {
     pub idle_poll: Duration,
     /// Power state poll interval of hosts at rest (60 s).
     pub power_poll: Duration,
+    /// Poll interval while waiting for a preprovisioning image (5 min).
+    pub preprovisioning_wait: Duration,
 }
 
 impl Default for Config {
@@ -49,6 +51,7 @@ impl Default for Config {
             missing_secret_retry: Duration::from_secs(10),
             idle_poll: Duration::from_secs(600),
             power_poll: Duration::from_secs(60),
+            preprovisioning_wait: Duration::from_secs(300),
         }
     }
 }
@@ -85,6 +88,20 @@ pub struct Inputs {
     pub firmware: FirmwareInputs,
     /// The host's DataImage, when it has one.
     pub data_image: Option<DataImageInput>,
+    /// The preprovisioning image registration needs, when the backend uses one.
+    pub preprovisioning: PreprovisioningInput,
+}
+
+/// Whether registration must wait for a preprovisioning image.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum PreprovisioningInput {
+    /// The backend boots no preprovisioning image (or building them is off).
+    #[default]
+    NotUsed,
+    /// The host's PreprovisioningImage is not ready; the reason says why.
+    Waiting(String),
+    /// The image to boot.
+    Ready(PreprovisioningImage),
 }
 
 /// What the host's DataImage asks for and what is attached.
@@ -719,7 +736,14 @@ impl<'a, P: Provisioner + ?Sized> Machine<'a, P> {
         {
             return Ok(Some(Requeue::After(left)));
         }
-        let data = self.management_access_data();
+        let mut data = self.management_access_data();
+        match &self.inputs.preprovisioning {
+            PreprovisioningInput::NotUsed => {}
+            PreprovisioningInput::Waiting(_) => {
+                return Ok(Some(Requeue::After(self.config.preprovisioning_wait)));
+            }
+            PreprovisioningInput::Ready(image) => data.preprovisioning_image = Some(image.clone()),
+        }
         let (outcome, id) = self
             .prov
             .register(&self.host_data, &data, creds_changed, restart)

@@ -39,6 +39,8 @@ struct Sim {
     data_image: Option<DataImageInput>,
     /// HostUpdatePolicy `firmwareSettings: onReboot`.
     settings_on_reboot: bool,
+    /// The preprovisioning image, as the controller would read it.
+    preprovisioning: PreprovisioningInput,
 }
 
 fn spec_with_bmc() -> BareMetalHostSpec {
@@ -103,6 +105,7 @@ impl Sim {
             desired_firmware: BTreeMap::new(),
             data_image: None,
             settings_on_reboot: false,
+            preprovisioning: PreprovisioningInput::NotUsed,
         }
     }
 
@@ -177,6 +180,7 @@ impl Sim {
             hardware_data: self.hardware_data.clone(),
             firmware: FirmwareInputs::default(),
             data_image: self.data_image.clone(),
+            preprovisioning: self.preprovisioning.clone(),
         }
     }
 
@@ -1548,5 +1552,35 @@ fn servicing_failures_are_retried() {
         sim.until(20, |s| s.status().powered_on).await;
         assert_eq!(sim.status().error_type, None);
         assert_eq!(sim.calls().completed(Operation::Service), 1);
+    });
+}
+
+#[test]
+fn registration_waits_for_the_preprovisioning_image() {
+    rt(async {
+        let mut sim = Sim::new("ppi", spec_with_bmc());
+        sim.fixture
+            .set_preprovisioning_formats(Some(vec!["iso".into()]));
+        sim.preprovisioning = PreprovisioningInput::Waiting("building".into());
+        sim.step().await;
+        let d = sim.step().await;
+        assert_eq!(sim.state(), S::Registering);
+        assert_eq!(d.requeue, Requeue::After(Duration::from_secs(300)));
+        assert_eq!(sim.calls().started(Operation::Register), 0);
+        sim.preprovisioning =
+            PreprovisioningInput::Ready(metal3_provisioner::PreprovisioningImage {
+                image_url: "http://images/ipa.iso".into(),
+                format: "iso".into(),
+                ..Default::default()
+            });
+        sim.until_state(S::Available).await;
+        assert_eq!(
+            sim.fixture
+                .node(NS, "ppi")
+                .expect("node")
+                .preprovisioning_image
+                .as_deref(),
+            Some("http://images/ipa.iso")
+        );
     });
 }

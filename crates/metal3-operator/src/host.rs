@@ -17,7 +17,9 @@ use metal3_api::v1alpha1::{
     BareMetalHost, HardwareData, HardwareDataSpec, HardwareDetails, OperationalStatus,
     ProvisioningState,
 };
-use metal3_hoststate::{CredentialsInput, Decision, Effect, EventType, Inputs, Requeue};
+use metal3_hoststate::{
+    CredentialsInput, Decision, Effect, EventType, Inputs, PreprovisioningInput, Requeue,
+};
 use metal3_provisioner::{HostConfig, HostData, Provisioner, ProvisionerError};
 use serde_json::json;
 use tracing::{debug, info, warn};
@@ -37,6 +39,8 @@ pub struct Context {
     pub metrics: Arc<Metrics>,
     /// How often firmware settings are read back.
     pub firmware_poll: crate::firmware::FirmwarePoll,
+    /// Whether hosts get PreprovisioningImages (`--build-preprov-image`).
+    pub build_preprovisioning_images: bool,
     /// Per host: the resourceVersion our last status write replaced. A cached object still at
     /// that version is older than what we wrote.
     written: Mutex<HashMap<(String, String), String>>,
@@ -57,6 +61,7 @@ impl Context {
             recorder,
             metrics,
             firmware_poll: crate::firmware::FirmwarePoll::default(),
+            build_preprovisioning_images: false,
             written: Mutex::new(HashMap::new()),
         }
     }
@@ -207,6 +212,15 @@ pub async fn reconcile(host: Arc<BareMetalHost>, ctx: Arc<Context>) -> Result<Ac
     let can_ask = matches!(found.input, CredentialsInput::Valid { .. }) && !deleting;
     let firmware = crate::firmware::sync(&ctx, &host, &ns, &host_data, can_ask, false).await?;
     let data_image = crate::dataimage::load(&ctx.client, &ns, &name, deleting).await?;
+    let preprovisioning = if deleting
+        || matches!(
+            state,
+            ProvisioningState::None | ProvisioningState::Unmanaged | ProvisioningState::Deleting
+        ) {
+        PreprovisioningInput::NotUsed
+    } else {
+        crate::preprov::for_host(&ctx, &host, &ns, &name).await?
+    };
     let inputs = Inputs {
         now: Timestamp::now(),
         host_data,
@@ -215,6 +229,7 @@ pub async fn reconcile(host: Arc<BareMetalHost>, ctx: Arc<Context>) -> Result<Ac
         hardware_data: hardware_data.and_then(|hd| hd.spec.hardware),
         firmware,
         data_image,
+        preprovisioning,
     };
     let decision =
         metal3_hoststate::reconcile(&host, &inputs, &ctx.machine, ctx.provisioner.as_ref()).await;
@@ -278,6 +293,7 @@ async fn apply(
     if released {
         let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), ns);
         credentials::release(&secrets, host).await?;
+        crate::preprov::release(&ctx.client, ns, name).await?;
         let finalizers: Vec<_> = host
             .finalizers()
             .iter()

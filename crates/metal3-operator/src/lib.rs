@@ -19,7 +19,7 @@ use kube::{Api, Client};
 use metal3_api::consts::{SECRET_ENVIRONMENT_LABEL, SECRET_ENVIRONMENT_VALUE};
 use metal3_api::v1alpha1::{
     BMCEventSubscription, BareMetalHost, DataImage, HostFirmwareComponents, HostFirmwareSettings,
-    HostUpdatePolicy,
+    HostUpdatePolicy, PreprovisioningImage,
 };
 use metal3_provisioner::Provisioner;
 use tracing::{debug, info};
@@ -31,6 +31,7 @@ pub mod host;
 pub mod http;
 pub mod leader;
 pub mod metrics;
+pub mod preprov;
 pub mod subscription;
 pub mod webhook;
 
@@ -53,8 +54,12 @@ pub struct OperatorConfig {
     pub instance: Option<String>,
     /// How often firmware settings are read back from hosts at rest.
     pub firmware_poll: firmware::FirmwarePoll,
-    /// Retry delay of BMC event subscriptions whose host is missing or not ready.
-    pub subscription_retry: std::time::Duration,
+    /// Retry delay of objects waiting for another one (a BMCEventSubscription for its host, a
+    /// PreprovisioningImage for its network data Secret): 10 min.
+    pub dependency_retry: std::time::Duration,
+    /// Deploy images for PreprovisioningImages (`--build-preprov-image`); `None`: hosts get
+    /// no PreprovisioningImage.
+    pub preprovisioning_images: Option<metal3_hoststate::preprov::ImageSources>,
 }
 
 impl Default for OperatorConfig {
@@ -65,7 +70,8 @@ impl Default for OperatorConfig {
             concurrency: 8,
             instance: None,
             firmware_poll: firmware::FirmwarePoll::default(),
-            subscription_retry: std::time::Duration::from_secs(600),
+            dependency_retry: std::time::Duration::from_secs(600),
+            preprovisioning_images: None,
         }
     }
 }
@@ -96,7 +102,7 @@ pub async fn run(
     let subscription_ctx = Arc::new(subscription::SubscriptionContext {
         client: client.clone(),
         provisioner: provisioner.clone(),
-        retry: config.subscription_retry,
+        retry: config.dependency_retry,
     });
     let subscription_controller = Controller::new(subscriptions, watcher::Config::default())
         .graceful_shutdown_on(shutdown.clone())
@@ -122,6 +128,27 @@ pub async fn run(
         metrics,
     );
     context.firmware_poll = config.firmware_poll.clone();
+    context.build_preprovisioning_images = config.preprovisioning_images.is_some();
+    let image_controller = {
+        let shutdown = shutdown.clone();
+        let sources = config.preprovisioning_images.clone();
+        let retry = config.dependency_retry;
+        let images: Api<PreprovisioningImage> = api(&client, ns);
+        let client = client.clone();
+        async move {
+            let Some(sources) = sources else { return };
+            let ctx = Arc::new(preprov::ImageContext {
+                client,
+                sources,
+                retry,
+            });
+            Controller::new(images, watcher::Config::default())
+                .graceful_shutdown_on(shutdown)
+                .run(preprov::reconcile, preprov::error_policy, ctx)
+                .for_each(|_| async {})
+                .await;
+        }
+    };
     let ctx = Arc::new(context);
 
     // Wake on spec, annotation, finalizer and deletion changes only: our own status writes do
@@ -176,7 +203,7 @@ pub async fn run(
                 Err(e) => debug!(error = %e, "reconcile error"),
             }
         });
-    futures::join!(host_controller, subscription_controller);
+    futures::join!(host_controller, subscription_controller, image_controller);
     info!("controllers stopped");
 }
 

@@ -14,8 +14,8 @@ use metal3_api::consts::*;
 use metal3_api::v1alpha1::ConditionStatus;
 use metal3_api::v1alpha1::{
     BMCEventSubscription, BareMetalHost, DataImage, FirmwareSchema, HardwareData,
-    HostFirmwareComponents, HostFirmwareSettings, HostUpdatePolicy, OperationalStatus,
-    ProvisioningState as S,
+    HostFirmwareComponents, HostFirmwareSettings, HostUpdatePolicy, ImageFormatKind,
+    OperationalStatus, PreprovisioningImage, ProvisioningState as S,
 };
 use metal3_fixture::{Behaviour, Failure, Fixture, Operation};
 use metal3_operator::{Metrics, OperatorConfig};
@@ -29,6 +29,7 @@ struct Env {
     client: Client,
     ns: String,
     fixture: Fixture,
+    config: OperatorConfig,
     operator: Option<(oneshot::Sender<()>, JoinHandle<()>)>,
 }
 
@@ -39,18 +40,34 @@ fn fast_machine() -> metal3_hoststate::Config {
         missing_secret_retry: Duration::from_millis(300),
         idle_poll: Duration::from_secs(2),
         power_poll: Duration::from_millis(500),
+        preprovisioning_wait: Duration::from_millis(500),
     }
 }
 
 impl Env {
     async fn new(prefix: &str) -> Self {
+        Self::new_with(prefix, |_| {}).await
+    }
+
+    /// A namespace and an operator for it, with `adjust` applied to the test configuration.
+    async fn new_with(prefix: &str, adjust: impl FnOnce(&mut OperatorConfig)) -> Self {
         let cp = metal3_testenv::shared();
         let client = cp.client().await.expect("client");
         let ns = cp.namespace(&client, prefix).await.expect("namespace");
+        let mut config = OperatorConfig {
+            namespace: Some(ns.clone()),
+            machine: fast_machine(),
+            concurrency: 4,
+            instance: Some("test".into()),
+            dependency_retry: Duration::from_millis(500),
+            ..OperatorConfig::default()
+        };
+        adjust(&mut config);
         let mut env = Self {
             client,
             ns,
             fixture: Fixture::new(),
+            config,
             operator: None,
         };
         env.start_operator();
@@ -59,18 +76,10 @@ impl Env {
 
     fn start_operator(&mut self) {
         let (tx, rx) = oneshot::channel::<()>();
-        let config = OperatorConfig {
-            namespace: Some(self.ns.clone()),
-            machine: fast_machine(),
-            concurrency: 4,
-            instance: Some("test".into()),
-            subscription_retry: Duration::from_millis(500),
-            ..OperatorConfig::default()
-        };
         let task = tokio::spawn(metal3_operator::run(
             self.client.clone(),
             Arc::new(self.fixture.clone()),
-            config,
+            self.config.clone(),
             Arc::new(Metrics::default()),
             async move {
                 let _ = rx.await;
@@ -1036,4 +1045,118 @@ async fn a_host_update_policy_services_firmware_on_reboot() {
         1,
         "servicing never reprovisions"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registration_uses_the_preprovisioning_image() {
+    let vars: BTreeMap<String, String> = [(
+        "DEPLOY_ISO_URL".to_string(),
+        "http://images.example/ipa.iso".to_string(),
+    )]
+    .into();
+    let sources = metal3_hoststate::preprov::ImageSources::from_env(&vars).expect("sources");
+    let env = Env::new_with("preprov", |c| c.preprovisioning_images = Some(sources)).await;
+    env.fixture
+        .set_preprovisioning_formats(Some(vec!["iso".into()]));
+    env.secret("bmc", "admin", "pw").await;
+    let mut spec = bmc_spec("bmc");
+    spec["preprovisioningNetworkDataName"] = json!("netdata");
+    env.host("ppi", spec, json!({})).await;
+
+    let images: Api<PreprovisioningImage> = Api::namespaced(env.client.clone(), &env.ns);
+    let wait_image = |what: &'static str, pred: fn(&PreprovisioningImage) -> bool| {
+        let images = images.clone();
+        async move {
+            let deadline = Instant::now() + WAIT;
+            loop {
+                if let Some(p) = images.get_opt("ppi").await.expect("get")
+                    && pred(&p)
+                {
+                    return p;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "PreprovisioningImage never {what}"
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    };
+    let waiting = wait_image("missing its network data", |p| {
+        p.status.as_ref().is_some_and(|s| {
+            s.conditions
+                .iter()
+                .any(|c| c.r#type == "Error" && c.reason == "MissingNetworkData")
+        })
+    })
+    .await;
+    assert_eq!(waiting.spec.accept_formats, vec![ImageFormatKind::Iso]);
+    assert!(
+        waiting
+            .finalizers()
+            .contains(&PREPROVISIONING_IMAGE_HOST_FINALIZER.to_string())
+    );
+    assert_eq!(
+        env.hosts()
+            .get("ppi")
+            .await
+            .expect("host")
+            .provisioning_state(),
+        S::Registering
+    );
+    assert_eq!(
+        env.fixture
+            .calls(&env.ns, "ppi")
+            .started(Operation::Register),
+        0
+    );
+
+    let netdata: Secret = serde_json::from_value(json!({
+        "metadata": {"name": "netdata"},
+        "stringData": {"networkData": "{}"},
+    }))
+    .expect("secret");
+    env.secrets()
+        .create(&PostParams::default(), &netdata)
+        .await
+        .expect("network data");
+    let ready = wait_image("ready", |p| {
+        p.status.as_ref().is_some_and(|s| {
+            s.conditions
+                .iter()
+                .any(|c| c.r#type == "Ready" && c.status == ConditionStatus::True)
+        })
+    })
+    .await;
+    let status = ready.status.expect("status");
+    assert_eq!(
+        status.image_url.as_deref(),
+        Some("http://images.example/ipa.iso")
+    );
+    assert_eq!(status.format, Some(ImageFormatKind::Iso));
+    assert_eq!(
+        status.network_data.and_then(|n| n.name).as_deref(),
+        Some("netdata")
+    );
+
+    // The operator only re-checks after its wait; the host then registers with the image.
+    env.wait_state("ppi", S::Available).await;
+    assert_eq!(
+        env.fixture
+            .node(&env.ns, "ppi")
+            .expect("node")
+            .preprovisioning_image
+            .as_deref(),
+        Some("http://images.example/ipa.iso")
+    );
+    env.hosts()
+        .delete("ppi", &DeleteParams::default())
+        .await
+        .expect("delete");
+    env.wait_gone("ppi").await;
+    let left = images.get_opt("ppi").await.expect("get");
+    assert!(left.is_none_or(|p| {
+        !p.finalizers()
+            .contains(&PREPROVISIONING_IMAGE_HOST_FINALIZER.to_string())
+    }));
 }
