@@ -188,4 +188,12 @@ async fn the_operator_process_manages_hosts_and_serves_metrics() {
         "{body}"
     );
     assert!(body.contains("metal3_provisioning_state_change_total{prev_state=\"inspecting\",new_state=\"preparing\"} 1"), "{body}");
+    assert!(
+        body.contains("metal3_operation_inspect_duration_seconds_count 1"),
+        "{body}"
+    );
+    assert!(
+        body.contains("metal3_operation_register_duration_seconds_bucket{le=\"30.0\"} 1"),
+        "{body}"
+    );
 }

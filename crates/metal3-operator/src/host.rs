@@ -234,7 +234,15 @@ pub async fn reconcile(host: Arc<BareMetalHost>, ctx: Arc<Context>) -> Result<Ac
     let decision =
         metal3_hoststate::reconcile(&host, &inputs, &ctx.machine, ctx.provisioner.as_ref()).await;
     if let Some(e) = decision.transient {
+        if e == ProvisionerError::NotReady {
+            ctx.metrics.provisioner_not_ready.inc();
+        }
         return Err(e.into());
+    }
+    if matches!(inputs.preprovisioning, PreprovisioningInput::Waiting(_))
+        && decision.status.provisioning.state == ProvisioningState::Registering
+    {
+        ctx.metrics.waiting_for_preprov_image.inc();
     }
     apply(&host, &ns, &name, &inputs.host_data, decision, &ctx).await
 }
@@ -391,6 +399,29 @@ async fn publish(ctx: &Context, host: &BareMetalHost, decision: &Decision) {
 fn record_metrics(ctx: &Context, ns: &str, name: &str, decision: &Decision) {
     let m = &ctx.metrics;
     if let Some((from, to)) = &decision.state_change {
+        let history = &decision.status.operation_history;
+        let (op, histogram) = match from {
+            ProvisioningState::Registering => (&history.register, &m.register_duration),
+            ProvisioningState::Inspecting => (&history.inspect, &m.inspect_duration),
+            ProvisioningState::Provisioning => (&history.provision, &m.provision_duration),
+            ProvisioningState::Deprovisioning => (&history.deprovision, &m.deprovision_duration),
+            _ => (&history.register, &m.register_duration),
+        };
+        let tracked = matches!(
+            from,
+            ProvisioningState::Registering
+                | ProvisioningState::Inspecting
+                | ProvisioningState::Provisioning
+                | ProvisioningState::Deprovisioning
+        );
+        if tracked && let (Some(start), Some(end)) = (&op.start, &op.end) {
+            let seconds = end.0.duration_since(start.0).as_secs_f64();
+            histogram.observe(seconds.max(0.0));
+        }
+        if *to == ProvisioningState::Deleting && *from != ProvisioningState::PoweringOffBeforeDelete
+        {
+            m.delete_without_deprovisioning.inc();
+        }
         m.state_change
             .get_or_create(&StateChangeLabels {
                 prev_state: from.as_str().to_string(),

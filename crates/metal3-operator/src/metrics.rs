@@ -3,6 +3,7 @@
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -30,7 +31,6 @@ pub struct PowerLabels {
 }
 
 /// The operator's metrics.
-#[derive(Default)]
 pub struct Metrics {
     pub reconcile: Family<HostLabels, Counter>,
     pub reconcile_error: Counter,
@@ -43,6 +43,42 @@ pub struct Metrics {
     pub unmanaged: Counter,
     pub delayed_provisioning: Counter,
     pub delayed_deprovisioning: Counter,
+    pub delete_without_deprovisioning: Counter,
+    pub provisioner_not_ready: Counter,
+    pub waiting_for_preprov_image: Counter,
+    pub register_duration: Histogram,
+    pub inspect_duration: Histogram,
+    pub provision_duration: Histogram,
+    pub deprovision_duration: Histogram,
+}
+
+/// Upstream's buckets for operation durations, in seconds.
+const DURATION_BUCKETS: [f64; 6] = [30.0, 90.0, 180.0, 360.0, 720.0, 1440.0];
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let histogram = || Histogram::new(DURATION_BUCKETS);
+        Self {
+            reconcile: Family::default(),
+            reconcile_error: Counter::default(),
+            host_error: Family::default(),
+            state_change: Family::default(),
+            power_change: Family::default(),
+            credentials_missing: Counter::default(),
+            credentials_invalid: Counter::default(),
+            credentials_updated: Counter::default(),
+            unmanaged: Counter::default(),
+            delayed_provisioning: Counter::default(),
+            delayed_deprovisioning: Counter::default(),
+            delete_without_deprovisioning: Counter::default(),
+            provisioner_not_ready: Counter::default(),
+            waiting_for_preprov_image: Counter::default(),
+            register_duration: histogram(),
+            inspect_duration: histogram(),
+            provision_duration: histogram(),
+            deprovision_duration: histogram(),
+        }
+    }
 }
 
 impl Metrics {
@@ -105,5 +141,44 @@ impl Metrics {
             "Hosts delayed before deprovisioning for lack of capacity",
             self.delayed_deprovisioning.clone(),
         );
+        r.register(
+            "metal3_delete_without_deprovisioning",
+            "Detached hosts deleted without deprovisioning",
+            self.delete_without_deprovisioning.clone(),
+        );
+        r.register(
+            "metal3_provisioner_not_ready",
+            "Reconciles that found the provisioner not ready",
+            self.provisioner_not_ready.clone(),
+        );
+        r.register(
+            "metal3_waiting_for_preprov_image",
+            "Registrations waiting for a preprovisioning image",
+            self.waiting_for_preprov_image.clone(),
+        );
+        for (name, help, h) in [
+            (
+                "metal3_operation_register_duration_seconds",
+                "Time spent registering",
+                &self.register_duration,
+            ),
+            (
+                "metal3_operation_inspect_duration_seconds",
+                "Time spent inspecting",
+                &self.inspect_duration,
+            ),
+            (
+                "metal3_operation_provision_duration_seconds",
+                "Time spent provisioning",
+                &self.provision_duration,
+            ),
+            (
+                "metal3_operation_deprovision_duration_seconds",
+                "Time spent deprovisioning",
+                &self.deprovision_duration,
+            ),
+        ] {
+            r.register(name, help, h.clone());
+        }
     }
 }

@@ -404,6 +404,30 @@ async fn detach_then_move_the_host_with_its_status() {
         })
         .await;
     assert_eq!(h.provisioning_state(), S::Provisioned);
+
+    // Re-attaching takes the host back as it is.
+    let patch = json!({"metadata": {"annotations": {DETACHED_ANNOTATION: null}}});
+    env.hosts()
+        .patch("mover", &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .expect("re-attach");
+    env.wait_for("mover", "re-attached", |h| {
+        op_status(h) == OperationalStatus::Ok
+    })
+    .await;
+    assert_eq!(
+        env.fixture
+            .calls(&env.ns, "mover")
+            .started(Operation::Provision),
+        1
+    );
+    env.annotate("mover", json!({DETACHED_ANNOTATION: ""}))
+        .await;
+    let h = env
+        .wait_for("mover", "detached again", |h| {
+            op_status(h) == OperationalStatus::Detached
+        })
+        .await;
     let saved = serde_json::to_string(&h.status).expect("status json");
 
     // Deleting a detached host skips deprovisioning.
