@@ -3,14 +3,15 @@
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
+use kube::Client;
 use kube::api::{Api, Patch, PatchParams};
-use kube::{Client, ResourceExt};
 use metal3_api::consts::DATA_IMAGE_FINALIZER;
 use metal3_api::v1alpha1::DataImage;
 use metal3_hoststate::DataImageInput;
 use serde_json::json;
 
 use crate::host::Error;
+use crate::meta::set_finalizer;
 
 fn attached(di: &DataImage) -> Option<String> {
     di.status
@@ -18,30 +19,6 @@ fn attached(di: &DataImage) -> Option<String> {
         .and_then(|s| s.attached_image.as_ref())
         .map(|a| a.url.clone())
         .filter(|u| !u.is_empty())
-}
-
-async fn set_finalizer(api: &Api<DataImage>, di: &DataImage, present: bool) -> Result<(), Error> {
-    let mut finalizers: Vec<String> = di
-        .finalizers()
-        .iter()
-        .filter(|f| *f != DATA_IMAGE_FINALIZER)
-        .cloned()
-        .collect();
-    if present {
-        finalizers.push(DATA_IMAGE_FINALIZER.to_string());
-    }
-    if finalizers.len() == di.finalizers().len() {
-        return Ok(());
-    }
-    let patch =
-        json!({"metadata": {"resourceVersion": di.resource_version(), "finalizers": finalizers}});
-    api.patch(
-        &di.name_any(),
-        &PatchParams::default(),
-        &Patch::Merge(&patch),
-    )
-    .await?;
-    Ok(())
 }
 
 /// Reads the host's DataImage, taking ownership (finalizer) of a new one and letting a deleted
@@ -60,11 +37,11 @@ pub(crate) async fn load(
     if deleting || host_deleting {
         if attached(&di).is_none() || host_deleting {
             // Nothing attached (or the host is going away with it): let it go.
-            set_finalizer(&api, &di, false).await?;
+            set_finalizer(&api, &di, DATA_IMAGE_FINALIZER, false).await?;
             return Ok(None);
         }
     } else {
-        set_finalizer(&api, &di, true).await?;
+        set_finalizer(&api, &di, DATA_IMAGE_FINALIZER, true).await?;
     }
     Ok(Some(DataImageInput {
         wanted: (!deleting).then(|| di.spec.url.clone()),
@@ -107,7 +84,7 @@ pub(crate) async fn record(
         .patch_status(name, &PatchParams::default(), &Patch::Merge(&patch))
         .await?;
     if matches!(outcome, Ok(None)) && updated.metadata.deletion_timestamp.is_some() {
-        set_finalizer(&api, &updated, false).await?;
+        set_finalizer(&api, &updated, DATA_IMAGE_FINALIZER, false).await?;
     }
     Ok(())
 }

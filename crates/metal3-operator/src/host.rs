@@ -25,6 +25,7 @@ use serde_json::json;
 use tracing::{debug, info, warn};
 
 use crate::credentials;
+use crate::meta::{host_data, set_finalizer};
 use crate::metrics::{ErrorTypeLabels, HostLabels, Metrics, PowerLabels, StateChangeLabels};
 
 /// Field manager of our server-side applies.
@@ -151,12 +152,7 @@ pub async fn reconcile(host: Arc<BareMetalHost>, ctx: Arc<Context>) -> Result<Ac
         if deleting {
             return Ok(Action::await_change());
         }
-        let mut finalizers = host.finalizers().to_vec();
-        finalizers.push(BAREMETALHOST_FINALIZER.to_string());
-        let patch = json!({"metadata": {"resourceVersion": rv, "finalizers": finalizers}});
-        hosts
-            .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
-            .await?;
+        set_finalizer(&hosts, &host, BAREMETALHOST_FINALIZER, true).await?;
         return Ok(Action::await_change());
     }
 
@@ -170,7 +166,7 @@ pub async fn reconcile(host: Arc<BareMetalHost>, ctx: Arc<Context>) -> Result<Ac
     let hardware: Api<HardwareData> = Api::namespaced(ctx.client.clone(), &ns);
     let hardware_data = hardware.get_opt(&name).await?;
     if deleting && let Some(hd) = &hardware_data {
-        drop_hardware_data_finalizer(&hardware, hd).await?;
+        set_finalizer(&hardware, hd, HARDWARE_DATA_FINALIZER, false).await?;
     }
     let state = host.provisioning_state();
     let host_config = if matches!(
@@ -194,21 +190,7 @@ pub async fn reconcile(host: Arc<BareMetalHost>, ctx: Arc<Context>) -> Result<Ac
         HostConfig::default()
     };
 
-    let host_data = HostData {
-        namespace: ns.clone(),
-        name: name.clone(),
-        uid: host.metadata.uid.clone().unwrap_or_default(),
-        annotations: host.annotations().clone(),
-        bmc_address: host.spec.bmc.address.clone(),
-        disable_certificate_verification: host.spec.bmc.disable_certificate_verification,
-        credentials: found.credentials,
-        boot_mac_address: host.spec.boot_mac_address.clone(),
-        provisioner_id: host
-            .status
-            .as_ref()
-            .map(|s| s.provisioning.id.clone())
-            .unwrap_or_default(),
-    };
+    let host_data = host_data(&host, found.credentials);
     let can_ask = matches!(found.input, CredentialsInput::Valid { .. }) && !deleting;
     let firmware = crate::firmware::sync(&ctx, &host, &ns, &host_data, can_ask, false).await?;
     let data_image = crate::dataimage::load(&ctx.client, &ns, &name, deleting).await?;
@@ -302,16 +284,7 @@ async fn apply(
         let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), ns);
         credentials::release(&secrets, host).await?;
         crate::preprov::release(&ctx.client, ns, name).await?;
-        let finalizers: Vec<_> = host
-            .finalizers()
-            .iter()
-            .filter(|f| *f != BAREMETALHOST_FINALIZER)
-            .cloned()
-            .collect();
-        let patch = json!({"metadata": {"finalizers": finalizers}});
-        hosts
-            .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
-            .await?;
+        set_finalizer(&hosts, host, BAREMETALHOST_FINALIZER, false).await?;
         info!(host = %name, namespace = %ns, "host released");
         return Ok(Action::await_change());
     }
@@ -348,30 +321,6 @@ async fn save_hardware_data(
         name,
         &PatchParams::apply(FIELD_MANAGER).force(),
         &Patch::Apply(&value),
-    )
-    .await?;
-    Ok(())
-}
-
-async fn drop_hardware_data_finalizer(
-    api: &Api<HardwareData>,
-    hd: &HardwareData,
-) -> Result<(), Error> {
-    if !hd.finalizers().iter().any(|f| f == HARDWARE_DATA_FINALIZER) {
-        return Ok(());
-    }
-    let finalizers: Vec<_> = hd
-        .finalizers()
-        .iter()
-        .filter(|f| *f != HARDWARE_DATA_FINALIZER)
-        .cloned()
-        .collect();
-    let patch =
-        json!({"metadata": {"resourceVersion": hd.resource_version(), "finalizers": finalizers}});
-    api.patch(
-        &hd.name_any(),
-        &PatchParams::default(),
-        &Patch::Merge(&patch),
     )
     .await?;
     Ok(())

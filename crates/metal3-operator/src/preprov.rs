@@ -23,6 +23,7 @@ use serde_json::json;
 use tracing::warn;
 
 use crate::host::{Context, Error};
+use crate::meta::set_finalizer;
 
 const READY: &str = "Ready";
 const ERROR: &str = "Error";
@@ -32,25 +33,6 @@ fn format_name(f: ImageFormatKind) -> &'static str {
         ImageFormatKind::Iso => "iso",
         ImageFormatKind::Initrd => "initrd",
     }
-}
-
-async fn set_finalizers(
-    api: &Api<PreprovisioningImage>,
-    ppi: &PreprovisioningImage,
-    finalizers: Vec<String>,
-) -> Result<(), Error> {
-    if finalizers.as_slice() == ppi.finalizers() {
-        return Ok(());
-    }
-    let patch =
-        json!({"metadata": {"resourceVersion": ppi.resource_version(), "finalizers": finalizers}});
-    api.patch(
-        &ppi.name_any(),
-        &PatchParams::default(),
-        &Patch::Merge(&patch),
-    )
-    .await?;
-    Ok(())
 }
 
 /// The spec the host asks for.
@@ -150,13 +132,7 @@ pub(crate) async fn for_host(
 pub(crate) async fn release(client: &Client, ns: &str, name: &str) -> Result<(), Error> {
     let api: Api<PreprovisioningImage> = Api::namespaced(client.clone(), ns);
     if let Some(ppi) = api.get_opt(name).await? {
-        let rest = ppi
-            .finalizers()
-            .iter()
-            .filter(|f| *f != PREPROVISIONING_IMAGE_HOST_FINALIZER)
-            .cloned()
-            .collect();
-        set_finalizers(&api, &ppi, rest).await?;
+        set_finalizer(&api, &ppi, PREPROVISIONING_IMAGE_HOST_FINALIZER, false).await?;
     }
     Ok(())
 }
@@ -195,21 +171,11 @@ pub async fn reconcile(
         .iter()
         .any(|f| f == PREPROVISIONING_IMAGE_FINALIZER);
     if ppi.metadata.deletion_timestamp.is_some() {
-        if ours {
-            let rest = ppi
-                .finalizers()
-                .iter()
-                .filter(|f| *f != PREPROVISIONING_IMAGE_FINALIZER)
-                .cloned()
-                .collect();
-            set_finalizers(&api, &ppi, rest).await?;
-        }
+        set_finalizer(&api, &ppi, PREPROVISIONING_IMAGE_FINALIZER, false).await?;
         return Ok(Action::await_change());
     }
     if !ours {
-        let mut finalizers = ppi.finalizers().to_vec();
-        finalizers.push(PREPROVISIONING_IMAGE_FINALIZER.to_string());
-        set_finalizers(&api, &ppi, finalizers).await?;
+        set_finalizer(&api, &ppi, PREPROVISIONING_IMAGE_FINALIZER, true).await?;
         return Ok(Action::await_change());
     }
 

@@ -18,6 +18,7 @@ use tracing::warn;
 
 use crate::credentials;
 use crate::host::Error;
+use crate::meta::{host_data as host_data_of, set_finalizer};
 
 /// What the subscription controller needs.
 pub struct SubscriptionContext {
@@ -36,24 +37,6 @@ async fn set_status(
     let patch = json!({"status": {"subscriptionID": subscription_id, "error": error}});
     api.patch_status(name, &PatchParams::default(), &Patch::Merge(&patch))
         .await?;
-    Ok(())
-}
-
-async fn set_finalizers(
-    api: &Api<BMCEventSubscription>,
-    sub: &BMCEventSubscription,
-    finalizers: Vec<String>,
-) -> Result<(), Error> {
-    let patch = json!({"metadata": {
-        "resourceVersion": sub.resource_version(),
-        "finalizers": finalizers,
-    }});
-    api.patch(
-        &sub.name_any(),
-        &PatchParams::default(),
-        &Patch::Merge(&patch),
-    )
-    .await?;
     Ok(())
 }
 
@@ -85,15 +68,8 @@ async fn host_data(
         )));
     }
     Ok(Ok(HostData {
-        namespace: ns.to_string(),
-        name: host_name.to_string(),
-        uid: host.metadata.uid.clone().unwrap_or_default(),
-        annotations: host.annotations().clone(),
-        bmc_address: host.spec.bmc.address.clone(),
-        disable_certificate_verification: host.spec.bmc.disable_certificate_verification,
-        credentials: found.credentials,
-        boot_mac_address: host.spec.boot_mac_address.clone(),
         provisioner_id: id,
+        ..host_data_of(&host, found.credentials)
     }))
 }
 
@@ -164,19 +140,11 @@ pub async fn reconcile(
                 Err(why) => warn!(subscription = %name, %why, "not removing the BMC subscription"),
             }
         }
-        let rest: Vec<String> = sub
-            .finalizers()
-            .iter()
-            .filter(|f| *f != BMC_EVENT_SUBSCRIPTION_FINALIZER)
-            .cloned()
-            .collect();
-        set_finalizers(&api, &sub, rest).await?;
+        set_finalizer(&api, &sub, BMC_EVENT_SUBSCRIPTION_FINALIZER, false).await?;
         return Ok(Action::await_change());
     }
     if !ours {
-        let mut finalizers = sub.finalizers().to_vec();
-        finalizers.push(BMC_EVENT_SUBSCRIPTION_FINALIZER.to_string());
-        set_finalizers(&api, &sub, finalizers).await?;
+        set_finalizer(&api, &sub, BMC_EVENT_SUBSCRIPTION_FINALIZER, true).await?;
         return Ok(Action::await_change());
     }
     if id.is_some() {
