@@ -27,4 +27,12 @@ if [[ -x hack/control-plane/build.sh ]]; then
   echo "control plane binaries: $METAL3_CONTROL_PLANE_BIN"
 fi
 
+# OpenStack's sushy Redfish client (Python, from PyPI), to test the simulator with.
+if [[ -x hack/python/sushy.sh ]]; then
+  need python3 "the sushy Redfish client runs in a Python virtualenv"
+  METAL3_SUSHY_PYTHON="$(hack/python/sushy.sh | tail -n 1)"
+  export METAL3_SUSHY_PYTHON
+  echo "sushy: $METAL3_SUSHY_PYTHON"
+fi
+
 cargo test --workspace --locked "$@"

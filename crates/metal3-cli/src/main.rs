@@ -8,6 +8,7 @@ mod bmc_cmd;
 mod control_plane_cmd;
 mod crds_cmd;
 mod operator_cmd;
+mod sim_cmd;
 mod validate_cmd;
 
 /// Kubernetes-native bare metal host management, wire-compatible with Metal³.
@@ -31,6 +32,8 @@ enum Command {
     ControlPlane(control_plane_cmd::Args),
     /// Run the Bare Metal Operator against a cluster.
     Operator(operator_cmd::Args),
+    /// Serve a fleet of simulated servers over Redfish.
+    Sim(sim_cmd::Args),
 }
 
 fn main() -> ExitCode {
@@ -41,6 +44,7 @@ fn main() -> ExitCode {
         Command::Validate(args) => validate_cmd::run(&args),
         Command::ControlPlane(args) => control_plane_cmd::run(&args),
         Command::Operator(args) => operator_cmd::run(&args),
+        Command::Sim(args) => sim_cmd::run(&args),
     };
     match result {
         Ok(code) => code,

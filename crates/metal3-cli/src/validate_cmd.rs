@@ -64,7 +64,16 @@ fn read_documents(path: &Path) -> anyhow::Result<Vec<Value>> {
     } else {
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?
     };
-    let docs: Vec<Value> = serde_saphyr::from_str_multiple(&text)
+    // Fleet manifests run to tens of thousands of documents: lift the size limits (the alias
+    // and depth protections stay).
+    let options = serde_saphyr::options! {
+        budget: serde_saphyr::budget! {
+            max_documents: 1_000_000,
+            max_events: 100_000_000,
+            max_nodes: 50_000_000,
+        },
+    };
+    let docs: Vec<Value> = serde_saphyr::from_str_multiple_with_options(&text, options)
         .with_context(|| format!("{}: not valid YAML", path.display()))?;
     Ok(docs.into_iter().filter(|d| !d.is_null()).collect())
 }

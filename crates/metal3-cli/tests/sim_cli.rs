@@ -1,0 +1,96 @@
+//! `metal3 sim` serves the fleet and writes manifests the API server accepts.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+fn get(port: u16, path: &str) -> Option<String> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    // admin:password
+    write!(
+        stream,
+        "GET {path} HTTP/1.0\r\nHost: localhost\r\nAuthorization: Basic YWRtaW46cGFzc3dvcmQ=\r\n\r\n"
+    )
+    .ok()?;
+    let mut body = String::new();
+    stream.read_to_string(&mut body).ok()?;
+    Some(body)
+}
+
+/// Kills the simulator even when an assertion fails.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn a_thousand_servers_with_manifests() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let manifests = dir.path().join("fleet.yaml");
+    let port = free_port();
+    let child = Command::new(env!("CARGO_BIN_EXE_metal3"))
+        .args([
+            "sim",
+            "--hosts",
+            "1000",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .arg("--manifests")
+        .arg(&manifests)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("metal3 sim starts");
+    let mut child = Killed(child);
+    let mut line = String::new();
+    BufReader::new(child.0.stderr.take().expect("stderr"))
+        .read_line(&mut line)
+        .expect("ready line");
+    assert!(line.contains("serving 1000 simulated servers"), "{line}");
+
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let systems = loop {
+        if let Some(body) = get(port, "/redfish/v1/Systems") {
+            break body;
+        }
+        assert!(Instant::now() < deadline, "not serving");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(
+        systems.contains("\"Members@odata.count\":1000"),
+        "{}",
+        &systems[..systems.len().min(400)]
+    );
+
+    let text = std::fs::read_to_string(&manifests).expect("manifests written");
+    assert_eq!(text.matches("\"kind\": \"BareMetalHost\"").count(), 1000);
+    assert_eq!(text.matches("\"kind\": \"Secret\"").count(), 1000);
+    assert!(text.contains(&format!(
+        "redfish-virtualmedia+http://127.0.0.1:{port}/redfish/v1/Systems/"
+    )));
+    // The manifests pass our own admission rules.
+    let out = Command::new(env!("CARGO_BIN_EXE_metal3"))
+        .arg("validate")
+        .arg(&manifests)
+        .output()
+        .expect("validate");
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
