@@ -1,9 +1,7 @@
 //! `metal3 operator` as a process: drives a host to available against the real API server and
 //! serves probes and metrics; unavailable backends fail with a clear message.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::coordination::v1::Lease;
@@ -12,30 +10,8 @@ use kube::api::{Api, PostParams};
 use metal3_api::v1alpha1::BareMetalHost;
 use serde_json::json;
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
-/// A plain HTTP/1.0 GET; `None` while nothing listens.
-fn http_get(port: u16, path: &str) -> Option<String> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").ok()?;
-    let mut body = String::new();
-    stream.read_to_string(&mut body).ok()?;
-    Some(body)
-}
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+mod common;
+use common::{Killed, free_port, http_get};
 
 #[test]
 fn unavailable_backends_are_a_clear_error() {
@@ -175,12 +151,12 @@ async fn the_operator_process_manages_hosts_and_serves_metrics() {
         lease.spec.and_then(|s| s.holder_identity).as_deref(),
         Some("cli-test")
     );
-    let healthz = http_get(health, "/healthz").expect("health endpoint");
+    let healthz = http_get(health, "/healthz", "").expect("health endpoint");
     assert!(
         healthz.starts_with("HTTP/1.0 200") && healthz.ends_with("ok"),
         "{healthz}"
     );
-    let body = http_get(metrics, "/metrics").expect("metrics endpoint");
+    let body = http_get(metrics, "/metrics", "").expect("metrics endpoint");
     assert!(
         body.contains(&format!(
             "metal3_reconcile_total{{namespace=\"{ns}\",host=\"node-0\"}}"

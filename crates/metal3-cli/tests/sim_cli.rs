@@ -1,39 +1,14 @@
 //! `metal3 sim` serves the fleet and writes manifests the API server accepts.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
+mod common;
+use common::{Killed, free_port, http_get};
 
-fn get(port: u16, path: &str) -> Option<String> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    // admin:password
-    write!(
-        stream,
-        "GET {path} HTTP/1.0\r\nHost: localhost\r\nAuthorization: Basic YWRtaW46cGFzc3dvcmQ=\r\n\r\n"
-    )
-    .ok()?;
-    let mut body = String::new();
-    stream.read_to_string(&mut body).ok()?;
-    Some(body)
-}
-
-/// Kills the simulator even when an assertion fails.
-struct Killed(std::process::Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+/// Basic credentials of the simulator's defaults (admin:password).
+const AUTH: &str = "Authorization: Basic YWRtaW46cGFzc3dvcmQ=\r\n";
 
 #[test]
 fn a_thousand_servers_with_manifests() {
@@ -63,7 +38,7 @@ fn a_thousand_servers_with_manifests() {
 
     let deadline = Instant::now() + Duration::from_secs(10);
     let systems = loop {
-        if let Some(body) = get(port, "/redfish/v1/Systems") {
+        if let Some(body) = http_get(port, "/redfish/v1/Systems", AUTH) {
             break body;
         }
         assert!(Instant::now() < deadline, "not serving");
