@@ -69,3 +69,31 @@ fn a_thousand_servers_with_manifests() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn bad_fault_flags_are_refused_with_the_reason() {
+    let out = Command::new(env!("CARGO_BIN_EXE_metal3"))
+        .args([
+            "sim",
+            "--hosts",
+            "1",
+            "--listen",
+            "127.0.0.1:0",
+            "--error-rate",
+            "3",
+        ])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("errorRate: 3 is not between 0 and 1"),
+        "{stderr}"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_metal3"))
+        .args(["sim", "--latency-ms", "fast"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2), "clap usage error");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("milliseconds"));
+}

@@ -3,6 +3,7 @@
 //! service ([`redfish`]) exposes them with DMTF resource shapes, so real clients (OpenStack's
 //! sushy, hence Ironic; our own Redfish provisioner) drive them as they would real BMCs.
 
+pub mod faults;
 pub mod fleet;
 pub mod redfish;
 

@@ -1,6 +1,7 @@
 //! The Redfish service of the fleet: DMTF resource shapes over HTTP (axum).
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::Router;
@@ -11,11 +12,15 @@ use axum::routing::{get, post};
 use base64::Engine;
 use serde_json::{Value, json};
 
+use crate::faults::{Dice, Faults, Verdict};
 use crate::fleet::{BOOT_TARGETS, Host, RESET_TYPES};
 
 /// The shared state of one simulator.
 pub struct Fleet {
     hosts: Vec<Mutex<Host>>,
+    faults: Mutex<Faults>,
+    dice: Dice,
+    in_flight: Vec<AtomicUsize>,
     username: String,
     password: String,
     sessions: Mutex<HashSet<String>>,
@@ -29,6 +34,9 @@ impl Fleet {
             hosts: (0..count)
                 .map(|i| Mutex::new(Host::new(i, username, password)))
                 .collect(),
+            faults: Mutex::new(Faults::default()),
+            dice: Dice::new(0x5eed),
+            in_flight: (0..count).map(|_| AtomicUsize::new(0)).collect(),
             username: username.into(),
             password: password.into(),
             sessions: Mutex::new(HashSet::new()),
@@ -44,6 +52,31 @@ impl Fleet {
     /// Whether the fleet is empty.
     pub fn is_empty(&self) -> bool {
         self.hosts.is_empty()
+    }
+
+    /// Replaces the fault settings.
+    pub fn set_faults(&self, faults: Faults) -> Result<(), String> {
+        faults.validate()?;
+        *lock(&self.faults) = faults;
+        Ok(())
+    }
+
+    /// The fault settings.
+    pub fn faults(&self) -> Faults {
+        lock(&self.faults).clone()
+    }
+
+    /// The index of the server a request path is about, if any.
+    fn index_of(&self, path: &str) -> Option<usize> {
+        let rest = path.strip_prefix("/redfish/v1/")?;
+        let mut parts = rest.split('/');
+        let kind = parts.next()?;
+        if !matches!(kind, "Systems" | "Managers" | "Chassis") {
+            return None;
+        }
+        let id = parts.next()?;
+        let index = usize::from_str_radix(id.rsplit('-').next()?, 16).ok()?;
+        (index < self.hosts.len()).then_some(index)
     }
 
     /// A snapshot of server `index`.
@@ -675,6 +708,60 @@ async fn calls(State(fleet): Shared) -> Response {
     ok(Value::Object(per_host))
 }
 
+/// Releases a BMC's concurrency slot when the request ends (or is dropped).
+struct Slot<'a>(&'a AtomicUsize);
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Applies the fault settings to requests for one server.
+async fn fault_layer(
+    State(fleet): Shared,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let Some(index) = fleet.index_of(request.uri().path()) else {
+        return next.run(request).await;
+    };
+    let faults = fleet.faults();
+    let counter = &fleet.in_flight[index];
+    let before = counter.fetch_add(1, Ordering::AcqRel);
+    let _slot = Slot(counter);
+    if faults.concurrency_limit > 0 && before >= faults.concurrency_limit {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the BMC is busy with other requests; retry later",
+        );
+    }
+    let (latency, verdict) = fleet.dice.judge(&faults);
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    match verdict {
+        Verdict::Serve => next.run(request).await,
+        Verdict::Fail => error(StatusCode::INTERNAL_SERVER_ERROR, "injected BMC failure"),
+        Verdict::Hang => std::future::pending().await,
+    }
+}
+
+async fn get_faults(State(fleet): Shared) -> Response {
+    ok(json!(fleet.faults()))
+}
+
+async fn put_faults(State(fleet): Shared, body: axum::Json<Value>) -> Response {
+    let faults: Faults = match serde_json::from_value(body.0) {
+        Ok(f) => f,
+        Err(e) => return error(StatusCode::BAD_REQUEST, &e.to_string()),
+    };
+    match fleet.set_faults(faults) {
+        Ok(()) => get_faults(State(fleet)).await,
+        Err(e) => error(StatusCode::BAD_REQUEST, &e),
+    }
+}
+
 /// The simulator's routes.
 pub fn router(fleet: Arc<Fleet>) -> Router {
     let sys = "/redfish/v1/Systems/{id}";
@@ -724,6 +811,11 @@ pub fn router(fleet: Arc<Fleet>) -> Router {
         .route("/redfish/v1/Chassis", get(chassis_collection))
         .route("/redfish/v1/Chassis/{id}", get(chassis))
         .route("/metal3-sim/calls", get(calls))
+        .route("/metal3-sim/faults", get(get_faults).put(put_faults))
+        .layer(axum::middleware::from_fn_with_state(
+            fleet.clone(),
+            fault_layer,
+        ))
         .with_state(fleet)
 }
 
