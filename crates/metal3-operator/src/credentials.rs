@@ -4,14 +4,15 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::Secret;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use kube::ResourceExt;
 use kube::api::{Api, Patch, PatchParams};
-use kube::{Resource, ResourceExt};
 use metal3_api::consts::{SECRET_ENVIRONMENT_LABEL, SECRET_ENVIRONMENT_VALUE, SECRET_FINALIZER};
 use metal3_api::v1alpha1::{BareMetalHost, SecretReference};
 use metal3_hoststate::CredentialsInput;
 use metal3_provisioner::Credentials;
 use serde_json::json;
+
+use crate::meta::owner_reference;
 
 /// The credentials found for a host.
 pub(crate) struct Found {
@@ -99,17 +100,6 @@ pub(crate) async fn load(
     })
 }
 
-fn owner_reference(host: &BareMetalHost) -> Option<OwnerReference> {
-    Some(OwnerReference {
-        api_version: BareMetalHost::api_version(&()).into_owned(),
-        kind: BareMetalHost::kind(&()).into_owned(),
-        name: host.metadata.name.clone()?,
-        uid: host.metadata.uid.clone()?,
-        controller: None,
-        block_owner_deletion: None,
-    })
-}
-
 /// Labels the Secret, adds our finalizer and an owner reference to the host, when missing.
 async fn adopt(
     secrets: &Api<Secret>,
@@ -122,7 +112,7 @@ async fn adopt(
         .map(String::as_str)
         == Some(SECRET_ENVIRONMENT_VALUE);
     let finalized = secret.finalizers().iter().any(|f| f == SECRET_FINALIZER);
-    let owner = owner_reference(host);
+    let owner = owner_reference(host, false);
     let owned = match &owner {
         Some(o) => secret.owner_references().iter().any(|r| r.uid == o.uid),
         None => true,

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{OwnerReference, Time};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::runtime::events::{Event as KubeEvent, EventType as KubeEventType};
@@ -21,6 +21,7 @@ use metal3_provisioner::HostData;
 use serde_json::json;
 
 use crate::host::{Context, Error};
+use crate::meta::{create_unless_exists, owner_reference};
 
 /// How often settings are read back from a host at rest.
 #[derive(Clone, Debug)]
@@ -38,17 +39,6 @@ impl Default for FirmwarePoll {
             pending: Duration::from_secs(60),
         }
     }
-}
-
-fn owner<K: Resource<DynamicType = ()>>(obj: &K, controller: bool) -> Option<OwnerReference> {
-    Some(OwnerReference {
-        api_version: K::api_version(&()).into_owned(),
-        kind: K::kind(&()).into_owned(),
-        name: obj.meta().name.clone()?,
-        uid: obj.meta().uid.clone()?,
-        controller: controller.then_some(true),
-        block_owner_deletion: controller.then_some(true),
-    })
 }
 
 fn is_true(hfs: &HostFirmwareSettings, t: &str) -> bool {
@@ -137,7 +127,7 @@ pub(crate) async fn sync(
                         settings: BTreeMap::new(),
                     },
                 );
-                created.metadata.owner_references = owner(host, true).map(|o| vec![o]);
+                created.metadata.owner_references = owner_reference(host, true).map(|o| vec![o]);
                 match settings_api.create(&PostParams::default(), &created).await {
                     Ok(o) => o,
                     Err(kube::Error::Api(s)) if s.code == 409 => settings_api.get(name).await?,
@@ -243,7 +233,7 @@ async fn ensure_schema(
     schema_name: &str,
     schema: BTreeMap<String, metal3_api::v1alpha1::SettingSchema>,
 ) -> Result<(), Error> {
-    let Some(hfs_owner) = owner(hfs, false) else {
+    let Some(hfs_owner) = owner_reference(hfs, false) else {
         return Err(Error::Incomplete("HostFirmwareSettings uid"));
     };
     match schemas.get_opt(schema_name).await? {
@@ -280,12 +270,8 @@ async fn ensure_schema(
                 },
             );
             created.metadata.owner_references = Some(vec![hfs_owner]);
-            match schemas.create(&PostParams::default(), &created).await {
-                Ok(_) => {}
-                // Another host of the same model created it first: share it next time.
-                Err(kube::Error::Api(s)) if s.code == 409 => {}
-                Err(e) => return Err(e.into()),
-            }
+            // Another host of the same model may have created it first: shared next time.
+            create_unless_exists(schemas, &created).await?;
         }
     }
     Ok(())
@@ -315,12 +301,8 @@ async fn sync_components(
                 updates: Vec::new(),
             },
         );
-        created.metadata.owner_references = owner(host, true).map(|o| vec![o]);
-        match api.create(&PostParams::default(), &created).await {
-            Ok(_) => {}
-            Err(kube::Error::Api(s)) if s.code == 409 => {}
-            Err(e) => return Err(e.into()),
-        }
+        created.metadata.owner_references = owner_reference(host, true).map(|o| vec![o]);
+        create_unless_exists(&api, &created).await?;
     }
     let mut status = json!({
         "components": components,

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Secret;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{OwnerReference, Time};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::runtime::controller::Action;
@@ -25,7 +25,7 @@ use serde_json::json;
 use tracing::{debug, info, warn};
 
 use crate::credentials;
-use crate::meta::{host_data, set_finalizer};
+use crate::meta::{host_data, owner_reference, set_finalizer};
 use crate::metrics::{ErrorTypeLabels, HostLabels, Metrics, PowerLabels, StateChangeLabels};
 
 /// Field manager of our server-side applies.
@@ -307,14 +307,8 @@ async fn save_hardware_data(
     );
     hd.metadata.namespace = Some(ns.to_string());
     hd.metadata.finalizers = Some(vec![HARDWARE_DATA_FINALIZER.to_string()]);
-    hd.metadata.owner_references = Some(vec![OwnerReference {
-        api_version: BareMetalHost::api_version(&()).into_owned(),
-        kind: BareMetalHost::kind(&()).into_owned(),
-        name: name.to_string(),
-        uid: host.metadata.uid.clone().ok_or(Error::Incomplete("uid"))?,
-        controller: Some(true),
-        block_owner_deletion: Some(true),
-    }]);
+    let owner = owner_reference(host, true).ok_or(Error::Incomplete("uid"))?;
+    hd.metadata.owner_references = Some(vec![owner]);
     let value =
         serde_json::to_value(&hd).map_err(|_| Error::Incomplete("serialisable HardwareData"))?;
     api.patch(

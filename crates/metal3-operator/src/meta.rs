@@ -2,10 +2,12 @@
 
 use std::fmt::Debug;
 
-use kube::api::{Api, Patch, PatchParams};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::{Resource, ResourceExt};
 use metal3_api::v1alpha1::BareMetalHost;
 use metal3_provisioner::{Credentials, HostData};
+use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
@@ -45,6 +47,35 @@ where
     )
     .await?;
     Ok(())
+}
+
+/// A reference from an object to `owner`; a `controller` reference also blocks the owner's
+/// deletion until the object is gone. `None` when the owner has no name or uid yet.
+pub(crate) fn owner_reference<K>(owner: &K, controller: bool) -> Option<OwnerReference>
+where
+    K: Resource<DynamicType = ()>,
+{
+    Some(OwnerReference {
+        api_version: K::api_version(&()).into_owned(),
+        kind: K::kind(&()).into_owned(),
+        name: owner.meta().name.clone()?,
+        uid: owner.meta().uid.clone()?,
+        controller: controller.then_some(true),
+        block_owner_deletion: controller.then_some(true),
+    })
+}
+
+/// Creates `obj`; one that already exists (made by a concurrent reconcile, or another host of
+/// the same model) is fine.
+pub(crate) async fn create_unless_exists<K>(api: &Api<K>, obj: &K) -> Result<(), kube::Error>
+where
+    K: Resource + Clone + DeserializeOwned + Serialize + Debug,
+{
+    match api.create(&PostParams::default(), obj).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(s)) if s.code == 409 => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
 /// The host as a provisioner sees it.

@@ -6,11 +6,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Secret;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{OwnerReference, Time};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::Action;
-use kube::{Client, Resource, ResourceExt};
+use kube::{Client, ResourceExt};
 use metal3_api::consts::{PREPROVISIONING_IMAGE_FINALIZER, PREPROVISIONING_IMAGE_HOST_FINALIZER};
 use metal3_api::v1alpha1::{
     BareMetalHost, ConditionStatus, ImageFormatKind, PreprovisioningImage,
@@ -23,7 +23,7 @@ use serde_json::json;
 use tracing::warn;
 
 use crate::host::{Context, Error};
-use crate::meta::set_finalizer;
+use crate::meta::{create_unless_exists, owner_reference, set_finalizer};
 
 const READY: &str = "Ready";
 const ERROR: &str = "Error";
@@ -79,20 +79,10 @@ pub(crate) async fn for_host(
     let spec = wanted_spec(host, &formats);
     let Some(ppi) = api.get_opt(name).await? else {
         let mut created = PreprovisioningImage::new(name, spec);
-        created.metadata.owner_references = Some(vec![OwnerReference {
-            api_version: BareMetalHost::api_version(&()).into_owned(),
-            kind: BareMetalHost::kind(&()).into_owned(),
-            name: name.to_string(),
-            uid: host.metadata.uid.clone().ok_or(Error::Incomplete("uid"))?,
-            controller: Some(true),
-            block_owner_deletion: Some(true),
-        }]);
+        let owner = owner_reference(host, true).ok_or(Error::Incomplete("uid"))?;
+        created.metadata.owner_references = Some(vec![owner]);
         created.metadata.finalizers = Some(vec![PREPROVISIONING_IMAGE_HOST_FINALIZER.to_string()]);
-        match api.create(&PostParams::default(), &created).await {
-            Ok(_) => {}
-            Err(kube::Error::Api(s)) if s.code == 409 => {}
-            Err(e) => return Err(e.into()),
-        }
+        create_unless_exists(&api, &created).await?;
         return Ok(PreprovisioningInput::Waiting("image requested".into()));
     };
     if ppi.spec != spec {
