@@ -16,10 +16,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use metal3_api::v1alpha1::{
     AutomatedCleaningMode, Bios, Cpu, FirmwareComponentStatus, HardwareDetails,
-    HardwareSystemVendor, Nic, ProvisioningState, SettingSchema, Storage,
+    HardwareSystemVendor, Nic, ProvisioningState, SettingSchema, Storage, setting_text,
 };
 use metal3_provisioner::{
     DataImageStatus, EventSubscription, FirmwareSettings, HardwareState, Health, HostData,
@@ -322,13 +321,7 @@ impl Node {
         let target: Vec<(String, String)> = data
             .target_firmware_settings
             .iter()
-            .map(|(k, v)| {
-                let v = match v {
-                    IntOrString::String(s) => s.clone(),
-                    IntOrString::Int(i) => i.to_string(),
-                };
-                (k.clone(), v)
-            })
+            .map(|(k, v)| (k.clone(), setting_text(v)))
             .collect();
         let initial = behaviour
             .firmware_settings

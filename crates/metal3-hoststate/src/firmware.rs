@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-use metal3_api::v1alpha1::{ConditionStatus, FirmwareSchemaSpec, SettingSchema};
+use metal3_api::v1alpha1::{ConditionStatus, FirmwareSchemaSpec, SettingSchema, setting_text};
 use sha2::{Digest, Sha256};
 
 use crate::conditions::Want;
@@ -37,13 +37,6 @@ pub fn visible_settings(settings: &BTreeMap<String, String>) -> BTreeMap<String,
         .collect()
 }
 
-fn text(value: &IntOrString) -> String {
-    match value {
-        IntOrString::String(s) => s.clone(),
-        IntOrString::Int(i) => i.to_string(),
-    }
-}
-
 /// Desired settings that differ from the current ones.
 pub fn changes(
     desired: &BTreeMap<String, IntOrString>,
@@ -51,7 +44,7 @@ pub fn changes(
 ) -> BTreeMap<String, IntOrString> {
     desired
         .iter()
-        .filter(|(k, v)| current.get(*k) != Some(&text(v)))
+        .filter(|(k, v)| current.get(*k) != Some(&setting_text(v)))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect()
 }

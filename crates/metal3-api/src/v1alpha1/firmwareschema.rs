@@ -80,6 +80,14 @@ pub enum AttributeType {
     Password,
 }
 
+/// A firmware setting's value as the firmware reports it: text (integers in decimal).
+pub fn setting_text(value: &IntOrString) -> String {
+    match value {
+        IntOrString::String(s) => s.clone(),
+        IntOrString::Int(i) => i.to_string(),
+    }
+}
+
 impl FirmwareSchemaSpec {
     /// Checks one desired setting against the schema, with upstream's messages
     /// (`Setting <name> is invalid, …`).
@@ -91,10 +99,7 @@ impl FirmwareSchemaSpec {
         if schema.read_only == Some(true) {
             return invalid("it is ReadOnly".into());
         }
-        let text = match value {
-            IntOrString::String(s) => s.clone(),
-            IntOrString::Int(i) => i.to_string(),
-        };
+        let text = setting_text(value);
         match schema.attribute_type {
             Some(AttributeType::Enumeration) => {
                 if !schema.allowable_values.contains(&text) {
