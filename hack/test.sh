@@ -17,6 +17,23 @@ need() {
 }
 need cargo "install Rust 1.95 with rustup"
 
+# Debian packages the tests drive directly: curl (an independent HTTP client for the simulator).
+missing=()
+for tool in curl; do
+  command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+done
+if ((${#missing[@]})); then
+  if command -v apt-get >/dev/null 2>&1; then
+    sudo=""
+    [[ $(id -u) -ne 0 ]] && sudo="sudo"
+    echo "installing ${missing[*]} (apt-get)"
+    $sudo apt-get update -qq && $sudo apt-get install -y -qq "${missing[@]}"
+  else
+    echo "hack/test.sh: install ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+
 export METAL3_CACHE_DIR="${METAL3_CACHE_DIR:-$HOME/.cache/metal3-dev}"
 
 # The real Kubernetes control plane (kube-apiserver + etcd) built from Go modules.

@@ -97,3 +97,111 @@ fn bad_fault_flags_are_refused_with_the_reason() {
     assert_eq!(out.status.code(), Some(2), "clap usage error");
     assert!(String::from_utf8_lossy(&out.stderr).contains("milliseconds"));
 }
+
+/// Runs curl with `args`; returns its standard output.
+fn curl(args: &[&str]) -> String {
+    let out = Command::new("curl")
+        .args(["--silent", "--show-error", "--max-time", "10"])
+        .args(args)
+        .output()
+        .expect("curl runs (installed by .ci/run)");
+    assert!(
+        out.status.success(),
+        "curl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn one_tls_bmc_per_port_with_its_own_password_driven_by_curl() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let manifests = dir.path().join("fleet.yaml");
+    let cert = dir.path().join("bmc.pem");
+    let (port, base) = (free_port(), free_port());
+    let child = Command::new(env!("CARGO_BIN_EXE_metal3"))
+        .args(["sim", "--hosts", "3", "--tls", "--per-host-credentials"])
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .args(["--per-host-ports", &base.to_string()])
+        .arg("--tls-cert-out")
+        .arg(&cert)
+        .arg("--manifests")
+        .arg(&manifests)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("metal3 sim starts");
+    let mut child = Killed(child);
+    let mut line = String::new();
+    BufReader::new(child.0.stderr.take().expect("stderr"))
+        .read_line(&mut line)
+        .expect("ready line");
+    assert!(
+        line.contains(&format!("each on its own port from {base}")),
+        "{line}"
+    );
+    let cacert = cert.to_str().expect("utf-8 path");
+    let bmc = format!("https://127.0.0.1:{}", base + 2);
+
+    // Server 2's own BMC, verified against the simulator's certificate, with its own password.
+    let systems: serde_json::Value = serde_json::from_str(&curl(&[
+        "--cacert",
+        cacert,
+        "-u",
+        "admin:password-2",
+        &format!("{bmc}/redfish/v1/Systems"),
+    ]))
+    .expect("json");
+    assert_eq!(systems["Members@odata.count"], 1);
+    let system = systems["Members"][0]["@odata.id"]
+        .as_str()
+        .expect("member")
+        .to_string();
+    let code = curl(&[
+        "--cacert",
+        cacert,
+        "-u",
+        "admin:password-1",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        &format!("{bmc}{system}"),
+    ]);
+    assert_eq!(code, "401", "server 1's password does not open server 2");
+    let code = curl(&[
+        "--cacert",
+        cacert,
+        "-u",
+        "admin:password-2",
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        r#"{"ResetType": "On"}"#,
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        &format!("{bmc}{system}/Actions/ComputerSystem.Reset"),
+    ]);
+    assert_eq!(code, "204");
+    let state: serde_json::Value = serde_json::from_str(&curl(&[
+        "--cacert",
+        cacert,
+        &format!("https://127.0.0.1:{port}/metal3-sim/hosts/sim-2"),
+    ]))
+    .expect("json");
+    assert_eq!(state["power"], "On");
+
+    let text = std::fs::read_to_string(&manifests).expect("manifests written");
+    assert!(text.contains(&format!(
+        "redfish-virtualmedia+https://127.0.0.1:{}/redfish/v1/Systems/",
+        base + 1
+    )));
+    assert_eq!(
+        text.matches("\"disableCertificateVerification\": true")
+            .count(),
+        3
+    );
+    assert!(text.contains("\"password\": \"password-2\""));
+}

@@ -2,7 +2,11 @@
 //! second on loopback (latency injection off), against a baseline measured in the same run
 //! (the service root, which touches no server).
 //!
-//! `cargo bench -p metal3-sim --bench fleet` (env: SIM_HOSTS, SIM_SECONDS, SIM_CLIENTS).
+//! Then, optionally, one listener per server (`SIM_PER_HOST_BASE`, default 20000; 0 skips):
+//! how long binding them takes and what they cost in memory.
+//!
+//! `cargo bench -p metal3-sim --bench fleet` (env: SIM_HOSTS, SIM_SECONDS, SIM_CLIENTS,
+//! SIM_PER_HOST_BASE).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -104,5 +108,27 @@ fn main() {
             "GET /redfish/v1/Systems/<id>: {per_system:.0} req/s ({:.2}x baseline)",
             per_system / baseline
         );
+
+        let base = env_or("SIM_PER_HOST_BASE", 20_000);
+        if base == 0 {
+            return;
+        }
+        let before = rss_kib();
+        let started = Instant::now();
+        let ip = std::net::IpAddr::from([127, 0, 0, 1]);
+        match metal3_sim::serve_per_host(fleet.clone(), ip, base as u16, None).await {
+            Ok(listeners) => {
+                let bound = started.elapsed();
+                let after = rss_kib();
+                println!(
+                    "{} per-server listeners bound in {:.0} ms, {:.1} MiB ({:.0} bytes each)",
+                    listeners.len(),
+                    bound.as_secs_f64() * 1000.0,
+                    (after - before) as f64 / 1024.0,
+                    (after - before) as f64 * 1024.0 / listeners.len().max(1) as f64
+                );
+            }
+            Err(e) => println!("per-server listeners skipped: {e}"),
+        }
     });
 }

@@ -1,8 +1,14 @@
-//! The simulated servers: pure state and the rules that change it, without any I/O.
+//! The simulated servers: pure state and the rules that change it, without any I/O. The clock
+//! is passed in, so power-on self test (POST) time is tested without waiting.
 
 use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
+
+use crate::bios::Bios;
+use crate::firmware::Firmware;
+use crate::storage::Storage;
 
 /// Power state as Redfish names it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,30 +79,40 @@ pub enum Running {
     Network,
     /// Firmware setup.
     Setup,
+    /// Still in its power-on self test.
+    Booting,
 }
 
 /// One simulated server and its BMC.
 #[derive(Clone, Debug)]
 pub struct Host {
+    pub index: usize,
     pub id: String,
     pub name: String,
     pub username: String,
     pub password: String,
     pub power: Power,
     pub boot: Boot,
-    pub bios: BTreeMap<String, Value>,
-    /// BIOS settings waiting for the next reboot (`@Redfish.Settings`).
-    pub pending_bios: BTreeMap<String, Value>,
+    pub bios: Bios,
     pub cd: Media,
     pub usb: Media,
     pub macs: Vec<String>,
     pub cpus: u32,
-    pub memory_gib: u32,
-    pub disk_bytes: u64,
+    /// Memory modules, in GiB each.
+    pub dimms: Vec<u32>,
+    pub storage: Storage,
+    pub firmware: Firmware,
     pub running: Running,
+    /// Boots so far (tasks waiting for a reboot compare against it).
+    pub boots: u64,
+    /// When POST ends, and what runs after it.
+    post: Option<(Instant, Running)>,
     /// Requests answered, by "METHOD route".
     pub calls: BTreeMap<String, u64>,
 }
+
+/// Bytes of each simulated drive.
+pub const DRIVE_BYTES: u64 = 480_103_981_056;
 
 impl Host {
     /// A powered-off server with a small plausible inventory, derived from its index.
@@ -109,16 +125,8 @@ impl Host {
                 ((index & 0xff) + nic * 0x80) & 0xff
             )
         };
-        let bios = [
-            ("BootMode", Value::from("Uefi")),
-            ("ProcVirtualization", Value::from("Enabled")),
-            ("SriovGlobalEnable", Value::from("Disabled")),
-            ("AssetTag", Value::from("")),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect();
         Self {
+            index,
             id: format!(
                 "{:08x}-0000-4000-8000-{index:012x}",
                 0x5e5e_0000u32 + index as u32
@@ -128,8 +136,7 @@ impl Host {
             password: password.into(),
             power: Power::Off,
             boot: Boot::default(),
-            bios,
-            pending_bios: BTreeMap::new(),
+            bios: Bios::default(),
             cd: Media {
                 write_protected: true,
                 ..Media::default()
@@ -137,21 +144,35 @@ impl Host {
             usb: Media::default(),
             macs: vec![mac(0), mac(1)],
             cpus: 2,
-            memory_gib: 64,
-            disk_bytes: 480_103_981_056,
+            dimms: vec![16; 4],
+            storage: Storage::new(4, DRIVE_BYTES),
+            firmware: Firmware::default(),
             running: Running::Nothing,
+            boots: 0,
+            post: None,
             calls: BTreeMap::new(),
         }
     }
 
-    /// The server comes up: pending BIOS settings take effect, then it boots what the override
-    /// says (a one-time override is used up).
-    fn boot(&mut self) {
-        let pending = std::mem::take(&mut self.pending_bios);
-        self.bios.extend(pending);
+    /// Total memory in GiB.
+    pub fn memory_gib(&self) -> u32 {
+        self.dimms.iter().sum()
+    }
+
+    /// The server comes up: staged BIOS settings, volumes and firmware take effect, then after
+    /// `post` it runs what the boot override says (a one-time override is used up now).
+    fn boot(&mut self, now: Instant, post: Duration) {
+        self.bios.apply();
+        self.storage.apply();
+        self.firmware.apply();
+        self.boots += 1;
         self.power = Power::On;
-        self.running = match self.boot.target.as_str() {
+        let next = match self.boot.target.as_str() {
             "Cd" => match (&self.cd.image, self.cd.inserted) {
+                (Some(image), true) => Running::VirtualMedia(image.clone()),
+                _ => Running::Disk,
+            },
+            "Usb" => match (&self.usb.image, self.usb.inserted) {
                 (Some(image), true) => Running::VirtualMedia(image.clone()),
                 _ => Running::Disk,
             },
@@ -163,29 +184,56 @@ impl Host {
             self.boot.enabled = "Disabled".into();
             self.boot.target = "None".into();
         }
+        if post.is_zero() {
+            self.running = next;
+            self.post = None;
+        } else {
+            self.running = Running::Booting;
+            self.post = Some((now + post, next));
+        }
+    }
+
+    /// Brings the state up to `now`: a finished POST hands over to what was booted.
+    pub fn settle(&mut self, now: Instant) {
+        if let Some((until, _)) = &self.post
+            && now >= *until
+            && let Some((_, next)) = self.post.take()
+        {
+            self.running = next;
+        }
     }
 
     fn halt(&mut self) {
         self.power = Power::Off;
         self.running = Running::Nothing;
+        self.post = None;
     }
 
-    /// Applies a `ComputerSystem.Reset`.
-    pub fn reset(&mut self, reset_type: &str) -> Result<(), String> {
+    /// Applies a `ComputerSystem.Reset` at `now`, with `post` as the power-on self test time.
+    /// Returns the new power state when it changed (or the server restarted).
+    pub fn reset(
+        &mut self,
+        reset_type: &str,
+        now: Instant,
+        post: Duration,
+    ) -> Result<Option<Power>, String> {
+        self.settle(now);
+        let before = self.power;
         match reset_type {
             "On" => {
                 if self.power == Power::Off {
-                    self.boot();
+                    self.boot(now, post);
                 }
             }
             "ForceOff" | "GracefulShutdown" => self.halt(),
             "ForceRestart" | "GracefulRestart" => {
                 self.halt();
-                self.boot();
+                self.boot(now, post);
+                return Ok(Some(Power::On));
             }
             "PushPowerButton" => match self.power {
                 Power::On => self.halt(),
-                Power::Off => self.boot(),
+                Power::Off => self.boot(now, post),
             },
             "Nmi" => {}
             other => {
@@ -195,7 +243,7 @@ impl Host {
                 ));
             }
         }
-        Ok(())
+        Ok((self.power != before).then_some(self.power))
     }
 
     /// Applies a PATCH of `Boot`.
@@ -226,20 +274,6 @@ impl Host {
         Ok(())
     }
 
-    /// Stages BIOS attributes for the next reboot; unknown names are refused.
-    pub fn stage_bios(
-        &mut self,
-        attributes: &serde_json::Map<String, Value>,
-    ) -> Result<(), String> {
-        if let Some(unknown) = attributes.keys().find(|k| !self.bios.contains_key(*k)) {
-            return Err(format!("unknown BIOS attribute {unknown:?}"));
-        }
-        for (k, v) in attributes {
-            self.pending_bios.insert(k.clone(), v.clone());
-        }
-        Ok(())
-    }
-
     /// The virtual media device `id` (`Cd` or `Usb`).
     pub fn media(&mut self, id: &str) -> Option<&mut Media> {
         match id {
@@ -254,8 +288,11 @@ impl Host {
 mod tests {
     use super::*;
 
+    const NO_POST: Duration = Duration::ZERO;
+
     #[test]
     fn power_and_boot_overrides() {
+        let now = Instant::now();
         let mut h = Host::new(7, "admin", "pw");
         assert_eq!(h.power, Power::Off);
         h.patch_boot(&serde_json::json!({"BootSourceOverrideTarget": "Cd", "BootSourceOverrideEnabled": "Once"}))
@@ -264,18 +301,27 @@ mod tests {
             cd.image = Some("http://img/live.iso".into());
             cd.inserted = true;
         }
-        h.reset("On").expect("on");
+        assert_eq!(h.reset("On", now, NO_POST), Ok(Some(Power::On)));
         assert_eq!(
             h.running,
             Running::VirtualMedia("http://img/live.iso".into())
         );
         assert_eq!(h.boot.enabled, "Disabled", "a one-time override is used up");
-        h.reset("ForceRestart").expect("restart");
+        assert_eq!(h.reset("On", now, NO_POST), Ok(None), "already on");
+        assert_eq!(
+            h.reset("ForceRestart", now, NO_POST),
+            Ok(Some(Power::On)),
+            "a restart counts as a change"
+        );
         assert_eq!(h.running, Running::Disk);
-        h.reset("PushPowerButton").expect("button");
-        assert_eq!(h.power, Power::Off);
+        assert_eq!(h.boots, 2);
+        assert_eq!(
+            h.reset("PushPowerButton", now, NO_POST),
+            Ok(Some(Power::Off))
+        );
+        assert_eq!(h.running, Running::Nothing);
         assert!(
-            h.reset("Explode")
+            h.reset("Explode", now, NO_POST)
                 .expect_err("unknown")
                 .contains("ResetType")
         );
@@ -286,18 +332,55 @@ mod tests {
     }
 
     #[test]
-    fn bios_settings_apply_on_the_next_boot() {
+    fn post_time_passes_before_the_server_runs_anything() {
+        let t0 = Instant::now();
+        let post = Duration::from_secs(30);
+        let mut h = Host::new(1, "admin", "pw");
+        h.patch_boot(&serde_json::json!({"BootSourceOverrideTarget": "Pxe", "BootSourceOverrideEnabled": "Once"}))
+            .expect("boot patch");
+        h.reset("On", t0, post).expect("on");
+        assert_eq!(h.power, Power::On);
+        assert_eq!(h.running, Running::Booting);
+        h.settle(t0 + Duration::from_secs(29));
+        assert_eq!(h.running, Running::Booting);
+        h.settle(t0 + post);
+        assert_eq!(h.running, Running::Network);
+        h.reset("ForceRestart", t0 + post, post).expect("restart");
+        assert_eq!(h.running, Running::Booting);
+        h.reset("ForceOff", t0 + post, post).expect("off");
+        h.settle(t0 + post * 3);
+        assert_eq!(h.running, Running::Nothing, "an interrupted POST ends");
+    }
+
+    #[test]
+    fn staged_changes_apply_on_the_next_boot() {
+        let now = Instant::now();
         let mut h = Host::new(1, "admin", "pw");
         let mut attrs = serde_json::Map::new();
         attrs.insert("ProcVirtualization".into(), Value::from("Disabled"));
-        h.stage_bios(&attrs).expect("stage");
-        assert_eq!(h.bios["ProcVirtualization"], "Enabled");
-        h.reset("On").expect("on");
-        assert_eq!(h.bios["ProcVirtualization"], "Disabled");
-        assert!(h.pending_bios.is_empty());
-        let mut bad = serde_json::Map::new();
-        bad.insert("Turbo".into(), Value::from("On"));
-        assert!(h.stage_bios(&bad).expect_err("unknown").contains("Turbo"));
+        h.bios.stage(&attrs).expect("stage");
+        h.firmware
+            .update("http://fw/bios-2.0.0.bin")
+            .expect("update");
+        let volume = h
+            .storage
+            .plan(&serde_json::json!({"RAIDType": "RAID1"}))
+            .expect("plan");
+        h.storage
+            .pending
+            .push(crate::storage::Pending::Create(volume));
+        assert_eq!(
+            h.bios.get("ProcVirtualization"),
+            Some(&Value::from("Enabled"))
+        );
+        h.reset("On", now, NO_POST).expect("on");
+        assert_eq!(
+            h.bios.get("ProcVirtualization"),
+            Some(&Value::from("Disabled"))
+        );
+        assert_eq!(h.firmware.bios, "2.0.0");
+        assert_eq!(h.storage.volumes.len(), 1);
+        assert!(h.bios.pending.is_empty() && h.storage.pending.is_empty());
     }
 
     #[test]
@@ -307,5 +390,6 @@ mod tests {
         assert_ne!(a.id, b.id);
         assert_ne!(a.macs[0], b.macs[0]);
         assert_ne!(a.macs[0], a.macs[1]);
+        assert_eq!(a.memory_gib(), 64);
     }
 }

@@ -1,33 +1,76 @@
 //! A fleet of simulated servers behind Redfish BMCs, on loopback: for tests, benchmarks and
-//! the local environment. The servers' state and rules ([`fleet`]) are plain data; the Redfish
+//! the local environment. The servers' state and rules ([`fleet`], [`bios`], [`storage`],
+//! [`firmware`], [`sessions`], [`tasks`]) are plain data with the clock passed in; the Redfish
 //! service ([`redfish`]) exposes them with DMTF resource shapes, so real clients (OpenStack's
-//! sushy, hence Ironic; our own Redfish provisioner) drive them as they would real BMCs.
+//! sushy, hence Ironic; our own Redfish provisioner) drive them as they would real BMCs;
+//! [`events`] delivers EventService events and [`server`] runs the listeners.
 
+pub mod bios;
+pub mod events;
 pub mod faults;
+pub mod firmware;
 pub mod fleet;
 pub mod redfish;
+pub mod server;
+pub mod sessions;
+pub mod storage;
+pub mod tasks;
 
 use std::net::SocketAddr;
 
-pub use redfish::{Fleet, router, serve};
+pub use redfish::{Fleet, host_router, router};
 use serde_json::json;
+pub use server::{TlsMaterial, self_signed, serve, serve_per_host, serve_router};
 
-/// BareMetalHost and Secret manifests (multi-document YAML) for every server of `fleet`,
-/// served at `addr`, ready for `kubectl apply -f -`.
-pub fn manifests(fleet: &Fleet, addr: SocketAddr, username: &str, password: &str) -> String {
+/// Where the fleet's BMCs answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Addressing {
+    /// The listener serving every server.
+    pub listen: SocketAddr,
+    /// With per-server listeners: the port of server 0 (server `i` is at `base + i`).
+    pub per_host_base: Option<u16>,
+    /// Whether the listeners speak HTTPS (with a self-signed certificate).
+    pub tls: bool,
+}
+
+impl Addressing {
+    /// The BareMetalHost `bmc.address` of server `index` with system `id`.
+    pub fn bmc_address(&self, index: usize, id: &str) -> String {
+        let addr = match self.per_host_base {
+            Some(base) => SocketAddr::new(self.listen.ip(), base.saturating_add(index as u16)),
+            None => self.listen,
+        };
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("redfish-virtualmedia+{scheme}://{addr}/redfish/v1/Systems/{id}")
+    }
+}
+
+/// BareMetalHost and Secret manifests (multi-document YAML) for every server of `fleet`, with
+/// each server's own credentials, ready for `kubectl apply -f -`.
+pub fn manifests(fleet: &Fleet, addressing: &Addressing) -> String {
     let mut out = String::new();
     for index in 0..fleet.len() {
         let Some(host) = fleet.host(index) else {
             continue;
         };
         let secret = format!("{}-bmc-secret", host.name);
+        let mut bmc = json!({
+            "address": addressing.bmc_address(index, &host.id),
+            "credentialsName": secret,
+        });
+        if addressing.tls
+            && let Some(map) = bmc.as_object_mut()
+        {
+            // The simulator's certificate is self-signed, as most BMCs' are.
+            map.insert("disableCertificateVerification".into(), true.into());
+        }
         let docs = [
             json!({
                 "apiVersion": "v1",
                 "kind": "Secret",
                 "metadata": {"name": secret},
                 "type": "Opaque",
-                "stringData": {"username": username, "password": password},
+                "stringData": {"username": host.username, "password": host.password},
             }),
             json!({
                 "apiVersion": "metal3.io/v1alpha1",
@@ -36,10 +79,7 @@ pub fn manifests(fleet: &Fleet, addr: SocketAddr, username: &str, password: &str
                 "spec": {
                     "online": true,
                     "bootMACAddress": host.macs[0],
-                    "bmc": {
-                        "address": format!("redfish-virtualmedia+http://{addr}/redfish/v1/Systems/{}", host.id),
-                        "credentialsName": secret,
-                    },
+                    "bmc": bmc,
                 },
             }),
         ];

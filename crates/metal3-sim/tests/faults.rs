@@ -137,3 +137,25 @@ async fn bad_fault_settings_name_the_field() {
     let r = put_faults(&c, &url, json!({"latencyMS": [1, 2]})).await;
     assert_eq!(r.status(), 400);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_bmc_can_queue_instead_of_refusing() {
+    let (url, fleet) = start(1).await;
+    let c = client();
+    let id = fleet.host(0).expect("host").id;
+    let set = json!({"concurrencyLimit": 1, "queueWhenBusy": true, "latencyMs": [200, 200]});
+    assert_eq!(put_faults(&c, &url, set).await.status(), 200);
+    let started = Instant::now();
+    let requests = (0..3).map(|_| get_system(&c, &url, &id));
+    let codes: Vec<u16> = futures::future::join_all(requests)
+        .await
+        .into_iter()
+        .map(|r| r.expect("answer").status().as_u16())
+        .collect();
+    assert_eq!(codes, [200, 200, 200], "all served, one after another");
+    assert!(
+        started.elapsed() >= Duration::from_millis(600),
+        "served one at a time: {:?}",
+        started.elapsed()
+    );
+}

@@ -2,11 +2,13 @@
 //! Python virtualenv that `hack/python/sushy.sh` creates.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use metal3_sim::Fleet;
 use metal3_sim::fleet::{Power, Running};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 fn sushy_python() -> PathBuf {
     if let Some(python) = std::env::var_os("METAL3_SUSHY_PYTHON") {
@@ -15,6 +17,7 @@ fn sushy_python() -> PathBuf {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../hack/python/sushy.sh");
     let out = Command::new("bash")
         .arg(&script)
+        .stdin(Stdio::null())
         .output()
         .expect("run sushy.sh");
     assert!(
@@ -26,14 +29,39 @@ fn sushy_python() -> PathBuf {
     PathBuf::from(stdout.lines().last().expect("python path").trim())
 }
 
+/// An HTTP endpoint that keeps every event POSTed to it.
+async fn event_sink() -> (String, Arc<Mutex<Vec<Value>>>) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let keep = seen.clone();
+    let app = axum::Router::new().route(
+        "/events",
+        axum::routing::post(move |body: axum::Json<Value>| {
+            let keep = keep.clone();
+            async move {
+                keep.lock().expect("lock").push(body.0);
+                axum::http::StatusCode::NO_CONTENT
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}/events", listener.local_addr().expect("addr"));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, seen)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sushy_drives_power_boot_media_bios_and_inventory() {
+async fn sushy_drives_a_servers_own_bmc_end_to_end() {
     let fleet = Fleet::new(3, "admin", "s3cret");
+    // Server 1 as its own BMC on its own port, as Ironic would see a real server.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
-    tokio::spawn(metal3_sim::serve(listener, fleet.clone()));
+    let bmc = metal3_sim::host_router(fleet.clone(), 1);
+    tokio::spawn(metal3_sim::serve_router(listener, bmc, None));
+    let (event_url, events) = event_sink().await;
     let host = fleet.host(1).expect("host");
 
     let python = sushy_python();
@@ -43,7 +71,14 @@ async fn sushy_drives_power_boot_media_bios_and_inventory() {
     let out = tokio::task::spawn_blocking(move || {
         Command::new(python)
             .arg(script)
-            .args([url.as_str(), "admin", "s3cret", id.as_str()])
+            .args([
+                url.as_str(),
+                "admin",
+                "s3cret",
+                id.as_str(),
+                event_url.as_str(),
+            ])
+            .stdin(Stdio::null())
             .output()
             .expect("run sushy")
     })
@@ -56,10 +91,30 @@ async fn sushy_drives_power_boot_media_bios_and_inventory() {
     );
     let seen: Value = serde_json::from_slice(&out.stdout).expect("json from the client");
 
-    assert_eq!(seen["systems"], 3);
+    assert_eq!(seen["systems"], 1, "a server's own BMC lists one system");
     assert_eq!(seen["power_before"], "Off");
     assert_eq!(seen["cd_image"], "http://images.example/live.iso");
     assert_eq!(seen["cd_inserted"], true);
+    assert_eq!(
+        seen["registry_attributes"].as_array().map(Vec::len),
+        Some(8)
+    );
+    assert_eq!(seen["registry_pxe_upper"], 10);
+    assert_eq!(seen["subscriptions"], 1);
+    assert_eq!(
+        seen["bmc_task_processing"], false,
+        "the BMC flashes at once"
+    );
+    assert_eq!(seen["bios_task_processing_before_boot"], true);
+    assert_eq!(seen["bios_version_before_boot"], "1.0.0");
+    assert_eq!(seen["drives"], 4);
+    assert_eq!(
+        seen["raid_types"],
+        json!(["RAID0", "RAID1", "RAID10", "RAID5"])
+    );
+    assert_eq!(seen["volume_now"], json!(["RAID1", 480_103_981_056u64]));
+    assert_eq!(seen["volume_staged_is_task"], "TaskMonitor");
+    assert_eq!(seen["volumes_before_boot"], 1);
     assert_eq!(seen["power_after_on"], "On");
     assert_eq!(
         seen["boot_after"], "Disabled",
@@ -69,9 +124,17 @@ async fn sushy_drives_power_boot_media_bios_and_inventory() {
         seen["bios_after_boot"], "Disabled",
         "pending BIOS settings applied on boot"
     );
+    assert_eq!(seen["bios_task_processing_after_boot"], false);
+    assert_eq!(seen["bios_version_after_boot"], "1.7.0");
+    assert_eq!(seen["bmc_version"], "2.5.0");
+    assert_eq!(seen["volumes_after_boot"], 2);
+    assert_eq!(
+        seen["firmware_inventory"],
+        json!([["BIOS", "1.7.0"], ["BMC", "2.5.0"], ["NIC", "20.0.0"]])
+    );
     assert_eq!(seen["cpus"], 32, "sushy counts threads: 2 sockets x 16");
     assert_eq!(seen["memory_gib"], 64);
-    assert_eq!(seen["macs"], serde_json::json!(host.macs));
+    assert_eq!(seen["macs"], json!(host.macs));
     assert_eq!(seen["disk_bytes"], 480_103_981_056u64);
     assert_eq!(seen["power_after_off"], "Off");
     assert_eq!(seen["arch"], "x86");
@@ -82,11 +145,41 @@ async fn sushy_drives_power_boot_media_bios_and_inventory() {
     let after = fleet.host(1).expect("host");
     assert_eq!(after.power, Power::Off);
     assert_eq!(after.running, Running::Nothing);
-    assert_eq!(after.bios["ProcVirtualization"], "Disabled");
+    assert_eq!(
+        after.bios.get("ProcVirtualization"),
+        Some(&json!("Disabled"))
+    );
     assert!(after.calls.get("POST Reset").copied().unwrap_or(0) >= 2);
+    assert!(
+        after.calls.contains_key("POST Sessions"),
+        "sushy logged in: {:?}",
+        after.calls
+    );
     assert_eq!(
         fleet.host(0).expect("host").calls.len(),
         0,
         "other servers untouched"
     );
+    assert_eq!(fleet.open_sessions(), 0, "sushy logged out");
+
+    // Both power changes reached the subscriber, in order.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let states = loop {
+        let states: Vec<String> = events
+            .lock()
+            .expect("lock")
+            .iter()
+            .filter(|e| e["Context"] == "sushy-test")
+            .filter_map(|e| {
+                e["Events"][0]["MessageArgs"][1]
+                    .as_str()
+                    .map(str::to_string)
+            })
+            .collect();
+        if states.len() >= 2 || Instant::now() > deadline {
+            break states;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(states, ["On", "Off"]);
 }

@@ -1,0 +1,624 @@
+//! ComputerSystem and what hangs off it: power, boot override, NICs, processors, memory,
+//! storage (drives, RAID volumes), BIOS settings.
+
+use axum::Router;
+use axum::extract::Path;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+
+use std::sync::Arc;
+
+use super::Fleet;
+use super::{
+    Ctx, accepted, collection, error, lock, no_content, not_found, ok, post_time, precondition,
+    timestamp,
+};
+use crate::fleet::{BOOT_TARGETS, Host, Power, RESET_TYPES, Running};
+use crate::storage::{Pending, RAID_TYPES, drive_id};
+use crate::tasks::Until;
+
+type Id = Path<String>;
+
+fn system_body(h: &Host) -> Value {
+    let base = format!("/redfish/v1/Systems/{}", h.id);
+    let healthy = json!({"State": "Enabled", "Health": "OK"});
+    json!({
+        "@odata.id": base,
+        "@odata.type": "#ComputerSystem.v1_10_0.ComputerSystem",
+        "Id": h.id,
+        "Name": h.name,
+        "UUID": h.id,
+        "Manufacturer": "Metal3",
+        "Model": "Simulated Server",
+        "SerialNumber": format!("SIM{}", &h.id[h.id.len() - 8..]),
+        "SystemType": "Physical",
+        "PowerState": h.power.as_str(),
+        "BiosVersion": h.firmware.bios,
+        "Status": healthy,
+        "Boot": {
+            "BootSourceOverrideTarget": h.boot.target,
+            "BootSourceOverrideEnabled": h.boot.enabled,
+            "BootSourceOverrideMode": h.boot.mode,
+            "BootSourceOverrideTarget@Redfish.AllowableValues": BOOT_TARGETS,
+        },
+        "ProcessorSummary": {"Count": h.cpus, "Model": "Simulated CPU", "Status": healthy},
+        "MemorySummary": {"TotalSystemMemoryGiB": h.memory_gib(), "Status": healthy},
+        "Processors": {"@odata.id": format!("{base}/Processors")},
+        "Memory": {"@odata.id": format!("{base}/Memory")},
+        "EthernetInterfaces": {"@odata.id": format!("{base}/EthernetInterfaces")},
+        "SimpleStorage": {"@odata.id": format!("{base}/SimpleStorage")},
+        "Storage": {"@odata.id": format!("{base}/Storage")},
+        "Bios": {"@odata.id": format!("{base}/Bios")},
+        "Links": {
+            "ManagedBy": [{"@odata.id": format!("/redfish/v1/Managers/{}", h.id)}],
+            "Chassis": [{"@odata.id": format!("/redfish/v1/Chassis/{}", h.id)}],
+        },
+        "Actions": {
+            "#ComputerSystem.Reset": {
+                "target": format!("{base}/Actions/ComputerSystem.Reset"),
+                "ResetType@Redfish.AllowableValues": RESET_TYPES,
+            }
+        },
+    })
+}
+
+async fn systems(ctx: Ctx, headers: HeaderMap) -> Response {
+    if let Err(r) = ctx.authorise(&headers, "GET Systems") {
+        return r;
+    }
+    ok(collection(
+        "/redfish/v1/Systems",
+        "#ComputerSystemCollection.ComputerSystemCollection",
+        "Computer System Collection",
+        ctx.members("/redfish/v1/Systems"),
+    ))
+}
+
+async fn system(ctx: Ctx, headers: HeaderMap, Path(id): Id) -> Response {
+    ctx.with_host(&headers, &id, "GET System", |h, _| ok(system_body(h)))
+}
+
+async fn patch_system(
+    ctx: Ctx,
+    headers: HeaderMap,
+    Path(id): Id,
+    body: axum::Json<Value>,
+) -> Response {
+    ctx.with_host(&headers, &id, "PATCH System", |h, _| {
+        if let Err(r) = precondition(&headers, &system_body(h)) {
+            return r;
+        }
+        if let Some(boot) = body.get("Boot")
+            && let Err(e) = h.patch_boot(boot)
+        {
+            return error(StatusCode::BAD_REQUEST, &e);
+        }
+        ok(system_body(h))
+    })
+}
+
+async fn reset(ctx: Ctx, headers: HeaderMap, Path(id): Id, body: axum::Json<Value>) -> Response {
+    let mut changed: Option<(usize, Power)> = None;
+    let response = ctx.with_host(&headers, &id, "POST Reset", |h, now| {
+        let reset_type = body.get("ResetType").and_then(Value::as_str).unwrap_or("");
+        match h.reset(reset_type, now, post_time(&ctx.fleet, h.index)) {
+            Ok(power) => {
+                changed = power.map(|p| (h.index, p));
+                no_content()
+            }
+            Err(e) => error(StatusCode::BAD_REQUEST, &e),
+        }
+    });
+    if let Some((index, power)) = changed {
+        ctx.power_changed(index, &id, power);
+    }
+    response
+}
+
+async fn nics(ctx: Ctx, headers: HeaderMap, Path(id): Id) -> Response {
+    ctx.with_host(&headers, &id, "GET EthernetInterfaces", |h, _| {
+        let base = format!("/redfish/v1/Systems/{}/EthernetInterfaces", h.id);
+        let members = (0..h.macs.len())
+            .map(|i| format!("{base}/nic{i}"))
+            .collect();
+        ok(collection(
+            &base,
+            "#EthernetInterfaceCollection.EthernetInterfaceCollection",
+            "Ethernet Interfaces",
+            members,
+        ))
+    })
+}
+
+async fn nic(ctx: Ctx, headers: HeaderMap, Path((id, nic)): Path<(String, String)>) -> Response {
+    ctx.with_host(&headers, &id, "GET EthernetInterface", |h, _| {
+        let index = nic
+            .strip_prefix("nic")
+            .and_then(|n| n.parse::<usize>().ok());
+        let Some(mac) = index.and_then(|i| h.macs.get(i)) else {
+            return not_found(&format!("EthernetInterface {nic}"));
+        };
+        ok(json!({
+            "@odata.id": format!("/redfish/v1/Systems/{}/EthernetInterfaces/{nic}", h.id),
+            "@odata.type": "#EthernetInterface.v1_4_0.EthernetInterface",
+            "Id": nic,
+            "Name": nic,
+            "MACAddress": mac,
+            "PermanentMACAddress": mac,
+            "SpeedMbps": 25000,
+            "LinkStatus": "LinkUp",
+            "Status": {"State": "Enabled", "Health": "OK"},
+        }))
+    })
+}
+
+async fn processors(ctx: Ctx, headers: HeaderMap, Path(id): Id) -> Response {
+    ctx.with_host(&headers, &id, "GET Processors", |h, _| {
+        let base = format!("/redfish/v1/Systems/{}/Processors", h.id);
+        let members = (0..h.cpus).map(|i| format!("{base}/CPU{i}")).collect();
+        ok(collection(
+            &base,
+            "#ProcessorCollection.ProcessorCollection",
+            "Processors",
+            members,
+        ))
+    })
+}
+
+async fn processor(
+    ctx: Ctx,
+    headers: HeaderMap,
+    Path((id, cpu)): Path<(String, String)>,
+) -> Response {
+    ctx.with_host(&headers, &id, "GET Processor", |h, _| {
+        let known = cpu
+            .strip_prefix("CPU")
+            .and_then(|n| n.parse::<u32>().ok())
+            .is_some_and(|n| n < h.cpus);
+        if !known {
+            return not_found(&format!("Processor {cpu}"));
+        }
+        ok(json!({
+            "@odata.id": format!("/redfish/v1/Systems/{}/Processors/{cpu}", h.id),
+            "@odata.type": "#Processor.v1_7_0.Processor",
+            "Id": cpu,
+            "Name": cpu,
+            "Socket": cpu,
+            "ProcessorType": "CPU",
+            "ProcessorArchitecture": "x86",
+            "InstructionSet": "x86-64",
+            "Manufacturer": "Metal3",
+            "Model": "Simulated CPU",
+            "MaxSpeedMHz": 2400,
+            "TotalCores": 8,
+            "TotalThreads": 16,
+            "Status": {"State": "Enabled", "Health": "OK"},
+        }))
+    })
+}
+
+async fn memory(ctx: Ctx, headers: HeaderMap, Path(id): Id) -> Response {
+    ctx.with_host(&headers, &id, "GET Memory", |h, _| {
+        let base = format!("/redfish/v1/Systems/{}/Memory", h.id);
+        let members = (0..h.dimms.len())
+            .map(|i| format!("{base}/DIMM{i}"))
+            .collect();
+        ok(collection(
+            &base,
+            "#MemoryCollection.MemoryCollection",
+            "Memory",
+            members,
+        ))
+    })
+}
+
+async fn dimm(ctx: Ctx, headers: HeaderMap, Path((id, dimm)): Path<(String, String)>) -> Response {
+    ctx.with_host(&headers, &id, "GET Memory", |h, _| {
+        let size = dimm
+            .strip_prefix("DIMM")
+            .and_then(|n| n.parse::<usize>().ok())
+            .and_then(|i| h.dimms.get(i));
+        let Some(gib) = size else {
+            return not_found(&format!("Memory {dimm}"));
+        };
+        ok(json!({
+            "@odata.id": format!("/redfish/v1/Systems/{}/Memory/{dimm}", h.id),
+            "@odata.type": "#Memory.v1_7_0.Memory",
+            "Id": dimm,
+            "Name": dimm,
+            "CapacityMiB": gib * 1024,
+            "MemoryDeviceType": "DDR4",
+            "MemoryType": "DRAM",
+            "OperatingSpeedMhz": 3200,
+            "Manufacturer": "Metal3",
+            "Status": {"State": "Enabled", "Health": "OK"},
+        }))
+    })
+}
+
+async fn simple_storage(ctx: Ctx, headers: HeaderMap, Path(id): Id) -> Response {
+    ctx.with_host(&headers, &id, "GET SimpleStorage", |h, _| {
+        let base = format!("/redfish/v1/Systems/{}/SimpleStorage", h.id);
+        ok(collection(
+            &base,
+            "#SimpleStorageCollection.SimpleStorageCollection",
+            "Simple Storage Collection",
+            vec![format!("{base}/1")],
+        ))
+    })
+}
+
+async fn simple_storage_member(
+    ctx: Ctx,
+    headers: HeaderMap,
+    Path((id, member)): Path<(String, String)>,
+) -> Response {
+    ctx.with_host(&headers, &id, "GET SimpleStorage", |h, _| {
+        if member != "1" {
+            return not_found(&format!("SimpleStorage {member}"));
+        }
+        let devices: Vec<Value> = (0..h.storage.drives)
+            .map(|d| {
+                json!({
+                    "Name": drive_id(d),
+                    "Model": "Simulated SSD",
+                    "CapacityBytes": h.storage.drive_bytes,
+                    "Status": {"State": "Enabled", "Health": "OK"},
+                })
+            })
+            .collect();
+        ok(json!({
+            "@odata.id": format!("/redfish/v1/Systems/{}/SimpleStorage/1", h.id),
+            "@odata.type": "#SimpleStorage.v1_2_0.SimpleStorage",
+            "Id": "1",
+            "Name": "Simple Storage Controller",
+            "Devices": devices,
+            "Status": {"State": "Enabled", "Health": "OK"},
+        }))
+    })
+}
+
+fn storage_base(h: &Host) -> String {
+    format!("/redfish/v1/Systems/{}/Storage/1", h.id)
+}
+
+async fn storages(ctx: Ctx, headers: HeaderMap, Path(id): Id) -> Response {
+    ctx.with_host(&headers, &id, "GET Storage", |h, _| {
+        ok(collection(
+            &format!("/redfish/v1/Systems/{}/Storage", h.id),
+            "#StorageCollection.StorageCollection",
+            "Storage Collection",
+            vec![storage_base(h)],
+        ))
+    })
+}
+
+async fn storage(
+    ctx: Ctx,
+    headers: HeaderMap,
+    Path((id, sid)): Path<(String, String)>,
+) -> Response {
+    ctx.with_host(&headers, &id, "GET Storage", |h, _| {
+        if sid != "1" {
+            return not_found(&format!("Storage {sid}"));
+        }
+        let base = storage_base(h);
+        let drives: Vec<Value> = (0..h.storage.drives)
+            .map(|d| json!({"@odata.id": format!("{base}/Drives/{}", drive_id(d))}))
+            .collect();
+        ok(json!({
+            "@odata.id": base,
+            "@odata.type": "#Storage.v1_8_0.Storage",
+            "Id": "1",
+            "Name": "RAID Controller",
+            "Status": {"State": "Enabled", "Health": "OK"},
+            "StorageControllers": [{
+                "@odata.id": format!("{base}#/StorageControllers/0"),
+                "MemberId": "0",
+                "Name": "Simulated RAID Controller",
+                "SpeedGbps": 12,
+                "SupportedRAIDTypes": RAID_TYPES,
+                "SupportedControllerProtocols": ["PCIe"],
+                "SupportedDeviceProtocols": ["SATA"],
+                "Status": {"State": "Enabled", "Health": "OK"},
+            }],
+            "Drives": drives,
+            "Drives@odata.count": h.storage.drives,
+            "Volumes": {"@odata.id": format!("{base}/Volumes")},
+        }))
+    })
+}
+
+async fn drive(
+    ctx: Ctx,
+    headers: HeaderMap,
+    Path((id, _sid, did)): Path<(String, String, String)>,
+) -> Response {
+    ctx.with_host(&headers, &id, "GET Drive", |h, _| {
+        let known = (0..h.storage.drives).any(|d| drive_id(d) == did);
+        if !known {
+            return not_found(&format!("Drive {did}"));
+        }
+        ok(json!({
+            "@odata.id": format!("{}/Drives/{did}", storage_base(h)),
+            "@odata.type": "#Drive.v1_9_0.Drive",
+            "Id": did,
+            "Name": did,
+            "Model": "Simulated SSD",
+            "SerialNumber": format!("{}-{did}", &h.id[h.id.len() - 8..]),
+            "CapacityBytes": h.storage.drive_bytes,
+            "MediaType": "SSD",
+            "Protocol": "SATA",
+            "RotationSpeedRPM": 0,
+            "Status": {"State": "Enabled", "Health": "OK"},
+        }))
+    })
+}
+
+async fn volumes(
+    ctx: Ctx,
+    headers: HeaderMap,
+    Path((id, _sid)): Path<(String, String)>,
+) -> Response {
+    ctx.with_host(&headers, &id, "GET Volumes", |h, _| {
+        let base = format!("{}/Volumes", storage_base(h));
+        let members = h
+            .storage
+            .volumes
+            .iter()
+            .map(|v| format!("{base}/{}", v.id))
+            .collect();
+        let mut body = collection(
+            &base,
+            "#VolumeCollection.VolumeCollection",
+            "Volumes",
+            members,
+        );
+        if let Some(map) = body.as_object_mut() {
+            map.insert(
+                "@Redfish.OperationApplyTimeSupport".into(),
+                json!({
+                    "@odata.type": "#Settings.v1_3_0.OperationApplyTimeSupport",
+                    "SupportedValues": ["Immediate", "OnReset"],
+                }),
+            );
+        }
+        ok(body)
+    })
+}
+
+async fn volume(
+    ctx: Ctx,
+    headers: HeaderMap,
+    Path((id, _sid, vid)): Path<(String, String, String)>,
+) -> Response {
+    ctx.with_host(&headers, &id, "GET Volume", |h, _| {
+        let base = storage_base(h);
+        let Some(v) = h.storage.volumes.iter().find(|v| v.id.to_string() == vid) else {
+            return not_found(&format!("Volume {vid}"));
+        };
+        let drives: Vec<Value> = v
+            .drives
+            .iter()
+            .map(|d| json!({"@odata.id": format!("{base}/Drives/{}", drive_id(*d))}))
+            .collect();
+        ok(json!({
+            "@odata.id": format!("{base}/Volumes/{}", v.id),
+            "@odata.type": "#Volume.v1_5_0.Volume",
+            "Id": v.id.to_string(),
+            "Name": v.name,
+            "RAIDType": v.raid.as_str(),
+            "VolumeType": v.raid.volume_type(),
+            "CapacityBytes": v.capacity_bytes,
+            "Encrypted": false,
+            "Links": {"Drives": drives},
+            "Status": {"State": "Enabled", "Health": "OK"},
+        }))
+    })
+}
+
+/// Whether a body asks for the change at the next reset rather than now.
+fn on_reset(body: Option<&Value>) -> bool {
+    body.and_then(|b| b.get("@Redfish.OperationApplyTime"))
+        .and_then(Value::as_str)
+        == Some("OnReset")
+}
+
+/// Answers a volume change staged for the next boot: 202 with a task.
+fn staged_task(ctx: &Ctx, index: usize, name: String, boots: u64) -> Response {
+    let task = {
+        let mut tasks = lock(&ctx.service.tasks);
+        let id = tasks.add(index, name, Until::BootAfter(boots), timestamp());
+        tasks.list.get(&id).cloned()
+    };
+    match task {
+        Some(task) => accepted(&task, boots),
+        None => error(StatusCode::INTERNAL_SERVER_ERROR, "task lost"),
+    }
+}
+
+async fn create_volume(
+    ctx: Ctx,
+    headers: HeaderMap,
+    Path((id, sid)): Path<(String, String)>,
+    body: axum::Json<Value>,
+) -> Response {
+    let mut staged = None;
+    let response = ctx.with_host(&headers, &id, "POST Volumes", |h, _| {
+        if sid != "1" {
+            return not_found(&format!("Storage {sid}"));
+        }
+        let volume = match h.storage.plan(&body) {
+            Ok(v) => v,
+            Err(e) => return error(StatusCode::BAD_REQUEST, &e),
+        };
+        let location = format!("{}/Volumes/{}", storage_base(h), volume.id);
+        let name = format!("Create {} volume {}", volume.raid.as_str(), volume.name);
+        if on_reset(Some(&body)) {
+            h.storage.pending.push(Pending::Create(volume));
+            staged = Some((h.index, name, h.boots));
+            return no_content();
+        }
+        h.storage.volumes.push(volume);
+        let mut r = StatusCode::CREATED.into_response();
+        if let Ok(l) = HeaderValue::from_str(&location) {
+            r.headers_mut().insert(header::LOCATION, l);
+        }
+        r
+    });
+    match staged {
+        Some((index, name, boots)) => staged_task(&ctx, index, name, boots),
+        None => response,
+    }
+}
+
+async fn delete_volume(
+    ctx: Ctx,
+    headers: HeaderMap,
+    Path((id, _sid, vid)): Path<(String, String, String)>,
+    body: Option<axum::Json<Value>>,
+) -> Response {
+    let mut staged = None;
+    let response = ctx.with_host(&headers, &id, "DELETE Volume", |h, _| {
+        let Some(vol) = vid.parse::<u32>().ok().filter(|v| h.storage.has(*v)) else {
+            return not_found(&format!("Volume {vid}"));
+        };
+        if on_reset(body.as_deref()) {
+            h.storage.pending.push(Pending::Delete(vol));
+            staged = Some((h.index, format!("Delete volume {vol}"), h.boots));
+        } else {
+            h.storage.delete(vol);
+        }
+        no_content()
+    });
+    match staged {
+        Some((index, name, boots)) => staged_task(&ctx, index, name, boots),
+        None => response,
+    }
+}
+
+fn bios_body(h: &Host) -> Value {
+    let base = format!("/redfish/v1/Systems/{}/Bios", h.id);
+    json!({
+        "@odata.id": base,
+        "@odata.type": "#Bios.v1_1_0.Bios",
+        "Id": "Bios",
+        "Name": "BIOS Configuration",
+        "AttributeRegistry": crate::bios::REGISTRY,
+        "Attributes": h.bios.current,
+        "@Redfish.Settings": {
+            "@odata.type": "#Settings.v1_3_0.Settings",
+            "SettingsObject": {"@odata.id": format!("{base}/Settings")},
+            "SupportedApplyTimes": ["OnReset"],
+        },
+        "Actions": {
+            "#Bios.ResetBios": {"target": format!("{base}/Actions/Bios.ResetBios")},
+            "#Bios.ChangePassword": {"target": format!("{base}/Actions/Bios.ChangePassword")},
+        },
+    })
+}
+
+fn bios_settings_body(h: &Host) -> Value {
+    json!({
+        "@odata.id": format!("/redfish/v1/Systems/{}/Bios/Settings", h.id),
+        "@odata.type": "#Bios.v1_1_0.Bios",
+        "Id": "Settings",
+        "Name": "BIOS Pending Settings",
+        "AttributeRegistry": crate::bios::REGISTRY,
+        "Attributes": h.bios.pending,
+    })
+}
+
+async fn bios(ctx: Ctx, headers: HeaderMap, Path(id): Id) -> Response {
+    ctx.with_host(&headers, &id, "GET Bios", |h, _| ok(bios_body(h)))
+}
+
+async fn bios_settings(ctx: Ctx, headers: HeaderMap, Path(id): Id) -> Response {
+    ctx.with_host(&headers, &id, "GET BiosSettings", |h, _| {
+        ok(bios_settings_body(h))
+    })
+}
+
+async fn patch_bios_settings(
+    ctx: Ctx,
+    headers: HeaderMap,
+    Path(id): Id,
+    body: axum::Json<Value>,
+) -> Response {
+    ctx.with_host(&headers, &id, "PATCH BiosSettings", |h, _| {
+        if let Err(r) = precondition(&headers, &bios_settings_body(h)) {
+            return r;
+        }
+        let Some(attributes) = body.get("Attributes").and_then(Value::as_object) else {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "the body needs an Attributes object",
+            );
+        };
+        match h.bios.stage(attributes) {
+            Ok(()) => no_content(),
+            Err(e) => error(StatusCode::BAD_REQUEST, &e),
+        }
+    })
+}
+
+async fn reset_bios(ctx: Ctx, headers: HeaderMap, Path(id): Id) -> Response {
+    ctx.with_host(&headers, &id, "POST ResetBios", |h, _| {
+        h.bios.stage_defaults();
+        no_content()
+    })
+}
+
+/// What the server runs, for the simulator's own host view.
+pub(super) fn running_text(r: &Running) -> String {
+    match r {
+        Running::Nothing => "nothing".into(),
+        Running::VirtualMedia(image) => format!("virtual media {image}"),
+        Running::Disk => "disk".into(),
+        Running::Network => "network boot".into(),
+        Running::Setup => "firmware setup".into(),
+        Running::Booting => "power-on self test".into(),
+    }
+}
+
+pub(super) fn routes() -> Router<Arc<Fleet>> {
+    let sys = "/redfish/v1/Systems/{id}";
+    let storage_path = format!("{sys}/Storage/{{sid}}");
+    Router::new()
+        .route("/redfish/v1/Systems", get(systems))
+        .route(sys, get(system).patch(patch_system))
+        .route(&format!("{sys}/Actions/ComputerSystem.Reset"), post(reset))
+        .route(&format!("{sys}/EthernetInterfaces"), get(nics))
+        .route(&format!("{sys}/EthernetInterfaces/{{nic}}"), get(nic))
+        .route(&format!("{sys}/Processors"), get(processors))
+        .route(&format!("{sys}/Processors/{{cpu}}"), get(processor))
+        .route(&format!("{sys}/Memory"), get(memory))
+        .route(&format!("{sys}/Memory/{{dimm}}"), get(dimm))
+        .route(&format!("{sys}/SimpleStorage"), get(simple_storage))
+        .route(
+            &format!("{sys}/SimpleStorage/{{member}}"),
+            get(simple_storage_member),
+        )
+        .route(&format!("{sys}/Storage"), get(storages))
+        .route(&storage_path, get(storage))
+        .route(&format!("{storage_path}/Drives/{{did}}"), get(drive))
+        .route(
+            &format!("{storage_path}/Volumes"),
+            get(volumes).post(create_volume),
+        )
+        .route(
+            &format!("{storage_path}/Volumes/{{vid}}"),
+            get(volume).delete(delete_volume),
+        )
+        .route(&format!("{sys}/Bios"), get(bios))
+        .route(
+            &format!("{sys}/Bios/Settings"),
+            get(bios_settings).patch(patch_bios_settings),
+        )
+        .route(
+            &format!("{sys}/Bios/Actions/Bios.ResetBios"),
+            post(reset_bios),
+        )
+}
