@@ -1,0 +1,694 @@
+//! The connection pool: one entry per BMC and set of credentials, holding its session (logged
+//! out when idle or at shutdown), a limit on concurrent requests, and a circuit breaker.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use reqwest::header::{HeaderMap, HeaderValue};
+use reqwest::{Method, StatusCode};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use sha2::Digest;
+
+use crate::breaker::{Breaker, Rules};
+use crate::error::{Error, reason};
+use crate::types::Task;
+
+/// Client settings.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Time allowed for one request.
+    pub timeout: Duration,
+    /// Requests one BMC gets at once from us.
+    pub per_bmc_concurrency: usize,
+    /// Tries of an idempotent request (or one the BMC refused as busy) before giving up.
+    pub attempts: u32,
+    /// Pause before the second try; it grows fourfold each time.
+    pub backoff: Duration,
+    /// Failures in a row that open a BMC's circuit breaker (0 = never).
+    pub breaker_threshold: u32,
+    /// How long an open breaker holds calls back.
+    pub breaker_cooldown: Duration,
+    /// A session unused this long is logged out by [`Pool::logout_idle`].
+    pub session_idle: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(30),
+            per_bmc_concurrency: 2,
+            attempts: 3,
+            backoff: Duration::from_millis(250),
+            breaker_threshold: 5,
+            breaker_cooldown: Duration::from_secs(30),
+            session_idle: Duration::from_secs(300),
+        }
+    }
+}
+
+/// Where a BMC's Redfish service is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Endpoint {
+    /// `scheme://host[:port]`.
+    pub base: String,
+    /// Skip TLS certificate verification (`disableCertificateVerification`).
+    pub insecure: bool,
+}
+
+impl Endpoint {
+    /// The service and the system path (empty when the address names none) of a
+    /// BareMetalHost `bmc.address` of the redfish family.
+    pub fn from_address(address: &str, insecure: bool) -> Result<(Self, String), Error> {
+        let parsed = metal3_bmc::parse(address).map_err(|e| Error::Address(e.to_string()))?;
+        if !parsed.family().is_redfish() {
+            return Err(Error::Address(format!(
+                "{} is not a Redfish address; the redfish provisioner manages redfish, \
+                 redfish-virtualmedia, redfish-uefihttp, idrac-redfish, idrac-virtualmedia and \
+                 ilo5-redfish hosts",
+                parsed.bmc_type()
+            )));
+        }
+        let scheme = parsed.transport().map_or("https", |t| t.as_str());
+        let host = parsed.hostname();
+        let host = if host.contains(':') {
+            format!("[{host}]")
+        } else {
+            host.to_string()
+        };
+        let base = match parsed.port() {
+            Some(port) => format!("{scheme}://{host}:{port}"),
+            None => format!("{scheme}://{host}"),
+        };
+        let path = parsed.path().trim_end_matches('/').to_string();
+        Ok((Self { base, insecure }, path))
+    }
+}
+
+/// What the BMC answered to a successful request.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Reply {
+    pub status: u16,
+    pub location: Option<String>,
+    pub etag: Option<String>,
+    pub body: Value,
+}
+
+impl Reply {
+    /// Decodes the body.
+    pub fn decode<T: DeserializeOwned>(&self, path: &str) -> Result<T, Error> {
+        serde_json::from_value(self.body.clone()).map_err(|e| Error::Decode {
+            path: path.into(),
+            detail: e.to_string(),
+        })
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Auth {
+    /// Not logged in yet.
+    None,
+    Session {
+        token: String,
+        location: String,
+    },
+    /// The BMC has no usable session service.
+    Basic,
+}
+
+/// One BMC service seen with one set of credentials: the session is shared by every system
+/// it manages.
+struct Bmc {
+    endpoint: Endpoint,
+    username: String,
+    password: String,
+    /// Serialises logins; holds the current authentication.
+    auth: tokio::sync::Mutex<Auth>,
+    last_used: Mutex<Instant>,
+}
+
+/// One managed system (or a whole service when the address names none): its own limit on
+/// concurrent requests and its own breaker, so one failing server behind a many-server
+/// service does not hold back the others.
+struct Target {
+    permits: tokio::sync::Semaphore,
+    breaker: Mutex<Breaker>,
+    last_error: Mutex<String>,
+    calls: AtomicU64,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+struct Inner {
+    config: Config,
+    verifying: reqwest::Client,
+    insecure: reqwest::Client,
+    bmcs: Mutex<HashMap<String, Arc<Bmc>>>,
+    targets: Mutex<HashMap<String, Arc<Target>>>,
+    logouts: AtomicU64,
+}
+
+/// Redfish connections to many BMCs, shared by every host.
+#[derive(Clone)]
+pub struct Pool {
+    inner: Arc<Inner>,
+}
+
+impl Pool {
+    pub fn new(config: Config) -> Result<Self, Error> {
+        let build = |insecure: bool| {
+            reqwest::Client::builder()
+                .timeout(config.timeout)
+                .danger_accept_invalid_certs(insecure)
+                .pool_idle_timeout(Duration::from_secs(30))
+                .build()
+                .map_err(|e| Error::Address(format!("cannot build the HTTP client: {e}")))
+        };
+        Ok(Self {
+            inner: Arc::new(Inner {
+                verifying: build(false)?,
+                insecure: build(true)?,
+                config,
+                bmcs: Mutex::new(HashMap::new()),
+                targets: Mutex::new(HashMap::new()),
+                logouts: AtomicU64::new(0),
+            }),
+        })
+    }
+
+    /// A connection to the system at `scope` (its path, e.g. `/redfish/v1/Systems/1`) of
+    /// `endpoint`, with these credentials; cheap. Connections with the same credentials to the
+    /// same service share its session; each system has its own request limit and breaker.
+    pub fn connect(
+        &self,
+        endpoint: &Endpoint,
+        scope: &str,
+        username: &str,
+        password: &str,
+    ) -> Connection {
+        let fingerprint = sha2::Sha256::digest(password.as_bytes());
+        let key = format!(
+            "{}|{}|{}|{:x}",
+            endpoint.base, endpoint.insecure, username, fingerprint
+        );
+        let bmc = lock(&self.inner.bmcs)
+            .entry(key)
+            .or_insert_with(|| {
+                Arc::new(Bmc {
+                    endpoint: endpoint.clone(),
+                    username: username.into(),
+                    password: password.into(),
+                    auth: tokio::sync::Mutex::new(Auth::None),
+                    last_used: Mutex::new(Instant::now()),
+                })
+            })
+            .clone();
+        let config = &self.inner.config;
+        let target = lock(&self.inner.targets)
+            .entry(format!("{}{scope}", endpoint.base))
+            .or_insert_with(|| {
+                Arc::new(Target {
+                    permits: tokio::sync::Semaphore::new(config.per_bmc_concurrency.max(1)),
+                    breaker: Mutex::new(Breaker::new(Rules {
+                        threshold: config.breaker_threshold,
+                        cooldown: config.breaker_cooldown,
+                    })),
+                    last_error: Mutex::new(String::new()),
+                    calls: AtomicU64::new(0),
+                })
+            })
+            .clone();
+        Connection {
+            inner: self.inner.clone(),
+            bmc,
+            target,
+        }
+    }
+
+    /// Requests sent so far, to every BMC (logins and logouts included).
+    pub fn calls(&self) -> u64 {
+        let targets: u64 = lock(&self.inner.targets)
+            .values()
+            .map(|t| t.calls.load(Ordering::Relaxed))
+            .sum();
+        targets + self.inner.logouts.load(Ordering::Relaxed)
+    }
+
+    /// Sessions currently held.
+    pub async fn open_sessions(&self) -> usize {
+        let bmcs: Vec<Arc<Bmc>> = lock(&self.inner.bmcs).values().cloned().collect();
+        let mut open = 0;
+        for bmc in bmcs {
+            if matches!(*bmc.auth.lock().await, Auth::Session { .. }) {
+                open += 1;
+            }
+        }
+        open
+    }
+
+    /// Logs out of sessions unused for `Config::session_idle` and forgets those BMCs.
+    pub async fn logout_idle(&self) {
+        let idle = self.inner.config.session_idle;
+        let stale: Vec<Arc<Bmc>> = {
+            let mut bmcs = lock(&self.inner.bmcs);
+            let keys: Vec<String> = bmcs
+                .iter()
+                .filter(|(_, b)| lock(&b.last_used).elapsed() >= idle)
+                .map(|(k, _)| k.clone())
+                .collect();
+            keys.iter().filter_map(|k| bmcs.remove(k)).collect()
+        };
+        for bmc in stale {
+            logout(&self.inner, &bmc).await;
+        }
+    }
+
+    /// Logs out of every session (at shutdown).
+    pub async fn logout_all(&self) {
+        let all: Vec<Arc<Bmc>> = lock(&self.inner.bmcs).drain().map(|(_, b)| b).collect();
+        for bmc in all {
+            logout(&self.inner, &bmc).await;
+        }
+    }
+
+    /// Forgets the connections to `endpoint` (after a host is deleted), logging out.
+    pub async fn forget(&self, endpoint: &Endpoint) {
+        lock(&self.inner.targets).retain(|k, _| !k.starts_with(&endpoint.base));
+        let prefix = format!("{}|{}|", endpoint.base, endpoint.insecure);
+        let gone: Vec<Arc<Bmc>> = {
+            let mut bmcs = lock(&self.inner.bmcs);
+            let keys: Vec<String> = bmcs
+                .keys()
+                .filter(|k| k.starts_with(&prefix))
+                .cloned()
+                .collect();
+            keys.iter().filter_map(|k| bmcs.remove(k)).collect()
+        };
+        for bmc in gone {
+            logout(&self.inner, &bmc).await;
+        }
+    }
+}
+
+async fn logout(inner: &Inner, bmc: &Bmc) {
+    let mut auth = bmc.auth.lock().await;
+    if let Auth::Session { token, location } = &*auth {
+        let url = absolute(&bmc.endpoint.base, location);
+        inner.logouts.fetch_add(1, Ordering::Relaxed);
+        let client = if bmc.endpoint.insecure {
+            &inner.insecure
+        } else {
+            &inner.verifying
+        };
+        if let Err(e) = client
+            .delete(url)
+            .header("X-Auth-Token", token)
+            .send()
+            .await
+        {
+            tracing::debug!(bmc = %bmc.endpoint.base, error = %e, "logout failed; the session will time out");
+        }
+    }
+    *auth = Auth::None;
+}
+
+fn absolute(base: &str, path: &str) -> String {
+    if path.starts_with("http://") || path.starts_with("https://") {
+        path.to_string()
+    } else {
+        format!("{base}{path}")
+    }
+}
+
+/// Requests to one BMC.
+#[derive(Clone)]
+pub struct Connection {
+    inner: Arc<Inner>,
+    bmc: Arc<Bmc>,
+    target: Arc<Target>,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("base", &self.bmc.endpoint.base)
+            .field("username", &self.bmc.username)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a task monitor says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TaskProgress {
+    Running(Option<Task>),
+    Done(Option<Task>),
+}
+
+impl Connection {
+    fn http(&self) -> &reqwest::Client {
+        if self.bmc.endpoint.insecure {
+            &self.inner.insecure
+        } else {
+            &self.inner.verifying
+        }
+    }
+
+    /// The service's base URL.
+    pub fn base(&self) -> &str {
+        &self.bmc.endpoint.base
+    }
+
+    /// Requests this connection's system has cost so far (its share of logins included).
+    pub fn calls(&self) -> u64 {
+        self.target.calls.load(Ordering::Relaxed)
+    }
+
+    /// GETs and decodes a resource.
+    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, Error> {
+        self.request(Method::GET, path, None, None)
+            .await?
+            .decode(path)
+    }
+
+    /// GETs a resource as it came, with its ETag.
+    pub async fn get_reply(&self, path: &str) -> Result<Reply, Error> {
+        self.request(Method::GET, path, None, None).await
+    }
+
+    /// PATCHes a resource, with `If-Match` when an ETag is given.
+    pub async fn patch(
+        &self,
+        path: &str,
+        body: &Value,
+        etag: Option<&str>,
+    ) -> Result<Reply, Error> {
+        self.request(Method::PATCH, path, Some(body), etag).await
+    }
+
+    /// POSTs (an action, or a new member of a collection).
+    pub async fn post(&self, path: &str, body: &Value) -> Result<Reply, Error> {
+        self.request(Method::POST, path, Some(body), None).await
+    }
+
+    /// DELETEs a resource.
+    pub async fn delete(&self, path: &str) -> Result<Reply, Error> {
+        self.request(Method::DELETE, path, None, None).await
+    }
+
+    /// Reads a task monitor: running while it answers 202.
+    pub async fn task(&self, monitor: &str) -> Result<TaskProgress, Error> {
+        let reply = self.request(Method::GET, monitor, None, None).await?;
+        let task = serde_json::from_value::<Task>(reply.body.clone())
+            .ok()
+            .filter(|t| t.task_state.is_some());
+        Ok(if reply.status == 202 {
+            TaskProgress::Running(task)
+        } else {
+            TaskProgress::Done(task)
+        })
+    }
+
+    async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        etag: Option<&str>,
+    ) -> Result<Reply, Error> {
+        let config = &self.inner.config;
+        let idempotent = matches!(method, Method::GET | Method::DELETE);
+        let mut attempt = 0;
+        loop {
+            let result = self.once(&method, path, body, etag).await;
+            let retry = match &result {
+                Err(Error::Http { status: 503, .. }) => true,
+                Err(Error::Unreachable { .. } | Error::Timeout { .. }) => idempotent,
+                Err(Error::Http { status, .. }) => idempotent && *status >= 500,
+                _ => false,
+            };
+            attempt += 1;
+            if !retry || attempt >= config.attempts {
+                return result;
+            }
+            let pause = config.backoff * 4u32.saturating_pow(attempt - 1);
+            tokio::time::sleep(pause).await;
+        }
+    }
+
+    /// The session token to use, logging in when there is none.
+    async fn authenticate(&self) -> Result<Auth, Error> {
+        let mut auth = self.bmc.auth.lock().await;
+        if *auth == Auth::None {
+            *auth = self.login().await?;
+        }
+        Ok(auth.clone())
+    }
+
+    /// Drops `stale` (refused by the BMC) and logs in again, unless another request already did.
+    async fn reauthenticate(&self, stale: &Auth) -> Result<Auth, Error> {
+        let mut auth = self.bmc.auth.lock().await;
+        if *auth == *stale {
+            *auth = self.login().await?;
+        }
+        Ok(auth.clone())
+    }
+
+    async fn login(&self) -> Result<Auth, Error> {
+        let base = &self.bmc.endpoint.base;
+        let url = format!("{base}/redfish/v1/SessionService/Sessions");
+        let body =
+            serde_json::json!({"UserName": self.bmc.username, "Password": self.bmc.password});
+        self.target.calls.fetch_add(1, Ordering::Relaxed);
+        let response = self
+            .http()
+            .post(&url)
+            .json(&body)
+            .send()
+            .await
+            .map_err(|e| {
+                self.transport_error(&Method::POST, "/redfish/v1/SessionService/Sessions", &e)
+            })?;
+        let status = response.status();
+        let token = header(response.headers(), "x-auth-token");
+        let location = header(response.headers(), "location");
+        match (status, token) {
+            (s, Some(token)) if s.is_success() => Ok(Auth::Session {
+                token,
+                location: location.unwrap_or_default(),
+            }),
+            (StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN, _) => {
+                let body: Value = response.json().await.unwrap_or(Value::Null);
+                Err(Error::Unauthorized {
+                    base: base.clone(),
+                    message: reason(&body).unwrap_or_else(|| status.to_string()),
+                })
+            }
+            (s, _) if s.is_server_error() => {
+                let body: Value = response.json().await.unwrap_or(Value::Null);
+                Err(Error::Http {
+                    status: s.as_u16(),
+                    method: "POST".into(),
+                    path: "/redfish/v1/SessionService/Sessions".into(),
+                    message: reason(&body).unwrap_or_else(|| s.to_string()),
+                })
+            }
+            // No session service (or one we cannot use): basic authentication on every request.
+            _ => Ok(Auth::Basic),
+        }
+    }
+
+    fn transport_error(&self, method: &Method, path: &str, e: &reqwest::Error) -> Error {
+        let base = self.bmc.endpoint.base.clone();
+        if e.is_timeout() {
+            Error::Timeout {
+                base,
+                method: method.to_string(),
+                path: path.into(),
+                timeout: self.inner.config.timeout,
+            }
+        } else {
+            let mut detail = e.to_string();
+            let mut source = std::error::Error::source(e);
+            while let Some(s) = source {
+                detail = format!("{detail}: {s}");
+                source = s.source();
+            }
+            Error::Unreachable { base, detail }
+        }
+    }
+
+    fn breaker_failure(&self, error: &Error) {
+        lock(&self.target.breaker).failure(Instant::now());
+        *lock(&self.target.last_error) = error.to_string();
+    }
+
+    async fn once(
+        &self,
+        method: &Method,
+        path: &str,
+        body: Option<&Value>,
+        etag: Option<&str>,
+    ) -> Result<Reply, Error> {
+        let base = &self.bmc.endpoint.base;
+        let allowed = lock(&self.target.breaker).allow(Instant::now());
+        if let Err(until) = allowed {
+            return Err(Error::CircuitOpen {
+                base: base.clone(),
+                failures: lock(&self.target.breaker).failures(),
+                retry_in: until.saturating_duration_since(Instant::now()),
+                last: lock(&self.target.last_error).clone(),
+            });
+        }
+        let _permit = self
+            .target
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| Error::Address("the connection pool is closed".into()))?;
+        *lock(&self.bmc.last_used) = Instant::now();
+        let mut auth = match self.authenticate().await {
+            Ok(a) => a,
+            Err(e) => {
+                if e.is_transient() {
+                    self.breaker_failure(&e);
+                }
+                return Err(e);
+            }
+        };
+        let mut relogged = false;
+        loop {
+            let url = absolute(base, path);
+            let mut request = self.http().request(method.clone(), &url);
+            request = match &auth {
+                Auth::Session { token, .. } => request.header("X-Auth-Token", token),
+                _ => {
+                    let basic = base64::engine::general_purpose::STANDARD
+                        .encode(format!("{}:{}", self.bmc.username, self.bmc.password));
+                    request.header("Authorization", format!("Basic {basic}"))
+                }
+            };
+            if let Some(tag) = etag {
+                request = request.header("If-Match", tag);
+            }
+            if let Some(body) = body {
+                request = request.json(body);
+            }
+            self.target.calls.fetch_add(1, Ordering::Relaxed);
+            let response = match request.send().await {
+                Ok(r) => r,
+                Err(e) => {
+                    let error = self.transport_error(method, path, &e);
+                    self.breaker_failure(&error);
+                    return Err(error);
+                }
+            };
+            let status = response.status();
+            if status == StatusCode::UNAUTHORIZED
+                && matches!(auth, Auth::Session { .. })
+                && !relogged
+            {
+                // The session ended on the BMC's side (timeout, reboot): log in again once.
+                relogged = true;
+                auth = self.reauthenticate(&auth).await?;
+                continue;
+            }
+            let headers = response.headers().clone();
+            let bytes = match response.bytes().await {
+                Ok(b) => b,
+                Err(e) => {
+                    let error = self.transport_error(method, path, &e);
+                    self.breaker_failure(&error);
+                    return Err(error);
+                }
+            };
+            let value: Value = if bytes.is_empty() {
+                Value::Null
+            } else {
+                serde_json::from_slice(&bytes).unwrap_or(Value::Null)
+            };
+            if status.is_success() {
+                lock(&self.target.breaker).success();
+                return Ok(Reply {
+                    status: status.as_u16(),
+                    location: header(&headers, "location"),
+                    etag: header(&headers, "etag"),
+                    body: value,
+                });
+            }
+            let message = reason(&value).unwrap_or_else(|| status.to_string());
+            if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+                lock(&self.target.breaker).success();
+                return Err(Error::Unauthorized {
+                    base: base.clone(),
+                    message,
+                });
+            }
+            let error = Error::Http {
+                status: status.as_u16(),
+                method: method.to_string(),
+                path: path.into(),
+                message,
+            };
+            if status.is_server_error() {
+                self.breaker_failure(&error);
+            } else {
+                lock(&self.target.breaker).success();
+            }
+            return Err(error);
+        }
+    }
+}
+
+fn header(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v: &HeaderValue| v.to_str().ok())
+        .map(str::to_string)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_from_bmc_addresses() {
+        let (e, path) = Endpoint::from_address(
+            "redfish-virtualmedia+http://127.0.0.1:8000/redfish/v1/Systems/abc",
+            false,
+        )
+        .expect("address");
+        assert_eq!(e.base, "http://127.0.0.1:8000");
+        assert_eq!(path, "/redfish/v1/Systems/abc");
+        let (e, path) = Endpoint::from_address("redfish://[fd00::5]/redfish/v1/Systems/1/", true)
+            .expect("ipv6");
+        assert_eq!(e.base, "https://[fd00::5]");
+        assert!(e.insecure);
+        assert_eq!(path, "/redfish/v1/Systems/1");
+        let (e, _) = Endpoint::from_address(
+            "idrac-virtualmedia://10.0.0.1/redfish/v1/Systems/System.Embedded.1",
+            false,
+        )
+        .expect("idrac");
+        assert_eq!(e.base, "https://10.0.0.1");
+        let err = Endpoint::from_address("ipmi://10.0.0.1", false).expect_err("ipmi");
+        assert!(err.to_string().contains("not a Redfish address"), "{err}");
+    }
+
+    #[test]
+    fn passwords_never_show() {
+        let pool = Pool::new(Config::default()).expect("pool");
+        let (e, _) = Endpoint::from_address("redfish://10.0.0.1/redfish/v1/Systems/1", false)
+            .expect("address");
+        let c = pool.connect(&e, "/redfish/v1/Systems/1", "admin", "hunter2");
+        let shown = format!("{c:?}");
+        assert!(
+            shown.contains("admin") && !shown.contains("hunter2"),
+            "{shown}"
+        );
+    }
+}
