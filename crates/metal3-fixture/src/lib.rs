@@ -209,7 +209,7 @@ impl Fixture {
         }
         if behaviour.unreachable {
             return Err(ProvisionerError::Transient(format!(
-                "fixture: the backend for {key} is unreachable"
+                "cannot reach the provisioner (fixture: the backend for {key} is unreachable)"
             )));
         }
         let busy = state

@@ -1474,8 +1474,9 @@ impl<'a, P: Provisioner + ?Sized> Machine<'a, P> {
         Ok(())
     }
 
-    /// Records that the provisioner could not be asked, as an error of the current state's
-    /// action, so the host shows why it is stuck and retries with backoff.
+    /// Records that the provisioner could not be asked (its message says what could not be
+    /// reached: Ironic, a BMC), as an error of the current state's action, so the host shows
+    /// why it is stuck and retries with backoff.
     fn backend_unreachable(&mut self, message: &str) -> Requeue {
         use ProvisioningState as S;
         let error_type = match self.state() {
@@ -1488,7 +1489,7 @@ impl<'a, P: Provisioner + ?Sized> Machine<'a, P> {
         };
         self.fail(
             error_type,
-            format!("cannot reach the provisioner ({message}); retrying with backoff"),
+            format!("{message}; retrying with backoff"),
         )
     }
 

@@ -65,7 +65,8 @@ pub enum ProvisionerError {
     /// The backend is busy with the host (locked node); try again shortly.
     #[error("the host is busy in the provisioner")]
     NodeIsBusy,
-    /// Any other transient fault, e.g. a timeout talking to the backend.
+    /// Any other transient fault, e.g. a timeout talking to the backend; the message says what
+    /// could not be reached (`cannot reach the BMC at …`, `cannot reach the provisioner …`).
     #[error("{0}")]
     Transient(String),
 }
