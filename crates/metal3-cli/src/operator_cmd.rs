@@ -57,6 +57,12 @@ pub struct Args {
     /// Log format.
     #[arg(long, value_enum, default_value = "text")]
     pub log_format: LogFormat,
+    /// Hosts provisioning at once (0 = unlimited); the redfish backend honours it.
+    #[arg(long, env = "PROVISIONING_LIMIT", default_value_t = 20)]
+    pub provisioning_limit: usize,
+    /// Redfish backend: an idle host's power state is read at most this often.
+    #[arg(long, default_value_t = 300)]
+    pub power_check_seconds: u64,
     /// This replica's name in Events.
     #[arg(long, env = "POD_NAME")]
     pub instance: Option<String>,
@@ -117,14 +123,23 @@ async fn client(kubeconfig: Option<&PathBuf>) -> Result<Client> {
 }
 
 pub fn run(args: &Args) -> Result<ExitCode> {
+    let mut redfish_pool = None;
     let provisioner: Arc<dyn Provisioner> = match args.provisioner {
         Backend::Fixture => Arc::new(metal3_fixture::Fixture::new()),
         Backend::Ironic => bail!(
-            "--provisioner ironic is not available yet (tracked in the Ironic provisioner issue); use --provisioner fixture"
+            "--provisioner ironic is not available yet (tracked in the Ironic provisioner issue); use --provisioner fixture or redfish"
         ),
-        Backend::Redfish => bail!(
-            "--provisioner redfish is not available yet (tracked in the native Redfish provisioner issue); use --provisioner fixture"
-        ),
+        Backend::Redfish => {
+            let config = metal3_redfish_provisioner::Config {
+                power_check: Duration::from_secs(args.power_check_seconds.max(1)),
+                capacity: args.provisioning_limit,
+                ..metal3_redfish_provisioner::Config::default()
+            };
+            let p = metal3_redfish_provisioner::RedfishProvisioner::new(config)
+                .context("--provisioner redfish")?;
+            redfish_pool = Some(p.pool().clone());
+            Arc::new(p)
+        }
     };
     if args.webhook_port != 0 {
         for file in ["tls.crt", "tls.key"] {
@@ -232,7 +247,21 @@ pub fn run(args: &Args) -> Result<ExitCode> {
             let lost = stop_rx.await.unwrap_or(false);
             let _ = seen_tx.send(lost);
         };
+        if let Some(pool) = &redfish_pool {
+            // Sessions unused for a while are logged out, so BMCs never run out of them.
+            let pool = pool.clone();
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(Duration::from_secs(60));
+                loop {
+                    tick.tick().await;
+                    pool.logout_idle().await;
+                }
+            });
+        }
         metal3_operator::run(client, provisioner, config, metrics, shutdown).await;
+        if let Some(pool) = &redfish_pool {
+            pool.logout_all().await;
+        }
         let lost = seen_rx.await.unwrap_or(false);
         if lost {
             bail!("lost the leader-election lease {LEASE_NAME}; exiting so a fresh start can compete again");

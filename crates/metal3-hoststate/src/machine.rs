@@ -1487,10 +1487,7 @@ impl<'a, P: Provisioner + ?Sized> Machine<'a, P> {
             S::Available | S::Ready | S::PoweringOffBeforeDelete => ErrorType::PowerManagement,
             _ => ErrorType::Registration,
         };
-        self.fail(
-            error_type,
-            format!("{message}; retrying with backoff"),
-        )
+        self.fail(error_type, format!("{message}; retrying with backoff"))
     }
 
     fn clear_power_error(&mut self) {

@@ -400,6 +400,11 @@ impl Connection {
         self.request(Method::DELETE, path, None, None).await
     }
 
+    /// DELETEs a resource with a body (e.g. `@Redfish.OperationApplyTime`).
+    pub async fn delete_with(&self, path: &str, body: &Value) -> Result<Reply, Error> {
+        self.request(Method::DELETE, path, Some(body), None).await
+    }
+
     /// Reads a task monitor: running while it answers 202.
     pub async fn task(&self, monitor: &str) -> Result<TaskProgress, Error> {
         let reply = self.request(Method::GET, monitor, None, None).await?;

@@ -1,4 +1,5 @@
 //! Helpers shared by the CLI's process tests.
+#![allow(dead_code)] // each test binary uses some of these helpers
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};

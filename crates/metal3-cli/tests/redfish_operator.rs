@@ -1,0 +1,258 @@
+//! `metal3 operator --provisioner redfish` against the simulated BMC fleet and the real API
+//! server: many hosts through register → inspect → available → provision (live ISO) →
+//! provisioned → deprovision → delete, with no Ironic anywhere.
+
+use std::collections::BTreeMap;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use metal3_api::v1alpha1::BareMetalHost;
+use metal3_sim::fleet::{Power, Running};
+use serde_json::{Value, json};
+
+mod common;
+use common::{Killed, free_port};
+
+const ISO: &str = "http://images.example/live.iso";
+const HOSTS: usize = 6;
+
+async fn wait_for(
+    hosts: &Api<BareMetalHost>,
+    names: &[String],
+    what: &str,
+    logs: &std::path::Path,
+    ok: impl Fn(&BareMetalHost) -> bool,
+) {
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        let mut pending = Vec::new();
+        for name in names {
+            let h = hosts.get(name).await.expect("get host");
+            if !ok(&h) {
+                pending.push(format!(
+                    "{name}: {} {}",
+                    h.provisioning_state().as_str(),
+                    h.status
+                        .as_ref()
+                        .map(|s| s.error_message.clone())
+                        .unwrap_or_default()
+                ));
+            }
+        }
+        if pending.is_empty() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not {what}: {pending:?}\noperator log (tail):\n{}",
+            tail(logs)
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn tail(path: &std::path::Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(40)..].join("\n")
+}
+
+fn total_calls(fleet: &metal3_sim::Fleet) -> u64 {
+    (0..fleet.len())
+        .filter_map(|i| fleet.host(i))
+        .map(|h| h.calls.values().sum::<u64>())
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_hosts_through_the_lifecycle_over_redfish() {
+    let cp = metal3_testenv::shared();
+    let client = cp.client().await.expect("client");
+    let ns = cp.namespace(&client, "redfish").await.expect("namespace");
+
+    // The simulated BMCs: each with its own password, a short POST, a little latency.
+    let fleet = metal3_sim::Fleet::with_credentials(HOSTS, "admin", "pw", true);
+    fleet
+        .set_faults(metal3_sim::faults::Faults {
+            latency_ms: [1, 5],
+            post_ms: 200,
+            ..Default::default()
+        })
+        .expect("knobs");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(metal3_sim::serve(listener, fleet.clone()));
+    let manifests = metal3_sim::manifests(
+        &fleet,
+        &metal3_sim::Addressing {
+            listen: addr,
+            per_host_base: None,
+            tls: false,
+        },
+    );
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
+    let hosts: Api<BareMetalHost> = Api::namespaced(client.clone(), &ns);
+    let mut names = Vec::new();
+    for doc in manifests.split("---\n").filter(|d| !d.trim().is_empty()) {
+        let value: Value = serde_json::from_str(doc).expect("manifest");
+        match value["kind"].as_str() {
+            Some("Secret") => {
+                let s: Secret = serde_json::from_value(value).expect("secret");
+                secrets
+                    .create(&PostParams::default(), &s)
+                    .await
+                    .expect("create secret");
+            }
+            Some("BareMetalHost") => {
+                let h: BareMetalHost = serde_json::from_value(value).expect("host");
+                names.push(h.metadata.name.clone().unwrap_or_default());
+                hosts
+                    .create(&PostParams::default(), &h)
+                    .await
+                    .expect("create host");
+            }
+            other => panic!("unexpected manifest {other:?}"),
+        }
+    }
+
+    let logs = tempfile::NamedTempFile::new().expect("log file");
+    let operator = Command::new(env!("CARGO_BIN_EXE_metal3"))
+        .arg("operator")
+        .args(["--provisioner", "redfish", "--namespace", &ns])
+        .arg("--kubeconfig")
+        .arg(cp.kubeconfig())
+        .args(["--health-addr", &format!("127.0.0.1:{}", free_port())])
+        .args(["--metrics-addr", &format!("127.0.0.1:{}", free_port())])
+        .args(["--webhook-port", "0", "--log-format", "json"])
+        .stdout(Stdio::null())
+        .stderr(logs.reopen().expect("log file"))
+        .spawn()
+        .expect("operator starts");
+    let mut operator = Killed(operator);
+    let mut phases = BTreeMap::new();
+
+    // Register and inspect out of band: available, inventory filled, still powered off.
+    wait_for(&hosts, &names, "available", logs.path(), |h| {
+        h.provisioning_state().as_str() == "available"
+    })
+    .await;
+    phases.insert("to available", total_calls(&fleet));
+    let first = hosts.get(&names[0]).await.expect("host");
+    let hardware = first
+        .status
+        .as_ref()
+        .and_then(|s| s.hardware.clone())
+        .expect("inspected hardware");
+    assert_eq!(hardware.cpu.count, 32);
+    assert_eq!(hardware.nics.len(), 2);
+    assert_eq!(hardware.storage.len(), 4);
+    assert_eq!(hardware.ram_mebibytes, 64 * 1024);
+
+    // Provision live ISOs on four hosts; ask one for a disk image this backend cannot write.
+    let (live, rest) = names.split_at(4);
+    let before = total_calls(&fleet);
+    for name in live {
+        let patch = json!({"spec": {"image": {"url": ISO, "format": "live-iso"}}});
+        hosts
+            .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .expect("patch");
+    }
+    let disk = &rest[0];
+    let patch = json!({"spec": {"image": {"url": "http://images.example/os.qcow2", "checksum": "http://images.example/os.qcow2.sha256sum", "format": "qcow2"}}});
+    hosts
+        .patch(disk, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .expect("patch");
+    wait_for(&hosts, live, "provisioned", logs.path(), |h| {
+        h.provisioning_state().as_str() == "provisioned"
+    })
+    .await;
+    phases.insert("provision 4 live ISOs", total_calls(&fleet) - before);
+    for name in live {
+        let index: usize = name.trim_start_matches("sim-").parse().expect("index");
+        let server = fleet.host(index).expect("server");
+        assert_eq!(server.running, Running::VirtualMedia(ISO.into()), "{name}");
+        assert_eq!(server.power, Power::On);
+    }
+    wait_for(
+        &hosts,
+        std::slice::from_ref(disk),
+        "refused",
+        logs.path(),
+        |h| {
+            h.status
+                .as_ref()
+                .is_some_and(|s| s.error_message.contains("in-band agent"))
+        },
+    )
+    .await;
+
+    // Deprovision: the media is ejected and the hosts are off and available again.
+    let before = total_calls(&fleet);
+    for name in live {
+        let patch = json!({"spec": {"image": null}});
+        hosts
+            .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .expect("patch");
+    }
+    wait_for(&hosts, live, "available again", logs.path(), |h| {
+        h.provisioning_state().as_str() == "available"
+    })
+    .await;
+    phases.insert("deprovision 4", total_calls(&fleet) - before);
+    for name in live {
+        let index: usize = name.trim_start_matches("sim-").parse().expect("index");
+        let server = fleet.host(index).expect("server");
+        assert!(!server.cd.inserted, "{name}: medium ejected");
+    }
+
+    // Delete everything; the finalizers go once the backend lets go.
+    for name in &names {
+        hosts
+            .delete(name, &DeleteParams::default())
+            .await
+            .expect("delete");
+    }
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let left = hosts
+            .list(&Default::default())
+            .await
+            .expect("list")
+            .items
+            .len();
+        if left == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{left} hosts not deleted\n{}",
+            tail(logs.path())
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // A clean stop logs out of every BMC.
+    let pid = operator.0.id().to_string();
+    let status = Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if operator.0.try_wait().expect("wait").is_some() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the operator did not stop");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(fleet.open_sessions(), 0, "no session leaked");
+    eprintln!("BMC calls ({HOSTS} hosts): {phases:?}");
+}
