@@ -60,6 +60,10 @@ pub struct Args {
     /// Hosts provisioning at once (0 = unlimited); the redfish backend honours it.
     #[arg(long, env = "PROVISIONING_LIMIT", default_value_t = 20)]
     pub provisioning_limit: usize,
+    /// Unit of the exponential backoff after a host's errors: the n-th retry waits up to
+    /// unit × 2^n.
+    #[arg(long, default_value_t = 60)]
+    pub error_backoff_seconds: u64,
     /// Redfish backend: an idle host's power state is read at most this often.
     #[arg(long, default_value_t = 300)]
     pub power_check_seconds: u64,
@@ -200,6 +204,7 @@ pub fn run(args: &Args) -> Result<ExitCode> {
             namespace: args.namespace.clone(),
             machine: metal3_hoststate::Config {
                 max_provisioning_retries: args.max_provisioning_retries,
+                backoff_unit: Duration::from_secs(args.error_backoff_seconds.max(1)),
                 ..metal3_hoststate::Config::default()
             },
             concurrency: args.controller_concurrency,

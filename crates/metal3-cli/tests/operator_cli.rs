@@ -25,7 +25,10 @@ fn the_ironic_backend_is_a_clear_error_until_it_lands() {
         stderr.contains("--provisioner ironic is not available yet"),
         "{stderr}"
     );
-    assert!(stderr.contains("--provisioner fixture or redfish"), "{stderr}");
+    assert!(
+        stderr.contains("--provisioner fixture or redfish"),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -256,3 +256,115 @@ async fn many_hosts_through_the_lifecycle_over_redfish() {
     assert_eq!(fleet.open_sessions(), 0, "no session leaked");
     eprintln!("BMC calls ({HOSTS} hosts): {phases:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bmc_faults_show_on_the_host_and_clear_on_their_own() {
+    let cp = metal3_testenv::shared();
+    let client = cp.client().await.expect("client");
+    let ns = cp
+        .namespace(&client, "redfish-faults")
+        .await
+        .expect("namespace");
+    let fleet = metal3_sim::Fleet::new(2, "admin", "pw");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(metal3_sim::serve(listener, fleet.clone()));
+    // sim-0 answers 500 to everything; sim-1's BMC no longer takes the Secret's password.
+    fleet
+        .set_host_faults(
+            0,
+            Some(metal3_sim::faults::Faults {
+                error_rate: 1.0,
+                ..Default::default()
+            }),
+        )
+        .expect("knobs");
+    fleet.set_credentials(1, "admin", "rotated");
+    let manifests = metal3_sim::manifests(
+        &fleet,
+        &metal3_sim::Addressing {
+            listen: addr,
+            per_host_base: None,
+            tls: false,
+        },
+    );
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
+    let hosts: Api<BareMetalHost> = Api::namespaced(client.clone(), &ns);
+    for doc in manifests.split("---\n").filter(|d| !d.trim().is_empty()) {
+        let mut value: Value = serde_json::from_str(doc).expect("manifest");
+        match value["kind"].as_str() {
+            Some("Secret") => {
+                // The manifests carry the password the BMC had when they were written.
+                value["stringData"]["password"] = json!("pw");
+                let s: Secret = serde_json::from_value(value).expect("secret");
+                secrets
+                    .create(&PostParams::default(), &s)
+                    .await
+                    .expect("create secret");
+            }
+            _ => {
+                let h: BareMetalHost = serde_json::from_value(value).expect("host");
+                hosts
+                    .create(&PostParams::default(), &h)
+                    .await
+                    .expect("create host");
+            }
+        }
+    }
+    let logs = tempfile::NamedTempFile::new().expect("log file");
+    let _operator = Killed(
+        Command::new(env!("CARGO_BIN_EXE_metal3"))
+            .arg("operator")
+            .args(["--provisioner", "redfish", "--namespace", &ns])
+            .arg("--kubeconfig")
+            .arg(cp.kubeconfig())
+            .args(["--health-addr", &format!("127.0.0.1:{}", free_port())])
+            .args(["--metrics-addr", &format!("127.0.0.1:{}", free_port())])
+            .args(["--webhook-port", "0", "--log-format", "json"])
+            .args(["--error-backoff-seconds", "1"])
+            .stdout(Stdio::null())
+            .stderr(logs.reopen().expect("log file"))
+            .spawn()
+            .expect("operator starts"),
+    );
+    let error_of = |h: &BareMetalHost| {
+        h.status
+            .as_ref()
+            .map(|s| s.error_message.clone())
+            .unwrap_or_default()
+    };
+    // Both errors are waited for together, so the faults clear at the first retry's backoff.
+    let both = ["sim-0".to_string(), "sim-1".to_string()];
+    wait_for(
+        &hosts,
+        &both,
+        "showing the BMC's reason",
+        logs.path(),
+        |h| {
+            let expected = match h.metadata.name.as_deref() {
+                Some("sim-0") => "injected BMC failure",
+                _ => "refused the credentials",
+            };
+            error_of(h).contains(expected)
+        },
+    )
+    .await;
+    let shown =
+        serde_json::to_string(&hosts.get("sim-1").await.expect("host").status).expect("status");
+    assert!(
+        !shown.contains("\"pw\"") && !shown.contains("rotated"),
+        "{shown}"
+    );
+
+    // The faults clear: both hosts go on without anyone touching them.
+    fleet.set_host_faults(0, None).expect("knobs");
+    fleet.set_credentials(1, "admin", "pw");
+    let cleared = Instant::now();
+    wait_for(&hosts, &both, "available", logs.path(), |h| {
+        h.provisioning_state().as_str() == "available" && error_of(h).is_empty()
+    })
+    .await;
+    eprintln!("recovered {:?} after the faults cleared", cleared.elapsed());
+}

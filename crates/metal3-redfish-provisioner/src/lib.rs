@@ -35,7 +35,7 @@ use metal3_provisioner::{
 };
 use metal3_redfish::types::{
     AttributeRegistry, Bios, Collection, ComputerSystem, Drive, EthernetInterface, Manager,
-    Processor, RegistryFile, Storage, VirtualMedia, Volume,
+    Processor, RegistryFile, SecureBoot, Storage, VirtualMedia, Volume,
 };
 use metal3_redfish::{Connection, Endpoint, Pool, TaskProgress};
 use serde_json::{Value, json};
@@ -351,6 +351,89 @@ impl RedfishProvisioner {
         Ok(())
     }
 
+    /// Turns UEFI Secure Boot on or off for the next boot, when it is not already so.
+    async fn set_secure_boot(
+        &self,
+        conn: &Connection,
+        system: &ComputerSystem,
+        on: bool,
+    ) -> Step<()> {
+        let Some(link) = &system.secure_boot else {
+            return if on {
+                Err(Fault::Failed(
+                    "bootMode UEFISecureBoot needs Secure Boot, but the BMC has no SecureBoot \
+                     resource"
+                        .into(),
+                ))
+            } else {
+                Ok(())
+            };
+        };
+        let current: SecureBoot = conn.get(&link.id).await?;
+        if current.secure_boot_enable.unwrap_or(false) != on {
+            conn.patch(&link.id, &json!({"SecureBootEnable": on}), None)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Whether the host's address asks for UEFI HTTP boot instead of virtual media.
+    fn uefi_http(host: &HostData) -> bool {
+        metal3_bmc::parse(&host.bmc_address).is_ok_and(|a| a.scheme() == "redfish-uefihttp")
+    }
+
+    /// Live ISO by UEFI HTTP boot: the firmware fetches the ISO itself, no virtual media.
+    async fn provision_http(
+        &self,
+        host: &HostData,
+        data: &ProvisionData,
+        force: bool,
+    ) -> Step<Outcome> {
+        if data.boot_mode == BootMode::Legacy {
+            return Err(Fault::Failed(
+                "redfish-uefihttp boots over UEFI HTTP, which needs bootMode UEFI or \
+                 UEFISecureBoot"
+                    .into(),
+            ));
+        }
+        let url = data.image.url.as_str();
+        let (conn, path) = self.connect(host).await?;
+        let system = self.system(host, &conn, &path).await?;
+        let boot = &system.boot;
+        let pending = boot.boot_source_override_target.as_deref() == Some("UefiHttp")
+            && boot.boot_source_override_enabled.as_deref() == Some("Once");
+        let ours = boot.http_boot_uri.as_deref() == Some(url);
+        let restarted_recently = self
+            .known(host)
+            .booted
+            .is_some_and(|t| t.elapsed() < self.config.boot_timeout);
+        if ours && is_on(&system) && !pending && !force {
+            self.remember(host, |k| {
+                k.provisioning = false;
+                k.booted = None;
+            });
+            return Ok(Outcome::Done);
+        }
+        if ours && pending && is_on(&system) && restarted_recently && !force {
+            return Ok(Outcome::wait(self.config.poll));
+        }
+        self.set_secure_boot(&conn, &system, data.boot_mode == BootMode::UefiSecureBoot)
+            .await?;
+        let patch = json!({"Boot": {
+            "BootSourceOverrideTarget": "UefiHttp",
+            "BootSourceOverrideEnabled": "Once",
+            "BootSourceOverrideMode": "UEFI",
+            "HttpBootUri": url,
+        }});
+        conn.patch(&path, &patch, None).await?;
+        self.boot(host, &conn, &path, is_on(&system)).await?;
+        self.remember(host, |k| {
+            k.booted = Some(Instant::now());
+            k.provisioning = true;
+        });
+        Ok(Outcome::wait(self.config.poll))
+    }
+
     async fn do_provision(
         &self,
         host: &HostData,
@@ -373,6 +456,9 @@ impl RedfishProvisioner {
                     .disk_format
                     .map_or_else(|| "disk".to_string(), |f| f.to_string())
             )));
+        }
+        if Self::uefi_http(host) {
+            return self.provision_http(host, data, force).await;
         }
         let url = data.image.url.as_str();
         let (conn, path) = self.connect(host).await?;
@@ -398,6 +484,8 @@ impl RedfishProvisioner {
         if ours && pending && is_on(&system) && restarted_recently && !force {
             return Ok(Outcome::wait(self.config.poll));
         }
+        self.set_secure_boot(&conn, &system, data.boot_mode == BootMode::UefiSecureBoot)
+            .await?;
         // Boot override first, then the medium, then one power on or restart.
         let mode = if data.boot_mode == BootMode::Legacy {
             "Legacy"
@@ -427,6 +515,7 @@ impl RedfishProvisioner {
         if let Ok(cd) = self.media_path(host, &conn, &system, false).await {
             self.eject(&conn, &cd).await?;
         }
+        self.set_secure_boot(&conn, &system, false).await?;
         let boot = &system.boot;
         if boot
             .boot_source_override_enabled
@@ -495,28 +584,32 @@ impl RedfishProvisioner {
         let (conn, path) = self.connect(host).await?;
         let system = self.system(host, &conn, &path).await?;
         let mut observed = inventory::Observed::default();
+        // Collections come expanded (one request each) when the BMC offers `$expand`.
         if let Some(link) = &system.processors {
-            let list: Collection = conn.get(&link.id).await?;
-            for m in &list.members {
-                observed
-                    .processors
-                    .push(conn.get::<Processor>(&m.id).await?);
-            }
+            observed.processors = conn.members::<Processor>(&link.id).await?;
         }
         if let Some(link) = &system.ethernet_interfaces {
-            let list: Collection = conn.get(&link.id).await?;
-            for m in &list.members {
-                observed
-                    .nics
-                    .push(conn.get::<EthernetInterface>(&m.id).await?);
-            }
+            observed.nics = conn.members::<EthernetInterface>(&link.id).await?;
         }
         if let Some(link) = &system.storage {
-            let list: Collection = conn.get(&link.id).await?;
-            for m in &list.members {
-                let storage: Storage = conn.get(&m.id).await?;
-                for d in &storage.drives {
-                    observed.drives.push(conn.get::<Drive>(&d.id).await?);
+            let body = match conn.expanded(&link.id, 2).await? {
+                Some(body) => body,
+                None => conn.get_reply(&link.id).await?.body,
+            };
+            let members = body
+                .get("Members")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            for item in &members {
+                let storage: Value = conn.resolve(item).await?;
+                let drives = storage
+                    .get("Drives")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default();
+                for d in &drives {
+                    observed.drives.push(conn.resolve::<Drive>(d).await?);
                 }
             }
         }

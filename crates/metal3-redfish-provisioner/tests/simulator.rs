@@ -467,3 +467,83 @@ async fn faults_are_explained_and_recovered_from() {
     p.pool().logout_all().await;
     assert_eq!(sim.fleet.open_sessions(), 0, "no session leaked");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uefi_http_boot_with_secure_boot() {
+    let sim = sim(1).await;
+    let p = RedfishProvisioner::new(config()).expect("provisioner");
+    let mut host = sim.host(0);
+    host.bmc_address = host
+        .bmc_address
+        .replace("redfish-virtualmedia+", "redfish-uefihttp+");
+    let data = ProvisionData {
+        boot_mode: metal3_api::v1alpha1::BootMode::UefiSecureBoot,
+        ..live_iso()
+    };
+    let done = until_done("provision", || p.provision(&host, &data, false)).await;
+    assert_eq!(done, Outcome::Done);
+    let server = sim.fleet.host(0).expect("h");
+    assert_eq!(server.running, Running::HttpBoot(ISO.into()));
+    assert!(server.secure_boot_current, "booted with Secure Boot");
+    assert!(!server.cd.inserted, "no virtual media involved");
+
+    until_done("deprovision", || {
+        p.deprovision(&host, false, AutomatedCleaningMode::Metadata)
+    })
+    .await;
+    let server = sim.fleet.host(0).expect("h");
+    assert!(!server.secure_boot, "Secure Boot turned off again");
+    assert_eq!(server.power, Power::Off);
+
+    let legacy = ProvisionData {
+        boot_mode: metal3_api::v1alpha1::BootMode::Legacy,
+        ..live_iso()
+    };
+    let Outcome::Failed { message } = p.provision(&host, &legacy, false).await.expect("call")
+    else {
+        panic!("legacy UEFI HTTP boot must fail");
+    };
+    assert!(message.contains("needs bootMode UEFI"), "{message}");
+    p.pool().logout_all().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inspection_without_expand_reads_every_member() {
+    let sim = sim(1).await;
+    let p = RedfishProvisioner::new(config()).expect("provisioner");
+    let host = sim.host(0);
+    let data = InspectData::default();
+    let expanded_calls = {
+        let before = sim.calls(0);
+        let o = p
+            .inspect_hardware(&host, &data, false, false, false)
+            .await
+            .expect("inspect");
+        assert_eq!(o.details.expect("details").storage.len(), 4);
+        sim.calls(0) - before
+    };
+    // A second provisioner (fresh memory) against a BMC without `$expand`.
+    reqwest::Client::new()
+        .put(format!("{}/metal3-sim/faults", sim.url))
+        .json(&json!({"noExpand": true}))
+        .send()
+        .await
+        .expect("knobs");
+    let plain = RedfishProvisioner::new(config()).expect("provisioner");
+    let before = sim.calls(0);
+    let o = plain
+        .inspect_hardware(&host, &InspectData::default(), false, false, false)
+        .await
+        .expect("inspect");
+    let details = o.details.expect("details");
+    assert_eq!(details.storage.len(), 4);
+    assert_eq!(details.cpu.count, 32);
+    let plain_calls = sim.calls(0) - before;
+    eprintln!("inspection: {expanded_calls} BMC calls with $expand, {plain_calls} without");
+    assert!(
+        expanded_calls * 2 < plain_calls,
+        "{expanded_calls} vs {plain_calls}"
+    );
+    p.pool().logout_all().await;
+    plain.pool().logout_all().await;
+}

@@ -15,7 +15,7 @@ use sha2::Digest;
 
 use crate::breaker::{Breaker, Rules};
 use crate::error::{Error, reason};
-use crate::types::Task;
+use crate::types::{ServiceRoot, Task};
 
 /// Client settings.
 #[derive(Clone, Debug)]
@@ -128,6 +128,8 @@ struct Bmc {
     /// Serialises logins; holds the current authentication.
     auth: tokio::sync::Mutex<Auth>,
     last_used: Mutex<Instant>,
+    /// Levels of `$expand` the service offers (0 = none), read once from the service root.
+    expand: tokio::sync::OnceCell<u8>,
 }
 
 /// One managed system (or a whole service when the address names none): its own limit on
@@ -205,6 +207,7 @@ impl Pool {
                     password: password.into(),
                     auth: tokio::sync::Mutex::new(Auth::None),
                     last_used: Mutex::new(Instant::now()),
+                    expand: tokio::sync::OnceCell::new(),
                 })
             })
             .clone();
@@ -403,6 +406,73 @@ impl Connection {
     /// DELETEs a resource with a body (e.g. `@Redfish.OperationApplyTime`).
     pub async fn delete_with(&self, path: &str, body: &Value) -> Result<Reply, Error> {
         self.request(Method::DELETE, path, Some(body), None).await
+    }
+
+    /// Levels of `$expand` the service offers (0 = none); asked once per service.
+    pub async fn expand_levels(&self) -> Result<u8, Error> {
+        self.bmc
+            .expand
+            .get_or_try_init(|| async {
+                let root: ServiceRoot = self.get("/redfish/v1/").await?;
+                let levels = root
+                    .protocol_features_supported
+                    .and_then(|f| f.expand_query)
+                    .filter(|q| q.expand_all || q.no_links || q.links)
+                    .map_or(0, |q| {
+                        if q.levels {
+                            q.max_levels.unwrap_or(1).clamp(1, 6) as u8
+                        } else {
+                            1
+                        }
+                    });
+                Ok(levels)
+            })
+            .await
+            .copied()
+    }
+
+    /// A collection with its members written out to `levels` (when the service can), as
+    /// JSON; `None` when the service does not expand.
+    pub async fn expanded(&self, path: &str, levels: u8) -> Result<Option<Value>, Error> {
+        if levels == 0 || self.expand_levels().await? < levels {
+            return Ok(None);
+        }
+        let reply = self
+            .get_reply(&format!("{path}?$expand=.($levels={levels})"))
+            .await?;
+        Ok(Some(reply.body))
+    }
+
+    /// A member as given (written out in full by `$expand`) or, when only linked, fetched.
+    pub async fn resolve<T: DeserializeOwned>(&self, item: &Value) -> Result<T, Error> {
+        let link = item.get("@odata.id").and_then(Value::as_str).unwrap_or("");
+        let inline = item.as_object().is_some_and(|o| o.len() > 1);
+        if inline || link.is_empty() {
+            return serde_json::from_value(item.clone()).map_err(|e| Error::Decode {
+                path: link.into(),
+                detail: e.to_string(),
+            });
+        }
+        self.get(link).await
+    }
+
+    /// Every member of a collection: one request when the service expands collections,
+    /// otherwise the collection and then each member.
+    pub async fn members<T: DeserializeOwned>(&self, path: &str) -> Result<Vec<T>, Error> {
+        let body = match self.expanded(path, 1).await? {
+            Some(body) => body,
+            None => self.get_reply(path).await?.body,
+        };
+        let items = body
+            .get("Members")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let mut out = Vec::with_capacity(items.len());
+        for item in &items {
+            out.push(self.resolve(item).await?);
+        }
+        Ok(out)
     }
 
     /// Reads a task monitor: running while it answers 202.

@@ -78,6 +78,7 @@ pub struct Boot {
     pub boot_source_override_mode: Option<String>,
     #[serde(rename = "BootSourceOverrideTarget@Redfish.AllowableValues")]
     pub allowed_targets: Vec<String>,
+    pub http_boot_uri: Option<String>,
 }
 
 /// `ProcessorSummary`.
@@ -126,7 +127,16 @@ pub struct ComputerSystem {
     pub simple_storage: Option<Link>,
     pub storage: Option<Link>,
     pub bios: Option<Link>,
+    pub secure_boot: Option<Link>,
     pub links: SystemLinks,
+}
+
+/// `SecureBoot`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+pub struct SecureBoot {
+    pub secure_boot_enable: Option<bool>,
+    pub secure_boot_current_boot: Option<String>,
 }
 
 /// A `Processor`.

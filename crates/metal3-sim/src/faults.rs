@@ -38,6 +38,8 @@ pub struct Faults {
     pub lockout_threshold: u32,
     /// Seconds a locked account stays locked.
     pub lockout_s: u64,
+    /// The BMC does not offer `$expand` (many older BMCs do not).
+    pub no_expand: bool,
 }
 
 impl Default for Faults {
@@ -55,6 +57,7 @@ impl Default for Faults {
             session_timeout_s: rules.timeout.as_secs(),
             lockout_threshold: rules.lockout_threshold,
             lockout_s: rules.lockout.as_secs(),
+            no_expand: false,
         }
     }
 }

@@ -46,6 +46,8 @@ pub struct Boot {
     pub target: String,
     pub enabled: String,
     pub mode: String,
+    /// What a `UefiHttp` boot fetches.
+    pub http_boot_uri: Option<String>,
 }
 
 impl Default for Boot {
@@ -54,6 +56,7 @@ impl Default for Boot {
             target: "None".into(),
             enabled: "Disabled".into(),
             mode: "UEFI".into(),
+            http_boot_uri: None,
         }
     }
 }
@@ -75,8 +78,10 @@ pub enum Running {
     VirtualMedia(String),
     /// Whatever is on the disk.
     Disk,
-    /// A network boot.
+    /// A network boot (PXE, or UEFI HTTP without a URI).
     Network,
+    /// An image fetched by UEFI HTTP boot.
+    HttpBoot(String),
     /// Firmware setup.
     Setup,
     /// Still in its power-on self test.
@@ -103,6 +108,9 @@ pub struct Host {
     pub storage: Storage,
     pub firmware: Firmware,
     pub running: Running,
+    /// Secure Boot as set for the next boot, and as in force since the last one.
+    pub secure_boot: bool,
+    pub secure_boot_current: bool,
     /// Boots so far (tasks waiting for a reboot compare against it).
     pub boots: u64,
     /// When POST ends, and what runs after it.
@@ -148,6 +156,8 @@ impl Host {
             storage: Storage::new(4, DRIVE_BYTES),
             firmware: Firmware::default(),
             running: Running::Nothing,
+            secure_boot: false,
+            secure_boot_current: false,
             boots: 0,
             post: None,
             calls: BTreeMap::new(),
@@ -165,6 +175,7 @@ impl Host {
         self.bios.apply();
         self.storage.apply();
         self.firmware.apply();
+        self.secure_boot_current = self.secure_boot;
         self.boots += 1;
         self.power = Power::On;
         let next = match self.boot.target.as_str() {
@@ -176,7 +187,11 @@ impl Host {
                 (Some(image), true) => Running::VirtualMedia(image.clone()),
                 _ => Running::Disk,
             },
-            "Pxe" | "UefiHttp" => Running::Network,
+            "UefiHttp" => match &self.boot.http_boot_uri {
+                Some(uri) if self.boot.mode == "UEFI" => Running::HttpBoot(uri.clone()),
+                _ => Running::Network,
+            },
+            "Pxe" => Running::Network,
             "BiosSetup" => Running::Setup,
             _ => Running::Disk,
         };
@@ -264,6 +279,9 @@ impl Host {
                 ));
             }
             self.boot.enabled = enabled;
+        }
+        if let Some(uri) = field("HttpBootUri") {
+            self.boot.http_boot_uri = (!uri.is_empty()).then_some(uri);
         }
         if let Some(mode) = field("BootSourceOverrideMode") {
             if !["UEFI", "Legacy"].contains(&mode.as_str()) {
@@ -381,6 +399,27 @@ mod tests {
         assert_eq!(h.firmware.bios, "2.0.0");
         assert_eq!(h.storage.volumes.len(), 1);
         assert!(h.bios.pending.is_empty() && h.storage.pending.is_empty());
+    }
+
+    #[test]
+    fn uefi_http_boot_and_secure_boot() {
+        let now = Instant::now();
+        let mut h = Host::new(2, "admin", "pw");
+        h.patch_boot(&serde_json::json!({"BootSourceOverrideTarget": "UefiHttp", "BootSourceOverrideEnabled": "Once", "HttpBootUri": "http://img/live.iso"}))
+            .expect("patch");
+        h.secure_boot = true;
+        assert!(!h.secure_boot_current, "takes effect on the next boot");
+        h.reset("On", now, NO_POST).expect("on");
+        assert_eq!(h.running, Running::HttpBoot("http://img/live.iso".into()));
+        assert!(h.secure_boot_current);
+        h.patch_boot(&serde_json::json!({"BootSourceOverrideTarget": "UefiHttp", "BootSourceOverrideEnabled": "Once", "BootSourceOverrideMode": "Legacy"}))
+            .expect("patch");
+        h.reset("ForceRestart", now, NO_POST).expect("restart");
+        assert_eq!(
+            h.running,
+            Running::Network,
+            "no UEFI HTTP boot in legacy mode"
+        );
     }
 
     #[test]

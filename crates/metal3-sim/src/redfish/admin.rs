@@ -225,6 +225,7 @@ async fn get_host(State(fleet): Admin, Path(name): Path<String>) -> Response {
         "power": h.power.as_str(),
         "running": running_text(&h.running),
         "boots": h.boots,
+        "secureBoot": h.secure_boot_current,
         "boot": {"target": h.boot.target, "enabled": h.boot.enabled, "mode": h.boot.mode},
         "virtualMedia": {
             "cd": {"image": h.cd.image, "inserted": h.cd.inserted},

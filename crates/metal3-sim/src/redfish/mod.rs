@@ -290,6 +290,14 @@ impl Ctx {
         self.fleet.rules(self.service.scope)
     }
 
+    /// The knobs of this service: its server's on a one-server BMC, else the fleet's.
+    fn knobs(&self) -> Faults {
+        match self.service.scope {
+            Scope::All => self.fleet.faults(),
+            Scope::One(i) => self.fleet.faults_for(i),
+        }
+    }
+
     /// Reads the X-Auth-Token or basic credentials; a token must name an open session.
     fn identity(&self, headers: &HeaderMap) -> Result<Identity, Response> {
         if let Some(token) = headers.get("X-Auth-Token").and_then(|v| v.to_str().ok()) {

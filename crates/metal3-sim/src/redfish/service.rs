@@ -32,7 +32,8 @@ async fn root() -> Response {
 
 async fn service_root(ctx: Ctx) -> Response {
     ctx.count("GET ServiceRoot");
-    ok(json!({
+    let expand = !ctx.knobs().no_expand;
+    let mut root = json!({
         "@odata.id": "/redfish/v1/",
         "@odata.type": "#ServiceRoot.v1_5_0.ServiceRoot",
         "Id": "RootService",
@@ -48,7 +49,18 @@ async fn service_root(ctx: Ctx) -> Response {
         "EventService": {"@odata.id": "/redfish/v1/EventService"},
         "Registries": {"@odata.id": "/redfish/v1/Registries"},
         "Links": {"Sessions": {"@odata.id": SESSIONS}},
-    }))
+    });
+    if expand && let Some(map) = root.as_object_mut() {
+        // `$expand` on the inventory collections (Processors, EthernetInterfaces, Storage).
+        map.insert(
+            "ProtocolFeaturesSupported".into(),
+            json!({
+                "ExpandQuery": {"ExpandAll": true, "Levels": true, "Links": true, "NoLinks": true, "MaxLevels": 2},
+                "SelectQuery": false,
+            }),
+        );
+    }
+    ok(root)
 }
 
 async fn session_service(ctx: Ctx, headers: HeaderMap) -> Response {

@@ -20,6 +20,52 @@ use crate::storage::{Pending, RAID_TYPES, drive_id};
 use crate::tasks::Until;
 
 type Id = Path<String>;
+use axum::extract::RawQuery as Query;
+
+/// Levels of `$expand` asked for (0 = none): `.`, `*` and `~` expand one level, and
+/// `($levels=n)` up to the two the service offers.
+pub(super) fn expand_levels(query: &Option<String>) -> u8 {
+    let Some(query) = query else {
+        return 0;
+    };
+    let Some(expand) = query.split('&').find_map(|kv| {
+        kv.strip_prefix("$expand=")
+            .or_else(|| kv.strip_prefix("%24expand="))
+    }) else {
+        return 0;
+    };
+    let expand = expand
+        .replace("%28", "(")
+        .replace("%29", ")")
+        .replace("%3D", "=")
+        .replace("%24", "$");
+    let levels = expand
+        .split("$levels=")
+        .nth(1)
+        .and_then(|rest| rest.trim_end_matches(')').parse::<u8>().ok())
+        .unwrap_or(1);
+    levels.clamp(1, 2)
+}
+
+/// Levels of `$expand` honoured for this request (none when the knobs say the BMC has none).
+fn expand(ctx: &Ctx, query: &Option<String>) -> u8 {
+    if ctx.knobs().no_expand {
+        0
+    } else {
+        expand_levels(query)
+    }
+}
+
+/// A collection whose members are written out in full.
+fn expanded(odata_id: &str, odata_type: &str, name: &str, members: Vec<Value>) -> Value {
+    json!({
+        "@odata.id": odata_id,
+        "@odata.type": odata_type,
+        "Name": name,
+        "Members@odata.count": members.len(),
+        "Members": members,
+    })
+}
 
 fn system_body(h: &Host) -> Value {
     let base = format!("/redfish/v1/Systems/{}", h.id);
@@ -42,6 +88,7 @@ fn system_body(h: &Host) -> Value {
             "BootSourceOverrideEnabled": h.boot.enabled,
             "BootSourceOverrideMode": h.boot.mode,
             "BootSourceOverrideTarget@Redfish.AllowableValues": BOOT_TARGETS,
+            "HttpBootUri": h.boot.http_boot_uri,
         },
         "ProcessorSummary": {"Count": h.cpus, "Model": "Simulated CPU", "Status": healthy},
         "MemorySummary": {"TotalSystemMemoryGiB": h.memory_gib(), "Status": healthy},
@@ -51,6 +98,7 @@ fn system_body(h: &Host) -> Value {
         "SimpleStorage": {"@odata.id": format!("{base}/SimpleStorage")},
         "Storage": {"@odata.id": format!("{base}/Storage")},
         "Bios": {"@odata.id": format!("{base}/Bios")},
+        "SecureBoot": {"@odata.id": format!("{base}/SecureBoot")},
         "Links": {
             "ManagedBy": [{"@odata.id": format!("/redfish/v1/Managers/{}", h.id)}],
             "Chassis": [{"@odata.id": format!("/redfish/v1/Chassis/{}", h.id)}],
@@ -117,70 +165,58 @@ async fn reset(ctx: Ctx, headers: HeaderMap, Path(id): Id, body: axum::Json<Valu
     response
 }
 
-async fn nics(ctx: Ctx, headers: HeaderMap, Path(id): Id) -> Response {
+fn nic_body(h: &Host, nic: &str) -> Option<Value> {
+    let index = nic
+        .strip_prefix("nic")
+        .and_then(|n| n.parse::<usize>().ok());
+    let mac = index.and_then(|i| h.macs.get(i))?;
+    Some(json!({
+        "@odata.id": format!("/redfish/v1/Systems/{}/EthernetInterfaces/{nic}", h.id),
+        "@odata.type": "#EthernetInterface.v1_4_0.EthernetInterface",
+        "Id": nic,
+        "Name": nic,
+        "MACAddress": mac,
+        "PermanentMACAddress": mac,
+        "SpeedMbps": 25000,
+        "LinkStatus": "LinkUp",
+        "Status": {"State": "Enabled", "Health": "OK"},
+    }))
+}
+
+async fn nics(ctx: Ctx, headers: HeaderMap, Path(id): Id, Query(q): Query) -> Response {
+    let levels = expand(&ctx, &q);
     ctx.with_host(&headers, &id, "GET EthernetInterfaces", |h, _| {
         let base = format!("/redfish/v1/Systems/{}/EthernetInterfaces", h.id);
-        let members = (0..h.macs.len())
-            .map(|i| format!("{base}/nic{i}"))
-            .collect();
+        let kind = "#EthernetInterfaceCollection.EthernetInterfaceCollection";
+        let ids = (0..h.macs.len()).map(|i| format!("nic{i}"));
+        if levels > 0 {
+            let members = ids.filter_map(|n| nic_body(h, &n)).collect();
+            return ok(expanded(&base, kind, "Ethernet Interfaces", members));
+        }
         ok(collection(
             &base,
-            "#EthernetInterfaceCollection.EthernetInterfaceCollection",
+            kind,
             "Ethernet Interfaces",
-            members,
+            ids.map(|n| format!("{base}/{n}")).collect(),
         ))
     })
 }
 
 async fn nic(ctx: Ctx, headers: HeaderMap, Path((id, nic)): Path<(String, String)>) -> Response {
     ctx.with_host(&headers, &id, "GET EthernetInterface", |h, _| {
-        let index = nic
-            .strip_prefix("nic")
-            .and_then(|n| n.parse::<usize>().ok());
-        let Some(mac) = index.and_then(|i| h.macs.get(i)) else {
-            return not_found(&format!("EthernetInterface {nic}"));
-        };
-        ok(json!({
-            "@odata.id": format!("/redfish/v1/Systems/{}/EthernetInterfaces/{nic}", h.id),
-            "@odata.type": "#EthernetInterface.v1_4_0.EthernetInterface",
-            "Id": nic,
-            "Name": nic,
-            "MACAddress": mac,
-            "PermanentMACAddress": mac,
-            "SpeedMbps": 25000,
-            "LinkStatus": "LinkUp",
-            "Status": {"State": "Enabled", "Health": "OK"},
-        }))
+        nic_body(h, &nic)
+            .map(ok)
+            .unwrap_or_else(|| not_found(&format!("EthernetInterface {nic}")))
     })
 }
 
-async fn processors(ctx: Ctx, headers: HeaderMap, Path(id): Id) -> Response {
-    ctx.with_host(&headers, &id, "GET Processors", |h, _| {
-        let base = format!("/redfish/v1/Systems/{}/Processors", h.id);
-        let members = (0..h.cpus).map(|i| format!("{base}/CPU{i}")).collect();
-        ok(collection(
-            &base,
-            "#ProcessorCollection.ProcessorCollection",
-            "Processors",
-            members,
-        ))
-    })
-}
-
-async fn processor(
-    ctx: Ctx,
-    headers: HeaderMap,
-    Path((id, cpu)): Path<(String, String)>,
-) -> Response {
-    ctx.with_host(&headers, &id, "GET Processor", |h, _| {
-        let known = cpu
-            .strip_prefix("CPU")
-            .and_then(|n| n.parse::<u32>().ok())
-            .is_some_and(|n| n < h.cpus);
-        if !known {
-            return not_found(&format!("Processor {cpu}"));
-        }
-        ok(json!({
+fn processor_body(h: &Host, cpu: &str) -> Option<Value> {
+    let known = cpu
+        .strip_prefix("CPU")
+        .and_then(|n| n.parse::<u32>().ok())
+        .is_some_and(|n| n < h.cpus);
+    known.then(|| {
+        json!({
             "@odata.id": format!("/redfish/v1/Systems/{}/Processors/{cpu}", h.id),
             "@odata.type": "#Processor.v1_7_0.Processor",
             "Id": cpu,
@@ -195,7 +231,38 @@ async fn processor(
             "TotalCores": 8,
             "TotalThreads": 16,
             "Status": {"State": "Enabled", "Health": "OK"},
-        }))
+        })
+    })
+}
+
+async fn processors(ctx: Ctx, headers: HeaderMap, Path(id): Id, Query(q): Query) -> Response {
+    let levels = expand(&ctx, &q);
+    ctx.with_host(&headers, &id, "GET Processors", |h, _| {
+        let base = format!("/redfish/v1/Systems/{}/Processors", h.id);
+        let kind = "#ProcessorCollection.ProcessorCollection";
+        let ids = (0..h.cpus).map(|i| format!("CPU{i}"));
+        if levels > 0 {
+            let members = ids.filter_map(|c| processor_body(h, &c)).collect();
+            return ok(expanded(&base, kind, "Processors", members));
+        }
+        ok(collection(
+            &base,
+            kind,
+            "Processors",
+            ids.map(|c| format!("{base}/{c}")).collect(),
+        ))
+    })
+}
+
+async fn processor(
+    ctx: Ctx,
+    headers: HeaderMap,
+    Path((id, cpu)): Path<(String, String)>,
+) -> Response {
+    ctx.with_host(&headers, &id, "GET Processor", |h, _| {
+        processor_body(h, &cpu)
+            .map(ok)
+            .unwrap_or_else(|| not_found(&format!("Processor {cpu}")))
     })
 }
 
@@ -284,64 +351,9 @@ fn storage_base(h: &Host) -> String {
     format!("/redfish/v1/Systems/{}/Storage/1", h.id)
 }
 
-async fn storages(ctx: Ctx, headers: HeaderMap, Path(id): Id) -> Response {
-    ctx.with_host(&headers, &id, "GET Storage", |h, _| {
-        ok(collection(
-            &format!("/redfish/v1/Systems/{}/Storage", h.id),
-            "#StorageCollection.StorageCollection",
-            "Storage Collection",
-            vec![storage_base(h)],
-        ))
-    })
-}
-
-async fn storage(
-    ctx: Ctx,
-    headers: HeaderMap,
-    Path((id, sid)): Path<(String, String)>,
-) -> Response {
-    ctx.with_host(&headers, &id, "GET Storage", |h, _| {
-        if sid != "1" {
-            return not_found(&format!("Storage {sid}"));
-        }
-        let base = storage_base(h);
-        let drives: Vec<Value> = (0..h.storage.drives)
-            .map(|d| json!({"@odata.id": format!("{base}/Drives/{}", drive_id(d))}))
-            .collect();
-        ok(json!({
-            "@odata.id": base,
-            "@odata.type": "#Storage.v1_8_0.Storage",
-            "Id": "1",
-            "Name": "RAID Controller",
-            "Status": {"State": "Enabled", "Health": "OK"},
-            "StorageControllers": [{
-                "@odata.id": format!("{base}#/StorageControllers/0"),
-                "MemberId": "0",
-                "Name": "Simulated RAID Controller",
-                "SpeedGbps": 12,
-                "SupportedRAIDTypes": RAID_TYPES,
-                "SupportedControllerProtocols": ["PCIe"],
-                "SupportedDeviceProtocols": ["SATA"],
-                "Status": {"State": "Enabled", "Health": "OK"},
-            }],
-            "Drives": drives,
-            "Drives@odata.count": h.storage.drives,
-            "Volumes": {"@odata.id": format!("{base}/Volumes")},
-        }))
-    })
-}
-
-async fn drive(
-    ctx: Ctx,
-    headers: HeaderMap,
-    Path((id, _sid, did)): Path<(String, String, String)>,
-) -> Response {
-    ctx.with_host(&headers, &id, "GET Drive", |h, _| {
-        let known = (0..h.storage.drives).any(|d| drive_id(d) == did);
-        if !known {
-            return not_found(&format!("Drive {did}"));
-        }
-        ok(json!({
+fn drive_body(h: &Host, did: &str) -> Option<Value> {
+    (0..h.storage.drives).any(|d| drive_id(d) == did).then(|| {
+        json!({
             "@odata.id": format!("{}/Drives/{did}", storage_base(h)),
             "@odata.type": "#Drive.v1_9_0.Drive",
             "Id": did,
@@ -353,7 +365,90 @@ async fn drive(
             "Protocol": "SATA",
             "RotationSpeedRPM": 0,
             "Status": {"State": "Enabled", "Health": "OK"},
-        }))
+        })
+    })
+}
+
+/// The RAID controller; with `expand`, its drives are written out in full.
+fn storage_body(h: &Host, expand: bool) -> Value {
+    let base = storage_base(h);
+    let drives: Vec<Value> = (0..h.storage.drives)
+        .map(|d| {
+            let id = drive_id(d);
+            match (expand, drive_body(h, &id)) {
+                (true, Some(body)) => body,
+                _ => json!({"@odata.id": format!("{base}/Drives/{id}")}),
+            }
+        })
+        .collect();
+    json!({
+        "@odata.id": base,
+        "@odata.type": "#Storage.v1_8_0.Storage",
+        "Id": "1",
+        "Name": "RAID Controller",
+        "Status": {"State": "Enabled", "Health": "OK"},
+        "StorageControllers": [{
+            "@odata.id": format!("{base}#/StorageControllers/0"),
+            "MemberId": "0",
+            "Name": "Simulated RAID Controller",
+            "SpeedGbps": 12,
+            "SupportedRAIDTypes": RAID_TYPES,
+            "SupportedControllerProtocols": ["PCIe"],
+            "SupportedDeviceProtocols": ["SATA"],
+            "Status": {"State": "Enabled", "Health": "OK"},
+        }],
+        "Drives": drives,
+        "Drives@odata.count": h.storage.drives,
+        "Volumes": {"@odata.id": format!("{base}/Volumes")},
+    })
+}
+
+async fn storages(ctx: Ctx, headers: HeaderMap, Path(id): Id, Query(q): Query) -> Response {
+    let levels = expand(&ctx, &q);
+    ctx.with_host(&headers, &id, "GET Storage", |h, _| {
+        let base = format!("/redfish/v1/Systems/{}/Storage", h.id);
+        let kind = "#StorageCollection.StorageCollection";
+        match levels {
+            0 => ok(collection(
+                &base,
+                kind,
+                "Storage Collection",
+                vec![storage_base(h)],
+            )),
+            levels => ok(expanded(
+                &base,
+                kind,
+                "Storage Collection",
+                vec![storage_body(h, levels > 1)],
+            )),
+        }
+    })
+}
+
+async fn storage(
+    ctx: Ctx,
+    headers: HeaderMap,
+    Path((id, sid)): Path<(String, String)>,
+    Query(q): Query,
+) -> Response {
+    let levels = expand(&ctx, &q);
+    ctx.with_host(&headers, &id, "GET Storage", |h, _| {
+        if sid != "1" {
+            return not_found(&format!("Storage {sid}"));
+        }
+        ok(storage_body(h, levels > 0))
+    })
+}
+
+async fn drive(
+    ctx: Ctx,
+    headers: HeaderMap,
+    Path((id, _sid, did)): Path<(String, String, String)>,
+) -> Response {
+    ctx.with_host(&headers, &id, "GET Drive", |h, _| {
+        drive_body(h, &did)
+            .map(ok)
+            .unwrap_or_else(|| not_found(&format!("Drive {did}")))
     })
 }
 
@@ -571,6 +666,54 @@ async fn reset_bios(ctx: Ctx, headers: HeaderMap, Path(id): Id) -> Response {
     })
 }
 
+fn secure_boot_body(h: &Host) -> Value {
+    let on_off = |b: bool| if b { "Enabled" } else { "Disabled" };
+    json!({
+        "@odata.id": format!("/redfish/v1/Systems/{}/SecureBoot", h.id),
+        "@odata.type": "#SecureBoot.v1_1_0.SecureBoot",
+        "Id": "SecureBoot",
+        "Name": "UEFI Secure Boot",
+        "SecureBootEnable": h.secure_boot,
+        "SecureBootCurrentBoot": on_off(h.secure_boot_current),
+        "SecureBootMode": "DeployedMode",
+    })
+}
+
+async fn secure_boot(ctx: Ctx, headers: HeaderMap, Path(id): Id) -> Response {
+    ctx.with_host(&headers, &id, "GET SecureBoot", |h, _| {
+        ok(secure_boot_body(h))
+    })
+}
+
+async fn patch_secure_boot(
+    ctx: Ctx,
+    headers: HeaderMap,
+    Path(id): Id,
+    body: axum::Json<Value>,
+) -> Response {
+    ctx.with_host(&headers, &id, "PATCH SecureBoot", |h, _| {
+        if let Err(r) = precondition(&headers, &secure_boot_body(h)) {
+            return r;
+        }
+        match body.get("SecureBootEnable") {
+            Some(Value::Bool(on)) => {
+                if *on && h.boot.mode != "UEFI" {
+                    return error(
+                        StatusCode::BAD_REQUEST,
+                        "Secure Boot needs UEFI boot mode (BootSourceOverrideMode UEFI)",
+                    );
+                }
+                h.secure_boot = *on;
+                ok(secure_boot_body(h))
+            }
+            _ => error(
+                StatusCode::BAD_REQUEST,
+                "the body needs SecureBootEnable: true or false",
+            ),
+        }
+    })
+}
+
 /// What the server runs, for the simulator's own host view.
 pub(super) fn running_text(r: &Running) -> String {
     match r {
@@ -578,6 +721,7 @@ pub(super) fn running_text(r: &Running) -> String {
         Running::VirtualMedia(image) => format!("virtual media {image}"),
         Running::Disk => "disk".into(),
         Running::Network => "network boot".into(),
+        Running::HttpBoot(uri) => format!("UEFI HTTP boot of {uri}"),
         Running::Setup => "firmware setup".into(),
         Running::Booting => "power-on self test".into(),
     }
@@ -621,4 +765,29 @@ pub(super) fn routes() -> Router<Arc<Fleet>> {
             &format!("{sys}/Bios/Actions/Bios.ResetBios"),
             post(reset_bios),
         )
+        .route(
+            &format!("{sys}/SecureBoot"),
+            get(secure_boot).patch(patch_secure_boot),
+        )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::expand_levels;
+
+    #[test]
+    fn expand_queries() {
+        let q = |s: &str| Some(s.to_string());
+        assert_eq!(expand_levels(&None), 0);
+        assert_eq!(expand_levels(&q("$select=Id")), 0);
+        assert_eq!(expand_levels(&q("$expand=.")), 1);
+        assert_eq!(expand_levels(&q("$expand=*")), 1);
+        assert_eq!(expand_levels(&q("$expand=.($levels=2)")), 2);
+        assert_eq!(expand_levels(&q("%24expand=.%28%24levels%3D2%29")), 2);
+        assert_eq!(
+            expand_levels(&q("$expand=.($levels=9)")),
+            2,
+            "at most what is offered"
+        );
+    }
 }
