@@ -286,3 +286,19 @@ async fn unreachable_and_self_signed_bmcs() {
     pool.logout_all().await;
     assert_eq!(fleet.open_sessions(), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn basic_authentication_when_the_bmc_has_no_sessions() {
+    let sim = sim(1).await;
+    sim.knobs(None, json!({"noSessions": true})).await;
+    let pool = Pool::new(quick()).expect("pool");
+    let (c, path) = sim.connect(&pool, 0);
+    for _ in 0..3 {
+        let s: ComputerSystem = c.get(&path).await.expect("system over basic auth");
+        assert_eq!(s.power_state.as_deref(), Some("Off"));
+    }
+    assert_eq!(sim.fleet.open_sessions(), 0);
+    assert_eq!(pool.open_sessions().await, 0);
+    assert_eq!(c.calls(), 4, "one refused login, then three requests");
+    pool.logout_all().await;
+}

@@ -40,6 +40,8 @@ pub struct Faults {
     pub lockout_s: u64,
     /// The BMC does not offer `$expand` (many older BMCs do not).
     pub no_expand: bool,
+    /// The BMC has no session service: basic authentication only.
+    pub no_sessions: bool,
 }
 
 impl Default for Faults {
@@ -58,6 +60,7 @@ impl Default for Faults {
             lockout_threshold: rules.lockout_threshold,
             lockout_s: rules.lockout.as_secs(),
             no_expand: false,
+            no_sessions: false,
         }
     }
 }

@@ -80,6 +80,13 @@ async fn session_service(ctx: Ctx, headers: HeaderMap) -> Response {
 
 async fn create_session(ctx: Ctx, body: axum::Json<Value>) -> Response {
     ctx.count("POST Sessions");
+    if ctx.knobs().no_sessions {
+        return error_with(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "Base.1.8.ActionNotSupported",
+            "this BMC has no session service; use basic authentication",
+        );
+    }
     let username = body.get("UserName").and_then(Value::as_str).unwrap_or("");
     let password = body.get("Password").and_then(Value::as_str).unwrap_or("");
     let valid = ctx.valid_for_service((username, password));
