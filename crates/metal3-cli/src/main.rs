@@ -9,6 +9,7 @@ mod control_plane_cmd;
 mod crds_cmd;
 mod operator_cmd;
 mod sim_cmd;
+mod up_cmd;
 mod validate_cmd;
 
 /// Kubernetes-native bare metal host management, wire-compatible with Metal³.
@@ -21,6 +22,9 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Everything on this machine: a control plane, simulated BMCs as BareMetalHosts, the
+    /// operator. Ctrl-C stops it.
+    Up(up_cmd::Args),
     /// Print the CustomResourceDefinitions of every metal3.io kind.
     Crds(crds_cmd::Args),
     /// Inspect BMC addresses.
@@ -39,6 +43,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Up(args) => up_cmd::run(&args),
         Command::Crds(args) => crds_cmd::run(&args),
         Command::Bmc(cmd) => bmc_cmd::run(&cmd),
         Command::Validate(args) => validate_cmd::run(&args),

@@ -27,9 +27,26 @@ use rcgen::{
 /// How long the API server may take to become ready, and CRDs to become Established.
 const READY_TIMEOUT: Duration = Duration::from_secs(90);
 
+/// Where a control plane keeps its certificates, etcd data and logs.
+enum StateDir {
+    /// Removed when the control plane stops (tests).
+    Temporary(tempfile::TempDir),
+    /// Kept, so the next start finds the same cluster (`metal3 up`).
+    Kept(PathBuf),
+}
+
+impl StateDir {
+    fn path(&self) -> &Path {
+        match self {
+            Self::Temporary(t) => t.path(),
+            Self::Kept(p) => p,
+        }
+    }
+}
+
 /// A running etcd + kube-apiserver pair.
 pub struct ControlPlane {
-    dir: tempfile::TempDir,
+    dir: StateDir,
     server: String,
     kubeconfig: PathBuf,
     etcd: Child,
@@ -110,6 +127,32 @@ fn free_port() -> Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
+/// The etcd client, etcd peer and API server ports recorded in `file`, or new free ones
+/// (recorded there).
+fn kept_ports(file: &Path) -> Result<(u16, u16, u16)> {
+    let recorded: Option<Vec<u16>> = std::fs::read_to_string(file).ok().map(|text| {
+        text.split_whitespace()
+            .filter_map(|p| p.parse().ok())
+            .collect()
+    });
+    if let Some([client, peer, secure]) = recorded.as_deref() {
+        for port in [client, peer, secure] {
+            if TcpListener::bind(("127.0.0.1", *port)).is_err() {
+                bail!(
+                    "port {port} recorded in {} is in use: is another control plane running \
+                     from this state directory? Stop it, or remove the directory for a new cluster",
+                    file.display()
+                );
+            }
+        }
+        return Ok((*client, *peer, *secure));
+    }
+    let ports = (free_port()?, free_port()?, free_port()?);
+    std::fs::write(file, format!("{} {} {}\n", ports.0, ports.1, ports.2))
+        .with_context(|| format!("cannot write {}", file.display()))?;
+    Ok(ports)
+}
+
 /// Keeps `child` from outliving this process: a detached shell polls our PID and kills the
 /// child once we are gone.
 fn watchdog(child: &Child) -> Result<()> {
@@ -140,6 +183,17 @@ fn log_tail(path: &Path) -> String {
     }
 }
 
+/// The files the certificates and keys are kept in, in [`Pki`] field order.
+const PKI_FILES: [&str; 7] = [
+    "ca.crt",
+    "serving.crt",
+    "serving.key",
+    "admin.crt",
+    "admin.key",
+    "sa.key",
+    "sa.pub",
+];
+
 struct Pki {
     ca_pem: String,
     serving_pem: String,
@@ -148,6 +202,35 @@ struct Pki {
     admin_key: String,
     service_account_key: String,
     service_account_public_key: String,
+}
+
+impl Pki {
+    fn parts(&self) -> [&String; 7] {
+        [
+            &self.ca_pem,
+            &self.serving_pem,
+            &self.serving_key,
+            &self.admin_pem,
+            &self.admin_key,
+            &self.service_account_key,
+            &self.service_account_public_key,
+        ]
+    }
+
+    /// The certificates kept in `dir` by an earlier start, if all are there.
+    fn load(dir: &Path) -> Option<Self> {
+        let [ca, sc, sk, ac, ak, sa, sp] =
+            PKI_FILES.map(|f| std::fs::read_to_string(dir.join(f)).ok());
+        Some(Self {
+            ca_pem: ca?,
+            serving_pem: sc?,
+            serving_key: sk?,
+            admin_pem: ac?,
+            admin_key: ak?,
+            service_account_key: sa?,
+            service_account_public_key: sp?,
+        })
+    }
 }
 
 fn pki() -> Result<Pki> {
@@ -221,28 +304,36 @@ fn kubeconfig_yaml(server: &str, pki: &Pki) -> String {
 
 impl ControlPlane {
     /// Starts etcd and kube-apiserver on free loopback ports and waits until the API server is
-    /// ready.
+    /// ready. Everything goes into a temporary directory, removed when it stops.
     pub async fn start() -> Result<Self> {
-        // One crypto provider for rustls in the whole process; a second install is harmless.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let bin = binaries()?;
         let dir = tempfile::Builder::new()
             .prefix("metal3-testenv-")
             .tempdir()
             .context("temporary directory")?;
+        Self::launch(StateDir::Temporary(dir)).await
+    }
+
+    /// Like [`ControlPlane::start`], keeping certificates, ports and etcd data in `dir`: a
+    /// later start in the same directory brings back the same cluster with its objects.
+    pub async fn start_in(dir: &Path) -> Result<Self> {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        Self::launch(StateDir::Kept(dir.to_path_buf())).await
+    }
+
+    async fn launch(dir: StateDir) -> Result<Self> {
+        // One crypto provider for rustls in the whole process; a second install is harmless.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let bin = binaries()?;
         let path = |name: &str| dir.path().join(name);
-        let pki = pki().context("generating certificates")?;
-        for (name, content) in [
-            ("ca.crt", &pki.ca_pem),
-            ("serving.crt", &pki.serving_pem),
-            ("serving.key", &pki.serving_key),
-            ("sa.key", &pki.service_account_key),
-            ("sa.pub", &pki.service_account_public_key),
-        ] {
+        let pki = match Pki::load(dir.path()) {
+            Some(kept) => kept,
+            None => pki().context("generating certificates")?,
+        };
+        for (name, content) in PKI_FILES.iter().zip(pki.parts()) {
             std::fs::write(path(name), content).with_context(|| format!("writing {name}"))?;
         }
-
-        let (client_port, peer_port, secure_port) = (free_port()?, free_port()?, free_port()?);
+        // etcd remembers its peer address, so a kept cluster keeps its ports.
+        let (client_port, peer_port, secure_port) = kept_ports(&path("ports"))?;
         let etcd_url = format!("http://127.0.0.1:{client_port}");
         let peer_url = format!("http://127.0.0.1:{peer_port}");
         let etcd_log = std::fs::File::create(path("etcd.log"))?;

@@ -1,0 +1,318 @@
+//! `metal3 up`: the whole system on one machine, in one command — a Kubernetes control plane
+//! with our CRDs, a fleet of simulated Redfish BMCs registered as BareMetalHosts, and the
+//! operator managing them. Ctrl-C stops everything; the state directory keeps the cluster for
+//! the next run.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use k8s_openapi::api::core::v1::{Namespace, Secret};
+use kube::api::{Api, ListParams, PostParams};
+use metal3_api::v1alpha1::BareMetalHost;
+use metal3_operator::{Metrics, OperatorConfig};
+use metal3_provisioner::Provisioner;
+use serde_json::Value;
+
+/// The namespace the hosts live in.
+pub const NAMESPACE: &str = "metal3";
+/// Simulated servers beyond `--hosts`, left unregistered for `examples/host.yaml`.
+const SPARE: usize = 2;
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// Native Redfish: the operator talks to the simulated BMCs.
+    Redfish,
+    /// In-memory hosts (the BMCs are served but not called).
+    Fixture,
+    /// OpenStack Ironic (not available yet).
+    Ironic,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Simulated servers registered as BareMetalHosts.
+    #[arg(long, default_value_t = 4)]
+    pub hosts: usize,
+    /// Provisioning backend.
+    #[arg(long, value_enum, default_value = "redfish")]
+    pub provisioner: Backend,
+    /// Where the cluster, the kubeconfig, the fleet manifests and the logs are kept.
+    #[arg(long, default_value = ".metal3")]
+    pub state_dir: PathBuf,
+    /// Port of the simulated BMCs (on 127.0.0.1).
+    #[arg(long, default_value_t = 8000)]
+    pub bmc_port: u16,
+    /// Power-on self test of the simulated servers, in milliseconds.
+    #[arg(long, default_value_t = 2000)]
+    pub post_ms: u64,
+}
+
+fn init_logging(file: std::fs::File) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(false)
+        .with_writer(std::sync::Mutex::new(file))
+        .try_init();
+}
+
+/// Creates `obj` unless it already exists (a re-run keeps what is there).
+async fn create_missing<K>(api: &Api<K>, obj: &K) -> Result<()>
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + serde::Serialize + std::fmt::Debug,
+{
+    match api.create(&PostParams::default(), obj).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(e)) if e.code == 409 => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// "2 available, 1 inspecting": hosts counted by provisioning state.
+fn summary(hosts: &[BareMetalHost]) -> String {
+    let mut by_state: BTreeMap<String, usize> = BTreeMap::new();
+    for h in hosts {
+        let mut state = h.provisioning_state().as_str().to_string();
+        if state.is_empty() {
+            state = "new".into();
+        }
+        if h.status
+            .as_ref()
+            .is_some_and(|s| !s.error_message.is_empty())
+        {
+            state.push_str(" (error)");
+        }
+        *by_state.entry(state).or_default() += 1;
+    }
+    by_state
+        .iter()
+        .map(|(state, n)| format!("{n} {state}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn kubectl_path() -> String {
+    match metal3_testenv::binaries() {
+        Ok(dir) if dir.join("kubectl").is_file() => dir.join("kubectl").display().to_string(),
+        _ => "kubectl".into(),
+    }
+}
+
+fn examples_dir() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+    dir.canonicalize().unwrap_or(dir)
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// Whether a host has come to rest: available or provisioned, without an error.
+fn settled(h: &BareMetalHost) -> bool {
+    let state = h.provisioning_state();
+    let state = state.as_str();
+    let error = h
+        .status
+        .as_ref()
+        .is_some_and(|s| !s.error_message.is_empty());
+    matches!(
+        state,
+        "available" | "provisioned" | "externally provisioned"
+    ) && !error
+}
+
+pub fn run(args: &Args) -> Result<ExitCode> {
+    if args.provisioner == Backend::Ironic {
+        bail!(
+            "--provisioner ironic is not available yet (tracked in the Ironic provisioner issue); \
+             use --provisioner redfish (the default) or fixture"
+        );
+    }
+    if args.hosts == 0 {
+        bail!("--hosts 0: nothing to manage; ask for at least one host");
+    }
+    let dir = &args.state_dir;
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let log = std::fs::File::create(dir.join("operator.log"))
+        .with_context(|| format!("cannot write {}", dir.join("operator.log").display()))?;
+    init_logging(log);
+    let runtime = tokio::runtime::Runtime::new().context("tokio runtime")?;
+    runtime.block_on(up(args, dir))
+}
+
+async fn up(args: &Args, dir: &Path) -> Result<ExitCode> {
+    eprintln!("metal3 up: state in {}", dir.display());
+    eprintln!(
+        "[1/4] Kubernetes control plane (the first run builds kube-apiserver, etcd and kubectl \
+         from the Go module proxy; that takes several minutes)"
+    );
+    let cp = metal3_testenv::ControlPlane::start_in(&dir.join("control-plane")).await?;
+    let client = cp.client().await?;
+    metal3_testenv::install_crd_objects(&client, &metal3_api::crds::all()).await?;
+    let kubeconfig = dir.join("kubeconfig");
+    std::fs::copy(cp.kubeconfig(), &kubeconfig)
+        .with_context(|| format!("cannot write {}", kubeconfig.display()))?;
+    eprintln!("      API server {} ready, CRDs installed", cp.server());
+
+    let servers = args.hosts + SPARE;
+    let fleet = metal3_sim::Fleet::new(servers, "admin", "password");
+    fleet
+        .set_faults(metal3_sim::faults::Faults {
+            latency_ms: [2, 20],
+            post_ms: args.post_ms,
+            ..metal3_sim::faults::Faults::default()
+        })
+        .map_err(anyhow::Error::msg)?;
+    let listen = std::net::SocketAddr::from(([127, 0, 0, 1], args.bmc_port));
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("--bmc-port {}: cannot listen on {listen}", args.bmc_port))?;
+    tokio::spawn(metal3_sim::serve(listener, fleet.clone()));
+    let manifests = metal3_sim::manifests(
+        &fleet,
+        &metal3_sim::Addressing {
+            listen,
+            per_host_base: None,
+            tls: false,
+        },
+    );
+    // The first `--hosts` servers are registered; the spare ones wait for examples/host.yaml.
+    let docs: Vec<Value> = manifests
+        .split("---\n")
+        .filter(|d| !d.trim().is_empty())
+        .map(serde_json::from_str)
+        .collect::<Result<_, _>>()
+        .context("the simulator's manifests")?;
+    let registered: Vec<&Value> = docs.iter().take(args.hosts * 2).collect();
+    let mut fleet_yaml = String::new();
+    for doc in &registered {
+        fleet_yaml.push_str("---\n");
+        fleet_yaml.push_str(&serde_json::to_string_pretty(doc)?);
+        fleet_yaml.push('\n');
+    }
+    std::fs::write(dir.join("fleet.yaml"), &fleet_yaml)?;
+    eprintln!(
+        "[2/4] {servers} simulated Redfish BMCs at http://{listen}/redfish/v1 ({} registered, \
+         {SPARE} spare for examples/host.yaml); manifests in {}",
+        args.hosts,
+        dir.join("fleet.yaml").display()
+    );
+
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    let mut ns = Namespace::default();
+    ns.metadata.name = Some(NAMESPACE.into());
+    create_missing(&namespaces, &ns).await?;
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), NAMESPACE);
+    let hosts: Api<BareMetalHost> = Api::namespaced(client.clone(), NAMESPACE);
+    for doc in registered {
+        match doc["kind"].as_str() {
+            Some("Secret") => {
+                create_missing(&secrets, &serde_json::from_value(doc.clone())?).await?
+            }
+            _ => create_missing(&hosts, &serde_json::from_value(doc.clone())?).await?,
+        }
+    }
+
+    let mut pool = None;
+    let provisioner: Arc<dyn Provisioner> = match args.provisioner {
+        Backend::Fixture => Arc::new(metal3_fixture::Fixture::new()),
+        _ => {
+            let p = metal3_redfish_provisioner::RedfishProvisioner::new(
+                metal3_redfish_provisioner::Config::default(),
+            )?;
+            pool = Some(p.pool().clone());
+            Arc::new(p)
+        }
+    };
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let config = OperatorConfig {
+        namespace: Some(NAMESPACE.into()),
+        ..OperatorConfig::default()
+    };
+    let operator = tokio::spawn(metal3_operator::run(
+        client.clone(),
+        provisioner,
+        config,
+        Arc::new(Metrics::default()),
+        async move {
+            let _ = stop_rx.await;
+        },
+    ));
+    eprintln!(
+        "[3/4] operator running (--provisioner {}); its log: {}",
+        match args.provisioner {
+            Backend::Fixture => "fixture",
+            _ => "redfish",
+        },
+        dir.join("operator.log").display()
+    );
+    let kubectl = kubectl_path();
+    let examples = examples_dir();
+    eprintln!(
+        "[4/4] watching the hosts. Meanwhile, in another terminal:\n\
+         \n    export KUBECONFIG={kc}\n    {kubectl} get bmh -n {NAMESPACE} -w\n    \
+         {kubectl} -n {NAMESPACE} patch bmh sim-0 --type merge --patch-file {ex}/provision-live-iso.yaml\n    \
+         {kubectl} -n {NAMESPACE} apply -f {ex}/firmware-settings.yaml\n    \
+         {kubectl} -n {NAMESPACE} apply -f {ex}/host.yaml\n\
+         \nCtrl-C stops everything (the cluster stays in {dir} for the next run).",
+        kc = kubeconfig.display(),
+        ex = examples.display(),
+        dir = dir.display(),
+    );
+
+    let mut last = String::new();
+    let mut announced = false;
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let stop = stop_signal();
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            () = &mut stop => break,
+            _ = tick.tick() => {}
+        }
+        let Ok(list) = hosts.list(&ListParams::default()).await else {
+            continue;
+        };
+        let now = summary(&list.items);
+        if now != last {
+            eprintln!("      hosts: {now}");
+            last = now;
+        }
+        let all_settled = !list.items.is_empty() && list.items.iter().all(settled);
+        if all_settled && !announced {
+            announced = true;
+            eprintln!(
+                "      all {} hosts are ready (available or provisioned)",
+                list.items.len()
+            );
+            // For scripts: one line on stdout once the fleet is ready.
+            println!("ready {}", kubeconfig.display());
+        }
+    }
+    eprintln!("stopping: operator, BMC sessions, simulator, control plane");
+    let _ = stop_tx.send(());
+    let _ = tokio::time::timeout(Duration::from_secs(15), operator).await;
+    if let Some(pool) = pool {
+        pool.logout_all().await;
+    }
+    drop(cp);
+    eprintln!("stopped; run metal3 up again to pick up where you left off");
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,127 @@
+//! `metal3 up`: the one-command local environment comes up, provisions the example, stops
+//! cleanly, and picks up where it left off when run again.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use kube::api::Api;
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use metal3_api::v1alpha1::BareMetalHost;
+
+mod common;
+use common::{Killed, free_port};
+
+/// Starts `metal3 up` and waits for its `ready <kubeconfig>` line.
+fn up(state: &Path, bmc_port: u16) -> Killed {
+    let child = Command::new(env!("CARGO_BIN_EXE_metal3"))
+        .args(["up", "--hosts", "2", "--post-ms", "200"])
+        .arg("--state-dir")
+        .arg(state)
+        .args(["--bmc-port", &bmc_port.to_string()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("metal3 up starts");
+    let mut child = Killed(child);
+    let stdout = child.0.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let line = rx
+        .recv_timeout(Duration::from_secs(240))
+        .expect("metal3 up reports ready");
+    assert!(line.starts_with("ready "), "{line}");
+    child
+}
+
+fn interrupt_and_wait(child: &mut Child) {
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            assert!(status.success(), "{status}");
+            return;
+        }
+        assert!(Instant::now() < deadline, "metal3 up did not stop");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+async fn hosts(state: &Path) -> Api<BareMetalHost> {
+    let kc = Kubeconfig::read_from(state.join("kubeconfig")).expect("kubeconfig");
+    let config = kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
+        .await
+        .expect("config");
+    Api::namespaced(kube::Client::try_from(config).expect("client"), "metal3")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn up_provisions_the_example_stops_cleanly_and_resumes() {
+    let state = tempfile::tempdir().expect("state dir");
+    let bmc_port = free_port();
+    let mut first = up(state.path(), bmc_port);
+    let api = hosts(state.path()).await;
+    let listed = api.list(&Default::default()).await.expect("list");
+    assert_eq!(listed.items.len(), 2);
+
+    // The README's example: boot a live ISO on sim-0.
+    let example =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/provision-live-iso.yaml");
+    let out = metal3_testenv::kubectl()
+        .arg("--kubeconfig")
+        .arg(state.path().join("kubeconfig"))
+        .args([
+            "-n",
+            "metal3",
+            "patch",
+            "bmh",
+            "sim-0",
+            "--type",
+            "merge",
+            "--patch-file",
+        ])
+        .arg(&example)
+        .output()
+        .expect("kubectl");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let h = api.get("sim-0").await.expect("host");
+        if h.provisioning_state().as_str() == "provisioned" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "not provisioned: {:?}", h.status);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    interrupt_and_wait(&mut first.0);
+    let ports = std::fs::read_to_string(state.path().join("control-plane/ports")).expect("ports");
+    let api_port: u16 = ports
+        .split_whitespace()
+        .nth(2)
+        .and_then(|p| p.parse().ok())
+        .expect("API server port");
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", api_port)).is_err(),
+        "nothing left running"
+    );
+
+    // Again, in the same state directory: the same cluster, the same hosts.
+    let _second = up(state.path(), bmc_port);
+    let api = hosts(state.path()).await;
+    let h = api.get("sim-0").await.expect("host kept");
+    assert_eq!(h.provisioning_state().as_str(), "provisioned");
+}
