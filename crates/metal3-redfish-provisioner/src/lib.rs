@@ -79,12 +79,17 @@ struct Known {
     cd: Option<String>,
     usb: Option<String>,
     power: Option<(bool, Instant)>,
+    /// The BMC's health verdict, read with the power state.
+    health: Option<(Health, Instant)>,
     /// When we last asked for a power change, and which.
     power_request: Option<(&'static str, Instant)>,
     soft_off_since: Option<Instant>,
     /// When we restarted the host to boot the live ISO.
     booted: Option<Instant>,
     provisioning: bool,
+    /// The id registration returned; later registrations (every steady-state pass asks) are
+    /// answered from memory until the credentials or the address change.
+    registered: Option<String>,
     /// Task monitors of staged changes, and when we rebooted to apply them.
     staged: Option<Staged>,
 }
@@ -228,10 +233,16 @@ impl RedfishProvisioner {
         Ok((conn, system))
     }
 
+    /// Reads the system; every read refreshes the remembered power state and health.
     async fn system(&self, host: &HostData, conn: &Connection, path: &str) -> Step<ComputerSystem> {
         let system: ComputerSystem = conn.get(path).await?;
         let on = is_on(&system);
-        self.remember(host, |k| k.power = Some((on, Instant::now())));
+        let health = health_of(&system);
+        let now = Instant::now();
+        self.remember(host, |k| {
+            k.power = Some((on, now));
+            k.health = Some((health, now));
+        });
         Ok(system)
     }
 
@@ -899,7 +910,14 @@ impl Provisioner for RedfishProvisioner {
         _restart: bool,
     ) -> ProvResult<(Outcome, String)> {
         if credentials_changed {
-            self.remember(host, |k| *k = Known::default());
+            self.remember(host, |k| {
+                *k = Known {
+                    address: k.address.clone(),
+                    ..Known::default()
+                }
+            });
+        } else if let Some(id) = self.known(host).registered {
+            return Ok((Outcome::Done, id));
         }
         let result = async {
             let (conn, path) = self.connect(host).await?;
@@ -908,7 +926,10 @@ impl Provisioner for RedfishProvisioner {
         }
         .await;
         match result {
-            Ok(id) => Ok((Outcome::Done, id)),
+            Ok(id) => {
+                self.remember(host, |k| k.registered = Some(id.clone()));
+                Ok((Outcome::Done, id))
+            }
             Err(Fault::Failed(message)) => Ok((Outcome::Failed { message }, String::new())),
             Err(Fault::Transient(m)) => Err(ProvisionerError::Transient(m)),
         }
@@ -967,13 +988,19 @@ impl Provisioner for RedfishProvisioner {
         &self,
         host: &HostData,
         _state: &ProvisioningState,
-        _restart: bool,
+        restart: bool,
     ) -> ProvResult<Outcome> {
-        // Nothing to take over: the state is on the BMC. Check that it answers.
+        // Nothing to take over: the state is on the BMC. A host we already know costs nothing
+        // (every pass of a provisioned host asks); otherwise check that the BMC answers.
+        if !restart && self.known(host).registered.is_some() {
+            return Ok(Outcome::Done);
+        }
         settle(
             async {
                 let (conn, path) = self.connect(host).await?;
                 self.system(host, &conn, &path).await?;
+                let id = format!("{}{path}", conn.base());
+                self.remember(host, |k| k.registered = Some(id));
                 Ok(Outcome::Done)
             }
             .await,
@@ -1241,20 +1268,26 @@ impl Provisioner for RedfishProvisioner {
     }
 
     async fn health(&self, host: &HostData) -> ProvResult<Health> {
+        if let Some((health, at)) = self.known(host).health
+            && at.elapsed() < self.config.power_check
+        {
+            return Ok(health);
+        }
         let result = async {
             let (conn, path) = self.connect(host).await?;
             self.system(host, &conn, &path).await
         }
         .await;
-        Ok(match result {
-            Ok(s) => match s.status.health.as_deref() {
-                Some("OK") => Health::Ok,
-                Some("Warning") => Health::Warning,
-                Some("Critical") => Health::Critical,
-                _ => Health::Unknown,
-            },
-            Err(_) => Health::Unknown,
-        })
+        Ok(result.map_or(Health::Unknown, |s| health_of(&s)))
+    }
+}
+
+fn health_of(system: &ComputerSystem) -> Health {
+    match system.status.health.as_deref() {
+        Some("OK") => Health::Ok,
+        Some("Warning") => Health::Warning,
+        Some("Critical") => Health::Critical,
+        _ => Health::Unknown,
     }
 }
 

@@ -155,10 +155,14 @@ async fn the_lifecycle_with_bmc_calls_per_phase() {
     );
     record("inspect", sim.calls(1));
 
-    // Idle: the power state is remembered between checks.
+    // Idle: the power state and health are remembered between checks.
     for _ in 0..5 {
         let state = p.update_hardware_state(&host).await.expect("state");
         assert_eq!(state.powered_on, Some(false));
+        assert_eq!(
+            p.health(&host).await.expect("health"),
+            metal3_provisioner::Health::Ok
+        );
     }
     record("idle (5 power checks within the interval)", sim.calls(1));
 

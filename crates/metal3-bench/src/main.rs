@@ -1,0 +1,534 @@
+//! The fleet benchmark: N simulated hosts through register → inspect → available → provision
+//! (live ISO) → provisioned → deprovision → available, against the real API server, with the
+//! operator in a child process (so its memory and CPU are its own).
+//!
+//! `cargo run --release -p metal3-bench -- --hosts 1000` prints a Markdown report: hosts per
+//! hour, time in each state (p50/p95/p99), BMC calls per host per phase and per idle hour, the
+//! operator's peak RSS and CPU seconds, and API server requests per host.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use futures::{StreamExt, TryStreamExt};
+use k8s_openapi::api::core::v1::{Namespace, Secret};
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::runtime::{WatchStreamExt, watcher};
+use metal3_api::v1alpha1::BareMetalHost;
+use serde_json::{Value, json};
+
+const NAMESPACE: &str = "bench";
+const ISO: &str = "http://images.example/live.iso";
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum Backend {
+    Redfish,
+    Fixture,
+}
+
+#[derive(clap::Parser, Debug)]
+#[command(about = "Runs simulated hosts through the lifecycle and reports how fast and how big")]
+struct Args {
+    /// Hosts to run through the lifecycle.
+    #[arg(long, default_value_t = 100)]
+    hosts: usize,
+    /// Provisioning backend.
+    #[arg(long, value_enum, default_value = "redfish")]
+    provisioner: Backend,
+    /// Simulated BMC latency per call in milliseconds, `MIN-MAX`.
+    #[arg(long, default_value = "50-200")]
+    latency_ms: String,
+    /// Simulated power-on self test, in milliseconds (compressed from real minutes).
+    #[arg(long, default_value_t = 2000)]
+    post_ms: u64,
+    /// Hosts the operator reconciles at once.
+    #[arg(long, default_value_t = 64)]
+    concurrency: u16,
+    /// Seconds of idleness measured between phases, for the idle call rate.
+    #[arg(long, default_value_t = 60)]
+    idle_seconds: u64,
+    /// Give up after this many seconds per phase.
+    #[arg(long, default_value_t = 3600)]
+    phase_timeout: u64,
+    /// Internal: run as the operator child process with this kubeconfig.
+    #[arg(long, hide = true)]
+    child_operator: Option<PathBuf>,
+}
+
+fn parse_latency(text: &str) -> Result<[u64; 2]> {
+    let number = |v: &str| {
+        v.trim()
+            .parse::<u64>()
+            .with_context(|| format!("--latency-ms {text:?}: use MS or MIN-MAX"))
+    };
+    Ok(match text.split_once('-') {
+        Some((a, b)) => [number(a)?, number(b)?],
+        None => {
+            let ms = number(text)?;
+            [ms, ms]
+        }
+    })
+}
+
+async fn client(kubeconfig: &Path) -> Result<kube::Client> {
+    let kc = kube::config::Kubeconfig::read_from(kubeconfig)?;
+    let config =
+        kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
+            .await?;
+    Ok(kube::Client::try_from(config)?)
+}
+
+/// The operator, as the child process.
+async fn child_operator(args: &Args, kubeconfig: &Path) -> Result<()> {
+    let client = client(kubeconfig).await?;
+    let mut pool = None;
+    let provisioner: Arc<dyn metal3_provisioner::Provisioner> = match args.provisioner {
+        Backend::Fixture => Arc::new(metal3_fixture::Fixture::new()),
+        Backend::Redfish => {
+            let p = metal3_redfish_provisioner::RedfishProvisioner::new(
+                metal3_redfish_provisioner::Config {
+                    capacity: 0,
+                    ..Default::default()
+                },
+            )?;
+            pool = Some(p.pool().clone());
+            Arc::new(p)
+        }
+    };
+    let config = metal3_operator::OperatorConfig {
+        namespace: Some(NAMESPACE.into()),
+        concurrency: args.concurrency,
+        ..Default::default()
+    };
+    metal3_operator::run(
+        client,
+        provisioner,
+        config,
+        Arc::new(metal3_operator::Metrics::default()),
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        },
+    )
+    .await;
+    if let Some(pool) = pool {
+        pool.logout_all().await;
+    }
+    Ok(())
+}
+
+/// `(peak RSS in KiB, CPU seconds)` of process `pid`.
+fn usage(pid: u32) -> (u64, f64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let hwm = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces): utime is 14th, stime 15th overall.
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks: f64 = [11, 12]
+        .iter()
+        .filter_map(|i| fields.get(*i).and_then(|v| v.parse::<f64>().ok()))
+        .sum();
+    (hwm, ticks / 100.0)
+}
+
+/// Total requests the API server has answered (`apiserver_request_total`).
+async fn apiserver_requests(client: &kube::Client) -> Result<f64> {
+    let request = http::Request::get("/metrics").body(Vec::new())?;
+    let text = client.request_text(request).await?;
+    Ok(text
+        .lines()
+        .filter(|l| l.starts_with("apiserver_request_total{"))
+        .filter_map(|l| l.rsplit_once(' ').and_then(|(_, v)| v.parse::<f64>().ok()))
+        .sum())
+}
+
+fn sim_calls(fleet: &metal3_sim::Fleet) -> u64 {
+    (0..fleet.len())
+        .filter_map(|i| fleet.host(i))
+        .map(|h| h.calls.values().sum::<u64>())
+        .sum()
+}
+
+/// Calls by kind ("GET System"), summed over the fleet.
+fn calls_by_kind(fleet: &metal3_sim::Fleet) -> BTreeMap<String, u64> {
+    let mut out = BTreeMap::new();
+    for h in (0..fleet.len()).filter_map(|i| fleet.host(i)) {
+        for (k, v) in h.calls {
+            *out.entry(k).or_default() += v;
+        }
+    }
+    out
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
+    sorted[rank.min(sorted.len() - 1)]
+}
+
+type Transitions = Arc<Mutex<BTreeMap<String, Vec<(String, Instant)>>>>;
+
+/// Records every host's provisioning state changes with their time.
+fn record_transitions(api: Api<BareMetalHost>, log: Transitions) {
+    tokio::spawn(async move {
+        let stream = watcher(api, watcher::Config::default()).applied_objects();
+        futures::pin_mut!(stream);
+        while let Ok(Some(host)) = stream.try_next().await {
+            let name = host.metadata.name.clone().unwrap_or_default();
+            let state = host.provisioning_state().as_str().to_string();
+            let mut log = log.lock().unwrap_or_else(|e| e.into_inner());
+            let entry = log.entry(name).or_default();
+            if entry.last().is_none_or(|(s, _)| *s != state) {
+                entry.push((state, Instant::now()));
+            }
+        }
+    });
+}
+
+/// Waits until every host is in `state`.
+async fn wait_all(
+    api: &Api<BareMetalHost>,
+    hosts: usize,
+    state: &str,
+    timeout: Duration,
+) -> Result<Duration> {
+    let started = Instant::now();
+    let mut last_report = Instant::now();
+    loop {
+        let list = api.list(&Default::default()).await?;
+        let done = list
+            .items
+            .iter()
+            .filter(|h| h.provisioning_state().as_str() == state)
+            .count();
+        if done == hosts {
+            return Ok(started.elapsed());
+        }
+        if last_report.elapsed() > Duration::from_secs(30) {
+            eprintln!("  {done}/{hosts} {state} after {:.0?}", started.elapsed());
+            last_report = Instant::now();
+        }
+        if started.elapsed() > timeout {
+            let errors: Vec<String> = list
+                .items
+                .iter()
+                .filter_map(|h| h.status.as_ref().map(|s| s.error_message.clone()))
+                .filter(|m| !m.is_empty())
+                .take(3)
+                .collect();
+            bail!("only {done}/{hosts} hosts {state} after {timeout:?}; errors: {errors:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// Waits until every host's power matches `spec.online`, so idle measurements start at rest.
+async fn wait_power_settled(api: &Api<BareMetalHost>, timeout: Duration) -> Result<()> {
+    let started = Instant::now();
+    loop {
+        let list = api.list(&Default::default()).await?;
+        let settled = list.items.iter().all(|h| {
+            h.status
+                .as_ref()
+                .is_some_and(|s| s.powered_on == h.spec.online)
+        });
+        if settled {
+            return Ok(());
+        }
+        if started.elapsed() > timeout {
+            bail!("hosts' power did not settle within {timeout:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// BMC calls during `seconds` of idleness, in total and per kind, once power has settled.
+async fn idle_window(
+    fleet: &metal3_sim::Fleet,
+    api: &Api<BareMetalHost>,
+    seconds: u64,
+    timeout: Duration,
+) -> Result<(u64, BTreeMap<String, u64>)> {
+    wait_power_settled(api, timeout).await?;
+    // Let the last power verification land before the window opens.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let before = calls_by_kind(fleet);
+    // A measurement window, not synchronisation: count what idle hosts cost.
+    tokio::time::sleep(Duration::from_secs(seconds)).await;
+    let kinds: BTreeMap<String, u64> = calls_by_kind(fleet)
+        .into_iter()
+        .map(|(k, v)| (k.clone(), v - before.get(&k).copied().unwrap_or(0)))
+        .filter(|(_, v)| *v > 0)
+        .collect();
+    Ok((kinds.values().sum(), kinds))
+}
+
+async fn patch_all(api: &Api<BareMetalHost>, names: &[String], patch: Value) -> Result<()> {
+    futures::stream::iter(names)
+        .map(|name| {
+            let patch = patch.clone();
+            async move {
+                api.patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+                    .await
+                    .map(|_| ())
+            }
+        })
+        .buffer_unordered(32)
+        .try_collect::<Vec<_>>()
+        .await?;
+    Ok(())
+}
+
+async fn bench(args: &Args) -> Result<()> {
+    let latency = parse_latency(&args.latency_ms)?;
+    eprintln!("starting the control plane");
+    let cp = metal3_testenv::ControlPlane::start().await?;
+    let client = cp.client().await?;
+    metal3_testenv::install_crd_objects(&client, &metal3_api::crds::all()).await?;
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    let mut ns = Namespace::default();
+    ns.metadata.name = Some(NAMESPACE.into());
+    namespaces.create(&PostParams::default(), &ns).await?;
+
+    let fleet = metal3_sim::Fleet::new(args.hosts, "admin", "password");
+    fleet
+        .set_faults(metal3_sim::faults::Faults {
+            latency_ms: latency,
+            post_ms: args.post_ms,
+            ..Default::default()
+        })
+        .map_err(anyhow::Error::msg)?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(metal3_sim::serve(listener, fleet.clone()));
+
+    let log_path =
+        std::env::temp_dir().join(format!("metal3-bench-operator-{}.log", std::process::id()));
+    let mut child = std::process::Command::new(std::env::current_exe()?)
+        .arg("--child-operator")
+        .arg(cp.kubeconfig())
+        .args([
+            "--provisioner",
+            match args.provisioner {
+                Backend::Redfish => "redfish",
+                Backend::Fixture => "fixture",
+            },
+        ])
+        .args(["--concurrency", &args.concurrency.to_string()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log_path)?)
+        .spawn()
+        .context("starting the operator child")?;
+    let pid = child.id();
+
+    let hosts: Api<BareMetalHost> = Api::namespaced(client.clone(), NAMESPACE);
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), NAMESPACE);
+    let transitions: Transitions = Arc::default();
+    record_transitions(hosts.clone(), transitions.clone());
+    let api_before = apiserver_requests(&client).await?;
+
+    let manifests = metal3_sim::manifests(
+        &fleet,
+        &metal3_sim::Addressing {
+            listen: addr,
+            per_host_base: None,
+            tls: false,
+        },
+    );
+    let docs: Vec<Value> = manifests
+        .split("---\n")
+        .filter(|d| !d.trim().is_empty())
+        .map(serde_json::from_str)
+        .collect::<Result<_, _>>()?;
+    let names: Vec<String> = docs
+        .iter()
+        .filter(|d| d["kind"] == "BareMetalHost")
+        .filter_map(|d| d["metadata"]["name"].as_str().map(str::to_string))
+        .collect();
+    let timeout = Duration::from_secs(args.phase_timeout);
+    eprintln!("creating {} hosts", args.hosts);
+    let t0 = Instant::now();
+    futures::stream::iter(&docs)
+        .map(|doc| {
+            let (hosts, secrets) = (hosts.clone(), secrets.clone());
+            async move {
+                if doc["kind"] == "Secret" {
+                    let s: Secret = serde_json::from_value(doc.clone())?;
+                    secrets.create(&PostParams::default(), &s).await?;
+                } else {
+                    let h: BareMetalHost = serde_json::from_value(doc.clone())?;
+                    hosts.create(&PostParams::default(), &h).await?;
+                }
+                Ok::<_, anyhow::Error>(())
+            }
+        })
+        .buffer_unordered(32)
+        .try_collect::<Vec<_>>()
+        .await?;
+
+    let mut calls = BTreeMap::new();
+    let mut mark = 0;
+    // Time spent in idle measurement windows, left out of the lifecycle's duration.
+    let mut idle_spent = Duration::ZERO;
+    let to_available = wait_all(&hosts, args.hosts, "available", timeout).await?;
+    let now = sim_calls(&fleet);
+    calls.insert("register + inspect → available", now - mark);
+    eprintln!(
+        "all available after {to_available:.1?}; measuring {} s of idleness",
+        args.idle_seconds
+    );
+    let started = Instant::now();
+    let idle_available = idle_window(&fleet, &hosts, args.idle_seconds, timeout).await?;
+    idle_spent += started.elapsed();
+    mark = sim_calls(&fleet);
+
+    eprintln!("provisioning live ISOs");
+    let t_provision = Instant::now();
+    patch_all(
+        &hosts,
+        &names,
+        json!({"spec": {"image": {"url": ISO, "format": "live-iso"}}}),
+    )
+    .await?;
+    wait_all(&hosts, args.hosts, "provisioned", timeout).await?;
+    let provision_time = t_provision.elapsed();
+    let now = sim_calls(&fleet);
+    calls.insert("provision (live ISO)", now - mark);
+    eprintln!(
+        "all provisioned; measuring {} s of idleness",
+        args.idle_seconds
+    );
+    let started = Instant::now();
+    let idle_provisioned = idle_window(&fleet, &hosts, args.idle_seconds, timeout).await?;
+    idle_spent += started.elapsed();
+    mark = sim_calls(&fleet);
+
+    eprintln!("deprovisioning");
+    patch_all(&hosts, &names, json!({"spec": {"image": null}})).await?;
+    wait_all(&hosts, args.hosts, "available", timeout).await?;
+    let total = t0.elapsed() - idle_spent;
+    let now = sim_calls(&fleet);
+    calls.insert("deprovision", now - mark);
+
+    let api_requests = apiserver_requests(&client).await? - api_before;
+    let (rss_kib, cpu_s) = usage(pid);
+    let _ = std::process::Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status();
+    let _ = tokio::task::spawn_blocking(move || child.wait()).await;
+
+    // Time in each state, across hosts.
+    let mut per_state: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    for entries in transitions
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .values()
+    {
+        for pair in entries.windows(2) {
+            let (state, since) = &pair[0];
+            let (_, until) = &pair[1];
+            per_state
+                .entry(if state.is_empty() {
+                    "(new)".into()
+                } else {
+                    state.clone()
+                })
+                .or_default()
+                .push(until.duration_since(*since).as_secs_f64());
+        }
+    }
+
+    let n = args.hosts as f64;
+    println!(
+        "## {} hosts, --provisioner {:?}",
+        args.hosts, args.provisioner
+    );
+    println!();
+    println!(
+        "Settings: BMC latency {}-{} ms per call, POST {} ms, operator concurrency {}.",
+        latency[0], latency[1], args.post_ms, args.concurrency
+    );
+    println!();
+    println!("| Measure | Value |");
+    println!("|---|---|");
+    println!(
+        "| Whole lifecycle (create → available → provisioned → available, idle windows left out) | {:.1} s, {:.0} hosts/hour |",
+        total.as_secs_f64(),
+        n / total.as_secs_f64() * 3600.0
+    );
+    println!(
+        "| Created → all available | {:.1} s |",
+        to_available.as_secs_f64()
+    );
+    println!(
+        "| Provision all (live ISO) | {:.1} s, {:.0} hosts/hour |",
+        provision_time.as_secs_f64(),
+        n / provision_time.as_secs_f64() * 3600.0
+    );
+    for (phase, c) in &calls {
+        println!("| BMC calls per host: {phase} | {:.1} |", *c as f64 / n);
+    }
+    for (what, (idle, kinds)) in [
+        ("available", &idle_available),
+        ("provisioned", &idle_provisioned),
+    ] {
+        println!(
+            "| BMC calls per {what} host per idle hour | {:.1} (over {} s: {kinds:?}) |",
+            *idle as f64 / n * 3600.0 / args.idle_seconds as f64,
+            args.idle_seconds
+        );
+    }
+    println!("| Operator peak RSS | {:.1} MiB |", rss_kib as f64 / 1024.0);
+    println!(
+        "| Operator CPU | {cpu_s:.1} s ({:.2} s per host) |",
+        cpu_s / n
+    );
+    println!(
+        "| API server requests per host (all clients, bench driver included) | {:.1} |",
+        api_requests / n
+    );
+    println!();
+    println!("| State | hosts | p50 s | p95 s | p99 s |");
+    println!("|---|---|---|---|---|");
+    for (state, mut times) in per_state {
+        times.sort_by(f64::total_cmp);
+        println!(
+            "| {state} | {} | {:.1} | {:.1} | {:.1} |",
+            times.len(),
+            percentile(&times, 50.0),
+            percentile(&times, 95.0),
+            percentile(&times, 99.0)
+        );
+    }
+    eprintln!(
+        "open BMC sessions after the operator stopped: {}; operator log: {}",
+        fleet.open_sessions(),
+        log_path.display()
+    );
+    drop(cp);
+    Ok(())
+}
+
+fn main() -> Result<()> {
+    let args = <Args as clap::Parser>::parse();
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let runtime = tokio::runtime::Runtime::new()?;
+    match &args.child_operator {
+        Some(kubeconfig) => {
+            let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+            tracing_subscriber::fmt().with_env_filter(filter).init();
+            runtime.block_on(child_operator(&args, kubeconfig))
+        }
+        None => runtime.block_on(bench(&args)),
+    }
+}
