@@ -175,90 +175,110 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[rank.min(sorted.len() - 1)]
 }
 
-type Transitions = Arc<Mutex<BTreeMap<String, Vec<(String, Instant)>>>>;
+/// What the watch has seen of one host.
+#[derive(Default)]
+struct Seen {
+    /// Provisioning states entered, with when.
+    states: Vec<(String, Instant)>,
+    power_settled: bool,
+    error: String,
+}
 
-/// Records every host's provisioning state changes with their time.
-fn record_transitions(api: Api<BareMetalHost>, log: Transitions) {
+/// The hosts as the watch last saw them. The benchmark reads this instead of listing the
+/// hosts (a LIST of thousands of objects twice a second would load the API server more than
+/// the operator does).
+type Fleetview = Arc<Mutex<BTreeMap<String, Seen>>>;
+
+fn view(fleet: &Fleetview) -> std::sync::MutexGuard<'_, BTreeMap<String, Seen>> {
+    fleet.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Follows every host's state changes, power and errors through one watch.
+fn watch_hosts(api: Api<BareMetalHost>, fleet: Fleetview) {
     tokio::spawn(async move {
         let stream = watcher(api, watcher::Config::default()).applied_objects();
         futures::pin_mut!(stream);
         while let Ok(Some(host)) = stream.try_next().await {
             let name = host.metadata.name.clone().unwrap_or_default();
             let state = host.provisioning_state().as_str().to_string();
-            let mut log = log.lock().unwrap_or_else(|e| e.into_inner());
-            let entry = log.entry(name).or_default();
-            if entry.last().is_none_or(|(s, _)| *s != state) {
-                entry.push((state, Instant::now()));
+            let mut fleet = view(&fleet);
+            let seen = fleet.entry(name).or_default();
+            if seen.states.last().is_none_or(|(s, _)| *s != state) {
+                seen.states.push((state, Instant::now()));
             }
+            seen.power_settled = host
+                .status
+                .as_ref()
+                .is_some_and(|s| s.powered_on == host.spec.online);
+            seen.error = host
+                .status
+                .as_ref()
+                .map(|s| s.error_message.clone())
+                .unwrap_or_default();
         }
     });
 }
 
-/// Waits until every host is in `state`.
-async fn wait_all(
-    api: &Api<BareMetalHost>,
+/// Waits until `ok` holds for all `hosts` hosts, as the watch sees them.
+async fn wait_until(
+    fleet: &Fleetview,
     hosts: usize,
-    state: &str,
+    what: &str,
     timeout: Duration,
+    ok: impl Fn(&Seen) -> bool,
 ) -> Result<Duration> {
     let started = Instant::now();
     let mut last_report = Instant::now();
     loop {
-        let list = api.list(&Default::default()).await?;
-        let done = list
-            .items
-            .iter()
-            .filter(|h| h.provisioning_state().as_str() == state)
-            .count();
+        let (done, errors) = {
+            let fleet = view(fleet);
+            let done = fleet.values().filter(|s| ok(s)).count();
+            let errors: Vec<String> = fleet
+                .values()
+                .filter(|s| !s.error.is_empty())
+                .map(|s| s.error.clone())
+                .take(3)
+                .collect();
+            (done, errors)
+        };
         if done == hosts {
             return Ok(started.elapsed());
         }
         if last_report.elapsed() > Duration::from_secs(30) {
-            eprintln!("  {done}/{hosts} {state} after {:.0?}", started.elapsed());
+            eprintln!("  {done}/{hosts} {what} after {:.0?}", started.elapsed());
             last_report = Instant::now();
         }
         if started.elapsed() > timeout {
-            let errors: Vec<String> = list
-                .items
-                .iter()
-                .filter_map(|h| h.status.as_ref().map(|s| s.error_message.clone()))
-                .filter(|m| !m.is_empty())
-                .take(3)
-                .collect();
-            bail!("only {done}/{hosts} hosts {state} after {timeout:?}; errors: {errors:?}");
+            bail!("only {done}/{hosts} hosts {what} after {timeout:?}; errors: {errors:?}");
         }
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
 
-/// Waits until every host's power matches `spec.online`, so idle measurements start at rest.
-async fn wait_power_settled(api: &Api<BareMetalHost>, timeout: Duration) -> Result<()> {
-    let started = Instant::now();
-    loop {
-        let list = api.list(&Default::default()).await?;
-        let settled = list.items.iter().all(|h| {
-            h.status
-                .as_ref()
-                .is_some_and(|s| s.powered_on == h.spec.online)
-        });
-        if settled {
-            return Ok(());
-        }
-        if started.elapsed() > timeout {
-            bail!("hosts' power did not settle within {timeout:?}");
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+/// Waits until every host is in `state`.
+async fn wait_all(
+    fleet: &Fleetview,
+    hosts: usize,
+    state: &str,
+    timeout: Duration,
+) -> Result<Duration> {
+    wait_until(fleet, hosts, state, timeout, |s| {
+        s.states.last().is_some_and(|(now, _)| now == state)
+    })
+    .await
 }
 
 /// BMC calls during `seconds` of idleness, in total and per kind, once power has settled.
 async fn idle_window(
     fleet: &metal3_sim::Fleet,
-    api: &Api<BareMetalHost>,
+    hosts: &Fleetview,
     seconds: u64,
     timeout: Duration,
 ) -> Result<(u64, BTreeMap<String, u64>)> {
-    wait_power_settled(api, timeout).await?;
+    wait_until(hosts, fleet.len(), "powered as asked", timeout, |s| {
+        s.power_settled
+    })
+    .await?;
     // Let the last power verification land before the window opens.
     tokio::time::sleep(Duration::from_secs(5)).await;
     let before = calls_by_kind(fleet);
@@ -307,9 +327,7 @@ async fn bench(args: &Args) -> Result<()> {
             ..Default::default()
         })
         .map_err(anyhow::Error::msg)?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    tokio::spawn(metal3_sim::serve(listener, fleet.clone()));
+    let addr = metal3_sim::start(fleet.clone(), ([127, 0, 0, 1], 0).into()).await?;
 
     let log_path =
         std::env::temp_dir().join(format!("metal3-bench-operator-{}.log", std::process::id()));
@@ -332,11 +350,11 @@ async fn bench(args: &Args) -> Result<()> {
 
     let hosts: Api<BareMetalHost> = Api::namespaced(client.clone(), NAMESPACE);
     let secrets: Api<Secret> = Api::namespaced(client.clone(), NAMESPACE);
-    let transitions: Transitions = Arc::default();
-    record_transitions(hosts.clone(), transitions.clone());
+    let seen: Fleetview = Arc::default();
+    watch_hosts(hosts.clone(), seen.clone());
     let api_before = apiserver_requests(&client).await?;
 
-    let manifests = metal3_sim::manifests(
+    let docs = metal3_sim::manifest_objects(
         &fleet,
         &metal3_sim::Addressing {
             listen: addr,
@@ -344,11 +362,6 @@ async fn bench(args: &Args) -> Result<()> {
             tls: false,
         },
     );
-    let docs: Vec<Value> = manifests
-        .split("---\n")
-        .filter(|d| !d.trim().is_empty())
-        .map(serde_json::from_str)
-        .collect::<Result<_, _>>()?;
     let names: Vec<String> = docs
         .iter()
         .filter(|d| d["kind"] == "BareMetalHost")
@@ -379,7 +392,7 @@ async fn bench(args: &Args) -> Result<()> {
     let mut mark = 0;
     // Time spent in idle measurement windows, left out of the lifecycle's duration.
     let mut idle_spent = Duration::ZERO;
-    let to_available = wait_all(&hosts, args.hosts, "available", timeout).await?;
+    let to_available = wait_all(&seen, args.hosts, "available", timeout).await?;
     let now = sim_calls(&fleet);
     calls.insert("register + inspect → available", now - mark);
     eprintln!(
@@ -387,7 +400,7 @@ async fn bench(args: &Args) -> Result<()> {
         args.idle_seconds
     );
     let started = Instant::now();
-    let idle_available = idle_window(&fleet, &hosts, args.idle_seconds, timeout).await?;
+    let idle_available = idle_window(&fleet, &seen, args.idle_seconds, timeout).await?;
     idle_spent += started.elapsed();
     mark = sim_calls(&fleet);
 
@@ -399,7 +412,7 @@ async fn bench(args: &Args) -> Result<()> {
         json!({"spec": {"image": {"url": ISO, "format": "live-iso"}}}),
     )
     .await?;
-    wait_all(&hosts, args.hosts, "provisioned", timeout).await?;
+    wait_all(&seen, args.hosts, "provisioned", timeout).await?;
     let provision_time = t_provision.elapsed();
     let now = sim_calls(&fleet);
     calls.insert("provision (live ISO)", now - mark);
@@ -408,13 +421,13 @@ async fn bench(args: &Args) -> Result<()> {
         args.idle_seconds
     );
     let started = Instant::now();
-    let idle_provisioned = idle_window(&fleet, &hosts, args.idle_seconds, timeout).await?;
+    let idle_provisioned = idle_window(&fleet, &seen, args.idle_seconds, timeout).await?;
     idle_spent += started.elapsed();
     mark = sim_calls(&fleet);
 
     eprintln!("deprovisioning");
     patch_all(&hosts, &names, json!({"spec": {"image": null}})).await?;
-    wait_all(&hosts, args.hosts, "available", timeout).await?;
+    wait_all(&seen, args.hosts, "available", timeout).await?;
     let total = t0.elapsed() - idle_spent;
     let now = sim_calls(&fleet);
     calls.insert("deprovision", now - mark);
@@ -428,12 +441,8 @@ async fn bench(args: &Args) -> Result<()> {
 
     // Time in each state, across hosts.
     let mut per_state: BTreeMap<String, Vec<f64>> = BTreeMap::new();
-    for entries in transitions
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .values()
-    {
-        for pair in entries.windows(2) {
+    for host in view(&seen).values() {
+        for pair in host.states.windows(2) {
             let (state, since) = &pair[0];
             let (_, until) = &pair[1];
             per_state

@@ -15,7 +15,6 @@ use kube::api::{Api, ListParams, PostParams};
 use metal3_api::v1alpha1::BareMetalHost;
 use metal3_operator::{Metrics, OperatorConfig};
 use metal3_provisioner::Provisioner;
-use serde_json::Value;
 
 /// The namespace the hosts live in.
 pub const NAMESPACE: &str = "metal3";
@@ -181,11 +180,10 @@ async fn up(args: &Args, dir: &Path) -> Result<ExitCode> {
         })
         .map_err(anyhow::Error::msg)?;
     let listen = std::net::SocketAddr::from(([127, 0, 0, 1], args.bmc_port));
-    let listener = tokio::net::TcpListener::bind(listen)
+    metal3_sim::start(fleet.clone(), listen)
         .await
         .with_context(|| format!("--bmc-port {}: cannot listen on {listen}", args.bmc_port))?;
-    tokio::spawn(metal3_sim::serve(listener, fleet.clone()));
-    let manifests = metal3_sim::manifests(
+    let mut docs = metal3_sim::manifest_objects(
         &fleet,
         &metal3_sim::Addressing {
             listen,
@@ -194,20 +192,8 @@ async fn up(args: &Args, dir: &Path) -> Result<ExitCode> {
         },
     );
     // The first `--hosts` servers are registered; the spare ones wait for examples/host.yaml.
-    let docs: Vec<Value> = manifests
-        .split("---\n")
-        .filter(|d| !d.trim().is_empty())
-        .map(serde_json::from_str)
-        .collect::<Result<_, _>>()
-        .context("the simulator's manifests")?;
-    let registered: Vec<&Value> = docs.iter().take(args.hosts * 2).collect();
-    let mut fleet_yaml = String::new();
-    for doc in &registered {
-        fleet_yaml.push_str("---\n");
-        fleet_yaml.push_str(&serde_json::to_string_pretty(doc)?);
-        fleet_yaml.push('\n');
-    }
-    std::fs::write(dir.join("fleet.yaml"), &fleet_yaml)?;
+    docs.truncate(args.hosts * 2);
+    std::fs::write(dir.join("fleet.yaml"), metal3_sim::to_yaml(&docs))?;
     eprintln!(
         "[2/4] {servers} simulated Redfish BMCs at http://{listen}/redfish/v1 ({} registered, \
          {SPARE} spare for examples/host.yaml); manifests in {}",
@@ -221,7 +207,7 @@ async fn up(args: &Args, dir: &Path) -> Result<ExitCode> {
     create_missing(&namespaces, &ns).await?;
     let secrets: Api<Secret> = Api::namespaced(client.clone(), NAMESPACE);
     let hosts: Api<BareMetalHost> = Api::namespaced(client.clone(), NAMESPACE);
-    for doc in registered {
+    for doc in &docs {
         match doc["kind"].as_str() {
             Some("Secret") => {
                 create_missing(&secrets, &serde_json::from_value(doc.clone())?).await?

@@ -59,6 +59,65 @@ fn tail(path: &std::path::Path) -> String {
     lines[lines.len().saturating_sub(40)..].join("\n")
 }
 
+/// The fleet's Secrets and BareMetalHosts, for the simulator at `addr`.
+fn fleet_objects(fleet: &metal3_sim::Fleet, addr: std::net::SocketAddr) -> Vec<Value> {
+    metal3_sim::manifest_objects(
+        fleet,
+        &metal3_sim::Addressing {
+            listen: addr,
+            per_host_base: None,
+            tls: false,
+        },
+    )
+}
+
+/// Creates the Secrets and BareMetalHosts in `ns`; returns the hosts' names.
+async fn create_all(client: &kube::Client, ns: &str, objects: Vec<Value>) -> Vec<String> {
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), ns);
+    let hosts: Api<BareMetalHost> = Api::namespaced(client.clone(), ns);
+    let mut names = Vec::new();
+    for object in objects {
+        if object["kind"] == "Secret" {
+            let s: Secret = serde_json::from_value(object).expect("secret");
+            secrets
+                .create(&PostParams::default(), &s)
+                .await
+                .expect("create secret");
+        } else {
+            let h: BareMetalHost = serde_json::from_value(object).expect("host");
+            names.push(h.metadata.name.clone().unwrap_or_default());
+            hosts
+                .create(&PostParams::default(), &h)
+                .await
+                .expect("create host");
+        }
+    }
+    names
+}
+
+/// `metal3 operator --provisioner redfish` for namespace `ns`, logging to `logs`.
+fn redfish_operator(
+    cp: &metal3_testenv::ControlPlane,
+    ns: &str,
+    logs: &tempfile::NamedTempFile,
+    extra: &[&str],
+) -> Killed {
+    let child = Command::new(env!("CARGO_BIN_EXE_metal3"))
+        .arg("operator")
+        .args(["--provisioner", "redfish", "--namespace", ns])
+        .arg("--kubeconfig")
+        .arg(cp.kubeconfig())
+        .args(["--health-addr", &format!("127.0.0.1:{}", free_port())])
+        .args(["--metrics-addr", &format!("127.0.0.1:{}", free_port())])
+        .args(["--webhook-port", "0", "--log-format", "json"])
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(logs.reopen().expect("log file"))
+        .spawn()
+        .expect("operator starts");
+    Killed(child)
+}
+
 fn total_calls(fleet: &metal3_sim::Fleet) -> u64 {
     (0..fleet.len())
         .filter_map(|i| fleet.host(i))
@@ -81,58 +140,15 @@ async fn many_hosts_through_the_lifecycle_over_redfish() {
             ..Default::default()
         })
         .expect("knobs");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+    let addr = metal3_sim::start(fleet.clone(), ([127, 0, 0, 1], 0).into())
         .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(metal3_sim::serve(listener, fleet.clone()));
-    let manifests = metal3_sim::manifests(
-        &fleet,
-        &metal3_sim::Addressing {
-            listen: addr,
-            per_host_base: None,
-            tls: false,
-        },
-    );
-    let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
+        .expect("simulator");
+    let objects = fleet_objects(&fleet, addr);
     let hosts: Api<BareMetalHost> = Api::namespaced(client.clone(), &ns);
-    let mut names = Vec::new();
-    for doc in manifests.split("---\n").filter(|d| !d.trim().is_empty()) {
-        let value: Value = serde_json::from_str(doc).expect("manifest");
-        match value["kind"].as_str() {
-            Some("Secret") => {
-                let s: Secret = serde_json::from_value(value).expect("secret");
-                secrets
-                    .create(&PostParams::default(), &s)
-                    .await
-                    .expect("create secret");
-            }
-            Some("BareMetalHost") => {
-                let h: BareMetalHost = serde_json::from_value(value).expect("host");
-                names.push(h.metadata.name.clone().unwrap_or_default());
-                hosts
-                    .create(&PostParams::default(), &h)
-                    .await
-                    .expect("create host");
-            }
-            other => panic!("unexpected manifest {other:?}"),
-        }
-    }
+    let names = create_all(&client, &ns, objects).await;
 
     let logs = tempfile::NamedTempFile::new().expect("log file");
-    let operator = Command::new(env!("CARGO_BIN_EXE_metal3"))
-        .arg("operator")
-        .args(["--provisioner", "redfish", "--namespace", &ns])
-        .arg("--kubeconfig")
-        .arg(cp.kubeconfig())
-        .args(["--health-addr", &format!("127.0.0.1:{}", free_port())])
-        .args(["--metrics-addr", &format!("127.0.0.1:{}", free_port())])
-        .args(["--webhook-port", "0", "--log-format", "json"])
-        .stdout(Stdio::null())
-        .stderr(logs.reopen().expect("log file"))
-        .spawn()
-        .expect("operator starts");
-    let mut operator = Killed(operator);
+    let mut operator = redfish_operator(cp, &ns, &logs, &[]);
     let mut phases = BTreeMap::new();
 
     // Register and inspect out of band: available, inventory filled, still powered off.
@@ -266,11 +282,9 @@ async fn bmc_faults_show_on_the_host_and_clear_on_their_own() {
         .await
         .expect("namespace");
     let fleet = metal3_sim::Fleet::new(2, "admin", "pw");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+    let addr = metal3_sim::start(fleet.clone(), ([127, 0, 0, 1], 0).into())
         .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(metal3_sim::serve(listener, fleet.clone()));
+        .expect("simulator");
     // sim-0 answers 500 to everything; sim-1's BMC no longer takes the Secret's password.
     fleet
         .set_host_faults(
@@ -282,53 +296,15 @@ async fn bmc_faults_show_on_the_host_and_clear_on_their_own() {
         )
         .expect("knobs");
     fleet.set_credentials(1, "admin", "rotated");
-    let manifests = metal3_sim::manifests(
-        &fleet,
-        &metal3_sim::Addressing {
-            listen: addr,
-            per_host_base: None,
-            tls: false,
-        },
-    );
-    let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
-    let hosts: Api<BareMetalHost> = Api::namespaced(client.clone(), &ns);
-    for doc in manifests.split("---\n").filter(|d| !d.trim().is_empty()) {
-        let mut value: Value = serde_json::from_str(doc).expect("manifest");
-        match value["kind"].as_str() {
-            Some("Secret") => {
-                // The manifests carry the password the BMC had when they were written.
-                value["stringData"]["password"] = json!("pw");
-                let s: Secret = serde_json::from_value(value).expect("secret");
-                secrets
-                    .create(&PostParams::default(), &s)
-                    .await
-                    .expect("create secret");
-            }
-            _ => {
-                let h: BareMetalHost = serde_json::from_value(value).expect("host");
-                hosts
-                    .create(&PostParams::default(), &h)
-                    .await
-                    .expect("create host");
-            }
-        }
+    let mut objects = fleet_objects(&fleet, addr);
+    for secret in objects.iter_mut().filter(|o| o["kind"] == "Secret") {
+        // The manifests carry the password the BMC has now; the Secrets keep the old one.
+        secret["stringData"]["password"] = json!("pw");
     }
+    let hosts: Api<BareMetalHost> = Api::namespaced(client.clone(), &ns);
+    create_all(&client, &ns, objects).await;
     let logs = tempfile::NamedTempFile::new().expect("log file");
-    let _operator = Killed(
-        Command::new(env!("CARGO_BIN_EXE_metal3"))
-            .arg("operator")
-            .args(["--provisioner", "redfish", "--namespace", &ns])
-            .arg("--kubeconfig")
-            .arg(cp.kubeconfig())
-            .args(["--health-addr", &format!("127.0.0.1:{}", free_port())])
-            .args(["--metrics-addr", &format!("127.0.0.1:{}", free_port())])
-            .args(["--webhook-port", "0", "--log-format", "json"])
-            .args(["--error-backoff-seconds", "1"])
-            .stdout(Stdio::null())
-            .stderr(logs.reopen().expect("log file"))
-            .spawn()
-            .expect("operator starts"),
-    );
+    let _operator = redfish_operator(cp, &ns, &logs, &["--error-backoff-seconds", "1"]);
     let error_of = |h: &BareMetalHost| {
         h.status
             .as_ref()

@@ -134,6 +134,27 @@ fn transient<T>(result: Step<T>) -> ProvResult<T> {
     })
 }
 
+/// A prepare or service result: a failure is reported on the host, a transient fault retried.
+fn prepared(result: Step<PrepareOutcome>) -> ProvResult<PrepareOutcome> {
+    match result {
+        Ok(o) => Ok(o),
+        Err(Fault::Failed(message)) => Ok(PrepareOutcome {
+            outcome: Outcome::Failed { message },
+            started: false,
+        }),
+        Err(Fault::Transient(m)) => Err(ProvisionerError::Transient(m)),
+    }
+}
+
+/// A result carrying an identifier (registration, event subscription).
+fn with_id(result: Step<String>) -> ProvResult<(Outcome, String)> {
+    match result {
+        Ok(id) => Ok((Outcome::Done, id)),
+        Err(Fault::Failed(message)) => Ok((Outcome::Failed { message }, String::new())),
+        Err(Fault::Transient(m)) => Err(ProvisionerError::Transient(m)),
+    }
+}
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -296,6 +317,24 @@ impl RedfishProvisioner {
                 if usb { "USB" } else { "CD" }
             ))
         })
+    }
+
+    /// Reads the system (reachability, credentials) and remembers the host as registered;
+    /// returns its identifier.
+    async fn check_system(&self, host: &HostData) -> Step<String> {
+        let (conn, path) = self.connect(host).await?;
+        self.system(host, &conn, &path).await?;
+        let id = format!("{}{path}", conn.base());
+        self.remember(host, |k| k.registered = Some(id.clone()));
+        Ok(id)
+    }
+
+    /// A connection and the virtual USB device, for data images.
+    async fn usb(&self, host: &HostData) -> Step<(Connection, String)> {
+        let (conn, path) = self.connect(host).await?;
+        let system = self.system(host, &conn, &path).await?;
+        let usb = self.media_path(host, &conn, &system, true).await?;
+        Ok((conn, usb))
     }
 
     async fn reset(
@@ -919,20 +958,7 @@ impl Provisioner for RedfishProvisioner {
         } else if let Some(id) = self.known(host).registered {
             return Ok((Outcome::Done, id));
         }
-        let result = async {
-            let (conn, path) = self.connect(host).await?;
-            self.system(host, &conn, &path).await?;
-            Ok(format!("{}{path}", conn.base()))
-        }
-        .await;
-        match result {
-            Ok(id) => {
-                self.remember(host, |k| k.registered = Some(id.clone()));
-                Ok((Outcome::Done, id))
-            }
-            Err(Fault::Failed(message)) => Ok((Outcome::Failed { message }, String::new())),
-            Err(Fault::Transient(m)) => Err(ProvisionerError::Transient(m)),
-        }
+        with_id(self.check_system(host).await)
     }
 
     async fn preprovisioning_image_formats(&self) -> ProvResult<Option<Vec<String>>> {
@@ -995,16 +1021,7 @@ impl Provisioner for RedfishProvisioner {
         if !restart && self.known(host).registered.is_some() {
             return Ok(Outcome::Done);
         }
-        settle(
-            async {
-                let (conn, path) = self.connect(host).await?;
-                self.system(host, &conn, &path).await?;
-                let id = format!("{}{path}", conn.base());
-                self.remember(host, |k| k.registered = Some(id));
-                Ok(Outcome::Done)
-            }
-            .await,
-        )
+        settle(self.check_system(host).await.map(|_| Outcome::Done))
     }
 
     async fn prepare(
@@ -1014,14 +1031,7 @@ impl Provisioner for RedfishProvisioner {
         _unprepared: bool,
         _restart: bool,
     ) -> ProvResult<PrepareOutcome> {
-        match self.do_prepare(host, data, true).await {
-            Ok(o) => Ok(o),
-            Err(Fault::Failed(message)) => Ok(PrepareOutcome {
-                outcome: Outcome::Failed { message },
-                started: false,
-            }),
-            Err(Fault::Transient(m)) => Err(ProvisionerError::Transient(m)),
-        }
+        prepared(self.do_prepare(host, data, true).await)
     }
 
     async fn service(
@@ -1031,14 +1041,7 @@ impl Provisioner for RedfishProvisioner {
         _unprepared: bool,
         _restart: bool,
     ) -> ProvResult<PrepareOutcome> {
-        match self.do_prepare(host, data, false).await {
-            Ok(o) => Ok(o),
-            Err(Fault::Failed(message)) => Ok(PrepareOutcome {
-                outcome: Outcome::Failed { message },
-                started: false,
-            }),
-            Err(Fault::Transient(m)) => Err(ProvisionerError::Transient(m)),
-        }
+        prepared(self.do_prepare(host, data, false).await)
     }
 
     async fn provision(
@@ -1191,11 +1194,7 @@ impl Provisioner for RedfishProvisioner {
             Ok(id)
         }
         .await;
-        match result {
-            Ok(id) => Ok((Outcome::Done, id)),
-            Err(Fault::Failed(message)) => Ok((Outcome::Failed { message }, String::new())),
-            Err(Fault::Transient(m)) => Err(ProvisionerError::Transient(m)),
-        }
+        with_id(result)
     }
 
     async fn remove_bmc_event_subscription(
@@ -1224,9 +1223,7 @@ impl Provisioner for RedfishProvisioner {
     async fn data_image_status(&self, host: &HostData) -> ProvResult<DataImageStatus> {
         transient(
             async {
-                let (conn, path) = self.connect(host).await?;
-                let system = self.system(host, &conn, &path).await?;
-                let usb = self.media_path(host, &conn, &system, true).await?;
+                let (conn, usb) = self.usb(host).await?;
                 let media: VirtualMedia = conn.get(&usb).await?;
                 Ok(DataImageStatus {
                     attached_url: media.image.filter(|_| media.inserted == Some(true)),
@@ -1239,9 +1236,7 @@ impl Provisioner for RedfishProvisioner {
     async fn attach_data_image(&self, host: &HostData, url: &str) -> ProvResult<Outcome> {
         settle(
             async {
-                let (conn, path) = self.connect(host).await?;
-                let system = self.system(host, &conn, &path).await?;
-                let usb = self.media_path(host, &conn, &system, true).await?;
+                let (conn, usb) = self.usb(host).await?;
                 let current: VirtualMedia = conn.get(&usb).await?;
                 self.insert(&conn, &usb, &current, url).await?;
                 Ok(Outcome::Done)
@@ -1253,9 +1248,7 @@ impl Provisioner for RedfishProvisioner {
     async fn detach_data_image(&self, host: &HostData) -> ProvResult<Outcome> {
         settle(
             async {
-                let (conn, path) = self.connect(host).await?;
-                let system = self.system(host, &conn, &path).await?;
-                let usb = self.media_path(host, &conn, &system, true).await?;
+                let (conn, usb) = self.usb(host).await?;
                 self.eject(&conn, &usb).await?;
                 Ok(Outcome::Done)
             }

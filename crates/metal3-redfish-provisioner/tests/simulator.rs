@@ -27,11 +27,10 @@ struct Sim {
 
 async fn sim(hosts: usize) -> Sim {
     let fleet = Fleet::new(hosts, "admin", "pw");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+    let addr = metal3_sim::start(fleet.clone(), ([127, 0, 0, 1], 0).into())
         .await
-        .expect("bind");
-    let url = format!("http://{}", listener.local_addr().expect("addr"));
-    tokio::spawn(metal3_sim::serve(listener, fleet.clone()));
+        .expect("simulator");
+    let url = format!("http://{}", addr);
     Sim { fleet, url }
 }
 

@@ -45,10 +45,19 @@ impl Addressing {
     }
 }
 
-/// BareMetalHost and Secret manifests (multi-document YAML) for every server of `fleet`, with
-/// each server's own credentials, ready for `kubectl apply -f -`.
-pub fn manifests(fleet: &Fleet, addressing: &Addressing) -> String {
-    let mut out = String::new();
+/// Serves every server of `fleet` on `addr` (port 0 picks a free one) in a background task;
+/// returns the address it listens on.
+pub async fn start(fleet: std::sync::Arc<Fleet>, addr: SocketAddr) -> std::io::Result<SocketAddr> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let bound = listener.local_addr()?;
+    tokio::spawn(serve(listener, fleet));
+    Ok(bound)
+}
+
+/// A Secret and a BareMetalHost per server of `fleet`, each Secret with that BMC's own
+/// credentials, in server order (Secret first).
+pub fn manifest_objects(fleet: &Fleet, addressing: &Addressing) -> Vec<serde_json::Value> {
+    let mut out = Vec::with_capacity(fleet.len() * 2);
     for index in 0..fleet.len() {
         let Some(host) = fleet.host(index) else {
             continue;
@@ -64,31 +73,40 @@ pub fn manifests(fleet: &Fleet, addressing: &Addressing) -> String {
             // The simulator's certificate is self-signed, as most BMCs' are.
             map.insert("disableCertificateVerification".into(), true.into());
         }
-        let docs = [
-            json!({
-                "apiVersion": "v1",
-                "kind": "Secret",
-                "metadata": {"name": secret},
-                "type": "Opaque",
-                "stringData": {"username": host.username, "password": host.password},
-            }),
-            json!({
-                "apiVersion": "metal3.io/v1alpha1",
-                "kind": "BareMetalHost",
-                "metadata": {"name": host.name},
-                "spec": {
-                    "online": true,
-                    "bootMACAddress": host.macs[0],
-                    "bmc": bmc,
-                },
-            }),
-        ];
-        for doc in docs {
-            out.push_str("---\n");
-            // JSON is YAML: one document per object, readable by kubectl and any YAML parser.
-            out.push_str(&serde_json::to_string_pretty(&doc).unwrap_or_default());
-            out.push('\n');
-        }
+        out.push(json!({
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": secret},
+            "type": "Opaque",
+            "stringData": {"username": host.username, "password": host.password},
+        }));
+        out.push(json!({
+            "apiVersion": "metal3.io/v1alpha1",
+            "kind": "BareMetalHost",
+            "metadata": {"name": host.name},
+            "spec": {
+                "online": true,
+                "bootMACAddress": host.macs[0],
+                "bmc": bmc,
+            },
+        }));
     }
     out
+}
+
+/// Objects as multi-document YAML, ready for `kubectl apply -f -`.
+pub fn to_yaml(objects: &[serde_json::Value]) -> String {
+    let mut out = String::new();
+    for doc in objects {
+        out.push_str("---\n");
+        // JSON is YAML: one document per object, readable by kubectl and any YAML parser.
+        out.push_str(&serde_json::to_string_pretty(doc).unwrap_or_default());
+        out.push('\n');
+    }
+    out
+}
+
+/// [`manifest_objects`] as multi-document YAML.
+pub fn manifests(fleet: &Fleet, addressing: &Addressing) -> String {
+    to_yaml(&manifest_objects(fleet, addressing))
 }
