@@ -159,6 +159,30 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// Where a live-ISO boot stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum LiveIso {
+    /// The host runs the ISO.
+    Running,
+    /// We restarted it into the ISO a moment ago; it is still coming up.
+    Booting,
+    /// It must be booted (or booted again) into the ISO.
+    Boot,
+}
+
+/// Decides from the BMC's state alone, so a restarted operator neither boots a host twice nor
+/// calls a host provisioned that never booted the ISO. `ours`: our ISO is what the override
+/// points at (medium inserted or HTTP boot URI set); `pending`: the one-time override is not
+/// used yet. The override is always set before the ISO, so "used + ours + on" can only follow
+/// a boot that found the ISO.
+fn live_iso(ours: bool, pending: bool, on: bool, restarted_recently: bool, force: bool) -> LiveIso {
+    match (ours && on && !force, pending) {
+        (true, false) => LiveIso::Running,
+        (true, true) if restarted_recently => LiveIso::Booting,
+        _ => LiveIso::Boot,
+    }
+}
+
 fn is_on(system: &ComputerSystem) -> bool {
     matches!(system.power_state.as_deref(), Some("On" | "PoweringOn"))
 }
@@ -427,6 +451,33 @@ impl RedfishProvisioner {
         Ok(())
     }
 
+    /// Done or still booting, when the BMC's state says so; `None` when the host must be
+    /// (re)booted into the ISO.
+    fn live_iso_progress(
+        &self,
+        host: &HostData,
+        ours: bool,
+        pending: bool,
+        system: &ComputerSystem,
+        force: bool,
+    ) -> Option<Outcome> {
+        let restarted_recently = self
+            .known(host)
+            .booted
+            .is_some_and(|t| t.elapsed() < self.config.boot_timeout);
+        match live_iso(ours, pending, is_on(system), restarted_recently, force) {
+            LiveIso::Running => {
+                self.remember(host, |k| {
+                    k.provisioning = false;
+                    k.booted = None;
+                });
+                Some(Outcome::Done)
+            }
+            LiveIso::Booting => Some(Outcome::wait(self.config.poll)),
+            LiveIso::Boot => None,
+        }
+    }
+
     /// Whether the host's address asks for UEFI HTTP boot instead of virtual media.
     fn uefi_http(host: &HostData) -> bool {
         metal3_bmc::parse(&host.bmc_address).is_ok_and(|a| a.scheme() == "redfish-uefihttp")
@@ -453,19 +504,8 @@ impl RedfishProvisioner {
         let pending = boot.boot_source_override_target.as_deref() == Some("UefiHttp")
             && boot.boot_source_override_enabled.as_deref() == Some("Once");
         let ours = boot.http_boot_uri.as_deref() == Some(url);
-        let restarted_recently = self
-            .known(host)
-            .booted
-            .is_some_and(|t| t.elapsed() < self.config.boot_timeout);
-        if ours && is_on(&system) && !pending && !force {
-            self.remember(host, |k| {
-                k.provisioning = false;
-                k.booted = None;
-            });
-            return Ok(Outcome::Done);
-        }
-        if ours && pending && is_on(&system) && restarted_recently && !force {
-            return Ok(Outcome::wait(self.config.poll));
+        if let Some(outcome) = self.live_iso_progress(host, ours, pending, &system, force) {
+            return Ok(outcome);
         }
         self.set_secure_boot(&conn, &system, data.boot_mode == BootMode::UefiSecureBoot)
             .await?;
@@ -519,20 +559,8 @@ impl RedfishProvisioner {
         let boot = &system.boot;
         let pending = boot.boot_source_override_target.as_deref() == Some("Cd")
             && boot.boot_source_override_enabled.as_deref() == Some("Once");
-        let known = self.known(host);
-        let restarted_recently = known
-            .booted
-            .is_some_and(|t| t.elapsed() < self.config.boot_timeout);
-        if ours && is_on(&system) && !pending && !force {
-            // The override was used by a boot that found our medium: the host runs the ISO.
-            self.remember(host, |k| {
-                k.provisioning = false;
-                k.booted = None;
-            });
-            return Ok(Outcome::Done);
-        }
-        if ours && pending && is_on(&system) && restarted_recently && !force {
-            return Ok(Outcome::wait(self.config.poll));
+        if let Some(outcome) = self.live_iso_progress(host, ours, pending, &system, force) {
+            return Ok(outcome);
         }
         self.set_secure_boot(&conn, &system, data.boot_mode == BootMode::UefiSecureBoot)
             .await?;
@@ -1290,5 +1318,32 @@ fn component(name: &str, version: &str) -> FirmwareComponentStatus {
         initial_version: version.into(),
         current_version: Some(version.into()),
         ..FirmwareComponentStatus::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{LiveIso, live_iso};
+
+    #[test]
+    fn live_iso_decisions() {
+        // (ours, pending, on, restarted recently, force) → decision
+        let cases = [
+            ((true, false, true, false, false), LiveIso::Running),
+            ((true, false, true, true, false), LiveIso::Running),
+            ((true, true, true, true, false), LiveIso::Booting),
+            ((true, true, true, false, false), LiveIso::Boot),
+            ((true, false, false, false, false), LiveIso::Boot),
+            ((false, false, true, false, false), LiveIso::Boot),
+            ((true, false, true, false, true), LiveIso::Boot),
+            ((false, true, true, true, false), LiveIso::Boot),
+        ];
+        for ((ours, pending, on, recent, force), expected) in cases {
+            assert_eq!(
+                live_iso(ours, pending, on, recent, force),
+                expected,
+                "ours={ours} pending={pending} on={on} recent={recent} force={force}"
+            );
+        }
     }
 }
