@@ -139,14 +139,32 @@ fn usage(pid: u32) -> (u64, f64) {
 }
 
 /// Total requests the API server has answered (`apiserver_request_total`).
-async fn apiserver_requests(client: &kube::Client) -> Result<f64> {
+/// Requests the API server has answered (`apiserver_request_total`), by "verb resource".
+async fn apiserver_requests(client: &kube::Client) -> Result<BTreeMap<String, f64>> {
     let request = http::Request::get("/metrics").body(Vec::new())?;
     let text = client.request_text(request).await?;
-    Ok(text
+    let label = |line: &str, name: &str| {
+        line.split(&format!("{name}=\""))
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .unwrap_or("")
+            .to_string()
+    };
+    let mut out = BTreeMap::new();
+    for line in text
         .lines()
         .filter(|l| l.starts_with("apiserver_request_total{"))
-        .filter_map(|l| l.rsplit_once(' ').and_then(|(_, v)| v.parse::<f64>().ok()))
-        .sum())
+    {
+        let Some(value) = line
+            .rsplit_once(' ')
+            .and_then(|(_, v)| v.parse::<f64>().ok())
+        else {
+            continue;
+        };
+        let key = format!("{} {}", label(line, "verb"), label(line, "resource"));
+        *out.entry(key).or_insert(0.0) += value;
+    }
+    Ok(out)
 }
 
 fn sim_calls(fleet: &metal3_sim::Fleet) -> u64 {
@@ -432,7 +450,20 @@ async fn bench(args: &Args) -> Result<()> {
     let now = sim_calls(&fleet);
     calls.insert("deprovision", now - mark);
 
-    let api_requests = apiserver_requests(&client).await? - api_before;
+    let api_by_kind: Vec<(String, f64)> = {
+        let after = apiserver_requests(&client).await?;
+        let mut delta: Vec<(String, f64)> = after
+            .into_iter()
+            .map(|(k, v)| {
+                let before = api_before.get(&k).copied().unwrap_or(0.0);
+                (k, v - before)
+            })
+            .filter(|(_, v)| *v > 0.0)
+            .collect();
+        delta.sort_by(|a, b| b.1.total_cmp(&a.1));
+        delta
+    };
+    let api_requests: f64 = api_by_kind.iter().map(|(_, v)| v).sum();
     let (rss_kib, cpu_s) = usage(pid);
     let _ = std::process::Command::new("kill")
         .args(["-INT", &pid.to_string()])
@@ -505,6 +536,12 @@ async fn bench(args: &Args) -> Result<()> {
         "| API server requests per host (all clients, bench driver included) | {:.1} |",
         api_requests / n
     );
+    let top: Vec<String> = api_by_kind
+        .iter()
+        .take(8)
+        .map(|(k, v)| format!("{k}: {:.1}", v / n))
+        .collect();
+    println!("| … of which per host, most first | {} |", top.join(", "));
     println!();
     println!("| State | hosts | p50 s | p95 s | p99 s |");
     println!("|---|---|---|---|---|");
