@@ -7,24 +7,9 @@ use std::time::{Duration, Instant};
 mod common;
 use common::{Killed, free_port, http_get};
 
-/// Basic credentials of the simulator's defaults (admin:password).
-const AUTH: &str = "Authorization: Basic YWRtaW46cGFzc3dvcmQ=\r\n";
-
-#[test]
-fn a_thousand_servers_with_manifests() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let manifests = dir.path().join("fleet.yaml");
-    let port = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_metal3"))
-        .args([
-            "sim",
-            "--hosts",
-            "1000",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .arg("--manifests")
-        .arg(&manifests)
+/// Starts `metal3 sim` and returns it with the first line it writes (the ready line).
+fn start_sim(mut command: Command) -> (Killed, String) {
+    let child = command
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -34,6 +19,23 @@ fn a_thousand_servers_with_manifests() {
     BufReader::new(child.0.stderr.take().expect("stderr"))
         .read_line(&mut line)
         .expect("ready line");
+    (child, line)
+}
+
+/// Basic credentials of the simulator's defaults (admin:password).
+const AUTH: &str = "Authorization: Basic YWRtaW46cGFzc3dvcmQ=\r\n";
+
+#[test]
+fn a_thousand_servers_with_manifests() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let manifests = dir.path().join("fleet.yaml");
+    let port = free_port();
+    let mut sim = Command::new(env!("CARGO_BIN_EXE_metal3"));
+    sim.args(["sim", "--hosts", "1000"])
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .arg("--manifests")
+        .arg(&manifests);
+    let (_child, line) = start_sim(sim);
     assert!(line.contains("serving 1000 simulated servers"), "{line}");
 
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -119,23 +121,15 @@ fn one_tls_bmc_per_port_with_its_own_password_driven_by_curl() {
     let manifests = dir.path().join("fleet.yaml");
     let cert = dir.path().join("bmc.pem");
     let (port, base) = (free_port(), free_port());
-    let child = Command::new(env!("CARGO_BIN_EXE_metal3"))
-        .args(["sim", "--hosts", "3", "--tls", "--per-host-credentials"])
+    let mut sim = Command::new(env!("CARGO_BIN_EXE_metal3"));
+    sim.args(["sim", "--hosts", "3", "--tls", "--per-host-credentials"])
         .args(["--listen", &format!("127.0.0.1:{port}")])
         .args(["--per-host-ports", &base.to_string()])
         .arg("--tls-cert-out")
         .arg(&cert)
         .arg("--manifests")
-        .arg(&manifests)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("metal3 sim starts");
-    let mut child = Killed(child);
-    let mut line = String::new();
-    BufReader::new(child.0.stderr.take().expect("stderr"))
-        .read_line(&mut line)
-        .expect("ready line");
+        .arg(&manifests);
+    let (_child, line) = start_sim(sim);
     assert!(
         line.contains(&format!("each on its own port from {base}")),
         "{line}"

@@ -278,24 +278,6 @@ impl Pool {
             logout(&self.inner, &bmc).await;
         }
     }
-
-    /// Forgets the connections to `endpoint` (after a host is deleted), logging out.
-    pub async fn forget(&self, endpoint: &Endpoint) {
-        lock(&self.inner.targets).retain(|k, _| !k.starts_with(&endpoint.base));
-        let prefix = format!("{}|{}|", endpoint.base, endpoint.insecure);
-        let gone: Vec<Arc<Bmc>> = {
-            let mut bmcs = lock(&self.inner.bmcs);
-            let keys: Vec<String> = bmcs
-                .keys()
-                .filter(|k| k.starts_with(&prefix))
-                .cloned()
-                .collect();
-            keys.iter().filter_map(|k| bmcs.remove(k)).collect()
-        };
-        for bmc in gone {
-            logout(&self.inner, &bmc).await;
-        }
-    }
 }
 
 async fn logout(inner: &Inner, bmc: &Bmc) {
