@@ -2,6 +2,7 @@
 //! reference, finalizer) so that changes to it wake the host up and it is not deleted under us.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
@@ -12,6 +13,7 @@ use metal3_hoststate::CredentialsInput;
 use metal3_provisioner::Credentials;
 use serde_json::json;
 
+use crate::cache::Cached;
 use crate::meta::owner_reference;
 
 /// The credentials found for a host.
@@ -36,6 +38,7 @@ fn invalid(message: String) -> Found {
 /// Reads and checks the host's credentials.
 pub(crate) async fn load(
     secrets: &Api<Secret>,
+    cache: &Cached<Secret>,
     host: &BareMetalHost,
 ) -> Result<Found, kube::Error> {
     let bmc = &host.spec.bmc;
@@ -57,7 +60,16 @@ pub(crate) async fn load(
                 .into(),
         ));
     }
-    let Some(secret) = secrets.get_opt(&bmc.credentials_name).await? else {
+    let ns = host.namespace().unwrap_or_default();
+    // Adopted Secrets are in the cache; a Secret we have not labelled yet is read once.
+    let cached = cache
+        .get(&ns, &bmc.credentials_name)
+        .map(Arc::unwrap_or_clone);
+    let secret = match cached {
+        Some(s) => Some(s),
+        None => secrets.get_opt(&bmc.credentials_name).await?,
+    };
+    let Some(secret) = secret else {
         return Ok(Found::only(CredentialsInput::Missing {
             secret: bmc.credentials_name.clone(),
         }));
@@ -84,7 +96,7 @@ pub(crate) async fn load(
         )));
     };
     let secret = if host.metadata.deletion_timestamp.is_none() {
-        adopt(secrets, &secret, host).await?
+        adopt(secrets, cache, &secret, host).await?
     } else {
         secret
     };
@@ -103,6 +115,7 @@ pub(crate) async fn load(
 /// Labels the Secret, adds our finalizer and an owner reference to the host, when missing.
 async fn adopt(
     secrets: &Api<Secret>,
+    cache: &Cached<Secret>,
     secret: &Secret,
     host: &BareMetalHost,
 ) -> Result<Secret, kube::Error> {
@@ -138,18 +151,25 @@ async fn adopt(
             "ownerReferences": owners,
         }
     });
-    secrets
+    let adopted = secrets
         .patch(
             &secret.name_any(),
             &PatchParams::default(),
             &Patch::Merge(&patch),
         )
-        .await
+        .await?;
+    cache.wrote(
+        &secret.namespace().unwrap_or_default(),
+        &secret.name_any(),
+        Some(adopted.clone()),
+    );
+    Ok(adopted)
 }
 
 /// Drops our finalizer and owner reference from the Secret of a host that is gone.
 pub(crate) async fn release(
     secrets: &Api<Secret>,
+    cache: &Cached<Secret>,
     host: &BareMetalHost,
 ) -> Result<(), kube::Error> {
     let name = &host.spec.bmc.credentials_name;
@@ -186,10 +206,11 @@ pub(crate) async fn release(
             "ownerReferences": owners,
         }
     });
-    secrets
+    let released = secrets
         .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
-        .await
-        .map(|_| ())
+        .await?;
+    cache.wrote(&host.namespace().unwrap_or_default(), name, Some(released));
+    Ok(())
 }
 
 /// Reads a user-data style Secret: `key`, else `value`.

@@ -10,6 +10,7 @@ use metal3_api::v1alpha1::DataImage;
 use metal3_hoststate::DataImageInput;
 use serde_json::json;
 
+use crate::cache::Cached;
 use crate::host::Error;
 use crate::meta::set_finalizer;
 
@@ -25,23 +26,26 @@ fn attached(di: &DataImage) -> Option<String> {
 /// one go once nothing is attached.
 pub(crate) async fn load(
     client: &Client,
+    cache: &Cached<DataImage>,
     ns: &str,
     name: &str,
     host_deleting: bool,
 ) -> Result<Option<DataImageInput>, Error> {
     let api: Api<DataImage> = Api::namespaced(client.clone(), ns);
-    let Some(di) = api.get_opt(name).await? else {
+    let Some(di) = cache.get(ns, name) else {
         return Ok(None);
     };
     let deleting = di.metadata.deletion_timestamp.is_some();
     if deleting || host_deleting {
         if attached(&di).is_none() || host_deleting {
             // Nothing attached (or the host is going away with it): let it go.
-            set_finalizer(&api, &di, DATA_IMAGE_FINALIZER, false).await?;
+            if let Some(patched) = set_finalizer(&api, &*di, DATA_IMAGE_FINALIZER, false).await? {
+                cache.wrote(ns, name, Some(patched));
+            }
             return Ok(None);
         }
-    } else {
-        set_finalizer(&api, &di, DATA_IMAGE_FINALIZER, true).await?;
+    } else if let Some(patched) = set_finalizer(&api, &*di, DATA_IMAGE_FINALIZER, true).await? {
+        cache.wrote(ns, name, Some(patched));
     }
     Ok(Some(DataImageInput {
         wanted: (!deleting).then(|| di.spec.url.clone()),
@@ -52,12 +56,13 @@ pub(crate) async fn load(
 /// Records an attach or detach on the DataImage.
 pub(crate) async fn record(
     client: &Client,
+    cache: &Cached<DataImage>,
     ns: &str,
     name: &str,
     outcome: Result<Option<String>, String>,
 ) -> Result<(), Error> {
     let api: Api<DataImage> = Api::namespaced(client.clone(), ns);
-    let Some(di) = api.get_opt(name).await? else {
+    let Some(di) = cache.get(ns, name) else {
         return Ok(());
     };
     let now = Time(Timestamp::now());
@@ -83,8 +88,11 @@ pub(crate) async fn record(
     let updated = api
         .patch_status(name, &PatchParams::default(), &Patch::Merge(&patch))
         .await?;
-    if matches!(outcome, Ok(None)) && updated.metadata.deletion_timestamp.is_some() {
-        set_finalizer(&api, &updated, DATA_IMAGE_FINALIZER, false).await?;
-    }
+    let released = if matches!(outcome, Ok(None)) && updated.metadata.deletion_timestamp.is_some() {
+        set_finalizer(&api, &updated, DATA_IMAGE_FINALIZER, false).await?
+    } else {
+        None
+    };
+    cache.wrote(ns, name, Some(released.unwrap_or(updated)));
     Ok(())
 }

@@ -13,8 +13,8 @@ use kube::runtime::events::{Event as KubeEvent, EventType as KubeEventType};
 use kube::{Resource, ResourceExt};
 use metal3_api::v1alpha1::{
     BareMetalHost, ConditionStatus, FirmwareSchema, FirmwareSchemaSpec, HostFirmwareComponents,
-    HostFirmwareComponentsSpec, HostFirmwareSettings, HostFirmwareSettingsSpec, HostUpdatePolicy,
-    ProvisioningState, SchemaReference, UpdatePolicyMode,
+    HostFirmwareComponentsSpec, HostFirmwareSettings, HostFirmwareSettingsSpec, ProvisioningState,
+    SchemaReference, UpdatePolicyMode,
 };
 use metal3_hoststate::{FirmwareInputs, conditions, firmware};
 use metal3_provisioner::HostData;
@@ -78,7 +78,11 @@ pub(crate) async fn sync(
     let name = host_data.name.as_str();
     let settings_api: Api<HostFirmwareSettings> = Api::namespaced(ctx.client.clone(), ns);
     let schemas: Api<FirmwareSchema> = Api::namespaced(ctx.client.clone(), ns);
-    let mut hfs = settings_api.get_opt(name).await?;
+    let caches = &ctx.caches;
+    let mut hfs = caches
+        .settings
+        .get(ns, name)
+        .map(std::sync::Arc::unwrap_or_clone);
 
     let now = Timestamp::now();
     let due = match &hfs {
@@ -109,11 +113,13 @@ pub(crate) async fn sync(
         }
     };
     if can_ask && readable(host) && (due || force) {
+        // Also when the schema named in the status is gone (its last owners were deleted).
         let include_schema = force
             || hfs
                 .as_ref()
                 .and_then(|h| h.status.as_ref())
-                .is_none_or(|s| s.schema.is_none());
+                .and_then(|s| s.schema.as_ref())
+                .is_none_or(|r| caches.schemas.get(ns, &r.name).is_none());
         let reading = ctx
             .provisioner
             .firmware_settings(host_data, include_schema)
@@ -128,25 +134,32 @@ pub(crate) async fn sync(
                     },
                 );
                 created.metadata.owner_references = owner_reference(host, true).map(|o| vec![o]);
-                match settings_api.create(&PostParams::default(), &created).await {
+                let made = match settings_api.create(&PostParams::default(), &created).await {
                     Ok(o) => o,
                     Err(kube::Error::Api(s)) if s.code == 409 => settings_api.get(name).await?,
                     Err(e) => return Err(e.into()),
-                }
+                };
+                caches.settings.wrote(ns, name, Some(made.clone()));
+                made
             }
         };
         let mut schema_ref = current.status.as_ref().and_then(|s| s.schema.clone());
-        if let Some(schema) = reading.schema.filter(|s| !s.is_empty()) {
-            let schema_name = firmware::schema_name(&schema);
-            ensure_schema(&schemas, host, &current, &schema_name, schema).await?;
-            schema_ref = Some(SchemaReference {
-                name: schema_name,
-                namespace: ns.to_string(),
-            });
-        }
-        let schema_spec = match &schema_ref {
-            Some(r) => schemas.get_opt(&r.name).await?.map(|s| s.spec),
-            None => None,
+        let schema_spec = match reading.schema.filter(|s| !s.is_empty()) {
+            Some(schema) => {
+                // Named by its content: an existing schema of that name holds the same.
+                let schema_name = firmware::schema_name(&schema);
+                let spec =
+                    ensure_schema(ctx, &schemas, host, &current, &schema_name, schema).await?;
+                schema_ref = Some(SchemaReference {
+                    name: schema_name,
+                    namespace: ns.to_string(),
+                });
+                Some(spec)
+            }
+            None => match &schema_ref {
+                Some(r) => caches.schemas.get(ns, &r.name).map(|s| s.spec.clone()),
+                None => None,
+            },
         };
         let visible = firmware::visible_settings(&reading.settings);
         let wants = firmware::conditions(&current.spec.settings, &visible, schema_spec.as_ref());
@@ -172,6 +185,7 @@ pub(crate) async fn sync(
                 &Patch::Merge(&json!({"status": status})),
             )
             .await?;
+        caches.settings.wrote(ns, name, Some(patched.clone()));
         if was_valid && wants[1].status == ConditionStatus::False {
             let event = KubeEvent {
                 type_: KubeEventType::Warning,
@@ -187,17 +201,20 @@ pub(crate) async fn sync(
     }
 
     // What a HostUpdatePolicy allows on reboot, and component updates still to apply.
-    let policies: Api<HostUpdatePolicy> = Api::namespaced(ctx.client.clone(), ns);
-    let policy = policies.get_opt(name).await?.map(|p| p.spec);
+    let policy = caches.policies.get(ns, name).map(|p| p.spec.clone());
     let on_reboot = |mode: Option<UpdatePolicyMode>| mode == Some(UpdatePolicyMode::OnReboot);
-    let components: Api<HostFirmwareComponents> = Api::namespaced(ctx.client.clone(), ns);
-    let pending_updates = match components.get_opt(name).await? {
+    let pending_updates = match caches.components.get(ns, name) {
         Some(hfc) => {
-            let applied = hfc.status.map(|s| s.updates).unwrap_or_default();
+            let applied = hfc
+                .status
+                .as_ref()
+                .map(|s| s.updates.as_slice())
+                .unwrap_or_default();
             hfc.spec
                 .updates
-                .into_iter()
+                .iter()
                 .filter(|u| !applied.contains(u))
+                .cloned()
                 .collect()
         }
         None => Vec::new(),
@@ -217,7 +234,7 @@ pub(crate) async fn sync(
         return Ok(inputs);
     }
     let schema = match hfs.status.as_ref().and_then(|s| s.schema.as_ref()) {
-        Some(r) => schemas.get_opt(&r.name).await?.map(|s| s.spec),
+        Some(r) => caches.schemas.get(ns, &r.name).map(|s| s.spec.clone()),
         None => None,
     };
     if firmware::validate(desired, schema.as_ref()).is_empty() {
@@ -226,34 +243,38 @@ pub(crate) async fn sync(
     Ok(inputs)
 }
 
+/// Makes sure the shared FirmwareSchema `schema_name` exists and, up to [`SCHEMA_OWNERS`],
+/// lists this host's settings among its owners; returns the schema.
 async fn ensure_schema(
+    ctx: &Context,
     schemas: &Api<FirmwareSchema>,
     host: &BareMetalHost,
     hfs: &HostFirmwareSettings,
     schema_name: &str,
     schema: BTreeMap<String, metal3_api::v1alpha1::SettingSchema>,
-) -> Result<(), Error> {
+) -> Result<FirmwareSchemaSpec, Error> {
     let Some(hfs_owner) = owner_reference(hfs, false) else {
         return Err(Error::Incomplete("HostFirmwareSettings uid"));
     };
-    match schemas.get_opt(schema_name).await? {
+    let ns = hfs.namespace().unwrap_or_default();
+    match ctx.caches.schemas.get(&ns, schema_name) {
         Some(existing) => {
-            if existing
-                .owner_references()
-                .iter()
-                .any(|o| o.uid == hfs_owner.uid)
-            {
-                return Ok(());
+            let owners = existing.owner_references();
+            if owners.len() >= SCHEMA_OWNERS || owners.iter().any(|o| o.uid == hfs_owner.uid) {
+                return Ok(existing.spec.clone());
             }
-            let mut owners = existing.owner_references().to_vec();
+            let mut owners = owners.to_vec();
             owners.push(hfs_owner);
             let patch = json!({"metadata": {
                 "resourceVersion": existing.resource_version(),
                 "ownerReferences": owners,
             }});
-            schemas
+            let patched = schemas
                 .patch(schema_name, &PatchParams::default(), &Patch::Merge(&patch))
                 .await?;
+            let spec = patched.spec.clone();
+            ctx.caches.schemas.wrote(&ns, schema_name, Some(patched));
+            Ok(spec)
         }
         None => {
             let vendor = host.status.as_ref().and_then(|s| s.hardware.as_ref());
@@ -270,12 +291,23 @@ async fn ensure_schema(
                 },
             );
             created.metadata.owner_references = Some(vec![hfs_owner]);
-            // Another host of the same model may have created it first: shared next time.
-            create_unless_exists(schemas, &created).await?;
+            match schemas.create(&PostParams::default(), &created).await {
+                Ok(made) => ctx.caches.schemas.wrote(&ns, schema_name, Some(made)),
+                // Another host of the same model created it first: shared from the next pass.
+                Err(kube::Error::Api(s)) if s.code == 409 => {}
+                Err(e) => return Err(e.into()),
+            }
+            Ok(created.spec)
         }
     }
-    Ok(())
 }
+
+/// How many HostFirmwareSettings a shared FirmwareSchema lists as owners. Every host of a model
+/// shares one schema; listing all of them would make a 10,000-host fleet rewrite one object
+/// 10,000 times and grow it towards etcd's size limit. The schema is deleted once its listed
+/// owners are all gone; a host that still names it then finds it missing, reads the schema from
+/// the BMC again and recreates it.
+pub const SCHEMA_OWNERS: usize = 10;
 
 /// Records the firmware versions the provisioner reports (HostFirmwareComponents exist only
 /// for hosts whose backend reports components); `applied` records the requested updates as
@@ -293,7 +325,7 @@ async fn sync_components(
     }
     let api: Api<HostFirmwareComponents> = Api::namespaced(ctx.client.clone(), ns);
     let name = host_data.name.as_str();
-    let existing = api.get_opt(name).await?;
+    let existing = ctx.caches.components.get(ns, name);
     if existing.is_none() {
         let mut created = HostFirmwareComponents::new(
             name,
@@ -312,7 +344,9 @@ async fn sync_components(
         status["updates"] = json!(hfc.spec.updates);
     }
     let patch = json!({"status": status});
-    api.patch_status(name, &PatchParams::default(), &Patch::Merge(&patch))
+    let patched = api
+        .patch_status(name, &PatchParams::default(), &Patch::Merge(&patch))
         .await?;
+    ctx.caches.components.wrote(ns, name, Some(patched));
     Ok(())
 }

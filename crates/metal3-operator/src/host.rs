@@ -24,6 +24,7 @@ use metal3_provisioner::{HostConfig, HostData, Provisioner, ProvisionerError};
 use serde_json::json;
 use tracing::{debug, info, warn};
 
+use crate::cache::{Caches, NotReady};
 use crate::credentials;
 use crate::meta::{host_data, owner_reference, set_finalizer};
 use crate::metrics::{ErrorTypeLabels, HostLabels, Metrics, PowerLabels, StateChangeLabels};
@@ -42,6 +43,8 @@ pub struct Context {
     pub firmware_poll: crate::firmware::FirmwarePoll,
     /// Whether hosts get PreprovisioningImages (`--build-preprov-image`).
     pub build_preprovisioning_images: bool,
+    /// The host's companion objects, read from watches.
+    pub caches: Caches,
     /// Per host: the resourceVersion our last status write replaced. A cached object still at
     /// that version is older than what we wrote.
     written: Mutex<HashMap<(String, String), String>>,
@@ -54,6 +57,7 @@ impl Context {
         machine: metal3_hoststate::Config,
         recorder: Recorder,
         metrics: Arc<Metrics>,
+        caches: Caches,
     ) -> Self {
         Self {
             client,
@@ -63,6 +67,7 @@ impl Context {
             metrics,
             firmware_poll: crate::firmware::FirmwarePoll::default(),
             build_preprovisioning_images: false,
+            caches,
             written: Mutex::new(HashMap::new()),
         }
     }
@@ -81,6 +86,8 @@ pub enum Error {
     Provisioner(#[from] ProvisionerError),
     #[error("object has no {0}")]
     Incomplete(&'static str),
+    #[error(transparent)]
+    Cache(#[from] NotReady),
 }
 
 impl Error {
@@ -142,6 +149,7 @@ pub async fn reconcile(host: Arc<BareMetalHost>, ctx: Arc<Context>) -> Result<Ac
         debug!(host = %name, "paused");
         return Ok(Action::await_change());
     }
+    ctx.caches.ready().await?;
     let hosts: Api<BareMetalHost> = Api::namespaced(ctx.client.clone(), &ns);
     let deleting = host.metadata.deletion_timestamp.is_some();
     let has_finalizer = host
@@ -157,16 +165,20 @@ pub async fn reconcile(host: Arc<BareMetalHost>, ctx: Arc<Context>) -> Result<Ac
     }
 
     let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &ns);
-    let found = credentials::load(&secrets, &host).await?;
+    let found = credentials::load(&secrets, &ctx.caches.secrets, &host).await?;
     match &found.input {
         CredentialsInput::Missing { .. } => ctx.metrics.credentials_missing.inc(),
         CredentialsInput::Invalid { .. } => ctx.metrics.credentials_invalid.inc(),
         _ => 0,
     };
     let hardware: Api<HardwareData> = Api::namespaced(ctx.client.clone(), &ns);
-    let hardware_data = hardware.get_opt(&name).await?;
-    if deleting && let Some(hd) = &hardware_data {
-        set_finalizer(&hardware, hd, HARDWARE_DATA_FINALIZER, false).await?;
+    let hardware_data = ctx.caches.hardware.get(&ns, &name);
+    if deleting
+        && let Some(hd) = &hardware_data
+        && let Some(patched) =
+            set_finalizer(&hardware, &**hd, HARDWARE_DATA_FINALIZER, false).await?
+    {
+        ctx.caches.hardware.wrote(&ns, &name, Some(patched));
     }
     let state = host.provisioning_state();
     let host_config = if matches!(
@@ -193,7 +205,8 @@ pub async fn reconcile(host: Arc<BareMetalHost>, ctx: Arc<Context>) -> Result<Ac
     let host_data = host_data(&host, found.credentials);
     let can_ask = matches!(found.input, CredentialsInput::Valid { .. }) && !deleting;
     let firmware = crate::firmware::sync(&ctx, &host, &ns, &host_data, can_ask, false).await?;
-    let data_image = crate::dataimage::load(&ctx.client, &ns, &name, deleting).await?;
+    let data_image =
+        crate::dataimage::load(&ctx.client, &ctx.caches.data_images, &ns, &name, deleting).await?;
     let preprovisioning = if deleting
         || matches!(
             state,
@@ -208,7 +221,7 @@ pub async fn reconcile(host: Arc<BareMetalHost>, ctx: Arc<Context>) -> Result<Ac
         host_data,
         credentials: found.input,
         host_config,
-        hardware_data: hardware_data.and_then(|hd| hd.spec.hardware),
+        hardware_data: hardware_data.and_then(|hd| hd.spec.hardware.clone()),
         firmware,
         data_image,
         preprovisioning,
@@ -267,10 +280,24 @@ async fn apply(
                 crate::firmware::sync(ctx, host, ns, host_data, true, true).await?;
             }
             Effect::DataImageAttached(url) => {
-                crate::dataimage::record(&ctx.client, ns, name, Ok(url.clone())).await?;
+                crate::dataimage::record(
+                    &ctx.client,
+                    &ctx.caches.data_images,
+                    ns,
+                    name,
+                    Ok(url.clone()),
+                )
+                .await?;
             }
             Effect::DataImageFailed(message) => {
-                crate::dataimage::record(&ctx.client, ns, name, Err(message.clone())).await?;
+                crate::dataimage::record(
+                    &ctx.client,
+                    &ctx.caches.data_images,
+                    ns,
+                    name,
+                    Err(message.clone()),
+                )
+                .await?;
             }
             Effect::Released => {}
         }
@@ -282,7 +309,7 @@ async fn apply(
     }
     if released {
         let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), ns);
-        credentials::release(&secrets, host).await?;
+        credentials::release(&secrets, &ctx.caches.secrets, host).await?;
         crate::preprov::release(&ctx.client, ns, name).await?;
         set_finalizer(&hosts, host, BAREMETALHOST_FINALIZER, false).await?;
         info!(host = %name, namespace = %ns, "host released");
@@ -311,12 +338,14 @@ async fn save_hardware_data(
     hd.metadata.owner_references = Some(vec![owner]);
     let value =
         serde_json::to_value(&hd).map_err(|_| Error::Incomplete("serialisable HardwareData"))?;
-    api.patch(
-        name,
-        &PatchParams::apply(FIELD_MANAGER).force(),
-        &Patch::Apply(&value),
-    )
-    .await?;
+    let saved = api
+        .patch(
+            name,
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&value),
+        )
+        .await?;
+    ctx.caches.hardware.wrote(ns, name, Some(saved));
     Ok(())
 }
 

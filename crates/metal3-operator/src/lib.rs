@@ -4,7 +4,8 @@
 //! The host controller watches BareMetalHosts (waking on changes to spec, annotations,
 //! finalizers or deletion, not on its own status writes) and the credentials Secrets it has
 //! labelled and owns, so rotating a password wakes the host at once. Each reconcile gathers
-//! the host's inputs, runs one pass of the pure state machine in `metal3-hoststate`, and writes
+//! the host's inputs from watch-fed caches (see [`cache`]: a pass at rest asks the API server
+//! nothing), runs one pass of the pure state machine in `metal3-hoststate`, and writes
 //! the result with optimistic concurrency: a conflicting write is retried with the newer object.
 
 use std::future::Future;
@@ -18,12 +19,13 @@ use kube::runtime::{Controller, WatchStreamExt, controller, watcher};
 use kube::{Api, Client};
 use metal3_api::consts::{SECRET_ENVIRONMENT_LABEL, SECRET_ENVIRONMENT_VALUE};
 use metal3_api::v1alpha1::{
-    BMCEventSubscription, BareMetalHost, DataImage, HostFirmwareComponents, HostFirmwareSettings,
-    HostUpdatePolicy, PreprovisioningImage,
+    BMCEventSubscription, BareMetalHost, DataImage, FirmwareSchema, HardwareData,
+    HostFirmwareComponents, HostFirmwareSettings, HostUpdatePolicy, PreprovisioningImage,
 };
 use metal3_provisioner::Provisioner;
 use tracing::{debug, info};
 
+pub mod cache;
 mod credentials;
 mod dataimage;
 pub mod firmware;
@@ -36,6 +38,7 @@ pub mod preprov;
 pub mod subscription;
 pub mod webhook;
 
+pub use cache::{Cached, Caches};
 pub use host::Context;
 pub use metrics::Metrics;
 
@@ -100,10 +103,46 @@ pub async fn run(
     let ns = config.namespace.as_deref();
     let hosts: Api<BareMetalHost> = api(&client, ns);
     let subscriptions: Api<BMCEventSubscription> = api(&client, ns);
+
+    let labelled = watcher::Config::default().labels(&format!(
+        "{SECRET_ENVIRONMENT_LABEL}={SECRET_ENVIRONMENT_VALUE}"
+    ));
+    let (secret_store, secret_writer) = reflector::store();
+    let secret_changes = watcher(api::<Secret>(&client, ns), labelled)
+        .default_backoff()
+        .reflect(secret_writer)
+        .applied_objects();
+    let (hardware_store, hardware_writer) = reflector::store();
+    let hardware_changes = watcher(api::<HardwareData>(&client, ns), watcher::Config::default())
+        .default_backoff()
+        .reflect(hardware_writer)
+        .applied_objects();
+    let (data_images, data_image_changes) = companion::<DataImage>(&client, ns);
+    let (settings, settings_changes) = companion::<HostFirmwareSettings>(&client, ns);
+    let (components, component_changes) = companion::<HostFirmwareComponents>(&client, ns);
+    let (policies, policy_changes) = companion::<HostUpdatePolicy>(&client, ns);
+    let (schema_store, schema_writer) = reflector::store();
+    let schema_changes = watcher(
+        api::<FirmwareSchema>(&client, ns),
+        watcher::Config::default(),
+    )
+    .default_backoff()
+    .reflect(schema_writer)
+    .applied_objects();
+    let caches = Caches {
+        hardware: Cached::new(hardware_store),
+        settings: Cached::new(settings),
+        components: Cached::new(components),
+        data_images: Cached::new(data_images),
+        policies: Cached::new(policies),
+        schemas: Cached::new(schema_store),
+        secrets: Arc::new(Cached::new(secret_store)),
+    };
     let subscription_ctx = Arc::new(subscription::SubscriptionContext {
         client: client.clone(),
         provisioner: provisioner.clone(),
         retry: config.dependency_retry,
+        secrets: caches.secrets.clone(),
     });
     let subscription_controller = Controller::new(subscriptions, watcher::Config::default())
         .graceful_shutdown_on(shutdown.clone())
@@ -113,7 +152,6 @@ pub async fn run(
             subscription_ctx,
         )
         .for_each(|_| async {});
-    let secrets: Api<Secret> = api(&client, ns);
     let recorder = Recorder::new(
         client.clone(),
         Reporter {
@@ -127,6 +165,7 @@ pub async fn run(
         config.machine.clone(),
         recorder,
         metrics,
+        caches,
     );
     context.firmware_poll = config.firmware_poll.clone();
     context.build_preprovisioning_images = config.preprovisioning_images.is_some();
@@ -169,9 +208,6 @@ pub async fn run(
         .reflect(writer)
         .applied_objects()
         .predicate_filter(wake, Default::default());
-    let labelled = watcher::Config::default().labels(&format!(
-        "{SECRET_ENVIRONMENT_LABEL}={SECRET_ENVIRONMENT_VALUE}"
-    ));
 
     info!(
         namespace = ns.unwrap_or("<all>"),
@@ -179,22 +215,16 @@ pub async fn run(
         "starting the BareMetalHost controller"
     );
     // The same-name companions of a host wake it when their spec changes or they are
-    // deleted (our own status writes to them do not).
+    // deleted (our own status writes to them do not). HardwareData and FirmwareSchemas are
+    // only cached: the host reads them when it needs them.
     let host_controller = Controller::for_stream(host_stream, reader)
-        .owns(secrets, labelled)
-        .watches_stream(companion_changes::<DataImage>(&client, ns), same_name_host)
-        .watches_stream(
-            companion_changes::<HostFirmwareSettings>(&client, ns),
-            same_name_host,
-        )
-        .watches_stream(
-            companion_changes::<HostFirmwareComponents>(&client, ns),
-            same_name_host,
-        )
-        .watches_stream(
-            companion_changes::<HostUpdatePolicy>(&client, ns),
-            same_name_host,
-        )
+        .owns_stream(secret_changes)
+        .watches_stream(data_image_changes, same_name_host)
+        .watches_stream(settings_changes, same_name_host)
+        .watches_stream(component_changes, same_name_host)
+        .watches_stream(policy_changes, same_name_host)
+        .watches_stream(hardware_changes, |_: HardwareData| None)
+        .watches_stream(schema_changes, |_: FirmwareSchema| None)
         .with_config(controller::Config::default().concurrency(config.concurrency))
         .graceful_shutdown_on(shutdown)
         .run(host::reconcile, host::error_policy, ctx)
@@ -208,11 +238,15 @@ pub async fn run(
     info!("controllers stopped");
 }
 
-/// Changes to the spec (generation) or deletion of a kind that belongs to the same-name host.
-fn companion_changes<K>(
+/// A cache of a kind that belongs to the same-name host, and the changes to its spec
+/// (generation) or deletion.
+fn companion<K>(
     client: &Client,
     namespace: Option<&str>,
-) -> impl futures::Stream<Item = Result<K, watcher::Error>> + Send + 'static
+) -> (
+    reflector::Store<K>,
+    impl futures::Stream<Item = Result<K, watcher::Error>> + Send + 'static,
+)
 where
     K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
         + Clone
@@ -222,8 +256,10 @@ where
         + Sync
         + 'static,
 {
-    watcher(api::<K>(client, namespace), watcher::Config::default())
+    let (store, writer) = reflector::store();
+    let changes = watcher(api::<K>(client, namespace), watcher::Config::default())
         .default_backoff()
+        .reflect(writer)
         .applied_objects()
         .predicate_filter(
             |o: &K| {
@@ -232,7 +268,8 @@ where
                 meta.generation.map(|g| ((g as u64) << 1) | deleting)
             },
             Default::default(),
-        )
+        );
+    (store, changes)
 }
 
 fn same_name_host<K: kube::Resource>(o: K) -> Option<ObjectRef<BareMetalHost>> {

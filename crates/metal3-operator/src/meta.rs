@@ -13,19 +13,20 @@ use serde_json::json;
 
 /// Adds (`present`) or removes the finalizer `name` on `obj`. The patch carries the object's
 /// resourceVersion, so a concurrent change makes it fail (and the reconcile retry) instead of
-/// losing someone else's finalizer. Nothing is sent when nothing changes.
+/// losing someone else's finalizer. Nothing is sent (and `None` returned) when nothing
+/// changes; otherwise the patched object is returned.
 pub(crate) async fn set_finalizer<K>(
     api: &Api<K>,
     obj: &K,
     name: &str,
     present: bool,
-) -> Result<(), kube::Error>
+) -> Result<Option<K>, kube::Error>
 where
     K: Resource + Clone + DeserializeOwned + Debug,
 {
     let has = obj.finalizers().iter().any(|f| f == name);
     if has == present {
-        return Ok(());
+        return Ok(None);
     }
     let mut finalizers: Vec<String> = obj
         .finalizers()
@@ -45,8 +46,8 @@ where
         &PatchParams::default(),
         &Patch::Merge(&patch),
     )
-    .await?;
-    Ok(())
+    .await
+    .map(Some)
 }
 
 /// A reference from an object to `owner`; a `controller` reference also blocks the owner's

@@ -16,6 +16,7 @@ use metal3_provisioner::{EventSubscription, HostData, Outcome, Provisioner};
 use serde_json::json;
 use tracing::warn;
 
+use crate::cache::Cached;
 use crate::credentials;
 use crate::host::Error;
 use crate::meta::{host_data as host_data_of, set_finalizer};
@@ -26,6 +27,8 @@ pub struct SubscriptionContext {
     pub provisioner: Arc<dyn Provisioner>,
     /// Retry delay while the host is missing or not ready (10 min upstream).
     pub retry: Duration,
+    /// Adopted credentials Secrets (shared with the host controller).
+    pub secrets: Arc<Cached<Secret>>,
 }
 
 async fn set_status(
@@ -43,6 +46,7 @@ async fn set_status(
 /// The host's identity and credentials, when it can be asked.
 async fn host_data(
     client: &Client,
+    cache: &Cached<Secret>,
     ns: &str,
     host_name: &str,
 ) -> Result<Result<HostData, String>, Error> {
@@ -61,7 +65,7 @@ async fn host_data(
         )));
     }
     let secrets: Api<Secret> = Api::namespaced(client.clone(), ns);
-    let found = credentials::load(&secrets, &host).await?;
+    let found = credentials::load(&secrets, cache, &host).await?;
     if !matches!(found.input, CredentialsInput::Valid { .. }) {
         return Ok(Err(format!(
             "BareMetalHost {host_name:?} has no usable BMC credentials"
@@ -125,7 +129,7 @@ pub async fn reconcile(
             return Ok(Action::await_change());
         }
         if let Some(id) = &id {
-            match host_data(&ctx.client, &ns, &host_name).await? {
+            match host_data(&ctx.client, &ctx.secrets, &ns, &host_name).await? {
                 Ok(host) => {
                     if let Outcome::Failed { message } = ctx
                         .provisioner
@@ -151,7 +155,7 @@ pub async fn reconcile(
         // Subscriptions are created once; the spec is immutable after that.
         return Ok(Action::await_change());
     }
-    let host = match host_data(&ctx.client, &ns, &host_name).await? {
+    let host = match host_data(&ctx.client, &ctx.secrets, &ns, &host_name).await? {
         Ok(h) => h,
         Err(why) => {
             set_status(&api, &name, None, Some(&why)).await?;

@@ -822,6 +822,70 @@ async fn firmware_settings_are_reported_validated_and_applied() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shared_firmware_schema_lists_a_bounded_set_of_owners_and_comes_back() {
+    let env = Env::new_with("schema", |c| {
+        c.firmware_poll = metal3_operator::firmware::FirmwarePoll {
+            idle: Duration::from_secs(1),
+            pending: Duration::from_secs(1),
+        };
+    })
+    .await;
+    env.secret("bmc", "admin", "pw").await;
+    let count = metal3_operator::firmware::SCHEMA_OWNERS + 3;
+    let names: Vec<String> = (0..count).map(|i| format!("model-{i}")).collect();
+    for name in &names {
+        env.host(name, bmc_spec("bmc"), json!({})).await;
+    }
+    let settings: Api<HostFirmwareSettings> = Api::namespaced(env.client.clone(), &env.ns);
+    let schemas: Api<FirmwareSchema> = Api::namespaced(env.client.clone(), &env.ns);
+    // Every host of the model names the same schema.
+    let deadline = Instant::now() + WAIT;
+    let schema_name = loop {
+        let listed = settings.list(&ListParams::default()).await.expect("list");
+        let refs: Vec<String> = listed
+            .items
+            .iter()
+            .filter_map(|h| Some(h.status.as_ref()?.schema.as_ref()?.name.clone()))
+            .collect();
+        if refs.len() == count {
+            assert!(refs.iter().all(|r| *r == refs[0]), "{refs:?}");
+            break refs[0].clone();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "only {} of {count} HostFirmwareSettings name a schema",
+            refs.len()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let schema = schemas.get(&schema_name).await.expect("schema");
+    assert_eq!(
+        schema.owner_references().len(),
+        metal3_operator::firmware::SCHEMA_OWNERS
+    );
+    // Gone (as when its listed owners are all deleted): the hosts that name it recreate it.
+    schemas
+        .delete(&schema_name, &DeleteParams::default())
+        .await
+        .expect("delete schema");
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if let Some(s) = schemas.get_opt(&schema_name).await.expect("get")
+            && s.metadata.deletion_timestamp.is_none()
+            && !s.owner_references().is_empty()
+        {
+            assert!(s.spec.schema.contains_key("ProcVirtualization"));
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "schema {schema_name} not recreated"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bmc_event_subscriptions_are_created_once_and_removed_on_delete() {
     let env = Env::new("events").await;
     env.secret("bmc", "admin", "pw").await;

@@ -1,0 +1,233 @@
+//! Watch-fed caches of a host's companion objects (HardwareData, HostFirmwareSettings,
+//! HostFirmwareComponents, DataImage, HostUpdatePolicy, labelled Secrets), so a reconcile pass
+//! reads them from memory instead of asking the API server six times.
+//!
+//! A cache lags behind our own writes by one watch event. Every write the operator makes to a
+//! cached object is recorded here with the resourceVersion the cache held before it; while the
+//! cache still shows that version, reads return what we wrote. Once the watch delivers anything
+//! newer (our write or someone else's after it) the record is dropped and the cache answers.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Secret;
+use kube::Resource;
+use kube::runtime::reflector::{ObjectRef, Store};
+use metal3_api::v1alpha1::{
+    DataImage, FirmwareSchema, HardwareData, HostFirmwareComponents, HostFirmwareSettings,
+    HostUpdatePolicy,
+};
+
+/// How long a reconcile waits for the first list of a cache before giving up (and retrying).
+const FIRST_LIST: Duration = Duration::from_secs(60);
+
+/// One kind's cache plus the writes it has not seen yet.
+pub struct Cached<K>
+where
+    K: Resource<DynamicType = ()> + Clone + 'static,
+{
+    store: Store<K>,
+    pending: Mutex<HashMap<(String, String), Pending<K>>>,
+}
+
+struct Pending<K> {
+    /// Cached resourceVersions older than our write (`None`: not in the cache).
+    stale: Vec<Option<String>>,
+    /// What the write left (`None`: deleted).
+    after: Option<Arc<K>>,
+}
+
+fn version<K: Resource>(o: Option<&Arc<K>>) -> Option<String> {
+    o.and_then(|o| o.meta().resource_version.clone())
+}
+
+impl<K> Cached<K>
+where
+    K: Resource<DynamicType = ()> + Clone + 'static,
+{
+    pub fn new(store: Store<K>) -> Self {
+        Self {
+            store,
+            pending: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn pending(&self) -> MutexGuard<'_, HashMap<(String, String), Pending<K>>> {
+        self.pending.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn cached(&self, ns: &str, name: &str) -> Option<Arc<K>> {
+        self.store.get(&ObjectRef::new(name).within(ns))
+    }
+
+    /// Waits until the first list has filled the cache.
+    pub async fn ready(&self) -> Result<(), NotReady> {
+        match tokio::time::timeout(FIRST_LIST, self.store.wait_until_ready()).await {
+            Ok(Ok(())) => Ok(()),
+            _ => Err(NotReady(K::kind(&()).into_owned())),
+        }
+    }
+
+    /// The object as the operator last knew it: the cache, or our own newer write.
+    pub fn get(&self, ns: &str, name: &str) -> Option<Arc<K>> {
+        let cached = self.cached(ns, name);
+        let key = (ns.to_string(), name.to_string());
+        let mut pending = self.pending();
+        if let Some(p) = pending.get(&key) {
+            if p.stale.contains(&version(cached.as_ref())) {
+                return p.after.clone();
+            }
+            pending.remove(&key);
+        }
+        cached
+    }
+
+    /// Records what a write left (`None`: the object is gone), to be read until the watch
+    /// catches up.
+    pub fn wrote(&self, ns: &str, name: &str, after: Option<K>) {
+        let current = version(self.cached(ns, name).as_ref());
+        let after = after.map(Arc::new);
+        let key = (ns.to_string(), name.to_string());
+        let mut pending = self.pending();
+        // Versions an earlier unseen write already superseded stay stale, and so does the one
+        // that write left.
+        let mut stale = match pending.remove(&key) {
+            Some(p) if p.stale.contains(&current) => {
+                let mut stale = p.stale;
+                stale.push(version(p.after.as_ref()));
+                stale
+            }
+            _ => Vec::new(),
+        };
+        stale.push(current);
+        stale.retain(|v| *v != version(after.as_ref()) || after.is_none());
+        if stale.is_empty() {
+            return;
+        }
+        pending.insert(key, Pending { stale, after });
+    }
+
+    /// Writes recorded but not yet seen by the watch (for tests and metrics).
+    pub fn unseen(&self) -> usize {
+        self.pending().len()
+    }
+}
+
+/// The caches a host's reconcile reads from.
+pub struct Caches {
+    pub hardware: Cached<HardwareData>,
+    pub settings: Cached<HostFirmwareSettings>,
+    pub components: Cached<HostFirmwareComponents>,
+    pub data_images: Cached<DataImage>,
+    pub policies: Cached<HostUpdatePolicy>,
+    pub schemas: Cached<FirmwareSchema>,
+    /// Only Secrets labelled as ours (credentials the operator has adopted); others are read
+    /// from the API server when needed.
+    pub secrets: Arc<Cached<Secret>>,
+}
+
+impl Caches {
+    /// Waits until every cache has had its first list.
+    pub async fn ready(&self) -> Result<(), NotReady> {
+        self.hardware.ready().await?;
+        self.settings.ready().await?;
+        self.components.ready().await?;
+        self.data_images.ready().await?;
+        self.policies.ready().await?;
+        self.schemas.ready().await?;
+        self.secrets.ready().await
+    }
+}
+
+/// A cache's first list did not arrive in time (the watch cannot list the kind).
+#[derive(Debug, thiserror::Error)]
+#[error("the {0} cache has not been filled yet (can the operator list and watch {0}?)")]
+pub struct NotReady(String);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::api::core::v1::ConfigMap;
+    use kube::runtime::reflector::store::Writer;
+    use kube::runtime::watcher::Event;
+
+    fn map(name: &str, rv: &str, value: &str) -> ConfigMap {
+        let mut m = ConfigMap::default();
+        m.metadata.name = Some(name.into());
+        m.metadata.namespace = Some("ns".into());
+        m.metadata.resource_version = Some(rv.into());
+        m.data = Some([("v".to_string(), value.to_string())].into());
+        m
+    }
+
+    fn value(o: Option<Arc<ConfigMap>>) -> Option<String> {
+        o.and_then(|m| m.data.as_ref()?.get("v").cloned())
+    }
+
+    fn apply(w: &mut Writer<ConfigMap>, m: ConfigMap) {
+        w.apply_watcher_event(&Event::Apply(m));
+    }
+
+    #[test]
+    fn reads_our_write_until_the_watch_delivers_it() {
+        let mut writer = Writer::default();
+        let cache = Cached::new(writer.as_reader());
+        apply(&mut writer, map("a", "1", "old"));
+        cache.wrote("ns", "a", Some(map("a", "2", "ours")));
+        assert_eq!(value(cache.get("ns", "a")).as_deref(), Some("ours"));
+        apply(&mut writer, map("a", "2", "ours"));
+        assert_eq!(value(cache.get("ns", "a")).as_deref(), Some("ours"));
+        assert_eq!(cache.unseen(), 0);
+    }
+
+    #[test]
+    fn a_later_change_by_someone_else_wins() {
+        let mut writer = Writer::default();
+        let cache = Cached::new(writer.as_reader());
+        apply(&mut writer, map("a", "1", "old"));
+        cache.wrote("ns", "a", Some(map("a", "2", "ours")));
+        apply(&mut writer, map("a", "3", "theirs"));
+        assert_eq!(value(cache.get("ns", "a")).as_deref(), Some("theirs"));
+    }
+
+    #[test]
+    fn created_objects_are_visible_before_the_watch_sees_them() {
+        let mut writer = Writer::default();
+        let cache = Cached::new(writer.as_reader());
+        assert!(cache.get("ns", "b").is_none());
+        cache.wrote("ns", "b", Some(map("b", "5", "new")));
+        assert_eq!(value(cache.get("ns", "b")).as_deref(), Some("new"));
+        assert!(cache.get("other", "b").is_none());
+        apply(&mut writer, map("b", "5", "new"));
+        assert_eq!(value(cache.get("ns", "b")).as_deref(), Some("new"));
+        assert_eq!(cache.unseen(), 0);
+    }
+
+    #[test]
+    fn deleted_objects_are_gone_at_once() {
+        let mut writer = Writer::default();
+        let cache = Cached::new(writer.as_reader());
+        apply(&mut writer, map("a", "1", "old"));
+        cache.wrote("ns", "a", None);
+        assert!(cache.get("ns", "a").is_none());
+        writer.apply_watcher_event(&Event::Delete(map("a", "1", "old")));
+        assert!(cache.get("ns", "a").is_none());
+        assert_eq!(cache.unseen(), 0);
+    }
+
+    #[test]
+    fn two_writes_before_the_watch_catches_up_read_the_second() {
+        let mut writer = Writer::default();
+        let cache = Cached::new(writer.as_reader());
+        apply(&mut writer, map("a", "1", "old"));
+        cache.wrote("ns", "a", Some(map("a", "2", "first")));
+        cache.wrote("ns", "a", Some(map("a", "3", "second")));
+        assert_eq!(value(cache.get("ns", "a")).as_deref(), Some("second"));
+        apply(&mut writer, map("a", "2", "first"));
+        assert_eq!(value(cache.get("ns", "a")).as_deref(), Some("second"));
+        apply(&mut writer, map("a", "3", "second"));
+        assert_eq!(value(cache.get("ns", "a")).as_deref(), Some("second"));
+        assert_eq!(cache.unseen(), 0);
+    }
+}
