@@ -57,13 +57,23 @@ pub struct Args {
     /// Log format.
     #[arg(long, value_enum, default_value = "text")]
     pub log_format: LogFormat,
-    /// Hosts provisioning at once (0 = unlimited); the redfish backend honours it.
+    /// Hosts provisioning at once (0 = unlimited): Redfish hosts in a capacity-limited state;
+    /// Ironic nodes inspecting, cleaning or deploying through network boot.
     #[arg(long, env = "PROVISIONING_LIMIT", default_value_t = 20)]
     pub provisioning_limit: usize,
     /// Unit of the exponential backoff after a host's errors: the n-th retry waits up to
     /// unit × 2^n.
     #[arg(long, default_value_t = 60)]
     pub error_backoff_seconds: u64,
+    /// Ironic backend: register every node with Ironic's `fake-hardware` driver and `fake`
+    /// interfaces, whatever the BMC address says (for testing against a real Ironic without
+    /// BMCs).
+    #[arg(long)]
+    pub ironic_fake_hardware: bool,
+    /// Ironic backend: check on nodes in transition this often, instead of 3 s after quick
+    /// transitions and 10 s after long ones (upstream's pace).
+    #[arg(long)]
+    pub ironic_poll_ms: Option<u64>,
     /// Redfish backend: an idle host's power state is read at most this often.
     #[arg(long, default_value_t = 300)]
     pub power_check_seconds: u64,
@@ -126,13 +136,34 @@ async fn client(kubeconfig: Option<&PathBuf>) -> Result<Client> {
     Ok(Client::try_from(config)?)
 }
 
+/// The Ironic backend, configured as upstream's operator is (environment variables and the
+/// auth/certificate files), plus our flags.
+fn ironic(args: &Args) -> Result<metal3_ironic_provisioner::IronicProvisioner> {
+    let env = |name: &str| std::env::var(name).ok();
+    let client_config = metal3_ironic::Config::from_env(env).context("--provisioner ironic")?;
+    let client = metal3_ironic::Client::new(&client_config).context("--provisioner ironic")?;
+    let mut config = metal3_ironic_provisioner::Config::from_env(env)
+        .map_err(anyhow::Error::msg)
+        .context("--provisioner ironic")?;
+    config.provisioning_limit = args.provisioning_limit;
+    if args.ironic_fake_hardware {
+        config.hardware = metal3_ironic_provisioner::Hardware::Fake;
+    }
+    if let Some(ms) = args.ironic_poll_ms {
+        config.short_wait = Duration::from_millis(ms);
+        config.long_wait = Duration::from_millis(ms);
+    }
+    info!(endpoint = %client.root(), auth = ?client_config.auth, "using Ironic");
+    Ok(metal3_ironic_provisioner::IronicProvisioner::new(
+        client, config,
+    ))
+}
+
 pub fn run(args: &Args) -> Result<ExitCode> {
     let mut redfish_pool = None;
     let provisioner: Arc<dyn Provisioner> = match args.provisioner {
         Backend::Fixture => Arc::new(metal3_fixture::Fixture::new()),
-        Backend::Ironic => bail!(
-            "--provisioner ironic is not available yet (tracked in the Ironic provisioner issue); use --provisioner fixture or redfish"
-        ),
+        Backend::Ironic => Arc::new(ironic(args)?),
         Backend::Redfish => {
             let config = metal3_redfish_provisioner::Config {
                 power_check: Duration::from_secs(args.power_check_seconds.max(1)),

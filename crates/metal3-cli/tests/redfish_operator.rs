@@ -3,120 +3,19 @@
 //! provisioned → deprovision → delete, with no Ironic anywhere.
 
 use std::collections::BTreeMap;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use k8s_openapi::api::core::v1::Secret;
-use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use metal3_api::v1alpha1::BareMetalHost;
 use metal3_sim::fleet::{Power, Running};
-use serde_json::{Value, json};
+use serde_json::json;
 
 mod common;
-use common::{Killed, free_port};
+use common::{create_all, fleet_objects, operator, tail, wait_for};
 
 const ISO: &str = "http://images.example/live.iso";
 const HOSTS: usize = 6;
-
-async fn wait_for(
-    hosts: &Api<BareMetalHost>,
-    names: &[String],
-    what: &str,
-    logs: &std::path::Path,
-    ok: impl Fn(&BareMetalHost) -> bool,
-) {
-    let deadline = Instant::now() + Duration::from_secs(180);
-    loop {
-        let mut pending = Vec::new();
-        for name in names {
-            let h = hosts.get(name).await.expect("get host");
-            if !ok(&h) {
-                pending.push(format!(
-                    "{name}: {} {}",
-                    h.provisioning_state().as_str(),
-                    h.status
-                        .as_ref()
-                        .map(|s| s.error_message.clone())
-                        .unwrap_or_default()
-                ));
-            }
-        }
-        if pending.is_empty() {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "not {what}: {pending:?}\noperator log (tail):\n{}",
-            tail(logs)
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-fn tail(path: &std::path::Path) -> String {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(40)..].join("\n")
-}
-
-/// The fleet's Secrets and BareMetalHosts, for the simulator at `addr`.
-fn fleet_objects(fleet: &metal3_sim::Fleet, addr: std::net::SocketAddr) -> Vec<Value> {
-    metal3_sim::manifest_objects(
-        fleet,
-        &metal3_sim::Addressing {
-            listen: addr,
-            per_host_base: None,
-            tls: false,
-        },
-    )
-}
-
-/// Creates the Secrets and BareMetalHosts in `ns`; returns the hosts' names.
-async fn create_all(client: &kube::Client, ns: &str, objects: Vec<Value>) -> Vec<String> {
-    let secrets: Api<Secret> = Api::namespaced(client.clone(), ns);
-    let hosts: Api<BareMetalHost> = Api::namespaced(client.clone(), ns);
-    let mut names = Vec::new();
-    for object in objects {
-        if object["kind"] == "Secret" {
-            let s: Secret = serde_json::from_value(object).expect("secret");
-            secrets
-                .create(&PostParams::default(), &s)
-                .await
-                .expect("create secret");
-        } else {
-            let h: BareMetalHost = serde_json::from_value(object).expect("host");
-            names.push(h.metadata.name.clone().unwrap_or_default());
-            hosts
-                .create(&PostParams::default(), &h)
-                .await
-                .expect("create host");
-        }
-    }
-    names
-}
-
-/// `metal3 operator --provisioner redfish` for namespace `ns`, logging to `logs`.
-fn redfish_operator(
-    cp: &metal3_testenv::ControlPlane,
-    ns: &str,
-    logs: &tempfile::NamedTempFile,
-    extra: &[&str],
-) -> Killed {
-    let child = Command::new(env!("CARGO_BIN_EXE_metal3"))
-        .arg("operator")
-        .args(["--provisioner", "redfish", "--namespace", ns])
-        .arg("--kubeconfig")
-        .arg(cp.kubeconfig())
-        .args(["--health-addr", &format!("127.0.0.1:{}", free_port())])
-        .args(["--metrics-addr", &format!("127.0.0.1:{}", free_port())])
-        .args(["--webhook-port", "0", "--log-format", "json"])
-        .args(extra)
-        .stdout(Stdio::null())
-        .stderr(logs.reopen().expect("log file"))
-        .spawn()
-        .expect("operator starts");
-    Killed(child)
-}
 
 fn total_calls(fleet: &metal3_sim::Fleet) -> u64 {
     (0..fleet.len())
@@ -148,7 +47,7 @@ async fn many_hosts_through_the_lifecycle_over_redfish() {
     let names = create_all(&client, &ns, objects).await;
 
     let logs = tempfile::NamedTempFile::new().expect("log file");
-    let mut operator = redfish_operator(cp, &ns, &logs, &[]);
+    let mut operator = operator(cp, &ns, &logs, &["--provisioner", "redfish"], &[]);
     let mut phases = BTreeMap::new();
 
     // Register and inspect out of band: available, inventory filled, still powered off.
@@ -304,7 +203,13 @@ async fn bmc_faults_show_on_the_host_and_clear_on_their_own() {
     let hosts: Api<BareMetalHost> = Api::namespaced(client.clone(), &ns);
     create_all(&client, &ns, objects).await;
     let logs = tempfile::NamedTempFile::new().expect("log file");
-    let _operator = redfish_operator(cp, &ns, &logs, &["--error-backoff-seconds", "1"]);
+    let _operator = operator(
+        cp,
+        &ns,
+        &logs,
+        &["--provisioner", "redfish", "--error-backoff-seconds", "1"],
+        &[],
+    );
     let error_of = |h: &BareMetalHost| {
         h.status
             .as_ref()

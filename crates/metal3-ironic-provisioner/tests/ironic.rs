@@ -1,0 +1,335 @@
+//! The Ironic provisioner against a real OpenStack Ironic (from PyPI, run on loopback by
+//! `metal3-testenv`), with the `fake-hardware` driver: the state mapping of every call, and
+//! the faults (Ironic down, Ironic restarted with an empty database, a MAC claimed twice).
+
+use std::time::{Duration, Instant};
+
+use metal3_api::v1alpha1::{
+    AutomatedCleaningMode, BootMode, Image, ImageFormat, InspectionMode, ProvisioningState,
+};
+use metal3_ironic::types::state;
+use metal3_ironic_provisioner::{Config, Hardware, IronicProvisioner};
+use metal3_provisioner::{
+    Credentials, HostData, InspectData, ManagementAccessData, Outcome, PrepareData, ProvisionData,
+    Provisioner, ProvisionerError, RebootMode,
+};
+use metal3_testenv::ironic::{Ironic, Options};
+
+const ISO: &str = "http://images.example/live.iso";
+
+fn provisioner(ironic: &Ironic, auth: Option<(&str, &str)>) -> IronicProvisioner {
+    let mut config = metal3_ironic::Config::new(ironic.url());
+    if let Some((u, p)) = auth {
+        config.auth = metal3_ironic::Auth::Basic {
+            username: u.into(),
+            password: p.into(),
+        };
+    }
+    config.timeout = Duration::from_secs(10);
+    let client = metal3_ironic::Client::new(&config).expect("client");
+    IronicProvisioner::new(
+        client,
+        Config {
+            hardware: Hardware::Fake,
+            short_wait: Duration::from_millis(200),
+            long_wait: Duration::from_millis(300),
+            ready_ttl: Duration::ZERO,
+            ..Config::default()
+        },
+    )
+}
+
+fn host(name: &str, mac: &str) -> HostData {
+    HostData {
+        namespace: "ironic-test".into(),
+        name: name.into(),
+        uid: format!(
+            "00000000-0000-4000-8000-{:012x}",
+            name.bytes()
+                .fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)))
+                & 0xffff_ffff_ffff
+        ),
+        bmc_address: "redfish+http://127.0.0.1:1/redfish/v1/Systems/1".into(),
+        credentials: Credentials {
+            username: "admin".into(),
+            password: "s3cret-bmc".into(),
+        },
+        boot_mac_address: mac.into(),
+        ..HostData::default()
+    }
+}
+
+fn access(current: Option<Image>) -> ManagementAccessData {
+    ManagementAccessData {
+        boot_mode: BootMode::Uefi,
+        automated_cleaning_mode: AutomatedCleaningMode::Metadata,
+        inspection_mode: InspectionMode::Agent,
+        current_image: current,
+        ..ManagementAccessData::default()
+    }
+}
+
+fn live_iso() -> Image {
+    Image {
+        url: ISO.into(),
+        disk_format: Some(ImageFormat::LiveIso),
+        ..Image::default()
+    }
+}
+
+/// Calls `step` until it is done (or fails), within a deadline.
+async fn until_done<F, Fut>(what: &str, mut step: F) -> Outcome
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<Outcome, ProvisionerError>>,
+{
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        match step().await {
+            Ok(Outcome::InProgress { after }) => tokio::time::sleep(after).await,
+            Ok(done) => return done,
+            Err(ProvisionerError::NodeIsBusy) => {
+                tokio::time::sleep(Duration::from_millis(200)).await
+            }
+            Err(e) => panic!("{what}: {e}"),
+        }
+        assert!(Instant::now() < deadline, "{what} never finished");
+    }
+}
+
+async fn register(p: &IronicProvisioner, host: &mut HostData, data: &ManagementAccessData) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (outcome, id) = p
+            .register(host, data, false, false)
+            .await
+            .expect("register");
+        if !id.is_empty() {
+            host.provisioner_id = id;
+        }
+        match outcome {
+            Outcome::Done => break,
+            Outcome::InProgress { after } => tokio::time::sleep(after).await,
+            Outcome::Failed { message } => panic!("registration failed: {message}"),
+        }
+        assert!(Instant::now() < deadline, "registration never finished");
+    }
+    assert!(!host.provisioner_id.is_empty());
+}
+
+async fn node_state(ironic: &Ironic, id: &str) -> String {
+    let client =
+        metal3_ironic::Client::new(&metal3_ironic::Config::new(ironic.url())).expect("client");
+    client
+        .node(id)
+        .await
+        .expect("node")
+        .map(|n| n.provision_state)
+        .unwrap_or_else(|| "(gone)".into())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_goes_through_the_whole_lifecycle_in_ironic() {
+    let ironic = Ironic::start(&Options::default()).await.expect("ironic");
+    let p = provisioner(&ironic, None);
+    let mut h = host("worker-0", "52:54:00:00:00:01");
+    register(&p, &mut h, &access(None)).await;
+    assert_eq!(
+        node_state(&ironic, &h.provisioner_id).await,
+        state::MANAGEABLE
+    );
+
+    // Registration again is a no-op that answers at once.
+    let (again, id) = p
+        .register(&h, &access(None), false, false)
+        .await
+        .expect("register");
+    assert_eq!(
+        (again, id.as_str()),
+        (Outcome::Done, h.provisioner_id.as_str())
+    );
+
+    let inspect = InspectData {
+        boot_mode: BootMode::Uefi,
+        inspection_mode: InspectionMode::Agent,
+    };
+    let mut started = false;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let details = loop {
+        let out = p
+            .inspect_hardware(&h, &inspect, false, false, false)
+            .await
+            .expect("inspect");
+        started |= out.started;
+        match out.outcome {
+            Outcome::Done => break out.details,
+            Outcome::InProgress { after } => tokio::time::sleep(after).await,
+            Outcome::Failed { message } => panic!("inspection failed: {message}"),
+        }
+        assert!(Instant::now() < deadline, "inspection never finished");
+    };
+    assert!(started, "inspection was started");
+    assert!(details.is_some(), "inspection reports details");
+
+    let prepared = p
+        .prepare(&h, &PrepareData::default(), false, false)
+        .await
+        .expect("prepare");
+    assert_eq!(prepared.outcome, Outcome::Done, "nothing to prepare");
+
+    // Provision a live ISO: manageable → provide (cleaning) → available → active.
+    let data = ProvisionData {
+        image: live_iso(),
+        boot_mode: BootMode::Uefi,
+        ..ProvisionData::default()
+    };
+    let done = until_done("provision", || p.provision(&h, &data, false)).await;
+    assert_eq!(done, Outcome::Done);
+    assert_eq!(node_state(&ironic, &h.provisioner_id).await, state::ACTIVE);
+    let client =
+        metal3_ironic::Client::new(&metal3_ironic::Config::new(ironic.url())).expect("client");
+    let node = client
+        .node(&h.provisioner_id)
+        .await
+        .expect("node")
+        .expect("exists");
+    assert_eq!(node.instance_info["boot_iso"], ISO);
+    assert_eq!(node.instance_uuid.as_deref(), Some(h.uid.as_str()));
+    assert_eq!(node.name.as_deref(), Some("ironic-test~worker-0"));
+    assert_eq!(node.driver_info["redfish_username"], "admin");
+
+    // Power.
+    until_done("power on", || p.power_on(&h, false)).await;
+    let power = p.update_hardware_state(&h).await.expect("power");
+    assert_eq!(power.powered_on, Some(true));
+    until_done("power off", || {
+        p.power_off(&h, RebootMode::Soft, false, AutomatedCleaningMode::Metadata)
+    })
+    .await;
+    assert_eq!(
+        p.update_hardware_state(&h).await.expect("power").powered_on,
+        Some(false)
+    );
+
+    // Deprovision with cleaning, then delete.
+    let done = until_done("deprovision", || {
+        p.deprovision(&h, false, AutomatedCleaningMode::Metadata)
+    })
+    .await;
+    assert_eq!(done, Outcome::Done);
+    assert_eq!(
+        node_state(&ironic, &h.provisioner_id).await,
+        state::AVAILABLE
+    );
+    until_done("delete", || p.delete(&h)).await;
+    assert_eq!(node_state(&ironic, &h.provisioner_id).await, "(gone)");
+    assert_eq!(
+        p.inspect_hardware(&h, &inspect, false, false, false)
+            .await
+            .err(),
+        Some(ProvisionerError::NeedsRegistration)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ironic_faults_are_reported_and_recovered_from() {
+    let mut ironic = Ironic::start(&Options::default()).await.expect("ironic");
+    let p = provisioner(&ironic, None);
+
+    // The same boot MAC for a second host is a clear registration error.
+    let mut first = host("first", "52:54:00:00:00:aa");
+    register(&p, &mut first, &access(None)).await;
+    let second = host("second", "52:54:00:00:00:AA");
+    let (outcome, _) = p
+        .register(&second, &access(None), false, false)
+        .await
+        .expect("register");
+    match outcome {
+        Outcome::Failed { message } => assert!(
+            message.contains("conflicts with existing node ironic-test~first"),
+            "{message}"
+        ),
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+
+    // A provisioned host...
+    let data = ProvisionData {
+        image: live_iso(),
+        ..ProvisionData::default()
+    };
+    until_done("provision", || p.provision(&first, &data, false)).await;
+    assert_eq!(
+        node_state(&ironic, &first.provisioner_id).await,
+        state::ACTIVE
+    );
+
+    // ...Ironic goes away: a transient error naming it, never a host failure.
+    ironic.stop();
+    match p
+        .register(&first, &access(Some(live_iso())), false, false)
+        .await
+    {
+        Err(ProvisionerError::Transient(m)) => {
+            assert!(m.contains("cannot reach the provisioner"), "{m}");
+            assert!(!m.contains("s3cret-bmc"), "{m}");
+        }
+        other => panic!("expected a transient error, got {other:?}"),
+    }
+
+    // ...and comes back with an empty database: the host is registered again and adopted
+    // as it is, never deployed again.
+    ironic.restart(true).await.expect("restart");
+    assert_eq!(
+        p.adopt(&first, &ProvisioningState::Provisioned, false)
+            .await
+            .err(),
+        Some(ProvisionerError::NeedsRegistration)
+    );
+    let old_id = std::mem::take(&mut first.provisioner_id);
+    register(&p, &mut first, &access(Some(live_iso()))).await;
+    assert_ne!(first.provisioner_id, old_id, "a new node");
+    let adopted = until_done("adopt", || {
+        p.adopt(&first, &ProvisioningState::Provisioned, false)
+    })
+    .await;
+    assert_eq!(adopted, Outcome::Done);
+    assert_eq!(
+        node_state(&ironic, &first.provisioner_id).await,
+        state::ACTIVE
+    );
+    let client =
+        metal3_ironic::Client::new(&metal3_ironic::Config::new(ironic.url())).expect("client");
+    let node = client
+        .node(&first.provisioner_id)
+        .await
+        .expect("node")
+        .expect("exists");
+    assert_eq!(
+        node.instance_info["boot_iso"], ISO,
+        "adopted with its image"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn basic_authentication_is_used_and_a_wrong_password_is_reported() {
+    let ironic = Ironic::start(&Options {
+        basic_auth: Some(("metal3".into(), "ironic-pw".into())),
+    })
+    .await
+    .expect("ironic");
+    let good = provisioner(&ironic, Some(("metal3", "ironic-pw")));
+    let mut h = host("authed", "52:54:00:00:00:10");
+    register(&good, &mut h, &access(None)).await;
+
+    let bad = provisioner(&ironic, Some(("metal3", "wrong-pw")));
+    match bad
+        .register(&host("other", ""), &access(None), false, false)
+        .await
+    {
+        Err(ProvisionerError::Transient(m)) => {
+            assert!(m.contains("401"), "{m}");
+            assert!(!m.contains("wrong-pw"), "{m}");
+        }
+        other => panic!("expected an authentication error, got {other:?}"),
+    }
+}
