@@ -52,4 +52,12 @@ if [[ -x hack/python/sushy.sh ]]; then
   echo "sushy: $METAL3_SUSHY_PYTHON"
 fi
 
+# OpenStack Ironic and sushy-tools (Python, from PyPI), run on loopback by the Ironic tests.
+if [[ -x hack/python/ironic.sh ]]; then
+  need python3 "OpenStack Ironic runs in a Python virtualenv"
+  METAL3_IRONIC_BIN="$(hack/python/ironic.sh | tail -n 1)"
+  export METAL3_IRONIC_BIN
+  echo "ironic: $METAL3_IRONIC_BIN"
+fi
+
 cargo test --workspace --locked "$@"

@@ -9,7 +9,7 @@ use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use metal3_api::v1alpha1::BareMetalHost;
 use metal3_ironic::types::state;
 use metal3_sim::fleet::{Power, Running};
-use metal3_testenv::ironic::{Ironic, Options};
+use metal3_testenv::ironic::{FakeSystem, Ironic, Options, SushyEmulator};
 use serde_json::json;
 
 mod common;
@@ -240,6 +240,7 @@ async fn redfish_nodes_boot_live_isos_on_the_simulated_bmcs() {
         .expect("namespace");
     let ironic = Ironic::start(&Options {
         basic_auth: Some(("metal3".into(), "ironic-pw".into())),
+        ..Options::default()
     })
     .await
     .expect("ironic");
@@ -317,4 +318,165 @@ async fn redfish_nodes_boot_live_isos_on_the_simulated_bmcs() {
         !shown.contains("ironic-pw"),
         "the Ironic password is not logged"
     );
+}
+
+/// A Redfish GET on the sushy-tools emulator.
+async fn emulator_get(emulator: &SushyEmulator, path: &str) -> serde_json::Value {
+    reqwest_get(&format!("{}{path}", emulator.url())).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redfish_nodes_on_the_sushy_tools_emulator() {
+    let cp = metal3_testenv::shared();
+    let client = cp.client().await.expect("client");
+    let ns = cp
+        .namespace(&client, "ironic-sushy")
+        .await
+        .expect("namespace");
+    let ironic = Ironic::start(&Options::default()).await.expect("ironic");
+    let systems: Vec<FakeSystem> = (0..2)
+        .map(|i| FakeSystem {
+            uuid: format!("5d1e1a3c-0000-4000-8000-00000000000{i}"),
+            name: format!("sushy-{i}"),
+            mac: format!("52:54:00:5e:00:0{i}"),
+        })
+        .collect();
+    let emulator = SushyEmulator::start(&systems)
+        .await
+        .expect("sushy-emulator");
+    let images = metal3_testenv::files::serve_bytes(
+        b"not really an ISO, but the emulator only downloads it",
+    )
+    .expect("image server");
+    let iso = format!("{images}/live.iso");
+    let mut objects = vec![json!({
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "sushy-bmc"},
+        "stringData": {"username": "admin", "password": "sushy-pw"},
+    })];
+    for s in &systems {
+        objects.push(json!({
+            "apiVersion": "metal3.io/v1alpha1", "kind": "BareMetalHost",
+            "metadata": {"name": s.name},
+            "spec": {
+                "online": false,
+                "bootMACAddress": s.mac,
+                "bootMode": "UEFI",
+                "bmc": {
+                    "address": format!("redfish-virtualmedia+{}/redfish/v1/Systems/{}", emulator.url(), s.uuid),
+                    "credentialsName": "sushy-bmc",
+                },
+                "inspectionMode": "disabled",
+                "automatedCleaningMode": "disabled",
+            },
+        }));
+    }
+    let hosts: Api<BareMetalHost> = Api::namespaced(client.clone(), &ns);
+    let names = create_all(&client, &ns, objects).await;
+    let no_auth = tempfile::tempdir().expect("tempdir");
+    let logs = tempfile::NamedTempFile::new().expect("log file");
+    let url = ironic.url();
+    let _operator = operator(
+        cp,
+        &ns,
+        &logs,
+        &["--provisioner", "ironic", "--ironic-poll-ms", "500"],
+        &[
+            ("IRONIC_ENDPOINT", url.as_str()),
+            ("METAL3_AUTH_ROOT_DIR", &no_auth.path().to_string_lossy()),
+            ("DEPLOY_ISO_URL", "http://images.example/ipa.iso"),
+        ],
+    );
+    wait_for(&hosts, &names, "available", logs.path(), |h| {
+        state_of(h) == "available"
+    })
+    .await;
+    let node = ironic_client(&ironic)
+        .node(&format!("{ns}~{}", names[0]))
+        .await
+        .expect("node")
+        .expect("exists");
+    assert_eq!(node.driver, "redfish");
+    assert_eq!(
+        node.boot_interface.as_deref(),
+        Some("redfish-virtual-media")
+    );
+
+    // Live ISOs: Ironic sets the boot device, inserts the medium (the emulator downloads it)
+    // and powers the systems on.
+    for name in &names {
+        let patch = json!({"spec": {"online": true, "image": {"url": iso, "format": "live-iso"}}});
+        hosts
+            .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .expect("patch");
+    }
+    wait_for(&hosts, &names, "provisioned and on", logs.path(), |h| {
+        state_of(h) == "provisioned" && h.status.as_ref().is_some_and(|s| s.powered_on)
+    })
+    .await;
+    for s in &systems {
+        let system = emulator_get(&emulator, &format!("/redfish/v1/Systems/{}", s.uuid)).await;
+        assert_eq!(system["PowerState"], "On", "{}", s.name);
+        assert_eq!(
+            system["Boot"]["BootSourceOverrideTarget"], "Cd",
+            "{}",
+            s.name
+        );
+        let cd = emulator_get(
+            &emulator,
+            &format!("/redfish/v1/Systems/{}/VirtualMedia/Cd", s.uuid),
+        )
+        .await;
+        assert_eq!(cd["Inserted"], true, "{}: {cd}", s.name);
+        assert_eq!(cd["Image"], iso.as_str(), "{}", s.name);
+    }
+
+    // Power off through the BareMetalHost, then deprovision: the medium is ejected.
+    let off = json!({"spec": {"online": false}});
+    hosts
+        .patch(&names[0], &PatchParams::default(), &Patch::Merge(&off))
+        .await
+        .expect("patch");
+    wait_for(&hosts, &names[..1], "powered off", logs.path(), |h| {
+        h.status.as_ref().is_some_and(|s| !s.powered_on)
+    })
+    .await;
+    let system = emulator_get(
+        &emulator,
+        &format!("/redfish/v1/Systems/{}", systems[0].uuid),
+    )
+    .await;
+    assert_eq!(system["PowerState"], "Off");
+    set_image(&hosts, &names, serde_json::Value::Null).await;
+    wait_for(&hosts, &names, "available again", logs.path(), |h| {
+        state_of(h) == "available"
+    })
+    .await;
+    for s in &systems {
+        let cd = emulator_get(
+            &emulator,
+            &format!("/redfish/v1/Systems/{}/VirtualMedia/Cd", s.uuid),
+        )
+        .await;
+        assert_eq!(cd["Inserted"], false, "{}: medium ejected: {cd}", s.name);
+    }
+    delete_all(&hosts, &names, logs.path()).await;
+    assert!(nodes(&ironic).await.is_empty());
+    let shown = std::fs::read_to_string(logs.path()).unwrap_or_default();
+    assert!(
+        !shown.contains("sushy-pw"),
+        "the BMC password is not logged"
+    );
+}
+
+async fn reqwest_get(url: &str) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match async { reqwest::get(url).await?.error_for_status()?.json().await }.await {
+            Ok(v) => return v,
+            Err(e) if Instant::now() > deadline => panic!("GET {url}: {e}"),
+            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
 }

@@ -112,6 +112,8 @@ pub struct IronicProvisioner {
 
 /// Reason Ironic records for our maintenance mode before a forced delete.
 const FORCED_DELETE: &str = "forcing deletion in baremetal-operator";
+/// Ironic's virtual media device type for data images (`boot_devices.CDROM`).
+const VMEDIA_CD: &str = "cdrom";
 /// `extra` key recording the manual clean steps started for preparing.
 const PREPARED: &str = "metal3_prepared";
 /// `extra` key recording the service steps started for servicing.
@@ -1424,14 +1426,8 @@ impl Provisioner for IronicProvisioner {
     async fn data_image_status(&self, host: &HostData) -> ProvResult<DataImageStatus> {
         let node = self.node(host).await?;
         let media = self.client.vmedia(&node.uuid).await.map_err(transient)?;
-        let attached = media
-            .get("image")
-            .or_else(|| media.get("image_url"))
-            .and_then(Value::as_str)
-            .filter(|u| !u.is_empty())
-            .map(str::to_string);
         Ok(DataImageStatus {
-            attached_url: attached,
+            attached_url: node::inserted_cd(&media),
         })
     }
 
@@ -1440,7 +1436,7 @@ impl Provisioner for IronicProvisioner {
         if node.reservation.is_some() {
             return Err(ProvisionerError::NodeIsBusy);
         }
-        act!(self.client.attach_vmedia(&node.uuid, "CDROM", url).await);
+        act!(self.client.attach_vmedia(&node.uuid, VMEDIA_CD, url).await);
         Ok(Outcome::Done)
     }
 
@@ -1449,7 +1445,7 @@ impl Provisioner for IronicProvisioner {
         if node.reservation.is_some() {
             return Err(ProvisionerError::NodeIsBusy);
         }
-        act!(self.client.detach_vmedia(&node.uuid, "CDROM").await);
+        act!(self.client.detach_vmedia(&node.uuid, VMEDIA_CD).await);
         Ok(Outcome::Done)
     }
 

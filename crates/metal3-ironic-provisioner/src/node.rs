@@ -437,6 +437,24 @@ pub fn raid(config: &RaidConfig, has_root_hints: bool) -> Option<(Value, Vec<Ste
     None
 }
 
+/// The image in the node's inserted virtual CD or DVD, from Ironic's `GET .../vmedia` reply
+/// (a list of `{media_types, inserted, image}` as the BMC reports them).
+pub fn inserted_cd(media: &Value) -> Option<String> {
+    let list = media
+        .as_array()
+        .or_else(|| media.get("vmedia").and_then(Value::as_array))?;
+    list.iter()
+        .filter(|m| m.get("inserted").and_then(Value::as_bool) == Some(true))
+        .filter(|m| {
+            m.get("media_types")
+                .and_then(Value::as_array)
+                .is_none_or(|types| types.iter().any(|t| t == "CD" || t == "DVD"))
+        })
+        .filter_map(|m| m.get("image").and_then(Value::as_str))
+        .find(|url| !url.is_empty())
+        .map(str::to_string)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -693,5 +711,23 @@ mod tests {
         assert_eq!(disks[0]["physical_disks"][0]["name"], "s== /dev/sda");
         assert_eq!(steps[1].step, "erase_devices_metadata");
         assert!(raid(&RaidConfig::default(), false).is_none());
+    }
+
+    #[test]
+    fn the_inserted_cd_is_found_among_the_media() {
+        let media = json!([
+            {"media_types": ["Floppy", "USBStick"], "inserted": true, "image": "http://x/usb.img"},
+            {"media_types": ["CD", "DVD"], "inserted": false, "image": ""},
+        ]);
+        assert_eq!(inserted_cd(&media), None);
+        let media = json!([
+            {"media_types": ["Floppy"], "inserted": false, "image": ""},
+            {"media_types": ["CD", "DVD"], "inserted": true, "image": "http://ironic/data.iso"},
+        ]);
+        assert_eq!(
+            inserted_cd(&media).as_deref(),
+            Some("http://ironic/data.iso")
+        );
+        assert_eq!(inserted_cd(&json!({"error": "x"})), None);
     }
 }

@@ -18,6 +18,14 @@ use metal3_testenv::ironic::{Ironic, Options};
 const ISO: &str = "http://images.example/live.iso";
 
 fn provisioner(ironic: &Ironic, auth: Option<(&str, &str)>) -> IronicProvisioner {
+    provisioner_with_timeout(ironic, auth, Duration::from_secs(10))
+}
+
+fn provisioner_with_timeout(
+    ironic: &Ironic,
+    auth: Option<(&str, &str)>,
+    timeout: Duration,
+) -> IronicProvisioner {
     let mut config = metal3_ironic::Config::new(ironic.url());
     if let Some((u, p)) = auth {
         config.auth = metal3_ironic::Auth::Basic {
@@ -25,7 +33,7 @@ fn provisioner(ironic: &Ironic, auth: Option<(&str, &str)>) -> IronicProvisioner
             password: p.into(),
         };
     }
-    config.timeout = Duration::from_secs(10);
+    config.timeout = timeout;
     let client = metal3_ironic::Client::new(&config).expect("client");
     IronicProvisioner::new(
         client,
@@ -94,6 +102,15 @@ where
             Err(e) => panic!("{what}: {e}"),
         }
         assert!(Instant::now() < deadline, "{what} never finished");
+    }
+}
+
+/// Waits until `ok` holds, within a deadline.
+async fn poll(what: &str, ok: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !ok() {
+        assert!(Instant::now() < deadline, "never {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
@@ -314,6 +331,7 @@ async fn ironic_faults_are_reported_and_recovered_from() {
 async fn basic_authentication_is_used_and_a_wrong_password_is_reported() {
     let ironic = Ironic::start(&Options {
         basic_auth: Some(("metal3".into(), "ironic-pw".into())),
+        ..Options::default()
     })
     .await
     .expect("ironic");
@@ -332,4 +350,152 @@ async fn basic_authentication_is_used_and_a_wrong_password_is_reported() {
         }
         other => panic!("expected an authentication error, got {other:?}"),
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_ironic_is_a_transient_error_until_it_answers_again() {
+    let ironic = Ironic::start(&Options::default()).await.expect("ironic");
+    let p = provisioner_with_timeout(&ironic, None, Duration::from_secs(2));
+    let mut h = host("patient", "52:54:00:00:00:20");
+    register(&p, &mut h, &access(None)).await;
+
+    // Frozen: it accepts connections and answers nothing. Each call gives up after the
+    // client's timeout with a transient error; nothing is reported as the host's failure.
+    ironic.pause();
+    let started = Instant::now();
+    match p.register(&h, &access(None), false, false).await {
+        Err(ProvisionerError::Transient(m)) => {
+            assert!(m.contains("cannot reach the provisioner"), "{m}");
+            assert!(m.to_lowercase().contains("timed out"), "{m}");
+        }
+        other => panic!("expected a transient error, got {other:?}"),
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "gave up after the timeout, not never"
+    );
+
+    ironic.resume();
+    register(&p, &mut h, &access(None)).await;
+    assert_eq!(
+        node_state(&ironic, &h.provisioner_id).await,
+        state::MANAGEABLE
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redfish_node_event_subscriptions_and_data_images_reach_the_bmc() {
+    let ironic = Ironic::start(&Options::default()).await.expect("ironic");
+    let fleet = metal3_sim::Fleet::new(1, "admin", "bmc-pw");
+    let addr = metal3_sim::start(fleet.clone(), ([127, 0, 0, 1], 0).into())
+        .await
+        .expect("simulator");
+    let server = fleet.host(0).expect("server");
+    let mut config = metal3_ironic::Config::new(ironic.url());
+    config.timeout = Duration::from_secs(30);
+    let p = IronicProvisioner::new(
+        metal3_ironic::Client::new(&config).expect("client"),
+        Config {
+            short_wait: Duration::from_millis(200),
+            long_wait: Duration::from_millis(300),
+            ready_ttl: Duration::ZERO,
+            ..Config::default()
+        },
+    );
+    let mut h = HostData {
+        bmc_address: format!(
+            "redfish-virtualmedia+http://{addr}/redfish/v1/Systems/{}",
+            server.id
+        ),
+        credentials: Credentials {
+            username: "admin".into(),
+            password: "bmc-pw".into(),
+        },
+        ..host("events", &server.macs[0])
+    };
+    // Ironic's manage verifies the BMC: a real Redfish conversation with the simulator.
+    register(&p, &mut h, &access(None)).await;
+
+    let subscription = metal3_provisioner::EventSubscription {
+        destination: "http://127.0.0.1:9/events".into(),
+        context: "metal3-test".into(),
+        http_headers: [("X-Token".to_string(), "header-secret".to_string())].into(),
+    };
+    let (outcome, id) = p
+        .add_bmc_event_subscription(&h, &subscription)
+        .await
+        .expect("subscribe");
+    assert_eq!(outcome, Outcome::Done);
+    assert!(!id.is_empty(), "the BMC's subscription id is returned");
+    let http = reqwest::Client::new();
+    let listed: serde_json::Value = http
+        .get(format!(
+            "http://{addr}/redfish/v1/EventService/Subscriptions"
+        ))
+        .basic_auth("admin", Some("bmc-pw"))
+        .send()
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("json");
+    let members = listed["Members"].as_array().cloned().unwrap_or_default();
+    assert_eq!(members.len(), 1, "{listed}");
+    let sub: serde_json::Value = http
+        .get(format!(
+            "http://{addr}{}",
+            members[0]["@odata.id"].as_str().expect("member path")
+        ))
+        .basic_auth("admin", Some("bmc-pw"))
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(sub["Destination"], "http://127.0.0.1:9/events");
+    assert_eq!(sub["Context"], "metal3-test");
+    assert_eq!(sub["Id"], id.as_str());
+
+    until_done("unsubscribe", || p.remove_bmc_event_subscription(&h, &id)).await;
+    let listed: serde_json::Value = http
+        .get(format!(
+            "http://{addr}/redfish/v1/EventService/Subscriptions"
+        ))
+        .basic_auth("admin", Some("bmc-pw"))
+        .send()
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(listed["Members"], serde_json::json!([]), "{listed}");
+
+    // A data image goes onto the BMC's virtual CD through Ironic's vmedia API. As upstream
+    // asks, Ironic fetches the image itself and serves the BMC its own copy.
+    let images = metal3_testenv::files::serve_bytes(b"data image bytes").expect("image server");
+    let image = format!("{images}/data.iso");
+    let attached = until_done("attach", || p.attach_data_image(&h, &image)).await;
+    assert_eq!(attached, Outcome::Done);
+    // The conductor works after the API answers; the BMC shows the medium soon after.
+    poll("medium inserted", || {
+        fleet.host(0).is_some_and(|s| s.cd.inserted)
+    })
+    .await;
+    let shown = p.data_image_status(&h).await.expect("status").attached_url;
+    assert_eq!(shown, fleet.host(0).expect("server").cd.image);
+    assert!(
+        shown.is_some_and(|u| u.ends_with(".iso")),
+        "an ISO is attached"
+    );
+    let detached = until_done("detach", || p.detach_data_image(&h)).await;
+    assert_eq!(detached, Outcome::Done);
+    poll("medium ejected", || {
+        fleet.host(0).is_some_and(|s| !s.cd.inserted)
+    })
+    .await;
+    assert_eq!(
+        p.data_image_status(&h).await.expect("status").attached_url,
+        None
+    );
 }

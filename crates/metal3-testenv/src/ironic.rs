@@ -49,6 +49,15 @@ pub fn venv_bin() -> Result<PathBuf> {
 pub struct Options {
     /// HTTP basic authentication with this user and password (else no authentication).
     pub basic_auth: Option<(String, String)>,
+    /// Serve the API over HTTPS with this certificate and key (PEM), else plain HTTP.
+    pub tls: Option<TlsFiles>,
+}
+
+/// PEM files of a serving certificate and its key.
+#[derive(Clone, Debug)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 /// A running Ironic.
@@ -56,6 +65,7 @@ pub struct Ironic {
     dir: tempfile::TempDir,
     bin: PathBuf,
     port: u16,
+    tls: bool,
     child: Option<Child>,
 }
 
@@ -73,6 +83,7 @@ impl Ironic {
             dir,
             bin,
             port,
+            tls: options.tls.is_some(),
             child: None,
         };
         ironic.create_schema()?;
@@ -80,9 +91,10 @@ impl Ironic {
         Ok(ironic)
     }
 
-    /// `http://127.0.0.1:<port>`.
+    /// `http://127.0.0.1:<port>` (`https` when started with [`Options::tls`]).
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://127.0.0.1:{}", self.port)
     }
 
     /// The user and password requests must send, when Ironic was started with basic auth.
@@ -93,6 +105,21 @@ impl Ironic {
     /// Ironic's log file.
     pub fn log(&self) -> PathBuf {
         self.dir.path().join("ironic.log")
+    }
+
+    /// Freezes the process (SIGSTOP): Ironic accepts connections but answers nothing, as a
+    /// hung or overloaded Ironic does, until [`Ironic::resume`].
+    pub fn pause(&self) {
+        if let Some(child) = &self.child {
+            signal_group(child, "STOP");
+        }
+    }
+
+    /// Lets a paused Ironic go on (SIGCONT).
+    pub fn resume(&self) {
+        if let Some(child) = &self.child {
+            signal_group(child, "CONT");
+        }
     }
 
     /// Stops the process (the database stays).
@@ -156,7 +183,11 @@ impl Ironic {
         self.child = Some(child);
         let deadline = Instant::now() + READY_TIMEOUT;
         let drivers = format!("{}/v1/drivers", self.url());
-        let client = reqwest::Client::new();
+        // Only to see that it is up: the tests check certificates with their own clients.
+        let client = reqwest::Client::builder()
+            .danger_accept_invalid_certs(true)
+            .build()
+            .context("cannot build an HTTP client")?;
         loop {
             if let Some(child) = self.child.as_mut()
                 && let Ok(Some(status)) = child.try_wait()
@@ -217,8 +248,12 @@ impl Drop for Ironic {
 }
 
 fn kill_group(child: &Child) {
+    signal_group(child, "KILL");
+}
+
+fn signal_group(child: &Child, signal: &str) {
     let _ = Command::new("kill")
-        .args(["-s", "KILL", "--", &format!("-{}", child.id())])
+        .args(["-s", signal, "--", &format!("-{}", child.id())])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status();
@@ -239,6 +274,130 @@ fn group_watchdog(child: &Child) -> Result<()> {
         .spawn()
         .context("cannot start the process watchdog")?;
     Ok(())
+}
+
+/// One server of [`SushyEmulator`]'s fake driver.
+#[derive(Clone, Debug)]
+pub struct FakeSystem {
+    pub uuid: String,
+    pub name: String,
+    /// MAC address of its one NIC.
+    pub mac: String,
+}
+
+/// OpenStack's sushy-tools Redfish emulator (`sushy-emulator`, from the same virtualenv as
+/// Ironic) with its fake systems driver: a second, independent Redfish BMC implementation.
+/// Power changes take effect one to eleven seconds after they are asked for; virtual media
+/// inserts download the image.
+pub struct SushyEmulator {
+    dir: tempfile::TempDir,
+    port: u16,
+    child: Option<Child>,
+}
+
+impl SushyEmulator {
+    /// Starts the emulator on a free loopback port, serving `systems` (powered off), and waits
+    /// until it answers.
+    pub async fn start(systems: &[FakeSystem]) -> Result<Self> {
+        let bin = venv_bin()?;
+        let dir = tempfile::Builder::new()
+            .prefix("metal3-sushy-emulator-")
+            .tempdir()
+            .context("cannot create a directory for sushy-emulator")?;
+        let port = free_port()?;
+        let listed: Vec<String> = systems
+            .iter()
+            .map(|s| {
+                format!(
+                    "{{'uuid': {uuid:?}, 'name': {name:?}, 'power_state': 'Off', 'nics': [{{'mac': {mac:?}}}]}}",
+                    uuid = s.uuid,
+                    name = s.name,
+                    mac = s.mac
+                )
+            })
+            .collect();
+        let state = dir.path().join("state");
+        std::fs::create_dir_all(&state)?;
+        let config = format!(
+            "SUSHY_EMULATOR_LISTEN_IP = '127.0.0.1'\n\
+             SUSHY_EMULATOR_LISTEN_PORT = {port}\n\
+             SUSHY_EMULATOR_FAKE_DRIVER = True\n\
+             SUSHY_EMULATOR_FAKE_SYSTEMS = [{systems}]\n\
+             SUSHY_EMULATOR_STATE_DIR = {state:?}\n\
+             SUSHY_EMULATOR_VMEDIA_VERIFY_SSL = False\n",
+            systems = listed.join(", "),
+            state = state.display().to_string(),
+        );
+        let config_file = dir.path().join("emulator.conf");
+        std::fs::write(&config_file, config)?;
+        let log = std::fs::File::create(dir.path().join("emulator.log"))?;
+        let child = {
+            use std::os::unix::process::CommandExt;
+            Command::new(bin.join("sushy-emulator"))
+                .arg("--config")
+                .arg(&config_file)
+                .current_dir(dir.path())
+                .env("TMPDIR", dir.path())
+                .stdin(Stdio::null())
+                .stdout(log.try_clone()?)
+                .stderr(log)
+                .process_group(0)
+                .spawn()
+                .context("cannot start sushy-emulator")?
+        };
+        group_watchdog(&child)?;
+        let mut emulator = Self {
+            dir,
+            port,
+            child: Some(child),
+        };
+        let deadline = Instant::now() + READY_TIMEOUT;
+        let client = reqwest::Client::new();
+        loop {
+            if let Some(child) = emulator.child.as_mut()
+                && let Ok(Some(status)) = child.try_wait()
+            {
+                bail!(
+                    "sushy-emulator exited ({status}) while starting:\n{}",
+                    log_tail(&emulator.log())
+                );
+            }
+            if let Ok(r) = client
+                .get(format!("{}/redfish/v1/Systems", emulator.url()))
+                .send()
+                .await
+                && r.status().is_success()
+            {
+                return Ok(emulator);
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "sushy-emulator did not answer within {READY_TIMEOUT:?}:\n{}",
+                    log_tail(&emulator.log())
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// `http://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// The emulator's log file.
+    pub fn log(&self) -> PathBuf {
+        self.dir.path().join("emulator.log")
+    }
+}
+
+impl Drop for SushyEmulator {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            kill_group(&child);
+            let _ = child.wait();
+        }
+    }
 }
 
 /// A bcrypt htpasswd line for `user` (Ironic accepts only bcrypt), made with the venv's
@@ -272,6 +431,14 @@ fn write_config(dir: &Path, port: u16, options: &Options, bin: &Path) -> Result<
             format!("auth_strategy = http_basic\nhttp_basic_auth_user_file = {d}/htpasswd")
         }
         None => "auth_strategy = noauth".to_string(),
+    };
+    let tls = match &options.tls {
+        Some(files) => format!(
+            "enable_ssl_api = true\ncert_file = {}\nkey_file = {}\nserver_tls_minimum_version = 1.2",
+            files.cert.display(),
+            files.key.display()
+        ),
+        None => String::new(),
     };
     for sub in [
         "tmp",
@@ -308,6 +475,7 @@ default_network_interface = noop
 [api]
 host_ip = 127.0.0.1
 port = {port}
+{tls}
 [database]
 connection = sqlite:///{d}/ironic.sqlite
 [dhcp]

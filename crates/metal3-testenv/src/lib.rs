@@ -7,6 +7,7 @@
 //! [`ControlPlane`] is dropped and, because a `static` is never dropped, also by a watchdog
 //! that ends them as soon as the process that started them is gone (even after a panic or abort).
 
+pub mod files;
 pub mod ironic;
 
 use std::net::TcpListener;
