@@ -29,6 +29,10 @@ where
 {
     store: Store<K>,
     pending: Mutex<HashMap<(String, String), Pending<K>>>,
+    /// Set once the first list has arrived. kube-runtime's `Store::wait_until_ready` wakes
+    /// only the last of several tasks waiting on it at once (a oneshot channel keeps one
+    /// waker); so one waiter at a time asks the store, and every other waits here.
+    filled: tokio::sync::OnceCell<()>,
 }
 
 struct Pending<K> {
@@ -50,6 +54,7 @@ where
         Self {
             store,
             pending: Mutex::new(HashMap::new()),
+            filled: tokio::sync::OnceCell::new(),
         }
     }
 
@@ -61,9 +66,12 @@ where
         self.store.get(&ObjectRef::new(name).within(ns))
     }
 
-    /// Waits until the first list has filled the cache.
+    /// Waits until the first list has filled the cache (any number of tasks at once).
     pub async fn ready(&self) -> Result<(), NotReady> {
-        match tokio::time::timeout(FIRST_LIST, self.store.wait_until_ready()).await {
+        let filled = self
+            .filled
+            .get_or_try_init(|| async { self.store.wait_until_ready().await.map_err(|_| ()) });
+        match tokio::time::timeout(FIRST_LIST, filled).await {
             Ok(Ok(())) => Ok(()),
             _ => Err(NotReady(K::kind(&()).into_owned())),
         }
@@ -167,6 +175,33 @@ mod tests {
 
     fn apply(w: &mut Writer<ConfigMap>, m: ConfigMap) {
         w.apply_watcher_event(&Event::Apply(m));
+    }
+
+    #[tokio::test]
+    async fn every_task_waiting_for_the_first_list_goes_on_when_it_arrives() {
+        let mut writer = Writer::<ConfigMap>::default();
+        let cache = Arc::new(Cached::new(writer.as_reader()));
+        let waiting: Vec<_> = (0..5)
+            .map(|_| {
+                let cache = cache.clone();
+                tokio::spawn(async move { cache.ready().await.is_ok() })
+            })
+            .collect();
+        // Let every task start waiting before the list arrives.
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        writer.apply_watcher_event(&Event::Init);
+        writer.apply_watcher_event(&Event::InitApply(map("a", "1", "v")));
+        writer.apply_watcher_event(&Event::InitDone);
+        for task in waiting {
+            let ready = tokio::time::timeout(Duration::from_secs(5), task)
+                .await
+                .expect("woken when the list arrived, not at the timeout")
+                .expect("task");
+            assert!(ready);
+        }
+        assert!(cache.ready().await.is_ok(), "and at once afterwards");
     }
 
     #[test]
