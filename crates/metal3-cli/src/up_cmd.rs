@@ -27,7 +27,7 @@ pub enum Backend {
     Redfish,
     /// In-memory hosts (the BMCs are served but not called).
     Fixture,
-    /// OpenStack Ironic (not available yet).
+    /// OpenStack Ironic (from PyPI, run on loopback) driving the simulated BMCs over Redfish.
     Ironic,
 }
 
@@ -138,12 +138,6 @@ fn settled(h: &BareMetalHost) -> bool {
 }
 
 pub fn run(args: &Args) -> Result<ExitCode> {
-    if args.provisioner == Backend::Ironic {
-        bail!(
-            "--provisioner ironic is not available yet (tracked in the Ironic provisioner issue); \
-             use --provisioner redfish (the default) or fixture"
-        );
-    }
     if args.hosts == 0 {
         bail!("--hosts 0: nothing to manage; ask for at least one host");
     }
@@ -193,6 +187,13 @@ async fn up(args: &Args, dir: &Path) -> Result<ExitCode> {
     );
     // The first `--hosts` servers are registered; the spare ones wait for examples/host.yaml.
     docs.truncate(args.hosts * 2);
+    if args.provisioner == Backend::Ironic {
+        // No agent runs here: inspect out of band and skip the agent's disk cleaning.
+        for doc in docs.iter_mut().filter(|d| d["kind"] == "BareMetalHost") {
+            doc["spec"]["inspectionMode"] = "fast".into();
+            doc["spec"]["automatedCleaningMode"] = "disabled".into();
+        }
+    }
     std::fs::write(dir.join("fleet.yaml"), metal3_sim::to_yaml(&docs))?;
     eprintln!(
         "[2/4] {servers} simulated Redfish BMCs at http://{listen}/redfish/v1 ({} registered, \
@@ -217,9 +218,34 @@ async fn up(args: &Args, dir: &Path) -> Result<ExitCode> {
     }
 
     let mut pool = None;
+    let mut ironic = None;
     let provisioner: Arc<dyn Provisioner> = match args.provisioner {
         Backend::Fixture => Arc::new(metal3_fixture::Fixture::new()),
-        _ => {
+        Backend::Ironic => {
+            eprintln!(
+                "      starting OpenStack Ironic (the first run installs it from PyPI into \
+                 ~/.cache/metal3-dev/venv, about a minute)"
+            );
+            let server = metal3_testenv::ironic::Ironic::start(&Default::default()).await?;
+            eprintln!(
+                "      Ironic {} ready; its log: {}",
+                server.url(),
+                server.log().display()
+            );
+            let client = metal3_ironic::Client::new(&metal3_ironic::Config::new(server.url()))?;
+            let config = metal3_ironic_provisioner::Config {
+                // Never fetched: without an agent only live ISOs are deployed.
+                deploy_iso_url: Some(format!("http://{listen}/images/ironic-python-agent.iso")),
+                short_wait: Duration::from_secs(1),
+                long_wait: Duration::from_secs(2),
+                ..metal3_ironic_provisioner::Config::default()
+            };
+            ironic = Some(server);
+            Arc::new(metal3_ironic_provisioner::IronicProvisioner::new(
+                client, config,
+            ))
+        }
+        Backend::Redfish => {
             let p = metal3_redfish_provisioner::RedfishProvisioner::new(
                 metal3_redfish_provisioner::Config::default(),
             )?;
@@ -245,7 +271,8 @@ async fn up(args: &Args, dir: &Path) -> Result<ExitCode> {
         "[3/4] operator running (--provisioner {}); its log: {}",
         match args.provisioner {
             Backend::Fixture => "fixture",
-            _ => "redfish",
+            Backend::Redfish => "redfish",
+            Backend::Ironic => "ironic",
         },
         dir.join("operator.log").display()
     );
@@ -292,12 +319,13 @@ async fn up(args: &Args, dir: &Path) -> Result<ExitCode> {
             println!("ready {}", kubeconfig.display());
         }
     }
-    eprintln!("stopping: operator, BMC sessions, simulator, control plane");
+    eprintln!("stopping: operator, BMC sessions, Ironic, simulator, control plane");
     let _ = stop_tx.send(());
     let _ = tokio::time::timeout(Duration::from_secs(15), operator).await;
     if let Some(pool) = pool {
         pool.logout_all().await;
     }
+    drop(ironic);
     drop(cp);
     eprintln!("stopped; run metal3 up again to pick up where you left off");
     Ok(ExitCode::SUCCESS)

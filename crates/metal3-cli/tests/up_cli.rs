@@ -13,15 +13,22 @@ use metal3_api::v1alpha1::BareMetalHost;
 mod common;
 use common::{Killed, free_port};
 
-/// Starts `metal3 up` and waits for its `ready <kubeconfig>` line.
+/// Starts `metal3 up` (2 hosts) and waits for its `ready <kubeconfig>` line.
 fn up(state: &Path, bmc_port: u16) -> Killed {
+    up_with(state, bmc_port, &["--hosts", "2"], Stdio::null())
+}
+
+/// Starts `metal3 up` with `args` and waits for its `ready <kubeconfig>` line; its progress
+/// (stderr) goes to `stderr`.
+fn up_with(state: &Path, bmc_port: u16, args: &[&str], stderr: Stdio) -> Killed {
     let child = Command::new(env!("CARGO_BIN_EXE_metal3"))
-        .args(["up", "--hosts", "2", "--post-ms", "200"])
+        .args(["up", "--post-ms", "200"])
+        .args(args)
         .arg("--state-dir")
         .arg(state)
         .args(["--bmc-port", &bmc_port.to_string()])
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .spawn()
         .expect("metal3 up starts");
     let mut child = Killed(child);
@@ -64,21 +71,13 @@ async fn hosts(state: &Path) -> Api<BareMetalHost> {
     Api::namespaced(kube::Client::try_from(config).expect("client"), "metal3")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn up_provisions_the_example_stops_cleanly_and_resumes() {
-    let state = tempfile::tempdir().expect("state dir");
-    let bmc_port = free_port();
-    let mut first = up(state.path(), bmc_port);
-    let api = hosts(state.path()).await;
-    let listed = api.list(&Default::default()).await.expect("list");
-    assert_eq!(listed.items.len(), 2);
-
-    // The README's example: boot a live ISO on sim-0.
+/// Applies the README's example (a live ISO on sim-0) and waits until sim-0 is provisioned.
+async fn provision_the_example(state: &Path, api: &Api<BareMetalHost>) {
     let example =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/provision-live-iso.yaml");
     let out = metal3_testenv::kubectl()
         .arg("--kubeconfig")
-        .arg(state.path().join("kubeconfig"))
+        .arg(state.join("kubeconfig"))
         .args([
             "-n",
             "metal3",
@@ -106,6 +105,19 @@ async fn up_provisions_the_example_stops_cleanly_and_resumes() {
         assert!(Instant::now() < deadline, "not provisioned: {:?}", h.status);
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn up_provisions_the_example_stops_cleanly_and_resumes() {
+    let state = tempfile::tempdir().expect("state dir");
+    let bmc_port = free_port();
+    let mut first = up(state.path(), bmc_port);
+    let api = hosts(state.path()).await;
+    let listed = api.list(&Default::default()).await.expect("list");
+    assert_eq!(listed.items.len(), 2);
+
+    // The README's example: boot a live ISO on sim-0.
+    provision_the_example(state.path(), &api).await;
 
     interrupt_and_wait(&mut first.0);
     let ports = std::fs::read_to_string(state.path().join("control-plane/ports")).expect("ports");
@@ -124,4 +136,81 @@ async fn up_provisions_the_example_stops_cleanly_and_resumes() {
     let api = hosts(state.path()).await;
     let h = api.get("sim-0").await.expect("host kept");
     assert_eq!(h.provisioning_state().as_str(), "provisioned");
+}
+
+/// The Ironic port `metal3 up` reported in its progress log.
+fn ironic_port(progress: &Path) -> u16 {
+    let shown = std::fs::read_to_string(progress).expect("progress");
+    shown
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Ironic http://127.0.0.1:"))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("Ironic's address is shown:\n{shown}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn up_with_ironic_provisions_the_example_and_adopts_it_after_a_restart() {
+    let state = tempfile::tempdir().expect("state dir");
+    let bmc_port = free_port();
+    let args = ["--hosts", "1", "--provisioner", "ironic"];
+    let progress = state.path().join("progress-1.log");
+    let log = std::fs::File::create(&progress).expect("progress log");
+    let mut first = up_with(state.path(), bmc_port, &args, log.into());
+    let api = hosts(state.path()).await;
+    provision_the_example(state.path(), &api).await;
+    let before = api.get("sim-0").await.expect("host");
+    let first_node = before.status.expect("status").provisioning.id;
+    let port = ironic_port(&progress);
+
+    interrupt_and_wait(&mut first.0);
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "Ironic stopped with the rest"
+    );
+
+    // A new Ironic starts empty: the provisioned host is registered again and adopted, not
+    // deployed again.
+    let progress = state.path().join("progress-2.log");
+    let log = std::fs::File::create(&progress).expect("progress log");
+    let _second = up_with(state.path(), bmc_port, &args, log.into());
+    let ironic = metal3_ironic::Client::new(&metal3_ironic::Config::new(format!(
+        "http://127.0.0.1:{}",
+        ironic_port(&progress)
+    )))
+    .expect("Ironic client");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let node = loop {
+        let node = ironic.node("metal3~sim-0").await.expect("Ironic answers");
+        if let Some(n) = node.filter(|n| n.provision_state == "active") {
+            break n;
+        }
+        assert!(Instant::now() < deadline, "never adopted");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    let history = ironic.history(&node.uuid).await.expect("history");
+    assert!(
+        !history.iter().any(|e| e.event.contains("deploy")),
+        "deployed again: {history:?}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let status = api
+            .get("sim-0")
+            .await
+            .expect("host")
+            .status
+            .expect("status");
+        if status.provisioning.id == node.uuid {
+            assert_eq!(status.provisioning.state.as_str(), "provisioned");
+            assert!(status.error_message.is_empty(), "{}", status.error_message);
+            assert_ne!(status.provisioning.id, first_node);
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the host never showed its new node"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
