@@ -51,6 +51,9 @@ pub struct Options {
     pub basic_auth: Option<(String, String)>,
     /// Serve the API over HTTPS with this certificate and key (PEM), else plain HTTP.
     pub tls: Option<TlsFiles>,
+    /// How often the conductor reads every node's power state from its BMC. Tests use 5 s
+    /// (changes show at once); `Some(60)` is Ironic's own default, for benchmarks.
+    pub power_sync_seconds: Option<u32>,
 }
 
 /// PEM files of a serving certificate and its key.
@@ -95,6 +98,11 @@ impl Ironic {
     pub fn url(&self) -> String {
         let scheme = if self.tls { "https" } else { "http" };
         format!("{scheme}://127.0.0.1:{}", self.port)
+    }
+
+    /// The process id of the running Ironic (API and conductor in one process).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     /// The user and password requests must send, when Ironic was started with basic auth.
@@ -432,6 +440,7 @@ fn write_config(dir: &Path, port: u16, options: &Options, bin: &Path) -> Result<
         }
         None => "auth_strategy = noauth".to_string(),
     };
+    let power_sync = options.power_sync_seconds.unwrap_or(5);
     let tls = match &options.tls {
         Some(files) => format!(
             "enable_ssl_api = true\ncert_file = {}\nkey_file = {}\nserver_tls_minimum_version = 1.2",
@@ -496,7 +505,7 @@ tftp_server = 127.0.0.1
 [conductor]
 file_url_allowed_paths = {d}/files
 automated_clean = true
-sync_power_state_interval = 5
+sync_power_state_interval = {power_sync}
 check_provision_state_interval = 2
 deploy_callback_timeout = 60
 clean_callback_timeout = 60
