@@ -93,7 +93,23 @@ async fn hosts_through_the_lifecycle_with_fake_hardware_and_an_ironic_that_goes_
     let mut ironic = Ironic::start(&Options::default()).await.expect("ironic");
     // Addresses only: fake hardware never talks to a BMC.
     let fleet = metal3_sim::Fleet::new(3, "admin", "pw");
-    let objects = fleet_objects(&fleet, ([127, 0, 0, 1], 9).into());
+    let mut objects = fleet_objects(&fleet, ([127, 0, 0, 1], 9).into());
+    // The last host has static network data for the agent's ramdisk (no DHCP).
+    objects.insert(
+        0,
+        json!({
+            "apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "ramdisk-network"},
+            "stringData": {"networkData": "links:\n- id: eth0\n  type: phy\n  ethernet_mac_address: \"52:54:00:00:00:31\"\nnetworks: []\nservices: []\n"},
+        }),
+    );
+    if let Some(last) = objects
+        .iter_mut()
+        .rev()
+        .find(|o| o["kind"] == "BareMetalHost")
+    {
+        last["spec"]["preprovisioningNetworkDataName"] = json!("ramdisk-network");
+    }
     let hosts: Api<BareMetalHost> = Api::namespaced(client.clone(), &ns);
     let names = create_all(&client, &ns, objects).await;
     let no_auth = tempfile::tempdir().expect("tempdir");
@@ -135,6 +151,15 @@ async fn hosts_through_the_lifecycle_with_fake_hardware_and_an_ironic_that_goes_
     assert_eq!(node.name, Some(format!("{ns}~{}", names[0])));
     assert_eq!(node.provision_state, state::MANAGEABLE);
     assert_eq!(node.driver, "fake-hardware");
+    let last = ironic_client(&ironic)
+        .node(&format!("{ns}~{}", names[2]))
+        .await
+        .expect("node")
+        .expect("the last host's node");
+    assert_eq!(
+        last.network_data["links"][0]["ethernet_mac_address"], "52:54:00:00:00:31",
+        "preprovisioning network data reaches the node"
+    );
 
     // Two live ISOs and one disk image with user data (a config drive).
     let (live, disk) = names.split_at(2);
@@ -309,7 +334,9 @@ async fn redfish_nodes_boot_live_isos_on_the_simulated_bmcs() {
         let index: usize = name.trim_start_matches("sim-").parse().expect("index");
         let server = fleet.host(index).expect("server");
         assert!(!server.cd.inserted, "{name}: medium ejected");
-        assert_eq!(server.power, Power::Off, "{name}");
+        // Deprovisioning powered it off; `online: true` may have powered it on again since,
+        // but not into the ISO.
+        assert_ne!(server.running, Running::VirtualMedia(ISO.into()), "{name}");
     }
     delete_all(&hosts, &names, logs.path()).await;
     assert!(nodes(&ironic).await.is_empty());

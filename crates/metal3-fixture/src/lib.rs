@@ -121,6 +121,10 @@ pub struct Node {
     pub subscriptions: BTreeMap<String, EventSubscription>,
     /// URL of the preprovisioning image the last registration was given.
     pub preprovisioning_image: Option<String>,
+    /// Preprovisioning network data the last registration was given (empty: none).
+    pub preprovisioning_network_data: String,
+    /// Network data of the config drive the last provisioning wrote.
+    pub provisioned_network_data: Option<String>,
     /// Firmware settings once changed by preparation or servicing (else the behaviour's).
     pub firmware_settings: Option<BTreeMap<String, String>>,
     /// The long operation under way and the polls it still needs.
@@ -453,6 +457,7 @@ impl Provisioner for Fixture {
             .preprovisioning_image
             .as_ref()
             .map(|i| i.image_url.clone());
+        let network_data = data.preprovisioning_network_data.clone();
         self.with_node(host, |node, b, _| {
             // Enrolling a node boots the ramdisk; a node already known needs none.
             if needs_image && image.is_none() && !node.registered {
@@ -464,6 +469,7 @@ impl Provisioner for Fixture {
             if image.is_some() {
                 node.preprovisioning_image = image;
             }
+            node.preprovisioning_network_data = network_data;
             if node.registered && !credentials_changed && !restart && !node.detached {
                 return (Outcome::Done, node.id.clone());
             }
@@ -558,6 +564,7 @@ impl Provisioner for Fixture {
         _force_reboot: bool,
     ) -> ProvResult<Outcome> {
         let url = data.image.url.clone();
+        let network_data = data.host_config.network_data.clone();
         self.with_node(host, |node, b, ctx| {
             let starting = node.active.map(|(a, _)| a) != Some(Operation::Provision);
             if starting && node.provisioned_image.as_deref() == Some(url.as_str()) {
@@ -569,6 +576,7 @@ impl Provisioner for Fixture {
             }
             node.advance(Operation::Provision, b, false, |n| {
                 n.provisioned_image = Some(url);
+                n.provisioned_network_data = network_data;
                 n.powered_on = true;
             })
             .0

@@ -90,6 +90,9 @@ pub struct Inputs {
     pub data_image: Option<DataImageInput>,
     /// The preprovisioning image registration needs, when the backend uses one.
     pub preprovisioning: PreprovisioningInput,
+    /// `networkData` of the Secret `spec.preprovisioningNetworkDataName` names (empty when
+    /// there is none), for backends that hand it to the agent's ramdisk themselves.
+    pub preprovisioning_network_data: String,
 }
 
 /// Whether registration must wait for a preprovisioning image.
@@ -691,7 +694,7 @@ impl<'a, P: Provisioner + ?Sized> Machine<'a, P> {
             current_image: (!self.status.provisioning.image.url.is_empty())
                 .then(|| self.status.provisioning.image.clone()),
             preprovisioning_image: None,
-            preprovisioning_network_data: String::new(),
+            preprovisioning_network_data: self.inputs.preprovisioning_network_data.clone(),
             has_custom_deploy: self.spec.custom_deploy.is_some(),
             disable_power_off: self.spec.disable_power_off,
             cpu_architecture: self.spec.architecture.clone(),

@@ -181,6 +181,7 @@ impl Sim {
             firmware: FirmwareInputs::default(),
             data_image: self.data_image.clone(),
             preprovisioning: self.preprovisioning.clone(),
+            preprovisioning_network_data: String::new(),
         }
     }
 

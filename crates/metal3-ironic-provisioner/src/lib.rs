@@ -225,7 +225,12 @@ impl IronicProvisioner {
             return Ok(Some(n));
         }
         let name = node::node_name(&host.namespace, &host.name);
-        self.client.node(&name).await.map_err(transient)
+        if let Some(n) = self.client.node(&name).await.map_err(transient)? {
+            return Ok(Some(n));
+        }
+        // Nodes registered by old operators are named after the host alone; registration
+        // renames them.
+        self.client.node(&host.name).await.map_err(transient)
     }
 
     /// The host's node; a missing one must be registered again.
@@ -292,8 +297,14 @@ impl IronicProvisioner {
         }
     }
 
-    /// Makes sure the boot MAC has a port on `node` (only in states Ironic allows it).
-    async fn ensure_port(&self, node: &Node, mac: &str) -> Result<(), IronicError> {
+    /// Makes sure the boot MAC (PXE enabled) and the NICs inspection found have ports on
+    /// `node`, in the states Ironic allows it; one read of the node's ports.
+    async fn ensure_ports(
+        &self,
+        node: &Node,
+        boot_mac: &str,
+        details: Option<&metal3_api::v1alpha1::HardwareDetails>,
+    ) -> Result<(), IronicError> {
         let allowed = matches!(
             node.provision_state.as_str(),
             state::ENROLL
@@ -305,18 +316,26 @@ impl IronicProvisioner {
                 | state::DEPLOY_FAIL
                 | state::ERROR
         );
-        if mac.is_empty() || !allowed {
+        let wanted = node::wanted_ports(boot_mac, details);
+        if wanted.is_empty() || !allowed {
             return Ok(());
         }
-        let ports = self.client.ports_by_address(mac).await?;
-        if ports.iter().any(|p| p.node_uuid == node.uuid) {
-            return Ok(());
+        let existing = self.client.ports_of(&node.uuid).await?;
+        for (mac, pxe) in wanted {
+            if existing
+                .iter()
+                .any(|p| p.address.eq_ignore_ascii_case(&mac))
+            {
+                continue;
+            }
+            match self.client.create_port(&node.uuid, &mac, pxe).await {
+                Ok(_) => {}
+                // On another node already: the boot MAC's owner was checked at lookup.
+                Err(e) if e.is_conflict() => {}
+                Err(e) => return Err(e),
+            }
         }
-        match self.client.create_port(&node.uuid, mac, true).await {
-            Ok(_) => Ok(()),
-            Err(e) if e.is_conflict() => Ok(()),
-            Err(e) => Err(e),
-        }
+        Ok(())
     }
 
     /// New node for the host.
@@ -364,6 +383,12 @@ impl IronicProvisioner {
         if data.disable_power_off {
             body.insert("disable_power_off".into(), json!(true));
         }
+        if let Ok(Some(network_data)) = node::ramdisk_network_data(
+            &data.preprovisioning_network_data,
+            data.preprovisioning_image.is_some(),
+        ) {
+            body.insert("network_data".into(), network_data);
+        }
         // A host that already runs an image (adopted after Ironic lost its database) keeps
         // what it runs, so adoption can validate the deploy interface.
         if let Some(image) = data.current_image.as_ref().filter(|i| !i.url.is_empty()) {
@@ -407,6 +432,13 @@ impl IronicProvisioner {
                 "/disable_power_off",
                 json!(data.disable_power_off),
             ));
+        }
+        if let Ok(Some(network_data)) = node::ramdisk_network_data(
+            &data.preprovisioning_network_data,
+            data.preprovisioning_image.is_some(),
+        ) && node.network_data != network_data
+        {
+            ops.push(PatchOp::add("/network_data", network_data));
         }
         if !data.cpu_architecture.is_empty()
             && node.properties.get("cpu_arch") != Some(&json!(data.cpu_architecture))
@@ -592,6 +624,14 @@ impl Provisioner for IronicProvisioner {
                 bmc.bmc_type()
             ));
         }
+        if let Err(e) = node::ramdisk_network_data(
+            &data.preprovisioning_network_data,
+            data.preprovisioning_image.is_some(),
+        ) {
+            return fail(format!(
+                "{e}; fix the Secret spec.preprovisioningNetworkDataName names"
+            ));
+        }
         let inspection_off = data.inspection_mode == InspectionMode::Disabled;
         if (bmc.needs_boot_mac() || inspection_off) && host.boot_mac_address.is_empty() {
             return fail(format!(
@@ -642,7 +682,14 @@ impl Provisioner for IronicProvisioner {
             },
         };
         let id = node.uuid.clone();
-        if let Err(e) = self.ensure_port(&node, &host.boot_mac_address).await {
+        if let Err(e) = self
+            .ensure_ports(
+                &node,
+                &host.boot_mac_address,
+                data.hardware_details.as_ref(),
+            )
+            .await
+        {
             return classify(e).map(|o| (o, id));
         }
         let outcome = match node.provision_state.as_str() {

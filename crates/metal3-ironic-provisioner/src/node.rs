@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use metal3_api::v1alpha1::{
-    BootMode, ChecksumType, FirmwareUpdate, HardwareRaidVolume, Image, RaidConfig, RootDeviceHints,
+    BootMode, ChecksumType, FirmwareUpdate, HardwareDetails, HardwareRaidVolume, Image, RaidConfig,
+    RootDeviceHints,
 };
 use metal3_bmc::BmcAddress;
 use metal3_ironic::PatchOp;
@@ -437,6 +438,35 @@ pub fn raid(config: &RaidConfig, has_root_hints: bool) -> Option<(Value, Vec<Ste
     None
 }
 
+/// Ports a node should have, as (MAC in lower case, PXE enabled): the boot MAC first, then
+/// every NIC inspection found (PXE as inspection saw it), each MAC once.
+pub fn wanted_ports(boot_mac: &str, details: Option<&HardwareDetails>) -> Vec<(String, bool)> {
+    let mut out: Vec<(String, bool)> = Vec::new();
+    if !boot_mac.is_empty() {
+        out.push((boot_mac.to_ascii_lowercase(), true));
+    }
+    for nic in details.map(|d| d.nics.as_slice()).unwrap_or_default() {
+        let mac = nic.mac.to_ascii_lowercase();
+        if !mac.is_empty() && !out.iter().any(|(m, _)| *m == mac) {
+            out.push((mac, nic.pxe));
+        }
+    }
+    out
+}
+
+/// The node's `network_data` for the agent's ramdisk: the preprovisioning network data
+/// (YAML or JSON), when no preprovisioning image carries it already. `Ok(None)`: leave the
+/// node's as it is.
+pub fn ramdisk_network_data(
+    preprovisioning_network_data: &str,
+    has_preprovisioning_image: bool,
+) -> Result<Option<Value>, String> {
+    if has_preprovisioning_image || preprovisioning_network_data.trim().is_empty() {
+        return Ok(None);
+    }
+    parse_document(preprovisioning_network_data, "preprovisioning networkData").map(Some)
+}
+
 /// The image in the node's inserted virtual CD or DVD, from Ironic's `GET .../vmedia` reply
 /// (a list of `{media_types, inserted, image}` as the BMC reports them).
 pub fn inserted_cd(media: &Value) -> Option<String> {
@@ -729,5 +759,53 @@ mod tests {
             Some("http://ironic/data.iso")
         );
         assert_eq!(inserted_cd(&json!({"error": "x"})), None);
+    }
+
+    #[test]
+    fn preprovisioning_network_data_goes_to_the_node_without_an_image() {
+        let yaml = "links:\n- id: eth0\n  type: phy\n  ethernet_mac_address: 52:54:00:00:00:01\nnetworks: []\nservices: []\n";
+        let value = ramdisk_network_data(yaml, false)
+            .expect("valid")
+            .expect("set");
+        assert_eq!(value["links"][0]["id"], "eth0");
+        assert_eq!(
+            ramdisk_network_data(yaml, true),
+            Ok(None),
+            "the image carries it"
+        );
+        assert_eq!(ramdisk_network_data("  ", false), Ok(None));
+        let e = ramdisk_network_data("links: [", false).expect_err("invalid");
+        assert!(e.contains("preprovisioning networkData"), "{e}");
+    }
+
+    #[test]
+    fn ports_for_the_boot_mac_and_the_inspected_nics() {
+        let details = HardwareDetails {
+            nics: vec![
+                metal3_api::v1alpha1::Nic {
+                    mac: "52:54:00:00:00:AA".into(),
+                    pxe: true,
+                    ..Default::default()
+                },
+                metal3_api::v1alpha1::Nic {
+                    mac: "52:54:00:00:00:bb".into(),
+                    ..Default::default()
+                },
+                metal3_api::v1alpha1::Nic::default(),
+            ],
+            ..Default::default()
+        };
+        assert_eq!(
+            wanted_ports("52:54:00:00:00:aa", Some(&details)),
+            vec![
+                ("52:54:00:00:00:aa".to_string(), true),
+                ("52:54:00:00:00:bb".to_string(), false),
+            ]
+        );
+        assert_eq!(
+            wanted_ports("", None),
+            Vec::<(String, bool)>::new(),
+            "nothing known, nothing made"
+        );
     }
 }

@@ -499,3 +499,131 @@ async fn redfish_node_event_subscriptions_and_data_images_reach_the_bmc() {
         None
     );
 }
+
+const NETWORK_DATA: &str = r#"
+links:
+  - id: eth0
+    type: phy
+    ethernet_mac_address: "52:54:00:00:00:31"
+networks:
+  - id: provisioning
+    type: ipv4
+    link: eth0
+    ip_address: 192.0.2.31
+    netmask: 255.255.255.0
+    network_id: provisioning
+services:
+  - type: dns
+    address: 192.0.2.1
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registration_gives_the_node_its_ramdisk_network_data_ports_and_new_name() {
+    let ironic = Ironic::start(&Options::default()).await.expect("ironic");
+    let p = provisioner(&ironic, None);
+    let client =
+        metal3_ironic::Client::new(&metal3_ironic::Config::new(ironic.url())).expect("client");
+
+    // Preprovisioning network data (no preprovisioning image carries it) and the NICs an
+    // earlier inspection found.
+    let mut h = host("static-ip", "52:54:00:00:00:31");
+    let details = metal3_api::v1alpha1::HardwareDetails {
+        nics: vec![
+            metal3_api::v1alpha1::Nic {
+                name: "eth0".into(),
+                mac: "52:54:00:00:00:31".into(),
+                pxe: true,
+                ..Default::default()
+            },
+            metal3_api::v1alpha1::Nic {
+                name: "eth1".into(),
+                mac: "52:54:00:00:00:32".into(),
+                ..Default::default()
+            },
+        ],
+        ..Default::default()
+    };
+    let data = ManagementAccessData {
+        preprovisioning_network_data: NETWORK_DATA.into(),
+        hardware_details: Some(details),
+        ..access(None)
+    };
+    register(&p, &mut h, &data).await;
+    let node = client
+        .node(&h.provisioner_id)
+        .await
+        .expect("node")
+        .expect("exists");
+    assert_eq!(node.network_data["links"][0]["id"], "eth0");
+    assert_eq!(node.network_data["networks"][0]["ip_address"], "192.0.2.31");
+    let mut ports: Vec<(String, bool)> = client
+        .ports_of(&node.uuid)
+        .await
+        .expect("ports")
+        .into_iter()
+        .map(|p| (p.address, p.pxe_enabled.unwrap_or(false)))
+        .collect();
+    ports.sort();
+    assert_eq!(
+        ports,
+        vec![
+            ("52:54:00:00:00:31".to_string(), true),
+            ("52:54:00:00:00:32".to_string(), false)
+        ]
+    );
+
+    // Changed network data is patched onto the node; invalid data is a registration error
+    // that names the Secret.
+    let changed = NETWORK_DATA.replace("192.0.2.31", "192.0.2.41");
+    register(
+        &p,
+        &mut h,
+        &ManagementAccessData {
+            preprovisioning_network_data: changed,
+            ..access(None)
+        },
+    )
+    .await;
+    let node = client
+        .node(&h.provisioner_id)
+        .await
+        .expect("node")
+        .expect("exists");
+    assert_eq!(node.network_data["networks"][0]["ip_address"], "192.0.2.41");
+    let (outcome, _) = p
+        .register(
+            &h,
+            &ManagementAccessData {
+                preprovisioning_network_data: "links: [".into(),
+                ..access(None)
+            },
+            false,
+            false,
+        )
+        .await
+        .expect("register");
+    match outcome {
+        Outcome::Failed { message } => {
+            assert!(
+                message.contains("preprovisioningNetworkDataName"),
+                "{message}"
+            )
+        }
+        other => panic!("expected a registration error, got {other:?}"),
+    }
+
+    // A node an old operator named after the host alone is found and renamed.
+    let legacy = client
+        .create_node(&serde_json::json!({"name": "old-style", "driver": "fake-hardware"}))
+        .await
+        .expect("legacy node");
+    let mut old = host("old-style", "");
+    register(&p, &mut old, &access(None)).await;
+    assert_eq!(old.provisioner_id, legacy.uuid, "the same node");
+    let renamed = client
+        .node(&legacy.uuid)
+        .await
+        .expect("node")
+        .expect("exists");
+    assert_eq!(renamed.name.as_deref(), Some("ironic-test~old-style"));
+}

@@ -34,6 +34,8 @@ pub struct Node {
     pub instance_info: Map<String, Value>,
     pub properties: Map<String, Value>,
     pub extra: Map<String, Value>,
+    /// Network configuration for the agent's ramdisk (OpenStack network_data format).
+    pub network_data: Value,
     pub inspection_started_at: Option<String>,
     pub inspection_finished_at: Option<String>,
 }

@@ -15,7 +15,7 @@ use kube::{Client, Resource, ResourceExt};
 use metal3_api::consts::{BAREMETALHOST_FINALIZER, HARDWARE_DATA_FINALIZER, PAUSED_ANNOTATION};
 use metal3_api::v1alpha1::{
     BareMetalHost, HardwareData, HardwareDataSpec, HardwareDetails, OperationalStatus,
-    ProvisioningState,
+    ProvisioningState, SecretReference,
 };
 use metal3_hoststate::{
     CredentialsInput, Decision, Effect, EventType, Inputs, PreprovisioningInput, Requeue,
@@ -181,20 +181,44 @@ pub async fn reconcile(host: Arc<BareMetalHost>, ctx: Arc<Context>) -> Result<Ac
         ctx.caches.hardware.wrote(&ns, &name, Some(patched));
     }
     let state = host.provisioning_state();
+    // The preprovisioning network data, while the agent's ramdisk may boot (upstream hands
+    // it to the ramdisk, and to the config drive when spec.networkData is not set).
+    let preprovisioning_network_data = if !deleting
+        && !host.spec.preprovisioning_network_data_name.is_empty()
+        && matches!(
+            state,
+            ProvisioningState::None
+                | ProvisioningState::Registering
+                | ProvisioningState::Inspecting
+                | ProvisioningState::Preparing
+                | ProvisioningState::Available
+                | ProvisioningState::Ready
+                | ProvisioningState::Provisioning
+                | ProvisioningState::Deprovisioning
+        ) {
+        let reference = SecretReference {
+            name: Some(host.spec.preprovisioning_network_data_name.clone()),
+            namespace: None,
+        };
+        credentials::read_data(&secrets, Some(&reference), "networkData").await?
+    } else {
+        None
+    };
     let host_config = if matches!(
         state,
         ProvisioningState::Available | ProvisioningState::Provisioning
     ) && !deleting
     {
+        let network_data = match host.spec.network_data.as_ref() {
+            Some(reference) => {
+                credentials::read_data(&secrets, Some(reference), "networkData").await?
+            }
+            None => preprovisioning_network_data.clone(),
+        };
         HostConfig {
             user_data: credentials::read_data(&secrets, host.spec.user_data.as_ref(), "userData")
                 .await?,
-            network_data: credentials::read_data(
-                &secrets,
-                host.spec.network_data.as_ref(),
-                "networkData",
-            )
-            .await?,
+            network_data,
             meta_data: credentials::read_data(&secrets, host.spec.meta_data.as_ref(), "metaData")
                 .await?,
         }
@@ -225,6 +249,7 @@ pub async fn reconcile(host: Arc<BareMetalHost>, ctx: Arc<Context>) -> Result<Ac
         firmware,
         data_image,
         preprovisioning,
+        preprovisioning_network_data: preprovisioning_network_data.unwrap_or_default(),
     };
     let decision =
         metal3_hoststate::reconcile(&host, &inputs, &ctx.machine, ctx.provisioner.as_ref()).await;

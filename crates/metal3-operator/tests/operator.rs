@@ -307,6 +307,66 @@ async fn registers_inspects_and_becomes_available() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn preprovisioning_network_data_reaches_the_backend_and_the_config_drive() {
+    let env = Env::new("preprov-net").await;
+    env.secret("bmc", "admin", "pw").await;
+    let network = |name: &str, text: &str| Secret {
+        metadata: kube::api::ObjectMeta {
+            name: Some(name.into()),
+            ..Default::default()
+        },
+        string_data: Some([("networkData".to_string(), text.to_string())].into()),
+        ..Default::default()
+    };
+    for (name, text) in [
+        ("ramdisk-net", "links: [ramdisk]"),
+        ("os-net", "links: [os]"),
+    ] {
+        env.secrets()
+            .create(&PostParams::default(), &network(name, text))
+            .await
+            .expect("create secret");
+    }
+    let mut spec = bmc_spec("bmc");
+    spec["preprovisioningNetworkDataName"] = json!("ramdisk-net");
+    env.host("static", spec, json!({})).await;
+    env.wait_state("static", S::Available).await;
+    let node = env.fixture.node(&env.ns, "static").expect("node");
+    assert_eq!(node.preprovisioning_network_data, "links: [ramdisk]");
+
+    // Without spec.networkData, the config drive gets the preprovisioning network data.
+    env.patch_spec(
+        "static",
+        json!({"image": {"url": "http://images.example/os.qcow2", "checksum": "0123456789abcdef0123456789abcdef", "checksumType": "md5"}}),
+    )
+    .await;
+    env.wait_state("static", S::Provisioned).await;
+    let node = env.fixture.node(&env.ns, "static").expect("node");
+    assert_eq!(
+        node.provisioned_network_data.as_deref(),
+        Some("links: [ramdisk]")
+    );
+
+    // spec.networkData wins when both are set.
+    env.patch_spec("static", json!({"image": null})).await;
+    env.wait_state("static", S::Available).await;
+    env.patch_spec(
+        "static",
+        json!({
+            "networkData": {"name": "os-net"},
+            "image": {"url": "http://images.example/os2.qcow2", "checksum": "0123456789abcdef0123456789abcdef", "checksumType": "md5"},
+        }),
+    )
+    .await;
+    env.wait_state("static", S::Provisioned).await;
+    let node = env.fixture.node(&env.ns, "static").expect("node");
+    assert_eq!(
+        node.provisioned_network_data.as_deref(),
+        Some("links: [os]")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unmanaged_hosts_and_a_missing_secret_recover() {
     let env = Env::new("unmanaged").await;
     env.host("bare", json!({"online": false}), json!({})).await;
