@@ -627,3 +627,99 @@ async fn registration_gives_the_node_its_ramdisk_network_data_ports_and_new_name
         .expect("exists");
     assert_eq!(renamed.name.as_deref(), Some("ironic-test~old-style"));
 }
+
+/// Calls prepare until it is done or fails; returns the outcome and whether a call started it.
+async fn prepare_until_settled(
+    p: &IronicProvisioner,
+    h: &HostData,
+    data: &PrepareData,
+    restart: bool,
+) -> (Outcome, bool) {
+    let mut started = false;
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let out = p.prepare(h, data, true, restart).await.expect("prepare");
+        started |= out.started;
+        match out.outcome {
+            Outcome::InProgress { after } => tokio::time::sleep(after).await,
+            settled => return (settled, started),
+        }
+        assert!(Instant::now() < deadline, "preparing never settled");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn preparing_runs_clean_steps_once_and_reports_a_failed_cleaning() {
+    use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+    use metal3_api::v1alpha1::{HardwareRaidLevel, HardwareRaidVolume, RaidConfig};
+    let ironic = Ironic::start(&Options::default()).await.expect("ironic");
+    let p = provisioner(&ironic, None);
+    let mut h = host("prepared", "52:54:00:00:00:40");
+    register(&p, &mut h, &access(None)).await;
+    let client =
+        metal3_ironic::Client::new(&metal3_ironic::Config::new(ironic.url())).expect("client");
+
+    // BIOS settings: manual cleaning with bios.apply_configuration (Ironic's fake BIOS).
+    let bios = PrepareData {
+        target_firmware_settings: [(
+            "ProcTurboMode".to_string(),
+            IntOrString::String("Disabled".into()),
+        )]
+        .into(),
+        ..PrepareData::default()
+    };
+    let (outcome, started) = prepare_until_settled(&p, &h, &bios, false).await;
+    assert_eq!(outcome, Outcome::Done);
+    assert!(started, "cleaning was started");
+    assert_eq!(
+        node_state(&ironic, &h.provisioner_id).await,
+        state::MANAGEABLE
+    );
+    let history = client.history(&h.provisioner_id).await.expect("history");
+    assert!(
+        !history
+            .iter()
+            .any(|e| e.severity.eq_ignore_ascii_case("error")),
+        "{history:?}"
+    );
+    // The same settings again: already applied, nothing is cleaned twice.
+    let again = p.prepare(&h, &bios, true, false).await.expect("prepare");
+    assert_eq!((again.outcome, again.started), (Outcome::Done, false));
+
+    // Hardware RAID: Ironic's fake RAID interface offers no clean steps, so cleaning fails,
+    // and the host is told why in Ironic's words.
+    let raid = PrepareData {
+        target_raid: Some(RaidConfig {
+            hardware_raid_volumes: Some(vec![HardwareRaidVolume {
+                size_gibibytes: Some(100),
+                level: HardwareRaidLevel::Raid1,
+                name: "root".into(),
+                rotational: None,
+                number_of_physical_disks: None,
+                controller: String::new(),
+                physical_disks: Vec::new(),
+            }]),
+            software_raid_volumes: None,
+        }),
+        ..PrepareData::default()
+    };
+    let (outcome, _) = prepare_until_settled(&p, &h, &raid, false).await;
+    match outcome {
+        Outcome::Failed { message } => {
+            assert!(message.starts_with("Cleaning failed: "), "{message}");
+            assert!(message.contains("create_configuration"), "{message}");
+        }
+        other => panic!("expected a cleaning failure, got {other:?}"),
+    }
+    // A retry (restart) takes the node out of the failure, back to manageable.
+    let retried = p
+        .prepare(&h, &PrepareData::default(), true, true)
+        .await
+        .expect("prepare");
+    assert!(retried.started, "{retried:?}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while node_state(&ironic, &h.provisioner_id).await != state::MANAGEABLE {
+        assert!(Instant::now() < deadline, "never manageable again");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
