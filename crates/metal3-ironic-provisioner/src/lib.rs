@@ -900,18 +900,12 @@ impl Provisioner for IronicProvisioner {
     ) -> ProvResult<PrepareOutcome> {
         let node = self.node(host).await?;
         let (steps, raid) = self.steps_for(data, true);
-        let done = |outcome| {
-            Ok(PrepareOutcome {
-                outcome,
-                started: false,
-            })
-        };
         let pending = unprepared && !steps.is_empty() && !Self::ran(&node, PREPARED, &steps);
         match node.provision_state.as_str() {
             state::AVAILABLE if pending => {
                 match self.set_state(&node, ProvisionRequest::to("manage")).await {
-                    Ok(()) => done(self.short()),
-                    Err(e) => done(classify(e)?),
+                    Ok(()) => not_started(self.short()),
+                    Err(e) => not_started(classify(e)?),
                 }
             }
             state::MANAGEABLE if pending => {
@@ -938,11 +932,8 @@ impl Provisioner for IronicProvisioner {
                     .await
                 };
                 match start.await {
-                    Ok(()) => Ok(PrepareOutcome {
-                        outcome: self.long(),
-                        started: true,
-                    }),
-                    Err(e) => done(classify(e)?),
+                    Ok(()) => started(self.long()),
+                    Err(e) => not_started(classify(e)?),
                 }
             }
             state::CLEAN_FAIL => {
@@ -951,21 +942,18 @@ impl Provisioner for IronicProvisioner {
                         act_prepare(self.client.set_maintenance(&node.uuid, false, "").await)?;
                     }
                     match self.set_state(&node, ProvisionRequest::to("manage")).await {
-                        Ok(()) => Ok(PrepareOutcome {
-                            outcome: self.short(),
-                            started: true,
-                        }),
-                        Err(e) => done(classify(e)?),
+                        Ok(()) => started(self.short()),
+                        Err(e) => not_started(classify(e)?),
                     }
                 } else {
-                    done(Outcome::failed(format!(
+                    not_started(Outcome::failed(format!(
                         "Cleaning failed: {}",
                         self.reason(&node, "no reason given").await
                     )))
                 }
             }
-            state::CLEANING | state::CLEAN_WAIT => done(self.long()),
-            _ => done(Outcome::Done),
+            state::CLEANING | state::CLEAN_WAIT => not_started(self.long()),
+            _ => not_started(Outcome::Done),
         }
     }
 
@@ -978,12 +966,6 @@ impl Provisioner for IronicProvisioner {
     ) -> ProvResult<PrepareOutcome> {
         let node = self.node(host).await?;
         let (steps, _) = self.steps_for(data, false);
-        let done = |outcome| {
-            Ok(PrepareOutcome {
-                outcome,
-                started: false,
-            })
-        };
         let pending = unprepared && !steps.is_empty() && !Self::ran(&node, SERVICED, &steps);
         match node.provision_state.as_str() {
             state::ACTIVE if pending => {
@@ -999,41 +981,35 @@ impl Provisioner for IronicProvisioner {
                     .await
                 };
                 match start.await {
-                    Ok(()) => Ok(PrepareOutcome {
-                        outcome: self.long(),
-                        started: true,
-                    }),
-                    Err(e) => done(classify(e)?),
+                    Ok(()) => started(self.long()),
+                    Err(e) => not_started(classify(e)?),
                 }
             }
-            state::SERVICING => done(self.long()),
+            state::SERVICING => not_started(self.long()),
             state::SERVICE_WAIT if !data.has_firmware_spec && steps.is_empty() => {
                 match self.set_state(&node, ProvisionRequest::to("abort")).await {
-                    Ok(()) => done(self.short()),
-                    Err(e) => done(classify(e)?),
+                    Ok(()) => not_started(self.short()),
+                    Err(e) => not_started(classify(e)?),
                 }
             }
-            state::SERVICE_WAIT => done(self.long()),
+            state::SERVICE_WAIT => not_started(self.long()),
             state::SERVICE_FAIL => {
                 if restart {
                     if node.maintenance {
                         act_prepare(self.client.set_maintenance(&node.uuid, false, "").await)?;
                     }
                     match self.set_state(&node, ProvisionRequest::to("abort")).await {
-                        Ok(()) => Ok(PrepareOutcome {
-                            outcome: self.short(),
-                            started: true,
-                        }),
-                        Err(e) => done(classify(e)?),
+                        Ok(()) => started(self.short()),
+                        Err(e) => not_started(classify(e)?),
                     }
                 } else {
-                    done(Outcome::failed(format!(
+                    not_started(Outcome::failed(format!(
                         "Servicing failed: {}",
                         self.reason(&node, "no reason given").await
                     )))
                 }
             }
-            _ => done(Outcome::Done),
+            _ => not_started(Outcome::Done),
         }
     }
 
@@ -1514,6 +1490,22 @@ impl Provisioner for IronicProvisioner {
             _ => Health::Unknown,
         })
     }
+}
+
+/// A prepare/service answer for a call that started nothing.
+fn not_started(outcome: Outcome) -> ProvResult<PrepareOutcome> {
+    Ok(PrepareOutcome {
+        outcome,
+        started: false,
+    })
+}
+
+/// A prepare/service answer for a call that started the operation.
+fn started(outcome: Outcome) -> ProvResult<PrepareOutcome> {
+    Ok(PrepareOutcome {
+        outcome,
+        started: true,
+    })
 }
 
 fn act_prepare(r: Result<(), IronicError>) -> ProvResult<()> {

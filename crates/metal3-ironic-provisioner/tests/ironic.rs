@@ -427,48 +427,30 @@ async fn redfish_node_event_subscriptions_and_data_images_reach_the_bmc() {
         .expect("subscribe");
     assert_eq!(outcome, Outcome::Done);
     assert!(!id.is_empty(), "the BMC's subscription id is returned");
-    let http = reqwest::Client::new();
-    let listed: serde_json::Value = http
-        .get(format!(
-            "http://{addr}/redfish/v1/EventService/Subscriptions"
-        ))
-        .basic_auth("admin", Some("bmc-pw"))
-        .send()
-        .await
-        .expect("list")
-        .json()
-        .await
-        .expect("json");
+    // What the BMC itself says, over Redfish.
+    let bmc_get = |path: String| async move {
+        reqwest::Client::new()
+            .get(format!("http://{addr}{path}"))
+            .basic_auth("admin", Some("bmc-pw"))
+            .send()
+            .await
+            .expect("BMC answers")
+            .json::<serde_json::Value>()
+            .await
+            .expect("json")
+    };
+    let subscriptions = "/redfish/v1/EventService/Subscriptions".to_string();
+    let listed = bmc_get(subscriptions.clone()).await;
     let members = listed["Members"].as_array().cloned().unwrap_or_default();
     assert_eq!(members.len(), 1, "{listed}");
-    let sub: serde_json::Value = http
-        .get(format!(
-            "http://{addr}{}",
-            members[0]["@odata.id"].as_str().expect("member path")
-        ))
-        .basic_auth("admin", Some("bmc-pw"))
-        .send()
-        .await
-        .expect("get")
-        .json()
-        .await
-        .expect("json");
+    let path = members[0]["@odata.id"].as_str().expect("member path");
+    let sub = bmc_get(path.to_string()).await;
     assert_eq!(sub["Destination"], "http://127.0.0.1:9/events");
     assert_eq!(sub["Context"], "metal3-test");
     assert_eq!(sub["Id"], id.as_str());
 
     until_done("unsubscribe", || p.remove_bmc_event_subscription(&h, &id)).await;
-    let listed: serde_json::Value = http
-        .get(format!(
-            "http://{addr}/redfish/v1/EventService/Subscriptions"
-        ))
-        .basic_auth("admin", Some("bmc-pw"))
-        .send()
-        .await
-        .expect("list")
-        .json()
-        .await
-        .expect("json");
+    let listed = bmc_get(subscriptions).await;
     assert_eq!(listed["Members"], serde_json::json!([]), "{listed}");
 
     // A data image goes onto the BMC's virtual CD through Ironic's vmedia API. As upstream

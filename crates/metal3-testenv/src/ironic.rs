@@ -10,9 +10,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context, Result, bail};
 
-use crate::{free_port, log_tail, workspace_dir};
+use crate::{bin_dir, free_port, log_tail};
 
 /// How long Ironic may take to answer with its drivers loaded.
 const READY_TIMEOUT: Duration = Duration::from_secs(120);
@@ -20,28 +20,7 @@ const READY_TIMEOUT: Duration = Duration::from_secs(120);
 /// Directory holding the Ironic virtualenv's executables: `METAL3_IRONIC_BIN`, else what
 /// `hack/python/ironic.sh` prints (it reuses its cache, or installs from PyPI).
 pub fn venv_bin() -> Result<PathBuf> {
-    if let Some(dir) = std::env::var_os("METAL3_IRONIC_BIN") {
-        return Ok(PathBuf::from(dir));
-    }
-    let script = workspace_dir().join("hack/python/ironic.sh");
-    let out = Command::new("bash")
-        .arg(&script)
-        .stderr(Stdio::inherit())
-        .output()
-        .with_context(|| format!("cannot run {}", script.display()))?;
-    if !out.status.success() {
-        bail!(
-            "{} failed ({}); run it by hand to see why, or set METAL3_IRONIC_BIN",
-            script.display(),
-            out.status
-        );
-    }
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let dir = stdout
-        .lines()
-        .last()
-        .ok_or_else(|| anyhow!("{} printed no bin directory", script.display()))?;
-    Ok(PathBuf::from(dir.trim()))
+    bin_dir("METAL3_IRONIC_BIN", "hack/python/ironic.sh")
 }
 
 /// How to run Ironic.

@@ -94,10 +94,16 @@ fn workspace_dir() -> PathBuf {
 /// Directory holding `kube-apiserver` and `etcd`: `METAL3_CONTROL_PLANE_BIN`, else whatever
 /// `hack/control-plane/build.sh` prints (it reuses its cache, or builds).
 pub fn binaries() -> Result<PathBuf> {
-    if let Some(dir) = std::env::var_os("METAL3_CONTROL_PLANE_BIN") {
+    bin_dir("METAL3_CONTROL_PLANE_BIN", "hack/control-plane/build.sh")
+}
+
+/// A directory of tools: the variable `var` names it, else the install script `script`
+/// (relative to the workspace) prints it as its last line, installing first when needed.
+fn bin_dir(var: &str, script: &str) -> Result<PathBuf> {
+    if let Some(dir) = std::env::var_os(var) {
         return Ok(PathBuf::from(dir));
     }
-    let script = workspace_dir().join("hack/control-plane/build.sh");
+    let script = workspace_dir().join(script);
     let out = Command::new("bash")
         .arg(&script)
         .stderr(Stdio::inherit())
@@ -105,7 +111,7 @@ pub fn binaries() -> Result<PathBuf> {
         .with_context(|| format!("cannot run {}", script.display()))?;
     if !out.status.success() {
         bail!(
-            "{} failed ({}); run it by hand to see why, or set METAL3_CONTROL_PLANE_BIN",
+            "{} failed ({}); run it by hand to see why, or set {var}",
             script.display(),
             out.status
         );
