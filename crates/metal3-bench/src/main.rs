@@ -381,7 +381,15 @@ async fn bench(args: &Args) -> Result<()> {
     };
     let log_path =
         std::env::temp_dir().join(format!("metal3-bench-operator-{}.log", std::process::id()));
-    let mut child = std::process::Command::new(std::env::current_exe()?);
+    // METAL3_BENCH_OPERATOR_WRAPPER (e.g. `heaptrack`) runs the operator under a profiler.
+    let mut child = match std::env::var("METAL3_BENCH_OPERATOR_WRAPPER") {
+        Ok(wrapper) if !wrapper.trim().is_empty() => {
+            let mut c = std::process::Command::new(wrapper.trim());
+            c.arg(std::env::current_exe()?);
+            c
+        }
+        _ => std::process::Command::new(std::env::current_exe()?),
+    };
     child.arg("--child-operator").arg(cp.kubeconfig()).args([
         "--provisioner",
         match args.provisioner {

@@ -10,7 +10,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::runtime::controller::Action;
-use kube::runtime::events::{Event as KubeEvent, EventType as KubeEventType, Recorder};
+use kube::runtime::events::{Event as KubeEvent, EventType as KubeEventType};
 use kube::{Client, Resource, ResourceExt};
 use metal3_api::consts::{BAREMETALHOST_FINALIZER, HARDWARE_DATA_FINALIZER, PAUSED_ANNOTATION};
 use metal3_api::v1alpha1::{
@@ -37,7 +37,7 @@ pub struct Context {
     pub client: Client,
     pub provisioner: Arc<dyn Provisioner>,
     pub machine: metal3_hoststate::Config,
-    pub recorder: Recorder,
+    pub recorder: crate::events::Recorder,
     pub metrics: Arc<Metrics>,
     /// How often firmware settings are read back.
     pub firmware_poll: crate::firmware::FirmwarePoll,
@@ -55,7 +55,7 @@ impl Context {
         client: Client,
         provisioner: Arc<dyn Provisioner>,
         machine: metal3_hoststate::Config,
-        recorder: Recorder,
+        recorder: crate::events::Recorder,
         metrics: Arc<Metrics>,
         caches: Caches,
     ) -> Self {

@@ -13,7 +13,6 @@ use std::sync::Arc;
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Secret;
-use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::{self, ObjectRef};
 use kube::runtime::{Controller, WatchStreamExt, controller, watcher};
 use kube::{Api, Client};
@@ -28,6 +27,7 @@ use tracing::{debug, info};
 pub mod cache;
 mod credentials;
 mod dataimage;
+pub mod events;
 pub mod firmware;
 pub mod host;
 pub mod http;
@@ -110,11 +110,13 @@ pub async fn run(
     let (secret_store, secret_writer) = reflector::store();
     let secret_changes = watcher(api::<Secret>(&client, ns), labelled)
         .default_backoff()
+        .modify(slim)
         .reflect(secret_writer)
         .applied_objects();
     let (hardware_store, hardware_writer) = reflector::store();
     let hardware_changes = watcher(api::<HardwareData>(&client, ns), watcher::Config::default())
         .default_backoff()
+        .modify(slim)
         .reflect(hardware_writer)
         .applied_objects();
     let (data_images, data_image_changes) = companion::<DataImage>(&client, ns);
@@ -127,6 +129,7 @@ pub async fn run(
         watcher::Config::default(),
     )
     .default_backoff()
+    .modify(slim)
     .reflect(schema_writer)
     .applied_objects();
     let caches = Caches {
@@ -152,12 +155,10 @@ pub async fn run(
             subscription_ctx,
         )
         .for_each(|_| async {});
-    let recorder = Recorder::new(
+    let recorder = events::Recorder::new(
         client.clone(),
-        Reporter {
-            controller: REPORTING_CONTROLLER.into(),
-            instance: config.instance.clone(),
-        },
+        REPORTING_CONTROLLER,
+        config.instance.clone(),
     );
     let mut context = Context::new(
         client.clone(),
@@ -205,6 +206,7 @@ pub async fn run(
     let (reader, writer) = reflector::store();
     let host_stream = watcher(hosts, watcher::Config::default())
         .default_backoff()
+        .modify(slim)
         .reflect(writer)
         .applied_objects()
         .predicate_filter(wake, Default::default());
@@ -259,6 +261,7 @@ where
     let (store, writer) = reflector::store();
     let changes = watcher(api::<K>(client, namespace), watcher::Config::default())
         .default_backoff()
+        .modify(slim)
         .reflect(writer)
         .applied_objects()
         .predicate_filter(
@@ -270,6 +273,13 @@ where
             Default::default(),
         );
     (store, changes)
+}
+
+/// Drops `metadata.managedFields` before an object is cached: the operator never reads them,
+/// and they are often the larger part of a small object. Writing an object back without them
+/// is safe: the API server keeps its managed fields when a request carries none.
+fn slim<K: kube::Resource>(o: &mut K) {
+    o.meta_mut().managed_fields = None;
 }
 
 fn same_name_host<K: kube::Resource>(o: K) -> Option<ObjectRef<BareMetalHost>> {
