@@ -25,7 +25,7 @@ enum Command {
     /// Everything on this machine: a control plane, simulated BMCs as BareMetalHosts, the
     /// operator. Ctrl-C stops it.
     Up(up_cmd::Args),
-    /// Print the CustomResourceDefinitions of every metal3.io kind.
+    /// Print the CustomResourceDefinitions of every metal3.io and Cluster API provider kind.
     Crds(crds_cmd::Args),
     /// Inspect BMC addresses.
     #[command(subcommand)]
