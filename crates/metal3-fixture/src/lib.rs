@@ -21,9 +21,9 @@ use metal3_api::v1alpha1::{
     HardwareSystemVendor, Nic, ProvisioningState, SettingSchema, Storage, setting_text,
 };
 use metal3_provisioner::{
-    DataImageStatus, EventSubscription, FirmwareSettings, HardwareState, Health, HostData,
-    InspectData, InspectOutcome, ManagementAccessData, Outcome, PrepareData, PrepareOutcome,
-    ProvResult, ProvisionData, Provisioner, ProvisionerError, RebootMode,
+    DataImageStatus, EventSubscription, FirmwareSettings, HardwareState, Health, HostConfig,
+    HostData, InspectData, InspectOutcome, ManagementAccessData, Outcome, PrepareData,
+    PrepareOutcome, ProvResult, ProvisionData, Provisioner, ProvisionerError, RebootMode,
 };
 use serde::Deserialize;
 
@@ -116,6 +116,9 @@ pub struct Node {
     pub registered: bool,
     pub powered_on: bool,
     pub provisioned_image: Option<String>,
+    /// User data, network data and metadata the last provisioning was given (tests check that
+    /// what a host got is what its consumer meant).
+    pub provisioned_config: Option<HostConfig>,
     pub detached: bool,
     pub data_image: Option<String>,
     pub subscriptions: BTreeMap<String, EventSubscription>,
@@ -558,6 +561,7 @@ impl Provisioner for Fixture {
         _force_reboot: bool,
     ) -> ProvResult<Outcome> {
         let url = data.image.url.clone();
+        let config = data.host_config.clone();
         self.with_node(host, |node, b, ctx| {
             let starting = node.active.map(|(a, _)| a) != Some(Operation::Provision);
             if starting && node.provisioned_image.as_deref() == Some(url.as_str()) {
@@ -569,6 +573,7 @@ impl Provisioner for Fixture {
             }
             node.advance(Operation::Provision, b, false, |n| {
                 n.provisioned_image = Some(url);
+                n.provisioned_config = Some(config);
                 n.powered_on = true;
             })
             .0
@@ -591,6 +596,7 @@ impl Provisioner for Fixture {
             }
             node.advance(Operation::Deprovision, b, restart, |n| {
                 n.provisioned_image = None;
+                n.provisioned_config = None;
                 n.powered_on = false;
             })
             .0
