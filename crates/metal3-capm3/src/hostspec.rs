@@ -17,6 +17,7 @@ use metal3_capm3_api::v1beta2::{self, Metal3Machine};
 use serde_json::{Map, Value, json};
 
 use crate::hosts::consumer_is;
+use crate::patch::merge_diff;
 
 fn labels(host: &mut BareMetalHost) -> &mut BTreeMap<String, String> {
     host.metadata.labels.get_or_insert_with(BTreeMap::new)
@@ -300,30 +301,6 @@ fn map_diff(
         }
     }
     (!out.is_empty()).then_some(Value::Object(out))
-}
-
-/// The JSON merge patch (RFC 7386) turning `old` into `new`: changed keys, `null` for removed
-/// ones, recursively for objects; `None` when they are equal.
-pub fn merge_diff(old: Option<&Value>, new: Option<&Value>) -> Option<Value> {
-    match (old, new) {
-        (a, b) if a == b => None,
-        (_, None) => Some(Value::Null),
-        (Some(Value::Object(a)), Some(Value::Object(b))) => {
-            let mut out = Map::new();
-            for (k, v) in b {
-                if let Some(d) = merge_diff(a.get(k), Some(v)) {
-                    out.insert(k.clone(), d);
-                }
-            }
-            for k in a.keys() {
-                if !b.contains_key(k) {
-                    out.insert(k.clone(), Value::Null);
-                }
-            }
-            Some(Value::Object(out))
-        }
-        (_, Some(v)) => Some(v.clone()),
-    }
 }
 
 /// The merge patch from `old` to `new` over the fields CAPM3 changes on a host (labels,

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod bmc_cmd;
+mod capm3_cmd;
 mod control_plane_cmd;
 mod crds_cmd;
 mod operator_cmd;
@@ -36,6 +37,8 @@ enum Command {
     ControlPlane(control_plane_cmd::Args),
     /// Run the Bare Metal Operator against a cluster.
     Operator(operator_cmd::Args),
+    /// Run the Cluster API provider Metal3 (CAPM3) against a cluster.
+    Capm3(capm3_cmd::Args),
     /// Serve a fleet of simulated servers over Redfish.
     Sim(sim_cmd::Args),
 }
@@ -49,6 +52,7 @@ fn main() -> ExitCode {
         Command::Validate(args) => validate_cmd::run(&args),
         Command::ControlPlane(args) => control_plane_cmd::run(&args),
         Command::Operator(args) => operator_cmd::run(&args),
+        Command::Capm3(args) => capm3_cmd::run(&args),
         Command::Sim(args) => sim_cmd::run(&args),
     };
     match result {

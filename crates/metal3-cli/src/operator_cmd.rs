@@ -100,7 +100,7 @@ pub struct Args {
 /// Lease name, as upstream's leader-election ID.
 const LEASE_NAME: &str = "baremetal-operator";
 
-fn init_logging(format: LogFormat) {
+pub(crate) fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
@@ -112,7 +112,7 @@ fn init_logging(format: LogFormat) {
     }
 }
 
-async fn client(kubeconfig: Option<&PathBuf>) -> Result<Client> {
+pub(crate) async fn client(kubeconfig: Option<&PathBuf>) -> Result<Client> {
     let config = match kubeconfig {
         Some(path) => {
             let kc = Kubeconfig::read_from(path)
@@ -232,26 +232,7 @@ pub fn run(args: &Args) -> Result<ExitCode> {
             None
         };
         // Stop on Ctrl-C / SIGTERM-like interrupts, or when leadership is lost.
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<bool>();
-        let holder = elector.clone();
-        tokio::spawn(async move {
-            let lost = async {
-                match &holder {
-                    Some(e) => e.hold().await,
-                    None => std::future::pending::<()>().await,
-                }
-            };
-            let lost_leadership = tokio::select! {
-                _ = tokio::signal::ctrl_c() => false,
-                () = lost => true,
-            };
-            let _ = stop_tx.send(lost_leadership);
-        });
-        let (seen_tx, seen_rx) = tokio::sync::oneshot::channel::<bool>();
-        let shutdown = async move {
-            let lost = stop_rx.await.unwrap_or(false);
-            let _ = seen_tx.send(lost);
-        };
+        let (shutdown, seen_rx) = metal3_operator::leader::stop_signal(elector.clone());
         if let Some(pool) = &redfish_pool {
             // Sessions unused for a while are logged out, so BMCs never run out of them.
             let pool = pool.clone();

@@ -663,11 +663,11 @@ macro_rules! family {
             /// DNS server addresses.
             #[serde(default, skip_serializing_if = "Vec::is_empty")]
             #[schemars(
-                                        length(min = 1, max = 512),
-                                        inner(pattern($pattern)),
-                                        extend("x-kubernetes-list-type" = "set"),
-                                        transform = $items
-                                    )]
+                                                        length(min = 1, max = 512),
+                                                        inner(pattern($pattern)),
+                                                        extend("x-kubernetes-list-type" = "set"),
+                                                        transform = $items
+                                                    )]
             pub dns: Vec<String>,
             /// Name of an IP pool whose DNS servers are used.
             #[serde(
