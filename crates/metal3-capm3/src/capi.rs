@@ -242,6 +242,21 @@ pub struct MachineTemplateMachineSpec {
     pub infrastructure_ref: ContractRef,
 }
 
+/// A MachineDeployment: CAPM3 only needs its name (the node-reuse label) and identity.
+#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[kube(
+    group = "cluster.x-k8s.io",
+    version = "v1beta2",
+    kind = "MachineDeployment",
+    namespaced,
+    schema = "disabled"
+)]
+#[serde(rename_all = "camelCase", default)]
+pub struct MachineDeploymentSpec {
+    /// The Cluster it belongs to.
+    pub cluster_name: String,
+}
+
 /// The owner of `kind` in `group` among `owners`.
 pub fn owner<'a>(
     owners: &'a [OwnerReference],

@@ -36,6 +36,9 @@ pub fn controller(ctx: &Ctx) -> Controller<Metal3Cluster> {
 
 /// One pass over a Metal3Cluster.
 pub async fn reconcile(m3c: Arc<Metal3Cluster>, ctx: Arc<Ctx>) -> Result<Action, Error> {
+    let Some(m3c) = crate::fresh(&ctx, &*m3c).await?.map(Arc::new) else {
+        return Ok(Action::await_change());
+    };
     let ns = m3c.namespace().unwrap_or_default();
     if m3c.labels().contains_key(MANAGED_BY_LABEL) {
         // Managed by something else: not ours to touch.

@@ -47,6 +47,9 @@ enum Stop {
 
 /// One pass over a Metal3Data.
 pub async fn reconcile(data: Arc<Metal3Data>, ctx: Arc<Ctx>) -> Result<Action, Error> {
+    let Some(data) = crate::fresh(&ctx, &*data).await?.map(Arc::new) else {
+        return Ok(Action::await_change());
+    };
     let ns = data.namespace().unwrap_or_default();
     let api = ctx.api::<Metal3Data>(&ns);
     let mut new = (*data).clone();

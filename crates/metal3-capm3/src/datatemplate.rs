@@ -65,6 +65,9 @@ fn named_template(claim: &Metal3DataClaim, template: &str) -> bool {
 
 /// One pass over a Metal3DataTemplate.
 pub async fn reconcile(template: Arc<Metal3DataTemplate>, ctx: Arc<Ctx>) -> Result<Action, Error> {
+    let Some(template) = crate::fresh(&ctx, &*template).await?.map(Arc::new) else {
+        return Ok(Action::await_change());
+    };
     let ns = template.namespace().unwrap_or_default();
     let name = template.name_any();
     let api = ctx.api::<Metal3DataTemplate>(&ns);

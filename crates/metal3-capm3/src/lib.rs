@@ -86,6 +86,9 @@ pub struct Ctx {
     pub workloads: workload::Workloads,
     /// Whether remediation uses the out-of-service taint (decided at start).
     pub out_of_service_taint: bool,
+    /// Serialises this instance's host claims, so its own reconciles never pick the same host
+    /// at once; between instances (or processes) the claim's optimistic concurrency decides.
+    pub claims: tokio::sync::Mutex<()>,
 }
 
 /// Errors of a reconcile; the object is looked at again after [`Config::error_retry`].
@@ -178,6 +181,7 @@ pub async fn run(
         config,
         workloads: workload::Workloads::default(),
         out_of_service_taint,
+        claims: tokio::sync::Mutex::new(()),
     });
     info!(
         namespace = ctx.config.namespace.as_deref().unwrap_or("<all>"),
@@ -230,4 +234,18 @@ where
         + 'static,
 {
     Controller::new(ctx.scoped::<K>(), ctx.watch_config())
+}
+
+/// The object as the API server has it now: a pass starts from this, not from the controller's
+/// cache, which can still show the object our previous pass wrote over. `None` when it is gone.
+pub(crate) async fn fresh<K>(ctx: &Ctx, obj: &K) -> Result<Option<K>, Error>
+where
+    K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + std::fmt::Debug
+        + serde::de::DeserializeOwned,
+{
+    let ns = obj.meta().namespace.clone().unwrap_or_default();
+    let name = obj.meta().name.clone().unwrap_or_default();
+    Ok(ctx.api::<K>(&ns).get_opt(&name).await?)
 }

@@ -39,10 +39,6 @@ use crate::{Ctx, Error, selector};
 /// Node label carrying the BareMetalHost's UID (set by the kubelet from the metadata).
 pub const NODE_UUID_LABEL: &str = "metal3.io/uuid";
 
-/// Serialises host claims in this process, so its own reconciles never pick the same host at
-/// once (the claim's optimistic concurrency protects against other processes).
-static CLAIMS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
 fn to_machine(namespace: Option<String>, name: String) -> Option<ObjectRef<Metal3Machine>> {
     Some(ObjectRef::new(&name).within(&namespace?))
 }
@@ -205,6 +201,9 @@ fn is_conflict(e: &Error) -> bool {
 
 /// One pass over a Metal3Machine.
 pub async fn reconcile(m3m: Arc<Metal3Machine>, ctx: Arc<Ctx>) -> Result<Action, Error> {
+    let Some(m3m) = crate::fresh(&ctx, &*m3m).await?.map(Arc::new) else {
+        return Ok(Action::await_change());
+    };
     let mut pass = Pass {
         ctx: &ctx,
         ns: m3m.namespace().unwrap_or_default(),
@@ -392,12 +391,16 @@ async fn normal(pass: &mut Pass<'_>, world: &World) -> Result<Option<Action>, Er
     if pass.host_name().is_none() {
         return associate(pass, world).await;
     }
-    pass.condition(
-        c::ASSOCIATE_BMH,
-        ConditionStatus::True,
-        c::ASSOCIATE_BMH_SUCCESS,
-        "",
-    );
+    // Kept as set at the claim (a node-reuse claim keeps its own reason).
+    let conditions = pass.status().conditions.clone();
+    if !crate::conditions::is_true(&conditions, c::ASSOCIATE_BMH) {
+        pass.condition(
+            c::ASSOCIATE_BMH,
+            ConditionStatus::True,
+            c::ASSOCIATE_BMH_SUCCESS,
+            "",
+        );
+    }
     if let Err(message) = associate_metadata(pass).await? {
         pass.fail(
             c::ASSOCIATE_METADATA,
@@ -512,7 +515,7 @@ async fn associate(pass: &mut Pass<'_>, world: &World) -> Result<Option<Action>,
             return Ok(None);
         }
     };
-    let _claiming = CLAIMS.lock().await;
+    let _claiming = ctx.claims.lock().await;
     let hosts = ctx
         .api::<BareMetalHost>(&pass.ns)
         .list(&ListParams::default())
@@ -725,6 +728,15 @@ async fn update(pass: &mut Pass<'_>, world: &World) -> Result<Option<Action>, Er
         );
         return Ok(Some(Action::requeue(ctx.config.requeue)));
     };
+    let conditions = pass.status().conditions.clone();
+    if !crate::conditions::is_true(&conditions, c::ASSOCIATE_BMH) {
+        pass.condition(
+            c::ASSOCIATE_BMH,
+            ConditionStatus::True,
+            c::ASSOCIATE_BMH_SUCCESS,
+            "",
+        );
+    }
     if let Some(action) = wait_for_data(pass).await? {
         return Ok(Some(action));
     }
@@ -991,7 +1003,11 @@ async fn delete(pass: &mut Pass<'_>, world: &World) -> Result<Option<Action>, Er
         c::DELETING_REASON,
         "",
     );
-    // Dissociate the rendered data (the user's own Secrets stay).
+    // The host first, while the status still names the Secrets the machine gave it.
+    if let Some(action) = release_host(pass, world).await? {
+        return Ok(Some(action));
+    }
+    // Then the rendered data (the user's own Secrets stay named).
     if pass.new.spec.meta_data.is_none() {
         pass.status().meta_data = None;
     }
@@ -1009,9 +1025,6 @@ async fn delete(pass: &mut Pass<'_>, world: &World) -> Result<Option<Action>, Er
                 Err(e) => return Err(e.into()),
             }
         }
-    }
-    if let Some(action) = release_host(pass, world).await? {
-        return Ok(Some(action));
     }
     pass.new.metadata.finalizers = Some(
         pass.old
@@ -1043,8 +1056,7 @@ async fn release_host(pass: &mut Pass<'_>, world: &World) -> Result<Option<Actio
             label_bmc_secret(ctx, &pass.ns, &host, None).await?;
         }
     }
-    // The Secrets the machine gave, as read before this pass forgot them.
-    let machine = (*pass.old).clone();
+    let machine = pass.new.clone();
     let fast_track = ctx.config.fast_track;
     if pass
         .edit_host(&host, |h| hostspec::unprovision(h, &machine, fast_track))

@@ -45,10 +45,13 @@ fn main_part(object: &Value) -> Value {
     })
 }
 
-/// Writes what changed from `old` (as read) to `new`: the status through the status
-/// subresource first, then labels, annotations, finalizers and spec. A change of finalizers is
-/// pinned to `old`'s resourceVersion, so a concurrent change fails the write (and the reconcile
-/// retries) instead of losing someone's finalizer. Returns whether anything was written.
+/// Writes what changed from `old` (as read) to `new`: labels, annotations, finalizers and spec
+/// through the main resource, and the status through its subresource. The spec goes first, so
+/// no reader sees a status (say, `ready`) before the spec it speaks of; but when finalizers are
+/// removed the status goes first, as the object may be gone right after. A change of
+/// finalizers is pinned to `old`'s resourceVersion, so a concurrent change fails the write (and
+/// the reconcile retries) instead of losing someone's finalizer. Returns whether anything was
+/// written.
 pub async fn write<K>(api: &Api<K>, old: &K, new: &K) -> Result<bool, kube::Error>
 where
     K: Resource + Serialize + Clone + DeserializeOwned + Debug,
@@ -58,23 +61,34 @@ where
         serde_json::to_value(new).unwrap_or(Value::Null),
     );
     let name = old.name_any();
-    let mut wrote = false;
-    if let Some(diff) = merge_diff(o.get("status"), n.get("status")) {
+    let status = merge_diff(o.get("status"), n.get("status"));
+    let mut main = merge_diff(Some(&main_part(&o)), Some(&main_part(&n)));
+    if let Some(diff) = main.as_mut()
+        && diff["metadata"].get("finalizers").is_some()
+    {
+        diff["metadata"]["resourceVersion"] = json!(old.resource_version());
+    }
+    let removes_finalizers = new.meta().finalizers.as_ref().map_or(0, Vec::len)
+        < old.meta().finalizers.as_ref().map_or(0, Vec::len);
+    let write_status = async |diff: Value| {
         api.patch_status(
             &name,
             &PatchParams::default(),
             &Patch::Merge(json!({"status": diff})),
         )
-        .await?;
-        wrote = true;
+        .await
+        .map(|_| ())
+    };
+    let wrote = status.is_some() || main.is_some();
+    if removes_finalizers && let Some(diff) = status.clone() {
+        write_status(diff).await?;
     }
-    if let Some(mut diff) = merge_diff(Some(&main_part(&o)), Some(&main_part(&n))) {
-        if diff["metadata"].get("finalizers").is_some() {
-            diff["metadata"]["resourceVersion"] = json!(old.resource_version());
-        }
+    if let Some(diff) = main {
         api.patch(&name, &PatchParams::default(), &Patch::Merge(&diff))
             .await?;
-        wrote = true;
+    }
+    if !removes_finalizers && let Some(diff) = status {
+        write_status(diff).await?;
     }
     Ok(wrote)
 }

@@ -69,6 +69,9 @@ async fn drained(client: &Client, node: &str) -> Result<bool, Error> {
 
 /// One pass over a Metal3Remediation.
 pub async fn reconcile(m3r: Arc<Metal3Remediation>, ctx: Arc<Ctx>) -> Result<Action, Error> {
+    let Some(m3r) = crate::fresh(&ctx, &*m3r).await?.map(Arc::new) else {
+        return Ok(Action::await_change());
+    };
     let ns = m3r.namespace().unwrap_or_default();
     let poll = ctx.config.remediation_poll;
     let Some(owner) = capi::owner(m3r.owner_references(), capi::GROUP, Some("Machine")).cloned()

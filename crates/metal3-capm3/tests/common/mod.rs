@@ -25,7 +25,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 /// How long anything may take.
-pub const WAIT: Duration = Duration::from_secs(120);
+pub const WAIT: Duration = Duration::from_secs(180);
 
 /// Installs the upstream Cluster API CRDs (read from `shared/`) once per test binary.
 pub fn install_capi_crds() {
@@ -54,6 +54,33 @@ pub fn install_capi_crds() {
                 metal3_testenv::install_crd_objects(&client, &crds)
                     .await
                     .expect("CAPI CRDs install");
+                // Established is not yet served everywhere: wait until every new kind lists.
+                for crd in &crds {
+                    let version = crd
+                        .spec
+                        .versions
+                        .iter()
+                        .find(|v| v.storage)
+                        .map(|v| v.name.clone())
+                        .unwrap_or_default();
+                    let resource = ApiResource {
+                        group: crd.spec.group.clone(),
+                        version: version.clone(),
+                        api_version: format!("{}/{version}", crd.spec.group),
+                        kind: crd.spec.names.kind.clone(),
+                        plural: crd.spec.names.plural.clone(),
+                    };
+                    let api: Api<DynamicObject> = Api::all_with(client.clone(), &resource);
+                    let deadline = Instant::now() + WAIT;
+                    while api.list(&Default::default()).await.is_err() {
+                        assert!(
+                            Instant::now() < deadline,
+                            "{} is never served",
+                            resource.plural
+                        );
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                    }
+                }
             });
         })
         .join()
@@ -104,6 +131,11 @@ impl Env {
 
     /// A namespace, with the Cluster API CRDs installed, and nothing running.
     pub async fn bare(prefix: &str) -> Self {
+        // `RUST_LOG=metal3_capm3=debug` shows the controllers' logs of failing tests.
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
         install_capi_crds();
         let cp = metal3_testenv::shared();
         let client = cp.client().await.expect("client");
@@ -308,6 +340,17 @@ impl Env {
     /// (owner reference, cluster label, infrastructure provisioned once the Metal3Cluster is),
     /// and the workload kubeconfig Secret pointing at this test control plane.
     pub async fn cluster(&self, name: &str) -> Cluster {
+        self.cluster_labelled(name, json!({})).await
+    }
+
+    /// Like [`Env::cluster`], with extra `labels` on the Metal3Cluster.
+    pub async fn cluster_labelled(&self, name: &str, labels: Value) -> Cluster {
+        let mut m3c_labels = json!({"cluster.x-k8s.io/cluster-name": name});
+        if let Some(extra) = labels.as_object() {
+            for (k, v) in extra {
+                m3c_labels[k] = v.clone();
+            }
+        }
         let cluster = self
             .create::<Cluster>(json!({
                 "apiVersion": "cluster.x-k8s.io/v1beta2", "kind": "Cluster",
@@ -319,7 +362,7 @@ impl Env {
             "apiVersion": "infrastructure.cluster.x-k8s.io/v1beta2", "kind": "Metal3Cluster",
             "metadata": {
                 "name": name,
-                "labels": {"cluster.x-k8s.io/cluster-name": name},
+                "labels": m3c_labels,
                 "ownerReferences": [owner(&cluster, true)],
             },
             "spec": {"controlPlaneEndpoint": {"host": "192.0.2.10", "port": 6443}, "cloudProviderEnabled": false,
@@ -362,6 +405,25 @@ impl Env {
         m3m_spec: Value,
         owner_ref: Option<Value>,
     ) -> (Machine, Metal3Machine) {
+        self.machine_labelled(cluster, name, m3m_spec, owner_ref, json!({}))
+            .await
+    }
+
+    /// Like [`Env::machine`], with extra `labels` on the Metal3Machine.
+    pub async fn machine_labelled(
+        &self,
+        cluster: &str,
+        name: &str,
+        m3m_spec: Value,
+        owner_ref: Option<Value>,
+        labels: Value,
+    ) -> (Machine, Metal3Machine) {
+        let mut m3m_labels = json!({"cluster.x-k8s.io/cluster-name": cluster});
+        if let Some(extra) = labels.as_object() {
+            for (k, v) in extra {
+                m3m_labels[k] = v.clone();
+            }
+        }
         let bootstrap = format!("{name}-bootstrap");
         self.create::<Secret>(json!({
             "metadata": {"name": bootstrap, "labels": {"cluster.x-k8s.io/cluster-name": cluster}},
@@ -389,7 +451,7 @@ impl Env {
                 "apiVersion": "infrastructure.cluster.x-k8s.io/v1beta2", "kind": "Metal3Machine",
                 "metadata": {
                     "name": name,
-                    "labels": {"cluster.x-k8s.io/cluster-name": cluster},
+                    "labels": m3m_labels,
                     "ownerReferences": [owner(&machine, true)],
                 },
                 "spec": m3m_spec,
@@ -418,7 +480,7 @@ impl Env {
         let node: Node = serde_json::from_value(json!({
             "metadata": {"name": node_name, "labels": {
                 "metal3.io/uuid": host.metadata.uid,
-                "kubernetes.io/hostname": host_name,
+                "kubernetes.io/hostname": node_name,
             }},
         }))
         .expect("node");
@@ -470,6 +532,15 @@ impl Env {
             .get_opt(&node_name(&self.ns, host))
             .await
             .expect("get node")
+    }
+
+    /// Deletes the Node of a host (the Machine controller does when it deletes a Machine).
+    pub async fn delete_node(&self, host: &str) {
+        let nodes: Api<Node> = Api::all(self.client.clone());
+        nodes
+            .delete(&node_name(&self.ns, host), &DeleteParams::default())
+            .await
+            .expect("delete node");
     }
 
     /// The BareMetalHosts of this namespace.
