@@ -8,7 +8,7 @@
 //!   functions of [`conversion`].
 //!
 //! [`crds::all`] merges both versions of every kind into one CRD each (generated into
-//! `config/crd/`, labelled with the CAPI contract versions); `tests/upstream_compat.rs` proves
+//! `config/crd/capm3/`, labelled with the CAPI contract versions); `tests/upstream_compat.rs` proves
 //! every field path of both versions against upstream's CRDs.
 
 // kube-derive's repeated `printcolumn(type_ = …)` entries look like duplicated attributes to

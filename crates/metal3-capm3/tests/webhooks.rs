@@ -4,6 +4,8 @@
 //! registers them (v1beta2 rules, `matchPolicy: Equivalent`, so v1beta1 requests reach them
 //! converted).
 
+mod common;
+
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -81,6 +83,7 @@ fn minimal_v1beta1(kind: &str) -> Value {
 fn server() -> &'static Server {
     static SERVER: OnceLock<Server> = OnceLock::new();
     SERVER.get_or_init(|| {
+        common::install_crds();
         let ca_key = KeyPair::generate().expect("key");
         let mut ca = CertificateParams::new(Vec::<String>::new()).expect("params");
         ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);

@@ -27,8 +27,10 @@ use serde_json::{Value, json};
 /// How long anything may take.
 pub const WAIT: Duration = Duration::from_secs(180);
 
-/// Installs the upstream Cluster API CRDs (read from `shared/`) once per test binary.
-pub fn install_capi_crds() {
+/// Installs, once per test binary, the upstream Cluster API CRDs (read from `shared/`) and
+/// ours from `config/crd/capm3` (the BareMetalHost CRDs of `config/crd` come with the control
+/// plane).
+pub fn install_crds() {
     static DONE: OnceLock<()> = OnceLock::new();
     DONE.get_or_init(|| {
         let cp = metal3_testenv::shared();
@@ -39,21 +41,28 @@ pub fn install_capi_crds() {
                 .expect("runtime");
             runtime.block_on(async {
                 let shared = metal3_api::compat::shared_dir(Path::new(env!("CARGO_MANIFEST_DIR")));
-                let dir = shared.join("reference/crds/cluster-api");
                 let mut crds = Vec::new();
-                for entry in
-                    std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-                {
-                    let path = entry.expect("entry").path();
-                    let text = std::fs::read_to_string(&path).expect("read CRD");
-                    let crd: CustomResourceDefinition =
-                        serde_saphyr::from_str(&text).expect("CRD parses");
-                    crds.push(crd);
+                for dir in [
+                    shared.join("reference/crds/cluster-api"),
+                    metal3_testenv::crd_dir().join("capm3"),
+                ] {
+                    for entry in
+                        std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+                    {
+                        let path = entry.expect("entry").path();
+                        if path.file_name().is_some_and(|n| n == "kustomization.yaml") {
+                            continue;
+                        }
+                        let text = std::fs::read_to_string(&path).expect("read CRD");
+                        let crd: CustomResourceDefinition = serde_saphyr::from_str(&text)
+                            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                        crds.push(crd);
+                    }
                 }
                 let client = cp.client().await.expect("client");
                 metal3_testenv::install_crd_objects(&client, &crds)
                     .await
-                    .expect("CAPI CRDs install");
+                    .expect("the CRDs install");
                 // Established is not yet served everywhere: wait until every new kind lists.
                 for crd in &crds {
                     let version = crd
@@ -136,7 +145,7 @@ impl Env {
             .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
             .with_test_writer()
             .try_init();
-        install_capi_crds();
+        install_crds();
         let cp = metal3_testenv::shared();
         let client = cp.client().await.expect("client");
         let ns = cp.namespace(&client, prefix).await.expect("namespace");
