@@ -155,6 +155,17 @@ fn printer_columns(version: &Value) -> Vec<(String, String, String, i64, String)
         .unwrap_or_default()
 }
 
+/// The deviations in `allowed` whose reason is too short to explain anything.
+pub fn unexplained(allowed: &[Deviation<'_>]) -> Vec<String> {
+    allowed
+        .iter()
+        .filter(|(_, _, _, why)| why.len() <= 20)
+        .map(|(kind, path, attribute, _)| {
+            format!("deviation {kind} {path} [{attribute}] needs a real reason")
+        })
+        .collect()
+}
+
 /// Every difference between our CRD and upstream's (both as JSON), one line each, except the
 /// `allowed` deviations: names, scope, versions (served, storage, deprecated, subresources,
 /// printer columns) and every schema path under `spec` and `status`.
@@ -286,6 +297,23 @@ pub fn read_upstream(shared: &Path, component: &str, file_name: &str) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_deviation_needs_a_reason() {
+        let allowed = [
+            ("Kind", "spec.a", "enum", "short"),
+            (
+                "Kind",
+                "spec.b",
+                "type",
+                "a reason long enough to explain it",
+            ),
+        ];
+        assert_eq!(
+            unexplained(&allowed),
+            vec!["deviation Kind spec.a [enum] needs a real reason".to_string()]
+        );
+    }
 
     #[test]
     fn comparator_catches_a_changed_type() {

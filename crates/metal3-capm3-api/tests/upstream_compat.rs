@@ -15,7 +15,8 @@ const ALLOWED: &[compat::Deviation<'static>] = &[];
 #[test]
 fn every_kind_matches_upstream_crd() {
     let shared = compat::shared_dir(Path::new(env!("CARGO_MANIFEST_DIR")));
-    let mut problems = Vec::new();
+    // Any deviation allowed some day must say why.
+    let mut problems = compat::unexplained(ALLOWED);
     for crd in crds::all() {
         let ours = serde_json::to_value(&crd).expect("CRD serialises to JSON");
         match compat::read_upstream(
@@ -44,14 +45,4 @@ fn every_kind_matches_upstream_crd() {
         problems.len(),
         problems.join("\n")
     );
-}
-
-#[test]
-fn allowed_deviations_are_explained() {
-    for (kind, path, attribute, why) in ALLOWED {
-        assert!(
-            why.len() > 20,
-            "deviation {kind} {path} [{attribute}] needs a real reason"
-        );
-    }
 }

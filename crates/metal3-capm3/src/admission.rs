@@ -125,12 +125,7 @@ async fn admit(
     Json(body): Json<AdmissionReview<DynamicObject>>,
     judge: fn(&AdmissionRequest<DynamicObject>) -> AdmissionResponse,
 ) -> Json<AdmissionReview<DynamicObject>> {
-    let request: Result<AdmissionRequest<DynamicObject>, _> = body.try_into();
-    let response = match request {
-        Ok(request) => judge(&request),
-        Err(e) => AdmissionResponse::invalid(format!("not an AdmissionReview request: {e}")),
-    };
-    Json(response.into_review())
+    Json(metal3_operator::webhook::answer(body, judge))
 }
 
 /// Every webhook route.

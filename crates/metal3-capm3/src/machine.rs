@@ -129,6 +129,19 @@ impl Pass<'_> {
         );
     }
 
+    /// The host is associated: `AssociateBMH` True, unless it already is (a node-reuse claim
+    /// keeps the reason it was set with).
+    fn associated(&mut self) {
+        if !crate::conditions::is_true(&self.status().conditions, c::ASSOCIATE_BMH) {
+            self.condition(
+                c::ASSOCIATE_BMH,
+                ConditionStatus::True,
+                c::ASSOCIATE_BMH_SUCCESS,
+                "",
+            );
+        }
+    }
+
     /// A terminal problem (the v1beta1 `failureReason`/`failureMessage`).
     fn fail(&mut self, kind: &str, reason: &str, message: &str) {
         self.condition(kind, ConditionStatus::False, reason, message);
@@ -391,16 +404,7 @@ async fn normal(pass: &mut Pass<'_>, world: &World) -> Result<Option<Action>, Er
     if pass.host_name().is_none() {
         return associate(pass, world).await;
     }
-    // Kept as set at the claim (a node-reuse claim keeps its own reason).
-    let conditions = pass.status().conditions.clone();
-    if !crate::conditions::is_true(&conditions, c::ASSOCIATE_BMH) {
-        pass.condition(
-            c::ASSOCIATE_BMH,
-            ConditionStatus::True,
-            c::ASSOCIATE_BMH_SUCCESS,
-            "",
-        );
-    }
+    pass.associated();
     if let Err(message) = associate_metadata(pass).await? {
         pass.fail(
             c::ASSOCIATE_METADATA,
@@ -728,15 +732,7 @@ async fn update(pass: &mut Pass<'_>, world: &World) -> Result<Option<Action>, Er
         );
         return Ok(Some(Action::requeue(ctx.config.requeue)));
     };
-    let conditions = pass.status().conditions.clone();
-    if !crate::conditions::is_true(&conditions, c::ASSOCIATE_BMH) {
-        pass.condition(
-            c::ASSOCIATE_BMH,
-            ConditionStatus::True,
-            c::ASSOCIATE_BMH_SUCCESS,
-            "",
-        );
-    }
+    pass.associated();
     if let Some(action) = wait_for_data(pass).await? {
         return Ok(Some(action));
     }

@@ -21,7 +21,6 @@ use metal3_capm3::admission::{DEFAULTED, KINDS, mutate_path, validate_path};
 use metal3_capm3_api::GROUP;
 use metal3_capm3_api::consts::CONVERSION_DATA_ANNOTATION;
 use metal3_capm3_api::crds::{CONVERSION_PATH, with_conversion_webhook};
-use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
 use serde_json::{Value, json};
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -84,19 +83,10 @@ fn server() -> &'static Server {
     static SERVER: OnceLock<Server> = OnceLock::new();
     SERVER.get_or_init(|| {
         common::install_crds();
-        let ca_key = KeyPair::generate().expect("key");
-        let mut ca = CertificateParams::new(Vec::<String>::new()).expect("params");
-        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        let ca_cert = ca.self_signed(&ca_key).expect("ca");
-        let issuer = Issuer::new(ca, ca_key);
-        let key = KeyPair::generate().expect("key");
-        let cert = CertificateParams::new(vec!["127.0.0.1".to_string()])
-            .expect("params")
-            .signed_by(&key, &issuer)
-            .expect("cert");
+        let tls = metal3_testenv::tls::loopback_certificate().expect("certificate");
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let port = listener.local_addr().expect("addr").port();
-        let (cert_pem, key_pem) = (cert.pem().into_bytes(), key.serialize_pem().into_bytes());
+        let (cert_pem, key_pem) = (tls.cert_pem.into_bytes(), tls.key_pem.into_bytes());
         std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(1)
@@ -118,7 +108,7 @@ fn server() -> &'static Server {
         });
         let server = Server {
             url: format!("https://127.0.0.1:{port}"),
-            ca_pem: ca_cert.pem(),
+            ca_pem: tls.ca_pem,
         };
         let (url, ca_pem) = (server.url.clone(), server.ca_pem.clone());
         std::thread::spawn(move || {

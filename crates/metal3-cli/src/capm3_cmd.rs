@@ -56,19 +56,7 @@ pub struct Args {
 const LEASE_NAME: &str = "controller-leader-election-capm3";
 
 pub fn run(args: &Args) -> Result<ExitCode> {
-    if args.webhook_port != 0 {
-        for file in ["tls.crt", "tls.key"] {
-            let path = args.webhook_cert_dir.join(file);
-            if !path.is_file() {
-                bail!(
-                    "--webhook-port {}: {} does not exist; mount the webhook certificate Secret at \
-                     --webhook-cert-dir (keys tls.crt and tls.key), or pass --webhook-port 0",
-                    args.webhook_port,
-                    path.display()
-                );
-            }
-        }
-    }
+    crate::webhook_cert::check(args.webhook_port, &args.webhook_cert_dir)?;
     init_logging(args.log_format);
     let _ = rustls::crypto::ring::default_provider().install_default();
     let runtime = tokio::runtime::Runtime::new().context("tokio runtime")?;

@@ -12,6 +12,7 @@ mod operator_cmd;
 mod sim_cmd;
 mod up_cmd;
 mod validate_cmd;
+mod webhook_cert;
 
 /// Kubernetes-native bare metal host management, wire-compatible with Metal³.
 #[derive(Parser, Debug)]

@@ -145,19 +145,7 @@ pub fn run(args: &Args) -> Result<ExitCode> {
             Arc::new(p)
         }
     };
-    if args.webhook_port != 0 {
-        for file in ["tls.crt", "tls.key"] {
-            let path = args.webhook_cert_dir.join(file);
-            if !path.is_file() {
-                bail!(
-                    "--webhook-port {}: {} does not exist; mount the webhook certificate Secret at \
-                     --webhook-cert-dir (keys tls.crt and tls.key), or pass --webhook-port 0",
-                    args.webhook_port,
-                    path.display()
-                );
-            }
-        }
-    }
+    crate::webhook_cert::check(args.webhook_port, &args.webhook_cert_dir)?;
     let preprovisioning_images = if args.build_preprov_image {
         let vars = std::env::vars().collect();
         let sources =

@@ -60,15 +60,24 @@ fn message(errors: &[FieldError]) -> String {
         .join("; ")
 }
 
+/// Answers an `AdmissionReview` with `judge`'s response to its request (any webhook of the
+/// binary: the BareMetalHost rules here, the Cluster API provider's elsewhere).
+pub fn answer(
+    body: AdmissionReview<DynamicObject>,
+    judge: impl Fn(&AdmissionRequest<DynamicObject>) -> AdmissionResponse,
+) -> AdmissionReview<DynamicObject> {
+    let request: Result<AdmissionRequest<DynamicObject>, _> = body.try_into();
+    match request {
+        Ok(request) => judge(&request),
+        Err(e) => AdmissionResponse::invalid(format!("not an AdmissionReview request: {e}")),
+    }
+    .into_review()
+}
+
 async fn handle(
     Json(body): Json<AdmissionReview<DynamicObject>>,
 ) -> Json<AdmissionReview<DynamicObject>> {
-    let request: Result<AdmissionRequest<DynamicObject>, _> = body.try_into();
-    let response = match request {
-        Ok(request) => review(&request),
-        Err(e) => AdmissionResponse::invalid(format!("not an AdmissionReview request: {e}")),
-    };
-    Json(response.into_review())
+    Json(answer(body, review))
 }
 
 /// Routes for every webhook path.

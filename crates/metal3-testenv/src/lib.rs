@@ -7,6 +7,8 @@
 //! [`ControlPlane`] is dropped and, because a `static` is never dropped, also by a watchdog
 //! that ends them as soon as the process that started them is gone (even after a panic or abort).
 
+pub mod tls;
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
