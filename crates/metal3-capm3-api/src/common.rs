@@ -18,21 +18,8 @@ wire_enum! {
     }
 }
 
-wire_enum! {
-    /// On-disk format of an image.
-    pub enum DiskFormat {
-        /// Raw disk image.
-        Raw => "raw",
-        /// QEMU copy-on-write v2.
-        Qcow2 => "qcow2",
-        /// VirtualBox disk image.
-        Vdi => "vdi",
-        /// VMware disk image.
-        Vmdk => "vmdk",
-        /// An ISO booted as is, never written to disk.
-        LiveIso => "live-iso",
-    }
-}
+/// On-disk format of an image: the BareMetalHost's own enum, which the image is copied to.
+pub use metal3_api::v1alpha1::ImageFormat as DiskFormat;
 
 wire_enum! {
     /// Disk cleaning of the host before and after use, copied to the BareMetalHost.

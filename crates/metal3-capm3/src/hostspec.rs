@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 
 use metal3_api::consts::{PAUSED_ANNOTATION, STATUS_ANNOTATION};
 use metal3_api::v1alpha1::{
-    AutomatedCleaningMode, BareMetalHost, ChecksumType, CustomDeploy, Image, ImageFormat,
-    ObjectReference, ProvisioningState, SecretReference,
+    AutomatedCleaningMode, BareMetalHost, ChecksumType, CustomDeploy, Image, ObjectReference,
+    ProvisioningState, SecretReference,
 };
 use metal3_capm3_api::common::{CleaningMode, MachineAddress, MachineAddressType};
 use metal3_capm3_api::consts::{
@@ -87,9 +87,7 @@ pub fn set_spec(host: &mut BareMetalHost, m3m: &Metal3Machine) -> Result<(), Str
                 checksum_type: image
                     .checksum_type
                     .and_then(|t| ChecksumType::from_wire(t.as_str())),
-                disk_format: image
-                    .disk_format
-                    .and_then(|f| ImageFormat::from_wire(f.as_str())),
+                disk_format: image.disk_format,
                 oci_auth_secret_name: None,
             });
         }
@@ -353,7 +351,9 @@ pub fn patch(old: &BareMetalHost, new: &BareMetalHost) -> Option<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use metal3_api::v1alpha1::{BareMetalHostSpec, BareMetalHostStatus, HardwareDetails, Nic};
+    use metal3_api::v1alpha1::{
+        BareMetalHostSpec, BareMetalHostStatus, HardwareDetails, ImageFormat, Nic,
+    };
     use metal3_capm3_api::v1beta2::{Metal3MachineSpec, Metal3MachineStatus};
 
     fn host() -> BareMetalHost {
