@@ -85,9 +85,7 @@ pub struct Image {
 impl Image {
     /// Whether the image comes from an OCI registry (`oci://`, any case).
     pub fn is_oci(&self) -> bool {
-        self.url
-            .get(..6)
-            .is_some_and(|scheme| scheme.eq_ignore_ascii_case("oci://"))
+        metal3_api::v1alpha1::is_oci_url(&self.url)
     }
 }
 
