@@ -69,7 +69,6 @@ pub fn all() -> Vec<CustomResourceDefinition> {
     ];
     for crd in &mut crds {
         let kind = crd.spec.names.kind.clone();
-        crd.spec.names.list_kind = Some(format!("{kind}List"));
         for version in &mut crd.spec.versions {
             if EMPTY_SUBRESOURCES.contains(&kind.as_str()) && version.subresources.is_none() {
                 version.subresources = Some(Default::default());
@@ -77,25 +76,36 @@ pub fn all() -> Vec<CustomResourceDefinition> {
             if STATUS_WITHOUT_SUBRESOURCE.contains(&kind.as_str()) {
                 version.subresources = None;
             }
-            if let Some(schema) = version
-                .schema
-                .as_mut()
-                .and_then(|s| s.open_api_v3_schema.as_mut())
-            {
-                // Upstream does not require `spec` at the top level.
-                schema.required = None;
-                walk(schema, "", &mut |path, s| {
-                    let keep = NULLABLE_FIELDS.contains(&(kind.as_str(), path));
-                    s.nullable = keep.then_some(true);
-                    // An optional enum lists `null` among its values; absence says it already.
-                    if let Some(values) = s.enum_.as_mut() {
-                        values.retain(|v| !v.0.is_null());
-                    }
-                });
-            }
         }
+        normalise(crd, NULLABLE_FIELDS);
     }
     crds
+}
+
+/// Brings a kube-derive CRD to upstream's shape: `listKind` set, `spec` not required at the top
+/// level, `nullable` only on the `(kind, path)` pairs listed in `nullable`, and no `null` among
+/// an optional enum's values. Shared by every API crate of the workspace.
+pub fn normalise(crd: &mut CustomResourceDefinition, nullable: &[(&str, &str)]) {
+    let kind = crd.spec.names.kind.clone();
+    crd.spec.names.list_kind = Some(format!("{kind}List"));
+    for version in &mut crd.spec.versions {
+        if let Some(schema) = version
+            .schema
+            .as_mut()
+            .and_then(|s| s.open_api_v3_schema.as_mut())
+        {
+            // Upstream does not require `spec` at the top level.
+            schema.required = None;
+            walk(schema, "", &mut |path, s| {
+                let keep = nullable.contains(&(kind.as_str(), path));
+                s.nullable = keep.then_some(true);
+                // An optional enum lists `null` among its values; absence says it already.
+                if let Some(values) = s.enum_.as_mut() {
+                    values.retain(|v| !v.0.is_null());
+                }
+            });
+        }
+    }
 }
 
 /// File name of a CRD under `config/crd/`, as upstream names them: `<group>_<plural>.yaml`.
@@ -121,7 +131,11 @@ pub fn render_all() -> Result<Vec<(String, String)>, CrdError> {
 }
 
 /// Calls `f` on every schema node with its dotted path (`spec.raid`, `status.conditions[]`).
-fn walk(schema: &mut JSONSchemaProps, path: &str, f: &mut impl FnMut(&str, &mut JSONSchemaProps)) {
+pub fn walk(
+    schema: &mut JSONSchemaProps,
+    path: &str,
+    f: &mut impl FnMut(&str, &mut JSONSchemaProps),
+) {
     f(path, schema);
     let join = |name: &str| {
         if path.is_empty() {

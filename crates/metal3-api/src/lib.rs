@@ -8,6 +8,7 @@
 // clippy; they are separate columns.
 #![allow(clippy::duplicated_attributes)]
 
+pub mod compat;
 pub mod consts;
 pub mod crds;
 pub mod v1alpha1;

@@ -5,12 +5,14 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod bmc_cmd;
+mod capm3_cmd;
 mod control_plane_cmd;
 mod crds_cmd;
 mod operator_cmd;
 mod sim_cmd;
 mod up_cmd;
 mod validate_cmd;
+mod webhook_cert;
 
 /// Kubernetes-native bare metal host management, wire-compatible with Metal³.
 #[derive(Parser, Debug)]
@@ -25,7 +27,7 @@ enum Command {
     /// Everything on this machine: a control plane, simulated BMCs as BareMetalHosts, the
     /// operator. Ctrl-C stops it.
     Up(up_cmd::Args),
-    /// Print the CustomResourceDefinitions of every metal3.io kind.
+    /// Print the CustomResourceDefinitions of every metal3.io and Cluster API provider kind.
     Crds(crds_cmd::Args),
     /// Inspect BMC addresses.
     #[command(subcommand)]
@@ -36,6 +38,8 @@ enum Command {
     ControlPlane(control_plane_cmd::Args),
     /// Run the Bare Metal Operator against a cluster.
     Operator(operator_cmd::Args),
+    /// Run the Cluster API provider Metal3 (CAPM3) against a cluster.
+    Capm3(capm3_cmd::Args),
     /// Serve a fleet of simulated servers over Redfish.
     Sim(sim_cmd::Args),
 }
@@ -49,6 +53,7 @@ fn main() -> ExitCode {
         Command::Validate(args) => validate_cmd::run(&args),
         Command::ControlPlane(args) => control_plane_cmd::run(&args),
         Command::Operator(args) => operator_cmd::run(&args),
+        Command::Capm3(args) => capm3_cmd::run(&args),
         Command::Sim(args) => sim_cmd::run(&args),
     };
     match result {

@@ -110,7 +110,7 @@ pub struct Args {
 /// Lease name, as upstream's leader-election ID.
 const LEASE_NAME: &str = "baremetal-operator";
 
-fn init_logging(format: LogFormat) {
+pub(crate) fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
@@ -122,7 +122,7 @@ fn init_logging(format: LogFormat) {
     }
 }
 
-async fn client(kubeconfig: Option<&PathBuf>) -> Result<Client> {
+pub(crate) async fn client(kubeconfig: Option<&PathBuf>) -> Result<Client> {
     let config = match kubeconfig {
         Some(path) => {
             let kc = Kubeconfig::read_from(path)
@@ -176,19 +176,7 @@ pub fn run(args: &Args) -> Result<ExitCode> {
             Arc::new(p)
         }
     };
-    if args.webhook_port != 0 {
-        for file in ["tls.crt", "tls.key"] {
-            let path = args.webhook_cert_dir.join(file);
-            if !path.is_file() {
-                bail!(
-                    "--webhook-port {}: {} does not exist; mount the webhook certificate Secret at \
-                     --webhook-cert-dir (keys tls.crt and tls.key), or pass --webhook-port 0",
-                    args.webhook_port,
-                    path.display()
-                );
-            }
-        }
-    }
+    crate::webhook_cert::check(args.webhook_port, &args.webhook_cert_dir)?;
     let preprovisioning_images = if args.build_preprov_image {
         let vars = std::env::vars().collect();
         let sources =
@@ -263,26 +251,7 @@ pub fn run(args: &Args) -> Result<ExitCode> {
             None
         };
         // Stop on Ctrl-C / SIGTERM-like interrupts, or when leadership is lost.
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<bool>();
-        let holder = elector.clone();
-        tokio::spawn(async move {
-            let lost = async {
-                match &holder {
-                    Some(e) => e.hold().await,
-                    None => std::future::pending::<()>().await,
-                }
-            };
-            let lost_leadership = tokio::select! {
-                _ = tokio::signal::ctrl_c() => false,
-                () = lost => true,
-            };
-            let _ = stop_tx.send(lost_leadership);
-        });
-        let (seen_tx, seen_rx) = tokio::sync::oneshot::channel::<bool>();
-        let shutdown = async move {
-            let lost = stop_rx.await.unwrap_or(false);
-            let _ = seen_tx.send(lost);
-        };
+        let (shutdown, seen_rx) = metal3_operator::leader::stop_signal(elector.clone());
         if let Some(pool) = &redfish_pool {
             // Sessions unused for a while are logged out, so BMCs never run out of them.
             let pool = pool.clone();

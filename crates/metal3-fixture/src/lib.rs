@@ -21,9 +21,9 @@ use metal3_api::v1alpha1::{
     HardwareSystemVendor, Nic, ProvisioningState, SettingSchema, Storage, setting_text,
 };
 use metal3_provisioner::{
-    DataImageStatus, EventSubscription, FirmwareSettings, HardwareState, Health, HostData,
-    InspectData, InspectOutcome, ManagementAccessData, Outcome, PrepareData, PrepareOutcome,
-    ProvResult, ProvisionData, Provisioner, ProvisionerError, RebootMode,
+    DataImageStatus, EventSubscription, FirmwareSettings, HardwareState, Health, HostConfig,
+    HostData, InspectData, InspectOutcome, ManagementAccessData, Outcome, PrepareData,
+    PrepareOutcome, ProvResult, ProvisionData, Provisioner, ProvisionerError, RebootMode,
 };
 use serde::Deserialize;
 
@@ -116,6 +116,9 @@ pub struct Node {
     pub registered: bool,
     pub powered_on: bool,
     pub provisioned_image: Option<String>,
+    /// User data, network data and metadata the last provisioning was given (tests check that
+    /// what a host got is what its consumer meant).
+    pub provisioned_config: Option<HostConfig>,
     pub detached: bool,
     pub data_image: Option<String>,
     pub subscriptions: BTreeMap<String, EventSubscription>,
@@ -123,8 +126,6 @@ pub struct Node {
     pub preprovisioning_image: Option<String>,
     /// Preprovisioning network data the last registration was given (empty: none).
     pub preprovisioning_network_data: String,
-    /// Network data of the config drive the last provisioning wrote.
-    pub provisioned_network_data: Option<String>,
     /// Firmware settings once changed by preparation or servicing (else the behaviour's).
     pub firmware_settings: Option<BTreeMap<String, String>>,
     /// The long operation under way and the polls it still needs.
@@ -564,7 +565,7 @@ impl Provisioner for Fixture {
         _force_reboot: bool,
     ) -> ProvResult<Outcome> {
         let url = data.image.url.clone();
-        let network_data = data.host_config.network_data.clone();
+        let config = data.host_config.clone();
         self.with_node(host, |node, b, ctx| {
             let starting = node.active.map(|(a, _)| a) != Some(Operation::Provision);
             if starting && node.provisioned_image.as_deref() == Some(url.as_str()) {
@@ -576,7 +577,7 @@ impl Provisioner for Fixture {
             }
             node.advance(Operation::Provision, b, false, |n| {
                 n.provisioned_image = Some(url);
-                n.provisioned_network_data = network_data;
+                n.provisioned_config = Some(config);
                 n.powered_on = true;
             })
             .0
@@ -599,6 +600,7 @@ impl Provisioner for Fixture {
             }
             node.advance(Operation::Deprovision, b, restart, |n| {
                 n.provisioned_image = None;
+                n.provisioned_config = None;
                 n.powered_on = false;
             })
             .0

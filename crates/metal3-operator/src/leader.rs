@@ -188,3 +188,35 @@ impl Elector {
         Ok(())
     }
 }
+
+/// The shutdown signal of a controller binary: it fires on Ctrl-C, or when `elector` (if any)
+/// loses its Lease. Returns the future to hand to the controllers and a receiver that tells,
+/// once it fired, whether leadership was lost (the binary then exits with an error, so a fresh
+/// start competes again).
+pub fn stop_signal(
+    elector: Option<Elector>,
+) -> (
+    impl std::future::Future<Output = ()> + Send + Sync + 'static,
+    tokio::sync::oneshot::Receiver<bool>,
+) {
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<bool>();
+    tokio::spawn(async move {
+        let lost = async {
+            match &elector {
+                Some(e) => e.hold().await,
+                None => std::future::pending::<()>().await,
+            }
+        };
+        let lost_leadership = tokio::select! {
+            _ = tokio::signal::ctrl_c() => false,
+            () = lost => true,
+        };
+        let _ = stop_tx.send(lost_leadership);
+    });
+    let (seen_tx, seen_rx) = tokio::sync::oneshot::channel::<bool>();
+    let shutdown = async move {
+        let lost = stop_rx.await.unwrap_or(false);
+        let _ = seen_tx.send(lost);
+    };
+    (shutdown, seen_rx)
+}

@@ -32,7 +32,7 @@ pub mod firmware;
 pub mod host;
 pub mod http;
 pub mod leader;
-mod meta;
+pub mod meta;
 pub mod metrics;
 pub mod preprov;
 pub mod subscription;

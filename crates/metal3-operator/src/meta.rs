@@ -1,4 +1,4 @@
-//! Small metadata operations shared by the controllers.
+//! Small metadata operations shared by the controllers (the Cluster API provider's too).
 
 use std::fmt::Debug;
 
@@ -15,7 +15,7 @@ use serde_json::json;
 /// resourceVersion, so a concurrent change makes it fail (and the reconcile retry) instead of
 /// losing someone else's finalizer. Nothing is sent (and `None` returned) when nothing
 /// changes; otherwise the patched object is returned.
-pub(crate) async fn set_finalizer<K>(
+pub async fn set_finalizer<K>(
     api: &Api<K>,
     obj: &K,
     name: &str,
@@ -52,7 +52,7 @@ where
 
 /// A reference from an object to `owner`; a `controller` reference also blocks the owner's
 /// deletion until the object is gone. `None` when the owner has no name or uid yet.
-pub(crate) fn owner_reference<K>(owner: &K, controller: bool) -> Option<OwnerReference>
+pub fn owner_reference<K>(owner: &K, controller: bool) -> Option<OwnerReference>
 where
     K: Resource<DynamicType = ()>,
 {
@@ -68,7 +68,7 @@ where
 
 /// Creates `obj`; one that already exists (made by a concurrent reconcile, or another host of
 /// the same model) is fine.
-pub(crate) async fn create_unless_exists<K>(api: &Api<K>, obj: &K) -> Result<(), kube::Error>
+pub async fn create_unless_exists<K>(api: &Api<K>, obj: &K) -> Result<(), kube::Error>
 where
     K: Resource + Clone + DeserializeOwned + Serialize + Debug,
 {

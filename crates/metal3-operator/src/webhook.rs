@@ -60,15 +60,24 @@ fn message(errors: &[FieldError]) -> String {
         .join("; ")
 }
 
+/// Answers an `AdmissionReview` with `judge`'s response to its request (any webhook of the
+/// binary: the BareMetalHost rules here, the Cluster API provider's elsewhere).
+pub fn answer(
+    body: AdmissionReview<DynamicObject>,
+    judge: impl Fn(&AdmissionRequest<DynamicObject>) -> AdmissionResponse,
+) -> AdmissionReview<DynamicObject> {
+    let request: Result<AdmissionRequest<DynamicObject>, _> = body.try_into();
+    match request {
+        Ok(request) => judge(&request),
+        Err(e) => AdmissionResponse::invalid(format!("not an AdmissionReview request: {e}")),
+    }
+    .into_review()
+}
+
 async fn handle(
     Json(body): Json<AdmissionReview<DynamicObject>>,
 ) -> Json<AdmissionReview<DynamicObject>> {
-    let request: Result<AdmissionRequest<DynamicObject>, _> = body.try_into();
-    let response = match request {
-        Ok(request) => review(&request),
-        Err(e) => AdmissionResponse::invalid(format!("not an AdmissionReview request: {e}")),
-    };
-    Json(response.into_review())
+    Json(answer(body, review))
 }
 
 /// Routes for every webhook path.
@@ -81,15 +90,7 @@ pub fn router() -> Router {
 /// Serves the webhooks over TLS on `addr`, with `tls.crt` and `tls.key` from `cert_dir` (the
 /// layout of a Kubernetes TLS Secret mounted as a volume).
 pub async fn serve(addr: SocketAddr, cert_dir: &Path) -> std::io::Result<()> {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let config = axum_server::tls_rustls::RustlsConfig::from_pem_file(
-        cert_dir.join("tls.crt"),
-        cert_dir.join("tls.key"),
-    )
-    .await?;
-    axum_server::bind_rustls(addr, config)
-        .serve(router().into_make_service())
-        .await
+    serve_router(addr, cert_dir, router()).await
 }
 
 /// Like [`serve`], on an already bound listener (tests bind port 0 first).
@@ -98,10 +99,38 @@ pub async fn serve_listener(
     cert_pem: Vec<u8>,
     key_pem: Vec<u8>,
 ) -> std::io::Result<()> {
+    serve_router_on(listener, cert_pem, key_pem, router()).await
+}
+
+/// Serves any webhook `router` over TLS on `addr`, with the certificate from `cert_dir`
+/// (`tls.crt`, `tls.key`): the same TLS story for every webhook of the binary.
+pub async fn serve_router(
+    addr: SocketAddr,
+    cert_dir: &Path,
+    router: Router,
+) -> std::io::Result<()> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let config = axum_server::tls_rustls::RustlsConfig::from_pem_file(
+        cert_dir.join("tls.crt"),
+        cert_dir.join("tls.key"),
+    )
+    .await?;
+    axum_server::bind_rustls(addr, config)
+        .serve(router.into_make_service())
+        .await
+}
+
+/// Like [`serve_router`], on an already bound listener with the certificate given as PEM.
+pub async fn serve_router_on(
+    listener: std::net::TcpListener,
+    cert_pem: Vec<u8>,
+    key_pem: Vec<u8>,
+    router: Router,
+) -> std::io::Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let config = axum_server::tls_rustls::RustlsConfig::from_pem(cert_pem, key_pem).await?;
     listener.set_nonblocking(true)?;
     axum_server::from_tcp_rustls(listener, config)
-        .serve(router().into_make_service())
+        .serve(router.into_make_service())
         .await
 }

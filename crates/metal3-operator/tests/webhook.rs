@@ -6,7 +6,6 @@ use base64::Engine;
 use k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration;
 use kube::api::{Api, DeleteParams, PostParams};
 use metal3_api::v1alpha1::BareMetalHost;
-use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
 use serde_json::json;
 
 fn host(name: &str, address: &str) -> BareMetalHost {
@@ -25,23 +24,14 @@ async fn the_api_server_rejects_invalid_hosts_through_our_webhook() {
     let ns = cp.namespace(&client, "webhook").await.expect("namespace");
 
     // A CA and a serving certificate for 127.0.0.1.
-    let ca_key = KeyPair::generate().expect("key");
-    let mut ca = CertificateParams::new(Vec::<String>::new()).expect("params");
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca_cert = ca.self_signed(&ca_key).expect("ca");
-    let issuer = Issuer::new(ca, ca_key);
-    let key = KeyPair::generate().expect("key");
-    let cert = CertificateParams::new(vec!["127.0.0.1".to_string()])
-        .expect("params")
-        .signed_by(&key, &issuer)
-        .expect("cert");
+    let tls = metal3_testenv::tls::loopback_certificate().expect("certificate");
 
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("addr").port();
     let server = tokio::spawn(metal3_operator::webhook::serve_listener(
         listener,
-        cert.pem().into_bytes(),
-        key.serialize_pem().into_bytes(),
+        tls.cert_pem.into_bytes(),
+        tls.key_pem.into_bytes(),
     ));
 
     let webhooks: Vec<_> = metal3_operator::webhook::PATHS
@@ -52,7 +42,7 @@ async fn the_api_server_rejects_invalid_hosts_through_our_webhook() {
                 "name": format!("{}.metal3.io", kind.to_lowercase()),
                 "clientConfig": {
                     "url": format!("https://127.0.0.1:{port}{path}"),
-                    "caBundle": base64::engine::general_purpose::STANDARD.encode(ca_cert.pem()),
+                    "caBundle": base64::engine::general_purpose::STANDARD.encode(&tls.ca_pem),
                 },
                 "rules": [{
                     "apiGroups": ["metal3.io"], "apiVersions": ["v1alpha1"],

@@ -9,6 +9,7 @@
 
 pub mod files;
 pub mod ironic;
+pub mod tls;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

@@ -670,10 +670,14 @@ impl Image {
 
     /// Whether the image comes from an OCI registry (`oci://`, any case).
     pub fn is_oci(&self) -> bool {
-        self.url
-            .get(..6)
-            .is_some_and(|scheme| scheme.eq_ignore_ascii_case("oci://"))
+        is_oci_url(&self.url)
     }
+}
+
+/// Whether an image URL names an OCI registry (`oci://`, any case).
+pub fn is_oci_url(url: &str) -> bool {
+    url.get(..6)
+        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("oci://"))
 }
 
 /// Deployment by a custom deploy step.

@@ -13,6 +13,9 @@ use super::common::{is_false, no_default, plain_integer};
 
 /// Declares a string enum whose variants map to fixed wire strings, with `as_str`, `from_wire`,
 /// `ALL` and `Display`. Variants take `#[default]` (with a `#[derive(Default)]` on the enum).
+/// Exported for the other API crates (`metal3-capm3-api`); the caller needs `serde` and
+/// `schemars` as dependencies.
+#[macro_export]
 macro_rules! wire_enum {
     (
         $(#[$meta:meta])*

@@ -1,0 +1,150 @@
+//! The CAPM3 webhook server: `/convert` (the `ConversionReview` of all nine kinds, running
+//! [`metal3_capm3_api::conversion`]), and the defaulting (`/mutate-…`) and validating
+//! (`/validate-…`) admission webhooks at upstream's paths, running [`crate::webhooks`]. Served
+//! over TLS like the operator's webhooks (`metal3_operator::webhook::serve_router`).
+
+use axum::Json;
+use axum::Router;
+use axum::routing::post;
+use kube::core::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview, Operation};
+use kube::core::conversion::{ConversionRequest, ConversionResponse, ConversionReview};
+use kube::core::{DynamicObject, Status};
+use metal3_capm3_api::conversion;
+use metal3_capm3_api::crds::CONVERSION_PATH;
+
+use crate::webhooks::{self, FieldError, Outcome};
+
+/// The kinds and the lower-case names in their webhook paths.
+pub const KINDS: &[(&str, &str)] = &[
+    ("Metal3Cluster", "metal3cluster"),
+    ("Metal3ClusterTemplate", "metal3clustertemplate"),
+    ("Metal3Data", "metal3data"),
+    ("Metal3DataClaim", "metal3dataclaim"),
+    ("Metal3DataTemplate", "metal3datatemplate"),
+    ("Metal3Machine", "metal3machine"),
+    ("Metal3MachineTemplate", "metal3machinetemplate"),
+    ("Metal3Remediation", "metal3remediation"),
+    ("Metal3RemediationTemplate", "metal3remediationtemplate"),
+];
+
+/// Kinds with a defaulting webhook.
+pub const DEFAULTED: &[&str] = &["Metal3Cluster", "Metal3RemediationTemplate"];
+
+/// Path of the validating webhook of `kind` (lower case).
+pub fn validate_path(kind: &str) -> String {
+    format!("/validate-infrastructure-cluster-x-k8s-io-v1beta2-{kind}")
+}
+
+/// Path of the defaulting webhook of `kind` (lower case).
+pub fn mutate_path(kind: &str) -> String {
+    format!("/mutate-infrastructure-cluster-x-k8s-io-v1beta2-{kind}")
+}
+
+/// Answers one `ConversionReview`: every object converted, or a failure naming the problem.
+pub fn convert_review(review: ConversionReview) -> ConversionReview {
+    let request = match ConversionRequest::from_review(review) {
+        Ok(r) => r,
+        Err(e) => {
+            return ConversionResponse::invalid(Status::failure(&e.to_string(), "BadRequest"))
+                .into_review();
+        }
+    };
+    let desired = request.desired_api_version.clone();
+    let converted: Result<Vec<_>, _> = request
+        .objects
+        .iter()
+        .map(|o| conversion::convert(o, &desired))
+        .collect();
+    let response = ConversionResponse::for_request(request);
+    match converted {
+        Ok(objects) => response.success(objects),
+        Err(e) => response.failure(Status::failure(&e.to_string(), "Invalid")),
+    }
+    .into_review()
+}
+
+fn message(errors: &[FieldError]) -> String {
+    errors
+        .iter()
+        .map(|e| format!("{}: {}", e.field, e.message))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn object_json(o: &DynamicObject) -> Option<serde_json::Value> {
+    serde_json::to_value(o).ok()
+}
+
+/// Judges one admission request (validation).
+pub fn validate_request(request: &AdmissionRequest<DynamicObject>) -> AdmissionResponse {
+    let response = AdmissionResponse::from(request);
+    if !matches!(request.operation, Operation::Create | Operation::Update) {
+        return response;
+    }
+    let Some(new) = request.object.as_ref().and_then(object_json) else {
+        return response.deny("the object could not be read");
+    };
+    let old = request.old_object.as_ref().and_then(object_json);
+    match webhooks::validate(&request.kind.kind, &new, old.as_ref()) {
+        Outcome::NotOurs => response,
+        Outcome::Checked(verdict) => {
+            let mut response = response;
+            response.warnings = (!verdict.warnings.is_empty()).then_some(verdict.warnings);
+            if verdict.errors.is_empty() {
+                response
+            } else {
+                response.deny(message(&verdict.errors))
+            }
+        }
+    }
+}
+
+/// Defaults one admission request, answering with a JSON patch.
+pub fn mutate_request(request: &AdmissionRequest<DynamicObject>) -> AdmissionResponse {
+    let response = AdmissionResponse::from(request);
+    if !matches!(request.operation, Operation::Create | Operation::Update) {
+        return response;
+    }
+    let Some(object) = request.object.as_ref().and_then(object_json) else {
+        return response.deny("the object could not be read");
+    };
+    match webhooks::default(&request.kind.kind, &object) {
+        Ok(None) => response,
+        Ok(Some(defaulted)) => {
+            let patch = json_patch::diff(&object, &defaulted);
+            match response.clone().with_patch(patch) {
+                Ok(r) => r,
+                Err(e) => response.deny(format!("cannot encode the defaults: {e}")),
+            }
+        }
+        Err(e) => response.deny(format!("{}: {}", e.field, e.message)),
+    }
+}
+
+async fn admit(
+    Json(body): Json<AdmissionReview<DynamicObject>>,
+    judge: fn(&AdmissionRequest<DynamicObject>) -> AdmissionResponse,
+) -> Json<AdmissionReview<DynamicObject>> {
+    Json(metal3_operator::webhook::answer(body, judge))
+}
+
+/// Every webhook route.
+pub fn router() -> Router {
+    let mut router = Router::new().route(
+        CONVERSION_PATH,
+        post(|Json(review): Json<ConversionReview>| async move { Json(convert_review(review)) }),
+    );
+    for (kind, lower) in KINDS {
+        router = router.route(
+            &validate_path(lower),
+            post(|body| admit(body, validate_request)),
+        );
+        if DEFAULTED.contains(kind) {
+            router = router.route(
+                &mutate_path(lower),
+                post(|body| admit(body, mutate_request)),
+            );
+        }
+    }
+    router
+}

@@ -1,0 +1,426 @@
+//! The Metal3Data controller: renders the metadata and network data of one machine into
+//! Secrets (`<metal3machine>-metadata`, `<metal3machine>-networkdata`), claiming IP addresses
+//! from the pools the template names. A Secret that exists is never rewritten, so a host is
+//! reprovisioned with exactly the data it had.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{ApiResource, DeleteParams, DynamicObject};
+use kube::core::GroupVersionKind;
+use kube::runtime::controller::Action;
+use kube::runtime::{Controller, watcher};
+use kube::{Api, ResourceExt};
+use metal3_api::v1alpha1::{BareMetalHost, SecretReference};
+use metal3_capm3_api::GROUP;
+use metal3_capm3_api::consts::{
+    CAPI_PAUSED_ANNOTATION, CLUSTER_NAME_LABEL, DATA_FINALIZER, DATA_SECRET_TYPE, HOST_ANNOTATION,
+    META_DATA_KEY, NETWORK_DATA_KEY,
+};
+use metal3_capm3_api::v1beta2::{Metal3Data, Metal3DataTemplate, Metal3Machine};
+use serde_json::{Value, json};
+
+use crate::capi::{self, Cluster, Machine};
+use crate::render::{self, Objects, PoolAddress, PoolRef};
+use crate::{Ctx, Error};
+
+/// The controller, woken by the Secrets it renders.
+pub fn controller(ctx: &Ctx) -> Controller<Metal3Data> {
+    crate::controller_for::<Metal3Data>(ctx)
+        .owns(ctx.scoped::<Secret>(), watcher::Config::default())
+}
+
+/// Suffix of the rendered metadata Secret.
+pub const META_DATA_SUFFIX: &str = "-metadata";
+/// Suffix of the rendered network data Secret.
+pub const NETWORK_DATA_SUFFIX: &str = "-networkdata";
+
+/// Why a rendering cannot go on yet, or failed.
+enum Stop {
+    /// Look again later; not an error.
+    Wait(String),
+    /// A problem the user must fix (written into `status.errorMessage`).
+    Failed(String),
+}
+
+/// One pass over a Metal3Data.
+pub async fn reconcile(data: Arc<Metal3Data>, ctx: Arc<Ctx>) -> Result<Action, Error> {
+    let Some(data) = crate::fresh(&ctx, &*data).await?.map(Arc::new) else {
+        return Ok(Action::await_change());
+    };
+    let ns = data.namespace().unwrap_or_default();
+    let api = ctx.api::<Metal3Data>(&ns);
+    let mut new = (*data).clone();
+    if data.metadata.deletion_timestamp.is_some() {
+        release_addresses(&ctx, &ns, &data).await?;
+        new.metadata.finalizers = Some(
+            data.finalizers()
+                .iter()
+                .filter(|f| *f != DATA_FINALIZER)
+                .cloned()
+                .collect(),
+        );
+        match crate::patch::write(&api, &data, &new).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(s)) if s.code == 404 => {}
+            Err(e) => return Err(e.into()),
+        }
+        return Ok(Action::await_change());
+    }
+    let Some(cluster_name) = data.labels().get(CLUSTER_NAME_LABEL).cloned() else {
+        return Ok(Action::requeue(ctx.config.requeue));
+    };
+    let Some(cluster) = ctx.api::<Cluster>(&ns).get_opt(&cluster_name).await? else {
+        return Ok(Action::requeue(ctx.config.requeue));
+    };
+    if cluster.paused() || data.annotations().contains_key(CAPI_PAUSED_ANNOTATION) {
+        return Ok(Action::requeue(ctx.config.requeue));
+    }
+    if !data.finalizers().iter().any(|f| f == DATA_FINALIZER) {
+        new.metadata
+            .finalizers
+            .get_or_insert_with(Vec::new)
+            .push(DATA_FINALIZER.into());
+        crate::patch::write(&api, &data, &new).await?;
+        return Ok(Action::requeue(std::time::Duration::ZERO));
+    }
+    let outcome = render_secrets(&ctx, &ns, &mut new, &cluster_name).await?;
+    let status = new.status.get_or_insert_with(Default::default);
+    let action = match outcome {
+        Ok(()) => {
+            status.ready = Some(true);
+            status.error_message.clear();
+            Action::await_change()
+        }
+        Err(Stop::Wait(why)) => {
+            tracing::debug!(data = %data.name_any(), namespace = %ns, %why, "rendering waits");
+            status.ready = Some(false);
+            Action::requeue(ctx.config.requeue)
+        }
+        Err(Stop::Failed(message)) => {
+            status.ready = Some(false);
+            status.error_message = message.chars().take(512).collect();
+            Action::requeue(ctx.config.requeue)
+        }
+    };
+    crate::patch::write(&api, &data, &new).await?;
+    Ok(action)
+}
+
+fn secret_ref(current: &Option<SecretReference>, default: String, ns: &str) -> SecretReference {
+    match current {
+        Some(r) if r.name.as_deref().is_some_and(|n| !n.is_empty()) => r.clone(),
+        _ => SecretReference {
+            name: Some(default),
+            namespace: Some(ns.into()),
+        },
+    }
+}
+
+async fn exists(secrets: &Api<Secret>, reference: &SecretReference) -> Result<bool, Error> {
+    Ok(secrets
+        .get_opt(reference.name.as_deref().unwrap_or_default())
+        .await?
+        .is_some())
+}
+
+async fn render_secrets(
+    ctx: &Ctx,
+    ns: &str,
+    data: &mut Metal3Data,
+    cluster: &str,
+) -> Result<Result<(), Stop>, Error> {
+    let Some(template_ref) = data.spec.template.clone().filter(|t| !t.name.is_empty()) else {
+        return Ok(Ok(()));
+    };
+    let Some(template) = ctx
+        .api::<Metal3DataTemplate>(ns)
+        .get_opt(&template_ref.name)
+        .await?
+    else {
+        return Ok(Err(Stop::Wait(format!(
+            "Metal3DataTemplate {} not found",
+            template_ref.name
+        ))));
+    };
+    let Some(m3m_owner) =
+        capi::owner(data.owner_references(), GROUP, Some("Metal3Machine")).cloned()
+    else {
+        return Ok(Err(Stop::Failed(
+            "the Metal3Data has no Metal3Machine owner".into(),
+        )));
+    };
+    let Some(m3m) = ctx
+        .api::<Metal3Machine>(ns)
+        .get_opt(&m3m_owner.name)
+        .await?
+    else {
+        return Ok(Err(Stop::Failed(format!(
+            "Metal3Machine {} not found",
+            m3m_owner.name
+        ))));
+    };
+    let secrets = ctx.api::<Secret>(ns);
+    let mut missing_meta = false;
+    let mut missing_network = false;
+    if template.spec.meta_data.is_some() {
+        let r = secret_ref(
+            &data.spec.meta_data,
+            format!("{}{META_DATA_SUFFIX}", m3m.name_any()),
+            ns,
+        );
+        missing_meta = !exists(&secrets, &r).await?;
+        data.spec.meta_data = Some(r);
+    }
+    if template.spec.network_data.is_some() {
+        let r = secret_ref(
+            &data.spec.network_data,
+            format!("{}{NETWORK_DATA_SUFFIX}", m3m.name_any()),
+            ns,
+        );
+        missing_network = !exists(&secrets, &r).await?;
+        data.spec.network_data = Some(r);
+    }
+    if !missing_meta && !missing_network {
+        return Ok(Ok(()));
+    }
+    let Some(machine_owner) =
+        capi::owner(m3m.owner_references(), capi::GROUP, Some("Machine")).cloned()
+    else {
+        return Ok(Err(Stop::Wait(
+            "waiting for the Machine controller to own the Metal3Machine".into(),
+        )));
+    };
+    let Some(machine) = ctx.api::<Machine>(ns).get_opt(&machine_owner.name).await? else {
+        return Ok(Err(Stop::Wait(format!(
+            "Machine {} not found",
+            machine_owner.name
+        ))));
+    };
+    let host_name = m3m
+        .annotations()
+        .get(HOST_ANNOTATION)
+        .map(|v| v.rsplit('/').next().unwrap_or(v).to_string());
+    let host = match host_name {
+        Some(h) => ctx.api::<BareMetalHost>(ns).get_opt(&h).await?,
+        None => None,
+    };
+    let Some(host) = host else {
+        return Ok(Err(Stop::Wait(
+            "waiting for the Metal3Machine to get a BareMetalHost".into(),
+        )));
+    };
+    let objects = Objects {
+        index: data.spec.index.unwrap_or(0),
+        namespace: ns,
+        machine: &machine.metadata,
+        metal3machine: &m3m.metadata,
+        host: &host,
+    };
+    let pools = match render::referenced_pools(
+        template.spec.meta_data.as_ref(),
+        template.spec.network_data.as_ref(),
+        Some(&objects),
+    ) {
+        Ok(p) => p,
+        Err(e) => return Ok(Err(Stop::Failed(e.0))),
+    };
+    let mut addresses = BTreeMap::new();
+    for pool in pools.values() {
+        match address_from_pool(ctx, ns, data, pool).await? {
+            Ok(Some(a)) => {
+                addresses.insert(pool.name.clone(), a);
+            }
+            Ok(None) => {
+                return Ok(Err(Stop::Wait(format!(
+                    "waiting for an address from IP pool {}",
+                    pool.name
+                ))));
+            }
+            Err(message) => return Ok(Err(Stop::Failed(message))),
+        }
+    }
+    let owner = metal3_operator::meta::owner_reference(&*data, true);
+    let create =
+        async |reference: &Option<SecretReference>, key: &str, text: String| -> Result<(), Error> {
+            let mut secret = Secret {
+                type_: Some(DATA_SECRET_TYPE.into()),
+                data: Some([(key.to_string(), ByteString(text.into_bytes()))].into()),
+                ..Default::default()
+            };
+            secret.metadata.name = reference.as_ref().and_then(|r| r.name.clone());
+            secret.metadata.namespace = Some(ns.into());
+            secret.metadata.labels =
+                Some([(CLUSTER_NAME_LABEL.to_string(), cluster.to_string())].into());
+            secret.metadata.owner_references = owner.clone().map(|o| vec![o]);
+            metal3_operator::meta::create_unless_exists(&secrets, &secret).await?;
+            Ok(())
+        };
+    if missing_meta && let Some(meta) = &template.spec.meta_data {
+        let rendered =
+            match render::metadata(meta, &objects, &addresses).and_then(|m| render::to_yaml(&m)) {
+                Ok(text) => text,
+                Err(e) => return Ok(Err(Stop::Failed(e.0))),
+            };
+        create(&data.spec.meta_data, META_DATA_KEY, rendered).await?;
+    }
+    if missing_network && let Some(network) = &template.spec.network_data {
+        let rendered = match render::network_data(network, &objects, &addresses)
+            .and_then(|n| render::to_yaml(&n))
+        {
+            Ok(text) => text,
+            Err(e) => return Ok(Err(Stop::Failed(e.0))),
+        };
+        create(&data.spec.network_data, NETWORK_DATA_KEY, rendered).await?;
+    }
+    Ok(Ok(()))
+}
+
+/// An untyped API of an IPAM kind (whose CRDs belong to the IPAM provider, not to us).
+fn dynamic(
+    ctx: &Ctx,
+    ns: &str,
+    group: &str,
+    version: &str,
+    kind: &str,
+) -> (Api<DynamicObject>, ApiResource) {
+    let resource = ApiResource::from_gvk(&GroupVersionKind::gvk(group, version, kind));
+    (
+        Api::namespaced_with(ctx.client.clone(), ns, &resource),
+        resource,
+    )
+}
+
+/// The claim and address kinds serving `pool`.
+fn ipam_kinds(
+    ctx: &Ctx,
+    ns: &str,
+    pool: &PoolRef,
+) -> ((Api<DynamicObject>, ApiResource), Api<DynamicObject>) {
+    if pool.is_metal3() {
+        (
+            dynamic(ctx, ns, "ipam.metal3.io", "v1alpha1", "IPClaim"),
+            dynamic(ctx, ns, "ipam.metal3.io", "v1alpha1", "IPAddress").0,
+        )
+    } else {
+        (
+            dynamic(
+                ctx,
+                ns,
+                "ipam.cluster.x-k8s.io",
+                "v1beta2",
+                "IPAddressClaim",
+            ),
+            dynamic(ctx, ns, "ipam.cluster.x-k8s.io", "v1beta2", "IPAddress").0,
+        )
+    }
+}
+
+fn claim_name(data: &Metal3Data, pool: &PoolRef) -> String {
+    format!("{}-{}", data.name_any(), pool.name)
+}
+
+/// The address allocated to this data from `pool`, claiming one first: a Metal3 `IPClaim`
+/// for `IPPool`s, a Cluster API `IPAddressClaim` for other pools. `Ok(None)` while waiting;
+/// the inner `Err` is an allocation failure reported by the pool.
+async fn address_from_pool(
+    ctx: &Ctx,
+    ns: &str,
+    data: &Metal3Data,
+    pool: &PoolRef,
+) -> Result<Result<Option<PoolAddress>, String>, Error> {
+    let name = claim_name(data, pool);
+    let owner = metal3_operator::meta::owner_reference(data, true);
+    let ((claims, claim_kind), addresses) = ipam_kinds(ctx, ns, pool);
+    let spec = if pool.is_metal3() {
+        json!({"pool": {"name": pool.name, "namespace": ns}})
+    } else {
+        json!({"poolRef": {"apiGroup": pool.api_group, "kind": pool.kind, "name": pool.name}})
+    };
+    let claim = match claims.get_opt(&name).await? {
+        Some(c) => c,
+        None => {
+            let mut claim = DynamicObject::new(&name, &claim_kind);
+            claim.metadata.namespace = Some(ns.into());
+            claim.metadata.finalizers = Some(vec![DATA_FINALIZER.into()]);
+            claim.metadata.owner_references = owner.map(|o| vec![o]);
+            claim.metadata.labels = data.metadata.labels.clone();
+            claim.data = json!({"spec": spec});
+            metal3_operator::meta::create_unless_exists(&claims, &claim).await?;
+            return Ok(Ok(None));
+        }
+    };
+    let status = &claim.data["status"];
+    if let Some(message) = status["errorMessage"].as_str().filter(|m| !m.is_empty()) {
+        return Ok(Err(format!(
+            "IP Allocation for {} failed : {message}",
+            pool.name
+        )));
+    }
+    let address_name = if pool.is_metal3() {
+        status["address"]["name"].as_str()
+    } else {
+        status["addressRef"]["name"].as_str()
+    };
+    let Some(address_name) = address_name.filter(|n| !n.is_empty()) else {
+        return Ok(Ok(None));
+    };
+    let Some(address) = addresses.get_opt(address_name).await? else {
+        return Ok(Ok(None));
+    };
+    let spec = &address.data["spec"];
+    let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
+    Ok(Ok(Some(PoolAddress {
+        address: text(&spec["address"]),
+        prefix: spec["prefix"]
+            .as_i64()
+            .and_then(|p| i32::try_from(p).ok())
+            .unwrap_or(0),
+        gateway: text(&spec["gateway"]),
+        dns_servers: spec["dnsServers"]
+            .as_array()
+            .map(|a| a.iter().map(text).collect())
+            .unwrap_or_default(),
+    })))
+}
+
+/// Deletes the IP claims of a deleted Metal3Data.
+async fn release_addresses(ctx: &Ctx, ns: &str, data: &Metal3Data) -> Result<(), Error> {
+    let Some(template_ref) = data.spec.template.clone() else {
+        return Ok(());
+    };
+    let Some(template) = ctx
+        .api::<Metal3DataTemplate>(ns)
+        .get_opt(&template_ref.name)
+        .await?
+    else {
+        return Ok(());
+    };
+    let pools = render::referenced_pools(
+        template.spec.meta_data.as_ref(),
+        template.spec.network_data.as_ref(),
+        None,
+    )
+    .unwrap_or_default();
+    for pool in pools.values() {
+        let ((claims, _), _) = ipam_kinds(ctx, ns, pool);
+        let name = claim_name(data, pool);
+        let claim = match claims.get_opt(&name).await {
+            Ok(c) => c,
+            // No such kind in this cluster: nothing was claimed.
+            Err(kube::Error::Api(s)) if s.code == 404 => None,
+            Err(e) => return Err(e.into()),
+        };
+        if let Some(claim) = claim {
+            metal3_operator::meta::set_finalizer(&claims, &claim, DATA_FINALIZER, false).await?;
+            match claims.delete(&name, &DeleteParams::default()).await {
+                Ok(_) => {}
+                Err(kube::Error::Api(s)) if s.code == 404 => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,350 @@
+//! The Metal3Remediation controller: observes the remediated machine's host and Node, asks
+//! [`crate::remediation::next`] what to do, and does it.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::{Node, Pod, Taint};
+use k8s_openapi::api::storage::v1::VolumeAttachment;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
+use kube::runtime::Controller;
+use kube::runtime::controller::Action;
+use kube::{Client, ResourceExt};
+use metal3_api::v1alpha1::BareMetalHost;
+use metal3_capm3_api::common::{RemediationPhase, RemediationType, V1Beta1Condition};
+use metal3_capm3_api::consts::{
+    HOST_ANNOTATION, NODE_ANNOTATIONS_BACKUP_ANNOTATION, NODE_LABELS_BACKUP_ANNOTATION,
+    REMEDIATION_FINALIZER, REMEDIATION_REBOOT_PREFIX, UNHEALTHY_ANNOTATION, UNHEALTHY_VALUE,
+};
+use metal3_capm3_api::v1beta2::{Metal3Machine, Metal3Remediation};
+use serde_json::json;
+use tracing::info;
+
+use crate::capi::{self, Machine};
+use crate::remediation::{Facts, NodeFacts, Step, next};
+use crate::webhooks::DEFAULT_TIMEOUT_SECONDS;
+use crate::{Ctx, Error};
+
+/// The Node taint that takes a powered-off node out of service.
+pub const OUT_OF_SERVICE_TAINT: &str = "node.kubernetes.io/out-of-service";
+
+/// The controller; a running remediation looks at its host every
+/// [`crate::Config::remediation_poll`].
+pub fn controller(ctx: &Ctx) -> Controller<Metal3Remediation> {
+    crate::controller_for::<Metal3Remediation>(ctx)
+}
+
+fn reboot_key(m3r: &Metal3Remediation) -> String {
+    format!(
+        "{REMEDIATION_REBOOT_PREFIX}{}",
+        m3r.metadata.uid.clone().unwrap_or_default()
+    )
+}
+
+fn tainted(node: &Node) -> bool {
+    node.spec
+        .as_ref()
+        .and_then(|s| s.taints.as_ref())
+        .is_some_and(|t| t.iter().any(|t| t.key == OUT_OF_SERVICE_TAINT))
+}
+
+async fn drained(client: &Client, node: &str) -> Result<bool, Error> {
+    let pods: Api<Pod> = Api::all(client.clone());
+    let on_node = pods
+        .list(&ListParams::default().fields(&format!("spec.nodeName={node}")))
+        .await?;
+    if on_node
+        .items
+        .iter()
+        .any(|p| p.metadata.deletion_timestamp.is_some())
+    {
+        return Ok(false);
+    }
+    let attachments: Api<VolumeAttachment> = Api::all(client.clone());
+    let attached = attachments.list(&ListParams::default()).await?;
+    Ok(!attached.items.iter().any(|a| a.spec.node_name == node))
+}
+
+/// One pass over a Metal3Remediation.
+pub async fn reconcile(m3r: Arc<Metal3Remediation>, ctx: Arc<Ctx>) -> Result<Action, Error> {
+    let Some(m3r) = crate::fresh(&ctx, &*m3r).await?.map(Arc::new) else {
+        return Ok(Action::await_change());
+    };
+    let ns = m3r.namespace().unwrap_or_default();
+    let poll = ctx.config.remediation_poll;
+    let Some(owner) = capi::owner(m3r.owner_references(), capi::GROUP, Some("Machine")).cloned()
+    else {
+        return Err(Error::Other(
+            "the Metal3Remediation has no owner Machine".into(),
+        ));
+    };
+    let Some(machine) = ctx.api::<Machine>(&ns).get_opt(&owner.name).await? else {
+        return Err(Error::Other(format!("Machine {} not found", owner.name)));
+    };
+    let m3m_name = machine.spec.infrastructure_ref.name.clone();
+    let Some(m3m) = ctx.api::<Metal3Machine>(&ns).get_opt(&m3m_name).await? else {
+        return Err(Error::Other(format!("Metal3Machine {m3m_name} not found")));
+    };
+    let Some(host_name) = m3m
+        .annotations()
+        .get(HOST_ANNOTATION)
+        .map(|v| v.rsplit('/').next().unwrap_or(v).to_string())
+    else {
+        return Err(Error::Other(format!(
+            "Metal3Machine {m3m_name} has no BareMetalHost"
+        )));
+    };
+    let hosts = ctx.api::<BareMetalHost>(&ns);
+    let Some(host) = hosts.get_opt(&host_name).await? else {
+        return Err(Error::Other(format!("BareMetalHost {host_name} not found")));
+    };
+    let workload = ctx
+        .workloads
+        .client(&ctx.client, &ns, &machine.spec.cluster_name)
+        .await?;
+    let nodes: Api<Node> = Api::all(workload.clone());
+    let node = match machine.node_name() {
+        Some(name) => match nodes.get_opt(&name).await {
+            Ok(node) => node.map(Ok),
+            Err(kube::Error::Api(s)) if s.code == 403 => Some(Err(())),
+            Err(e) => return Err(e.into()),
+        },
+        None => None,
+    };
+    let node_facts = match &node {
+        None => NodeFacts::Absent,
+        Some(Err(())) => NodeFacts::Forbidden,
+        Some(Ok(n)) => NodeFacts::Present {
+            tainted: tainted(n),
+            drained: !ctx.out_of_service_taint || drained(&workload, &n.name_any()).await?,
+        },
+    };
+    let strategy = m3r.spec.strategy.clone().unwrap_or_default();
+    let status = m3r.status.clone().unwrap_or_default();
+    let since = status.last_remediated.as_ref().map(|t| {
+        let elapsed = k8s_openapi::jiff::Timestamp::now().duration_since(t.0);
+        Duration::try_from(elapsed).unwrap_or_default()
+    });
+    let timeout = if strategy.timeout_seconds > 0 {
+        strategy.timeout_seconds
+    } else {
+        DEFAULT_TIMEOUT_SECONDS
+    };
+    let key = reboot_key(&m3r);
+    let facts = Facts {
+        phase: status.phase,
+        reboot_strategy: strategy.r#type == Some(RemediationType::Reboot),
+        has_finalizer: m3r.finalizers().iter().any(|f| f == REMEDIATION_FINALIZER),
+        host_online: host.spec.online,
+        reboot_requested: host.annotations().contains_key(&key),
+        powered_on: host.status.as_ref().is_some_and(|s| s.powered_on),
+        node: node_facts,
+        node_backed_up: m3r
+            .annotations()
+            .contains_key(NODE_LABELS_BACKUP_ANNOTATION)
+            || m3r
+                .annotations()
+                .contains_key(NODE_ANNOTATIONS_BACKUP_ANNOTATION),
+        taint_mode: ctx.out_of_service_taint,
+        since_attempt: since,
+        timeout: Duration::from_secs(u64::try_from(timeout).unwrap_or(600)),
+        retry_limit: strategy.retry_limit,
+        retry_count: status.retry_count,
+    };
+    let step = next(&facts);
+    let api = ctx.api::<Metal3Remediation>(&ns);
+    let mut new = (*m3r).clone();
+    let now = || Some(Time(k8s_openapi::jiff::Timestamp::now()));
+    let patch_host = |p: serde_json::Value| {
+        let hosts = hosts.clone();
+        let name = host_name.clone();
+        async move {
+            hosts
+                .patch(&name, &PatchParams::default(), &Patch::Merge(&p))
+                .await
+        }
+    };
+    let node_ok = || match &node {
+        Some(Ok(n)) => Some(n.clone()),
+        _ => None,
+    };
+    let mut after = Action::requeue(poll);
+    match step {
+        Step::Nothing => after = Action::await_change(),
+        Step::Fail => {
+            new.status.get_or_insert_with(Default::default).phase = Some(RemediationPhase::Failed)
+        }
+        Step::Start => {
+            let s = new.status.get_or_insert_with(Default::default);
+            s.phase = Some(RemediationPhase::Running);
+            s.last_remediated = now();
+        }
+        Step::AddFinalizer => new
+            .metadata
+            .finalizers
+            .get_or_insert_with(Vec::new)
+            .push(REMEDIATION_FINALIZER.into()),
+        Step::PowerOff => {
+            info!(host = %host_name, "remediation: powering the host off");
+            patch_host(json!({"metadata": {"annotations": {key.clone(): r#"{"mode":"hard"}"#}}}))
+                .await?;
+        }
+        Step::PowerOn => {
+            info!(host = %host_name, "remediation: powering the host on again");
+            patch_host(json!({"metadata": {"annotations": {key.clone(): null}}})).await?;
+        }
+        Step::WaitPoweredOff | Step::WaitPoweredOn | Step::WaitDrained => {}
+        Step::TaintNode => {
+            if let Some(n) = node_ok() {
+                let mut taints = n
+                    .spec
+                    .clone()
+                    .unwrap_or_default()
+                    .taints
+                    .unwrap_or_default();
+                taints.push(Taint {
+                    key: OUT_OF_SERVICE_TAINT.into(),
+                    value: Some("nodeshutdown".into()),
+                    effect: "NoExecute".into(),
+                    time_added: None,
+                });
+                let p = json!({"metadata": {"resourceVersion": n.metadata.resource_version}, "spec": {"taints": taints}});
+                nodes
+                    .patch(&n.name_any(), &PatchParams::default(), &Patch::Merge(&p))
+                    .await?;
+            }
+        }
+        Step::UntaintNode => {
+            if let Some(n) = node_ok() {
+                let taints: Vec<Taint> = n
+                    .spec
+                    .clone()
+                    .unwrap_or_default()
+                    .taints
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|t| t.key != OUT_OF_SERVICE_TAINT)
+                    .collect();
+                let p = json!({"metadata": {"resourceVersion": n.metadata.resource_version}, "spec": {"taints": taints}});
+                nodes
+                    .patch(&n.name_any(), &PatchParams::default(), &Patch::Merge(&p))
+                    .await?;
+            }
+        }
+        Step::BackupNode => {
+            if let Some(n) = node_ok() {
+                let a = new.metadata.annotations.get_or_insert_with(BTreeMap::new);
+                a.insert(
+                    NODE_LABELS_BACKUP_ANNOTATION.into(),
+                    serde_json::to_string(&n.labels()).unwrap_or_default(),
+                );
+                a.insert(
+                    NODE_ANNOTATIONS_BACKUP_ANNOTATION.into(),
+                    serde_json::to_string(&n.annotations()).unwrap_or_default(),
+                );
+            }
+        }
+        Step::DeleteNode => {
+            if let Some(n) = node_ok() {
+                match nodes.delete(&n.name_any(), &DeleteParams::default()).await {
+                    Ok(_) => {}
+                    Err(kube::Error::Api(s)) if s.code == 404 => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+        Step::RestoreNode => {
+            if let Some(n) = node_ok() {
+                let read = |k: &str| -> BTreeMap<String, String> {
+                    m3r.annotations()
+                        .get(k)
+                        .and_then(|v| serde_json::from_str(v).ok())
+                        .unwrap_or_default()
+                };
+                let p = json!({"metadata": {"labels": read(NODE_LABELS_BACKUP_ANNOTATION), "annotations": read(NODE_ANNOTATIONS_BACKUP_ANNOTATION)}});
+                nodes
+                    .patch(&n.name_any(), &PatchParams::default(), &Patch::Merge(&p))
+                    .await?;
+                if let Some(a) = new.metadata.annotations.as_mut() {
+                    a.remove(NODE_LABELS_BACKUP_ANNOTATION);
+                    a.remove(NODE_ANNOTATIONS_BACKUP_ANNOTATION);
+                }
+            }
+        }
+        Step::EnterWaiting => {
+            new.status.get_or_insert_with(Default::default).phase = Some(RemediationPhase::Waiting)
+        }
+        Step::Finish => {
+            info!(host = %host_name, "remediation done: the node is back");
+            if let Some(a) = new.metadata.annotations.as_mut() {
+                a.remove(NODE_LABELS_BACKUP_ANNOTATION);
+                a.remove(NODE_ANNOTATIONS_BACKUP_ANNOTATION);
+            }
+            new.metadata.finalizers = Some(
+                m3r.finalizers()
+                    .iter()
+                    .filter(|f| *f != REMEDIATION_FINALIZER)
+                    .cloned()
+                    .collect(),
+            );
+        }
+        Step::WaitHealthy(left) => after = Action::requeue(left.min(ctx.config.requeue).max(poll)),
+        Step::Retry => {
+            info!(host = %host_name, "remediation timed out; trying again");
+            let s = new.status.get_or_insert_with(Default::default);
+            s.phase = Some(RemediationPhase::Running);
+            s.last_remediated = now();
+            s.retry_count += 1;
+        }
+        Step::GiveUp => {
+            info!(host = %host_name, machine = %machine.name_any(), "remediation failed; the Machine is to be replaced");
+            owner_remediated_false(&ctx, &ns, &machine).await?;
+            patch_host(
+                json!({"metadata": {"annotations": {UNHEALTHY_ANNOTATION: UNHEALTHY_VALUE}}}),
+            )
+            .await?;
+            new.status.get_or_insert_with(Default::default).phase =
+                Some(RemediationPhase::DeletingMachine);
+        }
+    }
+    match crate::patch::write(&api, &m3r, &new).await {
+        Ok(_) => Ok(after),
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(Action::await_change()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Marks the Machine's v1beta1 `OwnerRemediated` condition false (`WaitingForRemediation`):
+/// the signal for its owner to delete and replace it.
+async fn owner_remediated_false(ctx: &Ctx, ns: &str, machine: &Machine) -> Result<(), Error> {
+    let mut conditions = machine
+        .status
+        .as_ref()
+        .and_then(|s| s.deprecated.as_ref())
+        .and_then(|d| d.v1beta1.as_ref())
+        .map(|v| v.conditions.clone())
+        .unwrap_or_default();
+    conditions.retain(|c| c.r#type != "OwnerRemediated");
+    conditions.push(V1Beta1Condition {
+        r#type: "OwnerRemediated".into(),
+        status: "False".into(),
+        severity: "Warning".into(),
+        last_transition_time: Time(k8s_openapi::jiff::Timestamp::now()),
+        reason: "WaitingForRemediation".into(),
+        message: String::new(),
+    });
+    let p = json!({
+        "metadata": {"resourceVersion": machine.metadata.resource_version},
+        "status": {"deprecated": {"v1beta1": {"conditions": conditions}}},
+    });
+    ctx.api::<Machine>(ns)
+        .patch_status(
+            &machine.name_any(),
+            &PatchParams::default(),
+            &Patch::Merge(&p),
+        )
+        .await?;
+    Ok(())
+}

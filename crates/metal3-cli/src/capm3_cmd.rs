@@ -1,0 +1,113 @@
+//! `metal3 capm3`: the Cluster API provider Metal3 (controllers and webhooks).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use metal3_operator::leader::{Elector, LeaseConfig};
+use prometheus_client::registry::Registry;
+use tracing::info;
+
+use crate::operator_cmd::{LogFormat, client, init_logging};
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Watch only this namespace (default: the whole cluster).
+    #[arg(long, env = "WATCH_NAMESPACE")]
+    pub namespace: Option<String>,
+    /// Only reconcile objects labelled cluster.x-k8s.io/watch-filter=<value>.
+    #[arg(long)]
+    pub watch_filter: Option<String>,
+    /// Kubeconfig to use (default: $KUBECONFIG, ~/.kube/config, or the in-cluster account).
+    #[arg(long)]
+    pub kubeconfig: Option<PathBuf>,
+    /// Address of /healthz and /readyz.
+    #[arg(long, default_value = "127.0.0.1:9440")]
+    pub health_addr: SocketAddr,
+    /// Port of the webhooks (conversion, defaulting, validation; TLS); 0 turns them off.
+    #[arg(long, default_value_t = 9443)]
+    pub webhook_port: u16,
+    /// Directory holding the webhook's serving certificate as tls.crt and tls.key.
+    #[arg(long, default_value = "/tmp/k8s-webhook-server/serving-certs")]
+    pub webhook_cert_dir: PathBuf,
+    /// Objects of each kind reconciled at once.
+    #[arg(long, default_value_t = 10)]
+    pub concurrency: u16,
+    /// Keep released hosts powered on (unless their cleaning is disabled).
+    #[arg(long, env = "CAPM3_FAST_TRACK", default_value_t = false, action = clap::ArgAction::Set)]
+    pub fast_track: bool,
+    /// Run only while holding the `controller-leader-election-capm3` Lease.
+    #[arg(long)]
+    pub leader_elect: bool,
+    /// Namespace of the leader-election Lease.
+    #[arg(long, env = "POD_NAMESPACE")]
+    pub leader_election_namespace: Option<String>,
+    /// This replica's name in the Lease.
+    #[arg(long, env = "POD_NAME")]
+    pub instance: Option<String>,
+    /// Log format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+}
+
+/// Lease name, as upstream's leader-election ID.
+const LEASE_NAME: &str = "controller-leader-election-capm3";
+
+pub fn run(args: &Args) -> Result<ExitCode> {
+    crate::webhook_cert::check(args.webhook_port, &args.webhook_cert_dir)?;
+    init_logging(args.log_format);
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let runtime = tokio::runtime::Runtime::new().context("tokio runtime")?;
+    runtime.block_on(async {
+        let client = client(args.kubeconfig.as_ref()).await?;
+        let health = tokio::net::TcpListener::bind(args.health_addr)
+            .await
+            .with_context(|| format!("--health-addr {}", args.health_addr))?;
+        tokio::spawn(metal3_operator::http::serve(health, Arc::new(Registry::default())));
+        if args.webhook_port != 0 {
+            let addr = SocketAddr::from(([0, 0, 0, 0], args.webhook_port));
+            let dir = args.webhook_cert_dir.clone();
+            info!(%addr, "serving the conversion, defaulting and validating webhooks");
+            tokio::spawn(async move {
+                let router = metal3_capm3::admission::router();
+                if let Err(e) = metal3_operator::webhook::serve_router(addr, &dir, router).await {
+                    tracing::error!(error = %e, "the webhook server stopped");
+                }
+            });
+        }
+        let elector = if args.leader_elect {
+            let ns = args.leader_election_namespace.clone().context(
+                "--leader-elect needs --leader-election-namespace (or POD_NAMESPACE)",
+            )?;
+            let identity = args
+                .instance
+                .clone()
+                .unwrap_or_else(|| format!("capm3-{}", std::process::id()));
+            let elector = Elector::new(client.clone(), &ns, LEASE_NAME, &identity, LeaseConfig::default());
+            elector.acquire().await;
+            Some(elector)
+        } else {
+            None
+        };
+        let config = metal3_capm3::Config {
+            namespace: args.namespace.clone(),
+            watch_filter: args.watch_filter.clone(),
+            concurrency: args.concurrency,
+            fast_track: args.fast_track,
+            ..metal3_capm3::Config::default()
+        };
+        let (shutdown, seen_rx) = metal3_operator::leader::stop_signal(elector.clone());
+        metal3_capm3::run(client, config, shutdown).await;
+        if seen_rx.await.unwrap_or(false) {
+            bail!("lost the leader-election lease {LEASE_NAME}; exiting so a fresh start can compete again");
+        }
+        if let Some(e) = &elector
+            && let Err(err) = e.release().await
+        {
+            tracing::warn!(error = %err, "cannot release the leader-election lease");
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}
