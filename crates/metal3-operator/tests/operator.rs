@@ -343,7 +343,9 @@ async fn preprovisioning_network_data_reaches_the_backend_and_the_config_drive()
     env.wait_state("static", S::Provisioned).await;
     let node = env.fixture.node(&env.ns, "static").expect("node");
     assert_eq!(
-        node.provisioned_config.and_then(|c| c.network_data).as_deref(),
+        node.provisioned_config
+            .and_then(|c| c.network_data)
+            .as_deref(),
         Some("links: [ramdisk]")
     );
 
@@ -361,7 +363,9 @@ async fn preprovisioning_network_data_reaches_the_backend_and_the_config_drive()
     env.wait_state("static", S::Provisioned).await;
     let node = env.fixture.node(&env.ns, "static").expect("node");
     assert_eq!(
-        node.provisioned_config.and_then(|c| c.network_data).as_deref(),
+        node.provisioned_config
+            .and_then(|c| c.network_data)
+            .as_deref(),
         Some("links: [os]")
     );
 }
