@@ -54,6 +54,10 @@ pub struct Config {
     pub poll: Duration,
     /// How long a restart may take before we restart again.
     pub boot_timeout: Duration,
+    /// Firmware settings and versions read from the BMC are answered from memory this long,
+    /// unless the host was powered on, restarted or had changes staged since (settings and
+    /// firmware change only then, or by someone at the console).
+    pub firmware_refresh: Duration,
 }
 
 impl Default for Config {
@@ -65,6 +69,7 @@ impl Default for Config {
             soft_power_off_timeout: Duration::from_secs(180),
             poll: Duration::from_secs(2),
             boot_timeout: Duration::from_secs(600),
+            firmware_refresh: Duration::from_secs(24 * 3600),
         }
     }
 }
@@ -92,6 +97,10 @@ struct Known {
     registered: Option<String>,
     /// Task monitors of staged changes, and when we rebooted to apply them.
     staged: Option<Staged>,
+    /// The BIOS settings last read, with the attribute registry they follow.
+    bios: Option<(Instant, BTreeMap<String, String>, Option<String>)>,
+    /// The firmware versions last read.
+    components: Option<(Instant, Vec<FirmwareComponentStatus>)>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -377,6 +386,9 @@ impl RedfishProvisioner {
         self.remember(host, |k| {
             k.power_request = Some((kind, now));
             k.power = None;
+            // Staged settings and firmware apply at boot: read them again afterwards.
+            k.bios = None;
+            k.components = None;
         });
         Ok(())
     }
@@ -1139,17 +1151,29 @@ impl Provisioner for RedfishProvisioner {
         transient(
             async {
                 let (conn, path) = self.connect(host).await?;
-                let system = self.system(host, &conn, &path).await?;
-                let link = system
-                    .bios
-                    .ok_or_else(|| Fault::Failed("the system has no Bios resource".into()))?;
-                let bios: Bios = conn.get(&link.id).await?;
-                let settings = bios
-                    .attributes
-                    .iter()
-                    .map(|(k, v)| (k.clone(), schema::text(v)))
-                    .collect();
-                let schema = match (&bios.attribute_registry, include_schema) {
+                let fresh = |t: &Instant| t.elapsed() < self.config.firmware_refresh;
+                let (settings, registry) = match self.known(host).bios {
+                    Some((at, settings, registry)) if fresh(&at) => (settings, registry),
+                    _ => {
+                        let system = self.system(host, &conn, &path).await?;
+                        let link = system.bios.ok_or_else(|| {
+                            Fault::Failed("the system has no Bios resource".into())
+                        })?;
+                        let bios: Bios = conn.get(&link.id).await?;
+                        let settings: BTreeMap<String, String> = bios
+                            .attributes
+                            .iter()
+                            .map(|(k, v)| (k.clone(), schema::text(v)))
+                            .collect();
+                        let registry = bios.attribute_registry.clone();
+                        let now = Instant::now();
+                        self.remember(host, |k| {
+                            k.bios = Some((now, settings.clone(), registry.clone()))
+                        });
+                        (settings, registry)
+                    }
+                };
+                let schema = match (&registry, include_schema) {
                     (Some(r), true) => Some((*self.registry_schema(&conn, r).await?).clone()),
                     _ => None,
                 };
@@ -1165,6 +1189,11 @@ impl Provisioner for RedfishProvisioner {
     ) -> ProvResult<Vec<FirmwareComponentStatus>> {
         transient(
             async {
+                if let Some((at, components)) = self.known(host).components
+                    && at.elapsed() < self.config.firmware_refresh
+                {
+                    return Ok(components);
+                }
                 let (conn, path) = self.connect(host).await?;
                 let system = self.system(host, &conn, &path).await?;
                 let mut out = Vec::new();
@@ -1177,6 +1206,8 @@ impl Provisioner for RedfishProvisioner {
                         out.push(component("bmc", v));
                     }
                 }
+                let now = Instant::now();
+                self.remember(host, |k| k.components = Some((now, out.clone())));
                 Ok(out)
             }
             .await,

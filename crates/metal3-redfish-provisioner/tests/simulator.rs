@@ -246,6 +246,17 @@ async fn preparation_applies_settings_firmware_and_raid_with_one_reboot() {
     assert_eq!(settings.settings["ProcVirtualization"], "Enabled");
     let schema = settings.schema.expect("schema");
     assert_eq!(schema["PxeRetryCount"].upper_bound, Some(10));
+    let before = p.firmware_components(&host).await.expect("components");
+    // Read again while nothing happened to the host: answered from memory, no BMC call.
+    let calls = sim.calls(0);
+    let again = p.firmware_settings(&host, true).await.expect("settings");
+    assert_eq!(again.settings, settings.settings);
+    assert!(again.schema.is_some());
+    assert_eq!(
+        p.firmware_components(&host).await.expect("components"),
+        before
+    );
+    assert_eq!(sim.calls(0), calls, "idle firmware reads cost no BMC calls");
 
     let data = PrepareData {
         target_firmware_settings: [
@@ -307,12 +318,16 @@ async fn preparation_applies_settings_firmware_and_raid_with_one_reboot() {
     );
     assert_eq!(server.firmware.bios, "2.2.0");
     assert_eq!(server.storage.volumes.len(), 1);
+    // The reboot that applied the changes made the remembered readings stale.
     let components = p.firmware_components(&host).await.expect("components");
     assert!(
         components
             .iter()
-            .any(|c| c.component == "bios" && c.current_version.as_deref() == Some("2.2.0"))
+            .any(|c| c.component == "bios" && c.current_version.as_deref() == Some("2.2.0")),
+        "{components:?}"
     );
+    let settings = p.firmware_settings(&host, false).await.expect("settings");
+    assert_eq!(settings.settings["ProcVirtualization"], "Disabled");
 
     // Nothing left to do: done at once, no reboot.
     let again = PrepareData {
