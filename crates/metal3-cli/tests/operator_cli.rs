@@ -1,5 +1,5 @@
 //! `metal3 operator` as a process: drives a host to available against the real API server and
-//! serves probes and metrics; unavailable backends fail with a clear message.
+//! serves probes and metrics; a backend missing its configuration fails with a clear message.
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -14,21 +14,16 @@ mod common;
 use common::{Killed, free_port, http_get};
 
 #[test]
-fn the_ironic_backend_is_a_clear_error_until_it_lands() {
+fn the_ironic_backend_without_an_endpoint_names_the_variable_and_the_fix() {
     let out = Command::new(env!("CARGO_BIN_EXE_metal3"))
         .args(["operator", "--webhook-port", "0", "--provisioner", "ironic"])
+        .env_remove("IRONIC_ENDPOINT")
         .output()
         .expect("run");
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("--provisioner ironic is not available yet"),
-        "{stderr}"
-    );
-    assert!(
-        stderr.contains("--provisioner fixture or redfish"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("IRONIC_ENDPOINT is not set"), "{stderr}");
+    assert!(stderr.contains("set it to Ironic's API URL"), "{stderr}");
 }
 
 #[test]
