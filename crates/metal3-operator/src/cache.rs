@@ -6,6 +6,8 @@
 //! cached object is recorded here with the resourceVersion the cache held before it; while the
 //! cache still shows that version, reads return what we wrote. Once the watch delivers anything
 //! newer (our write or someone else's after it) the record is dropped and the cache answers.
+//! Records of objects nobody reads again are swept out as writes come in, so an idle fleet
+//! holds one copy of each object, not two.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -28,12 +30,22 @@ where
     K: Resource<DynamicType = ()> + Clone + 'static,
 {
     store: Store<K>,
-    pending: Mutex<HashMap<(String, String), Pending<K>>>,
+    pending: Mutex<Writes<K>>,
     /// Set once the first list has arrived. kube-runtime's `Store::wait_until_ready` wakes
     /// only the last of several tasks waiting on it at once (a oneshot channel keeps one
     /// waker); so one waiter at a time asks the store, and every other waits here.
     filled: tokio::sync::OnceCell<()>,
 }
+
+/// The recorded writes, and how many there may be before the settled ones are swept out
+/// (twice what the last sweep left, so sweeping costs O(1) per write).
+struct Writes<K> {
+    by_name: HashMap<(String, String), Pending<K>>,
+    sweep_at: usize,
+}
+
+/// Fewest recorded writes that start a sweep.
+const SWEEP_AT_LEAST: usize = 64;
 
 struct Pending<K> {
     /// Cached resourceVersions older than our write (`None`: not in the cache).
@@ -53,13 +65,25 @@ where
     pub fn new(store: Store<K>) -> Self {
         Self {
             store,
-            pending: Mutex::new(HashMap::new()),
+            pending: Mutex::new(Writes {
+                by_name: HashMap::new(),
+                sweep_at: SWEEP_AT_LEAST,
+            }),
             filled: tokio::sync::OnceCell::new(),
         }
     }
 
-    fn pending(&self) -> MutexGuard<'_, HashMap<(String, String), Pending<K>>> {
+    fn pending(&self) -> MutexGuard<'_, Writes<K>> {
         self.pending.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Drops the records the watch has caught up with.
+    fn sweep(&self, writes: &mut Writes<K>) {
+        writes.by_name.retain(|(ns, name), p| {
+            let cached = self.cached(ns, name);
+            p.stale.contains(&version(cached.as_ref()))
+        });
+        writes.sweep_at = SWEEP_AT_LEAST.max(2 * writes.by_name.len());
     }
 
     fn cached(&self, ns: &str, name: &str) -> Option<Arc<K>> {
@@ -82,11 +106,11 @@ where
         let cached = self.cached(ns, name);
         let key = (ns.to_string(), name.to_string());
         let mut pending = self.pending();
-        if let Some(p) = pending.get(&key) {
+        if let Some(p) = pending.by_name.get(&key) {
             if p.stale.contains(&version(cached.as_ref())) {
                 return p.after.clone();
             }
-            pending.remove(&key);
+            pending.by_name.remove(&key);
         }
         cached
     }
@@ -95,12 +119,19 @@ where
     /// catches up.
     pub fn wrote(&self, ns: &str, name: &str, after: Option<K>) {
         let current = version(self.cached(ns, name).as_ref());
-        let after = after.map(Arc::new);
+        // A write's response carries managed fields; the watch-fed copies do not keep them.
+        let after = after.map(|mut o| {
+            o.meta_mut().managed_fields = None;
+            Arc::new(o)
+        });
         let key = (ns.to_string(), name.to_string());
         let mut pending = self.pending();
+        if pending.by_name.len() >= pending.sweep_at {
+            self.sweep(&mut pending);
+        }
         // Versions an earlier unseen write already superseded stay stale, and so does the one
         // that write left.
-        let mut stale = match pending.remove(&key) {
+        let mut stale = match pending.by_name.remove(&key) {
             Some(p) if p.stale.contains(&current) => {
                 let mut stale = p.stale;
                 stale.push(version(p.after.as_ref()));
@@ -113,12 +144,20 @@ where
         if stale.is_empty() {
             return;
         }
-        pending.insert(key, Pending { stale, after });
+        pending.by_name.insert(key, Pending { stale, after });
     }
 
     /// Writes recorded but not yet seen by the watch (for tests and metrics).
     pub fn unseen(&self) -> usize {
-        self.pending().len()
+        let mut pending = self.pending();
+        self.sweep(&mut pending);
+        pending.by_name.len()
+    }
+
+    /// Writes held in memory, seen by the watch or not (until the next sweep).
+    #[cfg(test)]
+    fn held(&self) -> usize {
+        self.pending().by_name.len()
     }
 }
 
@@ -249,6 +288,43 @@ mod tests {
         writer.apply_watcher_event(&Event::Delete(map("a", "1", "old")));
         assert!(cache.get("ns", "a").is_none());
         assert_eq!(cache.unseen(), 0);
+    }
+
+    #[test]
+    fn writes_nobody_reads_again_are_not_kept_once_the_watch_has_them() {
+        let mut writer = Writer::default();
+        let cache = Cached::new(writer.as_reader());
+        let hosts = 10 * SWEEP_AT_LEAST;
+        for i in 0..hosts {
+            let name = format!("h{i}");
+            cache.wrote("ns", &name, Some(map(&name, "2", "ours")));
+            apply(&mut writer, map(&name, "2", "ours"));
+        }
+        assert!(
+            cache.held() <= SWEEP_AT_LEAST,
+            "{} of {hosts} settled writes still held",
+            cache.held()
+        );
+        // One write the watch has not delivered survives every sweep.
+        cache.wrote("ns", "late", Some(map("late", "9", "unseen")));
+        for i in 0..hosts {
+            let name = format!("again{i}");
+            cache.wrote("ns", &name, Some(map(&name, "2", "ours")));
+            apply(&mut writer, map(&name, "2", "ours"));
+        }
+        assert_eq!(value(cache.get("ns", "late")).as_deref(), Some("unseen"));
+        assert_eq!(cache.unseen(), 1);
+    }
+
+    #[test]
+    fn recorded_writes_drop_managed_fields() {
+        let writer = Writer::<ConfigMap>::default();
+        let cache = Cached::new(writer.as_reader());
+        let mut written = map("a", "2", "ours");
+        written.metadata.managed_fields = Some(vec![Default::default()]);
+        cache.wrote("ns", "a", Some(written));
+        let read = cache.get("ns", "a").expect("our write");
+        assert!(read.metadata.managed_fields.is_none());
     }
 
     #[test]
