@@ -45,6 +45,8 @@ pub enum Operation {
     Detach,
     PowerOn,
     PowerOff,
+    /// Firmware settings read back (counted; not scriptable to fail).
+    ReadFirmware,
 }
 
 impl Operation {
@@ -656,6 +658,11 @@ impl Provisioner for Fixture {
         include_schema: bool,
     ) -> ProvResult<FirmwareSettings> {
         self.with_node(host, |node, b, _| {
+            *node
+                .calls
+                .completed
+                .entry(Operation::ReadFirmware)
+                .or_insert(0) += 1;
             let settings = node.firmware_settings.clone().unwrap_or_else(|| {
                 b.firmware_settings
                     .clone()

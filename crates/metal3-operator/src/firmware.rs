@@ -93,11 +93,12 @@ pub(crate) async fn sync(
             } else {
                 ctx.firmware_poll.idle
             };
-            let last = h
+            let written = h
                 .status
                 .as_ref()
                 .and_then(|s| s.last_updated.as_ref())
                 .map(|t| t.0);
+            let last = written.max(ctx.firmware_read(ns, name));
             // A spec the conditions were not computed for is judged at once.
             let judged = h.status.as_ref().is_some_and(|s| {
                 !s.conditions.is_empty()
@@ -177,6 +178,18 @@ pub(crate) async fn sync(
         );
         status.settings = visible;
         status.schema = schema_ref;
+        status.last_updated = None;
+        let unchanged = current.status.as_ref().is_some_and(|old| {
+            let mut old = old.clone();
+            old.last_updated = None;
+            old == status
+        });
+        if unchanged {
+            // Nothing to write: only the time of the reading is kept, in memory.
+            ctx.firmware_was_read(ns, name, now);
+            sync_components(ctx, host, ns, host_data, force).await?;
+            return Ok(inputs_from(ctx, ns, name, Some(current)));
+        }
         status.last_updated = Some(Time(now));
         let patched = settings_api
             .patch_status(
@@ -186,6 +199,7 @@ pub(crate) async fn sync(
             )
             .await?;
         caches.settings.wrote(ns, name, Some(patched.clone()));
+        ctx.firmware_was_read(ns, name, now);
         if was_valid && wants[1].status == ConditionStatus::False {
             let event = KubeEvent {
                 type_: KubeEventType::Warning,
@@ -199,7 +213,17 @@ pub(crate) async fn sync(
         sync_components(ctx, host, ns, host_data, force).await?;
         hfs = Some(patched);
     }
+    Ok(inputs_from(ctx, ns, name, hfs))
+}
 
+/// What the state machine needs from the firmware objects as they now stand.
+fn inputs_from(
+    ctx: &Context,
+    ns: &str,
+    name: &str,
+    hfs: Option<HostFirmwareSettings>,
+) -> FirmwareInputs {
+    let caches = &ctx.caches;
     // What a HostUpdatePolicy allows on reboot, and component updates still to apply.
     let policy = caches.policies.get(ns, name).map(|p| p.spec.clone());
     let on_reboot = |mode: Option<UpdatePolicyMode>| mode == Some(UpdatePolicyMode::OnReboot);
@@ -226,12 +250,12 @@ pub(crate) async fn sync(
         ..FirmwareInputs::default()
     };
     let Some(hfs) = hfs else {
-        return Ok(inputs);
+        return inputs;
     };
     inputs.current = hfs.status.clone().unwrap_or_default().settings;
     let desired = &hfs.spec.settings;
     if desired.is_empty() {
-        return Ok(inputs);
+        return inputs;
     }
     let schema = match hfs.status.as_ref().and_then(|s| s.schema.as_ref()) {
         Some(r) => caches.schemas.get(ns, &r.name).map(|s| s.spec.clone()),
@@ -240,7 +264,7 @@ pub(crate) async fn sync(
     if firmware::validate(desired, schema.as_ref()).is_empty() {
         inputs.pending = firmware::changes(desired, &inputs.current);
     }
-    Ok(inputs)
+    inputs
 }
 
 /// Makes sure the shared FirmwareSchema `schema_name` exists and, up to [`SCHEMA_OWNERS`],
@@ -335,6 +359,14 @@ async fn sync_components(
         );
         created.metadata.owner_references = owner_reference(host, true).map(|o| vec![o]);
         create_unless_exists(&api, &created).await?;
+    }
+    if let Some(hfc) = &existing
+        && let Some(old) = &hfc.status
+        && old.components == components
+        && (!applied || old.updates == hfc.spec.updates)
+    {
+        // The same versions as last time: nothing to write.
+        return Ok(());
     }
     let mut status = json!({
         "components": components,

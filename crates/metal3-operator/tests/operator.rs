@@ -886,6 +886,68 @@ async fn firmware_settings_are_reported_validated_and_applied() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn firmware_read_back_unchanged_writes_nothing() {
+    let env = Env::new_with("fwpoll", |c| {
+        c.firmware_poll = metal3_operator::firmware::FirmwarePoll {
+            idle: Duration::from_millis(500),
+            pending: Duration::from_millis(500),
+        };
+    })
+    .await;
+    env.secret("bmc", "admin", "pw").await;
+    env.host("quiet", bmc_spec("bmc"), json!({})).await;
+    env.wait_state("quiet", S::Available).await;
+    let settings: Api<HostFirmwareSettings> = Api::namespaced(env.client.clone(), &env.ns);
+    let components: Api<HostFirmwareComponents> = Api::namespaced(env.client.clone(), &env.ns);
+    let reads = || {
+        env.fixture
+            .calls(&env.ns, "quiet")
+            .completed(Operation::ReadFirmware)
+    };
+    // Settled: the status written by the first reading is there.
+    let deadline = Instant::now() + WAIT;
+    let (hfs, hfc) = loop {
+        let hfs = settings.get_opt("quiet").await.expect("get hfs");
+        let hfc = components.get_opt("quiet").await.expect("get hfc");
+        if let (Some(s), Some(c)) = (hfs, hfc)
+            && s.status.as_ref().is_some_and(|st| !st.settings.is_empty())
+            && c.status
+                .as_ref()
+                .is_some_and(|st| !st.components.is_empty())
+        {
+            break (s, c);
+        }
+        assert!(Instant::now() < deadline, "firmware status not written");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let before = reads();
+    // Three more readings of the same firmware.
+    let deadline = Instant::now() + WAIT;
+    while reads() < before + 3 {
+        assert!(
+            Instant::now() < deadline,
+            "firmware not read back: {} readings",
+            reads()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let hfs_now = settings.get("quiet").await.expect("get hfs");
+    let hfc_now = components.get("quiet").await.expect("get hfc");
+    assert_eq!(
+        hfs_now.resource_version(),
+        hfs.resource_version(),
+        "HostFirmwareSettings rewritten although nothing changed: {:?} then {:?}",
+        hfs.status,
+        hfs_now.status
+    );
+    assert_eq!(
+        hfc_now.resource_version(),
+        hfc.resource_version(),
+        "HostFirmwareComponents rewritten although nothing changed"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_shared_firmware_schema_lists_a_bounded_set_of_owners_and_comes_back() {
     let env = Env::new_with("schema", |c| {
         c.firmware_poll = metal3_operator::firmware::FirmwarePoll {
