@@ -184,34 +184,34 @@ pub(crate) async fn sync(
             old.last_updated = None;
             old == status
         });
-        if unchanged {
+        let latest = if unchanged {
             // Nothing to write: only the time of the reading is kept, in memory.
-            ctx.firmware_was_read(ns, name, now);
-            sync_components(ctx, host, ns, host_data, force).await?;
-            return Ok(inputs_from(ctx, ns, name, Some(current)));
-        }
-        status.last_updated = Some(Time(now));
-        let patched = settings_api
-            .patch_status(
-                name,
-                &PatchParams::default(),
-                &Patch::Merge(&json!({"status": status})),
-            )
-            .await?;
-        caches.settings.wrote(ns, name, Some(patched.clone()));
+            current
+        } else {
+            status.last_updated = Some(Time(now));
+            let patched = settings_api
+                .patch_status(
+                    name,
+                    &PatchParams::default(),
+                    &Patch::Merge(&json!({"status": status})),
+                )
+                .await?;
+            caches.settings.wrote(ns, name, Some(patched.clone()));
+            if was_valid && wants[1].status == ConditionStatus::False {
+                let event = KubeEvent {
+                    type_: KubeEventType::Warning,
+                    reason: "ValidationFailed".into(),
+                    note: Some(wants[1].message.clone()),
+                    action: "Validate".into(),
+                    secondary: None,
+                };
+                let _ = ctx.recorder.publish(&event, &patched.object_ref(&())).await;
+            }
+            patched
+        };
         ctx.firmware_was_read(ns, name, now);
-        if was_valid && wants[1].status == ConditionStatus::False {
-            let event = KubeEvent {
-                type_: KubeEventType::Warning,
-                reason: "ValidationFailed".into(),
-                note: Some(wants[1].message.clone()),
-                action: "Validate".into(),
-                secondary: None,
-            };
-            let _ = ctx.recorder.publish(&event, &patched.object_ref(&())).await;
-        }
         sync_components(ctx, host, ns, host_data, force).await?;
-        hfs = Some(patched);
+        hfs = Some(latest);
     }
     Ok(inputs_from(ctx, ns, name, hfs))
 }

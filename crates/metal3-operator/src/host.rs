@@ -52,7 +52,7 @@ pub struct Context {
     /// written (10,000 hosts polled every 5 minutes would otherwise write 67 statuses a
     /// second), so the status's `lastUpdated` says when the content last changed and this
     /// says when it was last checked.
-    pub(crate) firmware_read: Mutex<HashMap<(String, String), k8s_openapi::jiff::Timestamp>>,
+    firmware_read: Mutex<HashMap<(String, String), k8s_openapi::jiff::Timestamp>>,
 }
 
 impl Context {

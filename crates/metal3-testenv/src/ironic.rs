@@ -166,7 +166,7 @@ impl Ironic {
                 .spawn()
                 .context("cannot start ironic")?
         };
-        group_watchdog(&child)?;
+        crate::watchdog(&child, crate::Reap::Group)?;
         self.child = Some(child);
         let deadline = Instant::now() + READY_TIMEOUT;
         let drivers = format!("{}/v1/drivers", self.url());
@@ -246,23 +246,6 @@ fn signal_group(child: &Child, signal: &str) {
         .status();
 }
 
-/// Kills the child's process group once this process is gone.
-fn group_watchdog(child: &Child) -> Result<()> {
-    let script = format!(
-        "while kill -0 {parent} 2>/dev/null; do sleep 1; done; kill -s KILL -- -{child} 2>/dev/null",
-        parent = std::process::id(),
-        child = child.id()
-    );
-    Command::new("sh")
-        .args(["-c", &script])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .context("cannot start the process watchdog")?;
-    Ok(())
-}
-
 /// One server of [`SushyEmulator`]'s fake driver.
 #[derive(Clone, Debug)]
 pub struct FakeSystem {
@@ -332,7 +315,7 @@ impl SushyEmulator {
                 .spawn()
                 .context("cannot start sushy-emulator")?
         };
-        group_watchdog(&child)?;
+        crate::watchdog(&child, crate::Reap::Group)?;
         let mut emulator = Self {
             dir,
             port,

@@ -163,13 +163,25 @@ fn kept_ports(file: &Path) -> Result<(u16, u16, u16)> {
     Ok(ports)
 }
 
-/// Keeps `child` from outliving this process: a detached shell polls our PID and kills the
-/// child once we are gone.
-fn watchdog(child: &Child) -> Result<()> {
+/// What a watchdog kills once this process is gone.
+#[derive(Clone, Copy)]
+pub(crate) enum Reap {
+    /// The child alone.
+    Process,
+    /// The child's process group (a child that forks workers and leads its own group).
+    Group,
+}
+
+/// Keeps `child` (or its process group) from outliving this process: a detached shell polls
+/// our PID and kills it once we are gone.
+pub(crate) fn watchdog(child: &Child, reap: Reap) -> Result<()> {
+    let target = match reap {
+        Reap::Process => child.id().to_string(),
+        Reap::Group => format!("-- -{}", child.id()),
+    };
     let script = format!(
-        "while kill -0 {parent} 2>/dev/null; do sleep 1; done; kill -9 {child} 2>/dev/null",
+        "while kill -0 {parent} 2>/dev/null; do sleep 1; done; kill -s KILL {target} 2>/dev/null",
         parent = std::process::id(),
-        child = child.id()
     );
     Command::new("sh")
         .args(["-c", &script])
@@ -368,7 +380,7 @@ impl ControlPlane {
             .stderr(etcd_log)
             .spawn()
             .with_context(|| format!("cannot start {}", bin.join("etcd").display()))?;
-        watchdog(&etcd)?;
+        watchdog(&etcd, Reap::Process)?;
 
         let apiserver_log = std::fs::File::create(path("kube-apiserver.log"))?;
         let mut apiserver = Command::new(bin.join("kube-apiserver"));
@@ -403,7 +415,7 @@ impl ControlPlane {
         let apiserver = apiserver
             .spawn()
             .with_context(|| format!("cannot start {}", bin.join("kube-apiserver").display()))?;
-        watchdog(&apiserver)?;
+        watchdog(&apiserver, Reap::Process)?;
 
         let server = format!("https://127.0.0.1:{secure_port}");
         let kubeconfig = path("kubeconfig");
