@@ -22,8 +22,9 @@ use metal3_api::v1alpha1::{
 };
 use metal3_provisioner::{
     DataImageStatus, EventSubscription, FirmwareSettings, HardwareState, Health, HostConfig,
-    HostData, InspectData, InspectOutcome, ManagementAccessData, Outcome, PrepareData,
-    PrepareOutcome, ProvResult, ProvisionData, Provisioner, ProvisionerError, RebootMode,
+    HostData, InspectData, InspectOptions, InspectOutcome, ManagementAccessData, Outcome,
+    PrepareData, PrepareOptions, PrepareOutcome, ProvResult, ProvisionData, Provisioner,
+    ProvisionerError, RebootMode, RegisterOptions,
 };
 use serde::Deserialize;
 
@@ -452,9 +453,12 @@ impl Provisioner for Fixture {
         &self,
         host: &HostData,
         data: &ManagementAccessData,
-        credentials_changed: bool,
-        restart: bool,
+        options: RegisterOptions,
     ) -> ProvResult<(Outcome, String)> {
+        let RegisterOptions {
+            credentials_changed,
+            restart,
+        } = options;
         let needs_image = self.lock().preprovisioning_formats.is_some();
         let image = data
             .preprovisioning_image
@@ -492,10 +496,11 @@ impl Provisioner for Fixture {
         &self,
         host: &HostData,
         _data: &InspectData,
-        restart: bool,
-        refresh: bool,
-        _force_reboot: bool,
+        options: InspectOptions,
     ) -> ProvResult<InspectOutcome> {
+        let InspectOptions {
+            restart, refresh, ..
+        } = options;
         self.with_node(host, |node, b, ctx| {
             let starting =
                 restart || refresh || node.active.map(|(a, _)| a) != Some(Operation::Inspect);
@@ -540,9 +545,12 @@ impl Provisioner for Fixture {
         &self,
         host: &HostData,
         data: &PrepareData,
-        unprepared: bool,
-        restart: bool,
+        options: PrepareOptions,
     ) -> ProvResult<PrepareOutcome> {
+        let PrepareOptions {
+            unprepared,
+            restart,
+        } = options;
         self.with_node(host, |node, b, _| {
             node.settings_step(Operation::Prepare, b, data, unprepared, restart)
         })
@@ -552,9 +560,12 @@ impl Provisioner for Fixture {
         &self,
         host: &HostData,
         data: &PrepareData,
-        unprepared: bool,
-        restart: bool,
+        options: PrepareOptions,
     ) -> ProvResult<PrepareOutcome> {
+        let PrepareOptions {
+            unprepared,
+            restart,
+        } = options;
         self.with_node(host, |node, b, _| {
             node.settings_step(Operation::Service, b, data, unprepared, restart)
         })

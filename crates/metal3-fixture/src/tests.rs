@@ -17,10 +17,14 @@ fn run<F: std::future::Future>(f: F) -> F::Output {
 }
 
 async fn register(f: &Fixture, h: &HostData) -> Outcome {
-    f.register(h, &ManagementAccessData::default(), false, false)
-        .await
-        .expect("register")
-        .0
+    f.register(
+        h,
+        &ManagementAccessData::default(),
+        RegisterOptions::default(),
+    )
+    .await
+    .expect("register")
+    .0
 }
 
 #[test]
@@ -47,17 +51,17 @@ fn long_operations_poll_then_complete() {
 
         let data = InspectData::default();
         let first = f
-            .inspect_hardware(&h, &data, false, false, false)
+            .inspect_hardware(&h, &data, InspectOptions::default())
             .await
             .expect("inspect");
         assert!(first.started);
         assert_eq!(first.outcome, wait);
         assert!(first.details.is_none());
-        f.inspect_hardware(&h, &data, false, false, false)
+        f.inspect_hardware(&h, &data, InspectOptions::default())
             .await
             .expect("inspect");
         let done = f
-            .inspect_hardware(&h, &data, false, false, false)
+            .inspect_hardware(&h, &data, InspectOptions::default())
             .await
             .expect("inspect");
         assert_eq!(done.outcome, Outcome::Done);
@@ -90,7 +94,14 @@ fn scripted_failures_fail_n_times_then_recover() {
         );
         assert_eq!(register(&f, &h).await, Outcome::failed("BMC said no"));
         let restarted = f
-            .register(&h, &ManagementAccessData::default(), false, true)
+            .register(
+                &h,
+                &ManagementAccessData::default(),
+                RegisterOptions {
+                    restart: true,
+                    ..Default::default()
+                },
+            )
             .await
             .expect("register");
         assert_eq!(restarted.0, Outcome::failed("BMC said no"));
@@ -219,19 +230,19 @@ fn capacity_limits_concurrent_long_operations() {
         assert!(f.has_capacity(&a).await.expect("cap"));
         let data = InspectData::default();
         let started = f
-            .inspect_hardware(&a, &data, false, false, false)
+            .inspect_hardware(&a, &data, InspectOptions::default())
             .await
             .expect("i");
         assert!(started.started);
         assert!(!f.has_capacity(&b).await.expect("cap"), "slot taken by a");
         assert!(f.has_capacity(&a).await.expect("cap"), "a holds its slot");
         let refused = f
-            .inspect_hardware(&b, &data, false, false, false)
+            .inspect_hardware(&b, &data, InspectOptions::default())
             .await
             .expect("i");
         assert!(!refused.started);
         let done = f
-            .inspect_hardware(&a, &data, false, false, false)
+            .inspect_hardware(&a, &data, InspectOptions::default())
             .await
             .expect("i");
         assert_eq!(done.outcome, Outcome::Done);

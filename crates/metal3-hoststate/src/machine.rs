@@ -17,8 +17,9 @@ use metal3_api::v1alpha1::{
     RaidConfig, SecretReference,
 };
 use metal3_provisioner::{
-    HostConfig, HostData, InspectData, ManagementAccessData, Outcome, PrepareData,
-    PreprovisioningImage, ProvisionData, Provisioner, ProvisionerError, RebootMode,
+    HostConfig, HostData, InspectData, InspectOptions, ManagementAccessData, Outcome, PrepareData,
+    PrepareOptions, PreprovisioningImage, ProvisionData, Provisioner, ProvisionerError, RebootMode,
+    RegisterOptions,
 };
 use serde::Deserialize;
 
@@ -749,7 +750,14 @@ impl<'a, P: Provisioner + ?Sized> Machine<'a, P> {
         }
         let (outcome, id) = self
             .prov
-            .register(&self.host_data, &data, creds_changed, restart)
+            .register(
+                &self.host_data,
+                &data,
+                RegisterOptions {
+                    credentials_changed: creds_changed,
+                    restart,
+                },
+            )
             .await?;
         if !id.is_empty() && id != self.status.provisioning.id {
             self.status.provisioning.id = id.clone();
@@ -876,7 +884,15 @@ impl<'a, P: Provisioner + ?Sized> Machine<'a, P> {
             .any(|r| r.force);
         let out = self
             .prov
-            .inspect_hardware(&self.host_data, &data, restart, false, force_reboot)
+            .inspect_hardware(
+                &self.host_data,
+                &data,
+                InspectOptions {
+                    restart,
+                    force_reboot,
+                    ..Default::default()
+                },
+            )
             .await?;
         match out.outcome {
             Outcome::Failed { message } => Ok(self.fail(ErrorType::Inspection, message)),
@@ -938,7 +954,14 @@ impl<'a, P: Provisioner + ?Sized> Machine<'a, P> {
         let unprepared = self.needs_preparation();
         let out = self
             .prov
-            .prepare(&self.host_data, &data, unprepared, restart)
+            .prepare(
+                &self.host_data,
+                &data,
+                PrepareOptions {
+                    unprepared,
+                    restart,
+                },
+            )
             .await?;
         match out.outcome {
             Outcome::Failed { message } => Ok(self.fail(ErrorType::Preparation, message)),
@@ -1413,7 +1436,14 @@ impl<'a, P: Provisioner + ?Sized> Machine<'a, P> {
             || !data.target_firmware_components.is_empty();
         let out = self
             .prov
-            .service(&self.host_data, &data, unprepared, restart)
+            .service(
+                &self.host_data,
+                &data,
+                PrepareOptions {
+                    unprepared,
+                    restart,
+                },
+            )
             .await?;
         match out.outcome {
             Outcome::InProgress { after } => {

@@ -28,8 +28,9 @@ use metal3_ironic::types::{Node, ProvisionRequest, Step, power, state};
 use metal3_ironic::{Client, Error as IronicError, PatchOp, version};
 use metal3_provisioner::{
     DataImageStatus, EventSubscription, FirmwareSettings, HardwareState, Health, HostData,
-    InspectData, InspectOutcome, ManagementAccessData, Outcome, PrepareData, PrepareOutcome,
-    ProvResult, ProvisionData, Provisioner, ProvisionerError, RebootMode,
+    InspectData, InspectOptions, InspectOutcome, ManagementAccessData, Outcome, PrepareData,
+    PrepareOptions, PrepareOutcome, ProvResult, ProvisionData, Provisioner, ProvisionerError,
+    RebootMode, RegisterOptions,
 };
 use serde_json::{Map, Value, json};
 use tracing::{debug, info};
@@ -602,9 +603,12 @@ impl Provisioner for IronicProvisioner {
         &self,
         host: &HostData,
         data: &ManagementAccessData,
-        credentials_changed: bool,
-        restart: bool,
+        options: RegisterOptions,
     ) -> ProvResult<(Outcome, String)> {
+        let RegisterOptions {
+            credentials_changed,
+            restart,
+        } = options;
         let bmc = match self.bmc(host) {
             Ok(b) => b,
             Err(m) => return Ok((Outcome::failed(m), String::new())),
@@ -737,10 +741,13 @@ impl Provisioner for IronicProvisioner {
         &self,
         host: &HostData,
         data: &InspectData,
-        restart: bool,
-        refresh: bool,
-        force_reboot: bool,
+        options: InspectOptions,
     ) -> ProvResult<InspectOutcome> {
+        let InspectOptions {
+            restart,
+            refresh,
+            force_reboot,
+        } = options;
         let node = self.node(host).await?;
         let fast = data.inspection_mode == InspectionMode::Fast;
         let wait = if fast { self.short() } else { self.long() };
@@ -895,9 +902,12 @@ impl Provisioner for IronicProvisioner {
         &self,
         host: &HostData,
         data: &PrepareData,
-        unprepared: bool,
-        restart: bool,
+        options: PrepareOptions,
     ) -> ProvResult<PrepareOutcome> {
+        let PrepareOptions {
+            unprepared,
+            restart,
+        } = options;
         let node = self.node(host).await?;
         let (steps, raid) = self.steps_for(data, true);
         let pending = unprepared && !steps.is_empty() && !Self::ran(&node, PREPARED, &steps);
@@ -961,9 +971,12 @@ impl Provisioner for IronicProvisioner {
         &self,
         host: &HostData,
         data: &PrepareData,
-        unprepared: bool,
-        restart: bool,
+        options: PrepareOptions,
     ) -> ProvResult<PrepareOutcome> {
+        let PrepareOptions {
+            unprepared,
+            restart,
+        } = options;
         let node = self.node(host).await?;
         let (steps, _) = self.steps_for(data, false);
         let pending = unprepared && !steps.is_empty() && !Self::ran(&node, SERVICED, &steps);

@@ -10,8 +10,8 @@ use metal3_api::v1alpha1::{
 use metal3_ironic::types::state;
 use metal3_ironic_provisioner::{Config, Hardware, IronicProvisioner};
 use metal3_provisioner::{
-    Credentials, HostData, InspectData, ManagementAccessData, Outcome, PrepareData, ProvisionData,
-    Provisioner, ProvisionerError, RebootMode,
+    Credentials, HostData, InspectData, InspectOptions, ManagementAccessData, Outcome, PrepareData,
+    PrepareOptions, ProvisionData, Provisioner, ProvisionerError, RebootMode, RegisterOptions,
 };
 use metal3_testenv::ironic::{Ironic, Options};
 
@@ -118,7 +118,7 @@ async fn register(p: &IronicProvisioner, host: &mut HostData, data: &ManagementA
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let (outcome, id) = p
-            .register(host, data, false, false)
+            .register(host, data, RegisterOptions::default())
             .await
             .expect("register");
         if !id.is_empty() {
@@ -158,7 +158,7 @@ async fn a_host_goes_through_the_whole_lifecycle_in_ironic() {
 
     // Registration again is a no-op that answers at once.
     let (again, id) = p
-        .register(&h, &access(None), false, false)
+        .register(&h, &access(None), RegisterOptions::default())
         .await
         .expect("register");
     assert_eq!(
@@ -174,7 +174,7 @@ async fn a_host_goes_through_the_whole_lifecycle_in_ironic() {
     let deadline = Instant::now() + Duration::from_secs(60);
     let details = loop {
         let out = p
-            .inspect_hardware(&h, &inspect, false, false, false)
+            .inspect_hardware(&h, &inspect, InspectOptions::default())
             .await
             .expect("inspect");
         started |= out.started;
@@ -189,7 +189,7 @@ async fn a_host_goes_through_the_whole_lifecycle_in_ironic() {
     assert!(details.is_some(), "inspection reports details");
 
     let prepared = p
-        .prepare(&h, &PrepareData::default(), false, false)
+        .prepare(&h, &PrepareData::default(), PrepareOptions::default())
         .await
         .expect("prepare");
     assert_eq!(prepared.outcome, Outcome::Done, "nothing to prepare");
@@ -241,7 +241,7 @@ async fn a_host_goes_through_the_whole_lifecycle_in_ironic() {
     until_done("delete", || p.delete(&h)).await;
     assert_eq!(node_state(&ironic, &h.provisioner_id).await, "(gone)");
     assert_eq!(
-        p.inspect_hardware(&h, &inspect, false, false, false)
+        p.inspect_hardware(&h, &inspect, InspectOptions::default())
             .await
             .err(),
         Some(ProvisionerError::NeedsRegistration)
@@ -258,7 +258,7 @@ async fn ironic_faults_are_reported_and_recovered_from() {
     register(&p, &mut first, &access(None)).await;
     let second = host("second", "52:54:00:00:00:AA");
     let (outcome, _) = p
-        .register(&second, &access(None), false, false)
+        .register(&second, &access(None), RegisterOptions::default())
         .await
         .expect("register");
     match outcome {
@@ -283,7 +283,11 @@ async fn ironic_faults_are_reported_and_recovered_from() {
     // ...Ironic goes away: a transient error naming it, never a host failure.
     ironic.stop();
     match p
-        .register(&first, &access(Some(live_iso())), false, false)
+        .register(
+            &first,
+            &access(Some(live_iso())),
+            RegisterOptions::default(),
+        )
         .await
     {
         Err(ProvisionerError::Transient(m)) => {
@@ -341,7 +345,11 @@ async fn basic_authentication_is_used_and_a_wrong_password_is_reported() {
 
     let bad = provisioner(&ironic, Some(("metal3", "wrong-pw")));
     match bad
-        .register(&host("other", ""), &access(None), false, false)
+        .register(
+            &host("other", ""),
+            &access(None),
+            RegisterOptions::default(),
+        )
         .await
     {
         Err(ProvisionerError::Transient(m)) => {
@@ -363,7 +371,10 @@ async fn a_hung_ironic_is_a_transient_error_until_it_answers_again() {
     // client's timeout with a transient error; nothing is reported as the host's failure.
     ironic.pause();
     let started = Instant::now();
-    match p.register(&h, &access(None), false, false).await {
+    match p
+        .register(&h, &access(None), RegisterOptions::default())
+        .await
+    {
         Err(ProvisionerError::Transient(m)) => {
             assert!(m.contains("cannot reach the provisioner"), "{m}");
             assert!(m.to_lowercase().contains("timed out"), "{m}");
@@ -579,8 +590,7 @@ async fn registration_gives_the_node_its_ramdisk_network_data_ports_and_new_name
                 preprovisioning_network_data: "links: [".into(),
                 ..access(None)
             },
-            false,
-            false,
+            RegisterOptions::default(),
         )
         .await
         .expect("register");
@@ -620,7 +630,17 @@ async fn prepare_until_settled(
     let mut started = false;
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
-        let out = p.prepare(h, data, true, restart).await.expect("prepare");
+        let out = p
+            .prepare(
+                h,
+                data,
+                PrepareOptions {
+                    unprepared: true,
+                    restart,
+                },
+            )
+            .await
+            .expect("prepare");
         started |= out.started;
         match out.outcome {
             Outcome::InProgress { after } => tokio::time::sleep(after).await,
@@ -665,7 +685,17 @@ async fn preparing_runs_clean_steps_once_and_reports_a_failed_cleaning() {
         "{history:?}"
     );
     // The same settings again: already applied, nothing is cleaned twice.
-    let again = p.prepare(&h, &bios, true, false).await.expect("prepare");
+    let again = p
+        .prepare(
+            &h,
+            &bios,
+            PrepareOptions {
+                unprepared: true,
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("prepare");
     assert_eq!((again.outcome, again.started), (Outcome::Done, false));
 
     // Hardware RAID: Ironic's fake RAID interface offers no clean steps, so cleaning fails,
@@ -695,7 +725,14 @@ async fn preparing_runs_clean_steps_once_and_reports_a_failed_cleaning() {
     }
     // A retry (restart) takes the node out of the failure, back to manageable.
     let retried = p
-        .prepare(&h, &PrepareData::default(), true, true)
+        .prepare(
+            &h,
+            &PrepareData::default(),
+            PrepareOptions {
+                unprepared: true,
+                restart: true,
+            },
+        )
         .await
         .expect("prepare");
     assert!(retried.started, "{retried:?}");

@@ -140,6 +140,36 @@ pub struct ManagementAccessData {
     pub inspection_mode: InspectionMode,
 }
 
+/// How a registration call treats what happened before it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct RegisterOptions {
+    /// The credentials Secret changed since the backend last took it: hand over the new ones.
+    pub credentials_changed: bool,
+    /// The previous registration failed: start it again instead of reporting that failure.
+    pub restart: bool,
+}
+
+/// How an inspection call treats what happened before it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct InspectOptions {
+    /// The previous inspection failed: start it again instead of reporting that failure.
+    pub restart: bool,
+    /// Inspect again even though an inspection completed before (the `inspect.metal3.io`
+    /// annotation asked for it).
+    pub refresh: bool,
+    /// Abort an inspection that waits for a ramdisk to call back, and reboot into a new one.
+    pub force_reboot: bool,
+}
+
+/// How a prepare or service call treats what happened before it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct PrepareOptions {
+    /// The spec changed since the last successful preparation: the steps must run again.
+    pub unprepared: bool,
+    /// The previous attempt failed: start it again instead of reporting that failure.
+    pub restart: bool,
+}
+
 /// Inputs of an inspection.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct InspectData {
@@ -275,28 +305,23 @@ pub trait Provisioner: Send + Sync {
     fn name(&self) -> &'static str;
 
     /// Makes the host known to the backend and checks BMC access. Returns the backend's host
-    /// identifier once known. `credentials_changed` asks the backend to take new credentials;
-    /// `restart` asks it to retry after a previous registration error.
+    /// identifier once known. See [`RegisterOptions`] for new credentials and retries.
     async fn register(
         &self,
         host: &HostData,
         data: &ManagementAccessData,
-        credentials_changed: bool,
-        restart: bool,
+        options: RegisterOptions,
     ) -> ProvResult<(Outcome, String)>;
 
     /// Image formats the backend can boot for preprovisioning, `None` when it needs none.
     async fn preprovisioning_image_formats(&self) -> ProvResult<Option<Vec<String>>>;
 
-    /// Inspects the hardware. `refresh` starts a new inspection even if one completed before;
-    /// `force_reboot` aborts an inspection waiting for a ramdisk.
+    /// Inspects the hardware. See [`InspectOptions`] for retries, refreshes and forced reboots.
     async fn inspect_hardware(
         &self,
         host: &HostData,
         data: &InspectData,
-        restart: bool,
-        refresh: bool,
-        force_reboot: bool,
+        options: InspectOptions,
     ) -> ProvResult<InspectOutcome>;
 
     /// Reads the host's current power state.
@@ -311,13 +336,11 @@ pub trait Provisioner: Send + Sync {
     ) -> ProvResult<Outcome>;
 
     /// Applies RAID, root device hints, firmware settings and components before provisioning.
-    /// `unprepared` is true when the spec changed since the last successful preparation.
     async fn prepare(
         &self,
         host: &HostData,
         data: &PrepareData,
-        unprepared: bool,
-        restart: bool,
+        options: PrepareOptions,
     ) -> ProvResult<PrepareOutcome>;
 
     /// Applies firmware settings or components to a provisioned host (servicing).
@@ -325,8 +348,7 @@ pub trait Provisioner: Send + Sync {
         &self,
         host: &HostData,
         data: &PrepareData,
-        unprepared: bool,
-        restart: bool,
+        options: PrepareOptions,
     ) -> ProvResult<PrepareOutcome>;
 
     /// Writes the image (or boots the live ISO / runs the custom deploy) and boots the host.

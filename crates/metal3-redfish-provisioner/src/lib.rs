@@ -30,8 +30,9 @@ use metal3_api::v1alpha1::{
 };
 use metal3_provisioner::{
     DataImageStatus, EventSubscription, FirmwareSettings, HardwareState, Health, HostData,
-    InspectData, InspectOutcome, ManagementAccessData, Outcome, PrepareData, PrepareOutcome,
-    ProvResult, ProvisionData, Provisioner, ProvisionerError, RebootMode,
+    InspectData, InspectOptions, InspectOutcome, ManagementAccessData, Outcome, PrepareData,
+    PrepareOptions, PrepareOutcome, ProvResult, ProvisionData, Provisioner, ProvisionerError,
+    RebootMode, RegisterOptions,
 };
 use metal3_redfish::types::{
     AttributeRegistry, Bios, Collection, ComputerSystem, Drive, EthernetInterface, Manager,
@@ -985,9 +986,12 @@ impl Provisioner for RedfishProvisioner {
         &self,
         host: &HostData,
         _data: &ManagementAccessData,
-        credentials_changed: bool,
-        _restart: bool,
+        options: RegisterOptions,
     ) -> ProvResult<(Outcome, String)> {
+        let RegisterOptions {
+            credentials_changed,
+            ..
+        } = options;
         if credentials_changed {
             self.remember(host, |k| {
                 *k = Known {
@@ -1009,9 +1013,7 @@ impl Provisioner for RedfishProvisioner {
         &self,
         host: &HostData,
         _data: &InspectData,
-        _restart: bool,
-        _refresh: bool,
-        _force_reboot: bool,
+        _options: InspectOptions,
     ) -> ProvResult<InspectOutcome> {
         match self.do_inspect(host).await {
             Ok(details) => Ok(InspectOutcome {
@@ -1068,8 +1070,7 @@ impl Provisioner for RedfishProvisioner {
         &self,
         host: &HostData,
         data: &PrepareData,
-        _unprepared: bool,
-        _restart: bool,
+        _options: PrepareOptions,
     ) -> ProvResult<PrepareOutcome> {
         prepared(self.do_prepare(host, data, true).await)
     }
@@ -1078,8 +1079,7 @@ impl Provisioner for RedfishProvisioner {
         &self,
         host: &HostData,
         data: &PrepareData,
-        _unprepared: bool,
-        _restart: bool,
+        _options: PrepareOptions,
     ) -> ProvResult<PrepareOutcome> {
         prepared(self.do_prepare(host, data, false).await)
     }

@@ -10,8 +10,9 @@ use metal3_api::v1alpha1::{
     ImageFormat, RaidConfig,
 };
 use metal3_provisioner::{
-    Credentials, EventSubscription, HostData, InspectData, ManagementAccessData, Outcome,
-    PrepareData, ProvisionData, Provisioner, ProvisionerError, RebootMode,
+    Credentials, EventSubscription, HostData, InspectData, InspectOptions, ManagementAccessData,
+    Outcome, PrepareData, PrepareOptions, ProvisionData, Provisioner, ProvisionerError, RebootMode,
+    RegisterOptions,
 };
 use metal3_redfish_provisioner::{Config, RedfishProvisioner};
 use metal3_sim::Fleet;
@@ -123,7 +124,11 @@ async fn the_lifecycle_with_bmc_calls_per_phase() {
     };
 
     let (outcome, id) = p
-        .register(&host, &ManagementAccessData::default(), false, false)
+        .register(
+            &host,
+            &ManagementAccessData::default(),
+            RegisterOptions::default(),
+        )
         .await
         .expect("register");
     assert_eq!(outcome, Outcome::Done);
@@ -134,7 +139,7 @@ async fn the_lifecycle_with_bmc_calls_per_phase() {
     record("register", sim.calls(1));
 
     let inspected = p
-        .inspect_hardware(&host, &InspectData::default(), false, false, false)
+        .inspect_hardware(&host, &InspectData::default(), InspectOptions::default())
         .await
         .expect("inspect");
     assert_eq!(inspected.outcome, Outcome::Done);
@@ -289,12 +294,22 @@ async fn preparation_applies_settings_firmware_and_raid_with_one_reboot() {
         }),
         ..PrepareData::default()
     };
-    let first = p.prepare(&host, &data, true, false).await.expect("prepare");
+    let first = p
+        .prepare(
+            &host,
+            &data,
+            PrepareOptions {
+                unprepared: true,
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("prepare");
     assert!(first.started);
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let o = p
-            .prepare(&host, &data, false, false)
+            .prepare(&host, &data, PrepareOptions::default())
             .await
             .expect("prepare");
         match o.outcome {
@@ -336,7 +351,14 @@ async fn preparation_applies_settings_firmware_and_raid_with_one_reboot() {
         ..data.clone()
     };
     let o = p
-        .prepare(&host, &again, true, false)
+        .prepare(
+            &host,
+            &again,
+            PrepareOptions {
+                unprepared: true,
+                ..Default::default()
+            },
+        )
         .await
         .expect("prepare");
     assert_eq!(o.outcome, Outcome::Done);
@@ -414,7 +436,11 @@ async fn faults_are_explained_and_recovered_from() {
     let mut wrong = sim.host(0);
     wrong.credentials.password = "not-it".into();
     let (outcome, _) = p
-        .register(&wrong, &ManagementAccessData::default(), false, false)
+        .register(
+            &wrong,
+            &ManagementAccessData::default(),
+            RegisterOptions::default(),
+        )
         .await
         .expect("answered");
     let Outcome::Failed { message } = outcome else {
@@ -427,7 +453,11 @@ async fn faults_are_explained_and_recovered_from() {
     let mut gone = sim.host(1);
     gone.bmc_address = "redfish+http://127.0.0.1:9/redfish/v1/Systems/1".into();
     let err = p
-        .register(&gone, &ManagementAccessData::default(), false, false)
+        .register(
+            &gone,
+            &ManagementAccessData::default(),
+            RegisterOptions::default(),
+        )
         .await
         .expect_err("unreachable");
     assert!(
@@ -440,7 +470,11 @@ async fn faults_are_explained_and_recovered_from() {
     let host = sim.host(2);
     sim.knobs("sim-2", json!({"errorRate": 1.0})).await;
     let err = p
-        .register(&host, &ManagementAccessData::default(), false, false)
+        .register(
+            &host,
+            &ManagementAccessData::default(),
+            RegisterOptions::default(),
+        )
         .await
         .expect_err("5xx");
     assert!(err.to_string().contains("injected BMC failure"), "{err}");
@@ -448,7 +482,11 @@ async fn faults_are_explained_and_recovered_from() {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         match p
-            .register(&host, &ManagementAccessData::default(), false, false)
+            .register(
+                &host,
+                &ManagementAccessData::default(),
+                RegisterOptions::default(),
+            )
             .await
         {
             Ok((Outcome::Done, _)) => break,
@@ -459,7 +497,7 @@ async fn faults_are_explained_and_recovered_from() {
     }
     // Slow but working: the lifecycle goes on.
     let inspected = p
-        .inspect_hardware(&host, &InspectData::default(), false, false, false)
+        .inspect_hardware(&host, &InspectData::default(), InspectOptions::default())
         .await
         .expect("slow inspect");
     assert_eq!(inspected.outcome, Outcome::Done);
@@ -476,7 +514,11 @@ async fn faults_are_explained_and_recovered_from() {
         let mut h = sim.host(i);
         h.credentials.password = "pw".into();
         let (o, _) = p
-            .register(&h, &ManagementAccessData::default(), false, false)
+            .register(
+                &h,
+                &ManagementAccessData::default(),
+                RegisterOptions::default(),
+            )
             .await
             .expect("register");
         assert_eq!(o, Outcome::Done, "host {i}");
@@ -534,7 +576,7 @@ async fn inspection_without_expand_reads_every_member() {
     let expanded_calls = {
         let before = sim.calls(0);
         let o = p
-            .inspect_hardware(&host, &data, false, false, false)
+            .inspect_hardware(&host, &data, InspectOptions::default())
             .await
             .expect("inspect");
         assert_eq!(o.details.expect("details").storage.len(), 4);
@@ -550,7 +592,7 @@ async fn inspection_without_expand_reads_every_member() {
     let plain = RedfishProvisioner::new(config()).expect("provisioner");
     let before = sim.calls(0);
     let o = plain
-        .inspect_hardware(&host, &InspectData::default(), false, false, false)
+        .inspect_hardware(&host, &InspectData::default(), InspectOptions::default())
         .await
         .expect("inspect");
     let details = o.details.expect("details");
