@@ -1,7 +1,7 @@
 //! The CAPM3 webhook server: `/convert` (the `ConversionReview` of all nine kinds, running
 //! [`metal3_capm3_api::conversion`]), and the defaulting (`/mutate-…`) and validating
 //! (`/validate-…`) admission webhooks at upstream's paths, running [`crate::webhooks`]. Served
-//! over TLS like the operator's webhooks (`metal3_operator::webhook::serve_router`).
+//! over TLS like the operator's webhooks (`metal3_kube::webhook::serve_router`).
 
 use axum::Json;
 use axum::Router;
@@ -125,7 +125,7 @@ async fn admit(
     Json(body): Json<AdmissionReview<DynamicObject>>,
     judge: fn(&AdmissionRequest<DynamicObject>) -> AdmissionResponse,
 ) -> Json<AdmissionReview<DynamicObject>> {
-    Json(metal3_operator::webhook::answer(body, judge))
+    Json(metal3_kube::webhook::answer(body, judge))
 }
 
 /// Every webhook route.

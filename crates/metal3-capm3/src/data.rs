@@ -242,7 +242,7 @@ async fn render_secrets(
             Err(message) => return Ok(Err(Stop::Failed(message))),
         }
     }
-    let owner = metal3_operator::meta::owner_reference(&*data, true);
+    let owner = metal3_kube::meta::owner_reference(&*data, true);
     let create =
         async |reference: &Option<SecretReference>, key: &str, text: String| -> Result<(), Error> {
             let mut secret = Secret {
@@ -255,7 +255,7 @@ async fn render_secrets(
             secret.metadata.labels =
                 Some([(CLUSTER_NAME_LABEL.to_string(), cluster.to_string())].into());
             secret.metadata.owner_references = owner.clone().map(|o| vec![o]);
-            metal3_operator::meta::create_unless_exists(&secrets, &secret).await?;
+            metal3_kube::meta::create_unless_exists(&secrets, &secret).await?;
             Ok(())
         };
     if missing_meta && let Some(meta) = &template.spec.meta_data {
@@ -332,7 +332,7 @@ async fn address_from_pool(
     pool: &PoolRef,
 ) -> Result<Result<Option<PoolAddress>, String>, Error> {
     let name = claim_name(data, pool);
-    let owner = metal3_operator::meta::owner_reference(data, true);
+    let owner = metal3_kube::meta::owner_reference(data, true);
     let ((claims, claim_kind), addresses) = ipam_kinds(ctx, ns, pool);
     let spec = if pool.is_metal3() {
         json!({"pool": {"name": pool.name, "namespace": ns}})
@@ -348,7 +348,7 @@ async fn address_from_pool(
             claim.metadata.owner_references = owner.map(|o| vec![o]);
             claim.metadata.labels = data.metadata.labels.clone();
             claim.data = json!({"spec": spec});
-            metal3_operator::meta::create_unless_exists(&claims, &claim).await?;
+            metal3_kube::meta::create_unless_exists(&claims, &claim).await?;
             return Ok(Ok(None));
         }
     };
@@ -414,7 +414,7 @@ async fn release_addresses(ctx: &Ctx, ns: &str, data: &Metal3Data) -> Result<(),
             Err(e) => return Err(e.into()),
         };
         if let Some(claim) = claim {
-            metal3_operator::meta::set_finalizer(&claims, &claim, DATA_FINALIZER, false).await?;
+            metal3_kube::meta::set_finalizer(&claims, &claim, DATA_FINALIZER, false).await?;
             match claims.delete(&name, &DeleteParams::default()).await {
                 Ok(_) => {}
                 Err(kube::Error::Api(s)) if s.code == 404 => {}

@@ -183,7 +183,7 @@ async fn render_claim(
     let claims_api = ctx.api::<Metal3DataClaim>(ns);
     let name = template.name_any();
     let claim =
-        match metal3_operator::meta::set_finalizer(&claims_api, claim, DATA_CLAIM_FINALIZER, true)
+        match metal3_kube::meta::set_finalizer(&claims_api, claim, DATA_CLAIM_FINALIZER, true)
             .await?
         {
             Some(updated) => updated,
@@ -223,7 +223,7 @@ async fn render_claim(
             data.metadata.namespace = Some(ns.into());
             data.metadata.labels = claim.metadata.labels.clone();
             data.metadata.finalizers = Some(vec![DATA_CLAIM_FINALIZER.into()]);
-            let mut owners: Vec<_> = metal3_operator::meta::owner_reference(&claim, true)
+            let mut owners: Vec<_> = metal3_kube::meta::owner_reference(&claim, true)
                 .into_iter()
                 .collect();
             owners.push(
@@ -234,7 +234,7 @@ async fn render_claim(
                 },
             );
             data.metadata.owner_references = Some(owners);
-            metal3_operator::meta::create_unless_exists(&ctx.api::<Metal3Data>(ns), &data).await?;
+            metal3_kube::meta::create_unless_exists(&ctx.api::<Metal3Data>(ns), &data).await?;
             indexes.push(IndexEntry {
                 name: claim_name.clone(),
                 index,
@@ -273,7 +273,7 @@ async fn release_claim(
         .map(|r| r.name.clone());
     for data_name in by_index.into_iter().chain(rendered) {
         if let Some(data) = datas_api.get_opt(&data_name).await? {
-            metal3_operator::meta::set_finalizer(&datas_api, &data, DATA_CLAIM_FINALIZER, false)
+            metal3_kube::meta::set_finalizer(&datas_api, &data, DATA_CLAIM_FINALIZER, false)
                 .await?;
             match datas_api.delete(&data_name, &DeleteParams::default()).await {
                 Ok(_) => {}

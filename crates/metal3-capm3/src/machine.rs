@@ -711,8 +711,8 @@ async fn associate_metadata(pass: &mut Pass<'_>) -> Result<Result<(), String>, E
     claim.metadata.labels = pass.old.metadata.labels.clone();
     claim.metadata.finalizers = Some(vec![MACHINE_FINALIZER.into()]);
     claim.metadata.owner_references =
-        metal3_operator::meta::owner_reference(&*pass.old, true).map(|o| vec![o]);
-    metal3_operator::meta::create_unless_exists(&claims, &claim).await?;
+        metal3_kube::meta::owner_reference(&*pass.old, true).map(|o| vec![o]);
+    metal3_kube::meta::create_unless_exists(&claims, &claim).await?;
     Ok(Ok(()))
 }
 
@@ -1013,7 +1013,7 @@ async fn delete(pass: &mut Pass<'_>, world: &World) -> Result<Option<Action>, Er
     pass.status().rendered_data = None;
     let claims = ctx.api::<Metal3DataClaim>(&pass.ns);
     if let Some(claim) = claims.get_opt(&pass.name).await? {
-        metal3_operator::meta::set_finalizer(&claims, &claim, MACHINE_FINALIZER, false).await?;
+        metal3_kube::meta::set_finalizer(&claims, &claim, MACHINE_FINALIZER, false).await?;
         if claim.metadata.deletion_timestamp.is_none() {
             match claims.delete(&pass.name, &DeleteParams::default()).await {
                 Ok(_) => {}

@@ -101,7 +101,7 @@ fn server() -> &'static Server {
                     next.run(request).await
                 },
             ));
-            let served = runtime.block_on(metal3_operator::webhook::serve_router_on(
+            let served = runtime.block_on(metal3_kube::webhook::serve_router_on(
                 listener, cert_pem, key_pem, router,
             ));
             panic!("the webhook server stopped: {served:?}");

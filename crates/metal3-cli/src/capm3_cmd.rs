@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
-use metal3_operator::leader::{Elector, LeaseConfig};
+use metal3_kube::leader::{Elector, LeaseConfig};
 use prometheus_client::registry::Registry;
 use tracing::info;
 
@@ -65,14 +65,14 @@ pub fn run(args: &Args) -> Result<ExitCode> {
         let health = tokio::net::TcpListener::bind(args.health_addr)
             .await
             .with_context(|| format!("--health-addr {}", args.health_addr))?;
-        tokio::spawn(metal3_operator::http::serve(health, Arc::new(Registry::default())));
+        tokio::spawn(metal3_kube::http::serve(health, Arc::new(Registry::default())));
         if args.webhook_port != 0 {
             let addr = SocketAddr::from(([0, 0, 0, 0], args.webhook_port));
             let dir = args.webhook_cert_dir.clone();
             info!(%addr, "serving the conversion, defaulting and validating webhooks");
             tokio::spawn(async move {
                 let router = metal3_capm3::admission::router();
-                if let Err(e) = metal3_operator::webhook::serve_router(addr, &dir, router).await {
+                if let Err(e) = metal3_kube::webhook::serve_router(addr, &dir, router).await {
                     tracing::error!(error = %e, "the webhook server stopped");
                 }
             });
@@ -98,7 +98,7 @@ pub fn run(args: &Args) -> Result<ExitCode> {
             fast_track: args.fast_track,
             ..metal3_capm3::Config::default()
         };
-        let (shutdown, seen_rx) = metal3_operator::leader::stop_signal(elector.clone());
+        let (shutdown, seen_rx) = metal3_kube::leader::stop_signal(elector.clone());
         metal3_capm3::run(client, config, shutdown).await;
         if seen_rx.await.unwrap_or(false) {
             bail!("lost the leader-election lease {LEASE_NAME}; exiting so a fresh start can compete again");

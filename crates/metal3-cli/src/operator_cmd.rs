@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
-use metal3_operator::leader::{Elector, LeaseConfig};
+use metal3_kube::leader::{Elector, LeaseConfig};
 use metal3_operator::{Metrics, OperatorConfig};
 use metal3_provisioner::Provisioner;
 use prometheus_client::registry::Registry;
@@ -207,8 +207,8 @@ pub fn run(args: &Args) -> Result<ExitCode> {
             .await
             .with_context(|| format!("--metrics-addr {}", args.metrics_addr))?;
         info!(health = %args.health_addr, metrics = %args.metrics_addr, "serving probes and metrics");
-        tokio::spawn(metal3_operator::http::serve(health, registry.clone()));
-        tokio::spawn(metal3_operator::http::serve(metrics_listener, registry));
+        tokio::spawn(metal3_kube::http::serve(health, registry.clone()));
+        tokio::spawn(metal3_kube::http::serve(metrics_listener, registry));
         if args.webhook_port != 0 {
             let addr = SocketAddr::from(([0, 0, 0, 0], args.webhook_port));
             let dir = args.webhook_cert_dir.clone();
@@ -251,7 +251,7 @@ pub fn run(args: &Args) -> Result<ExitCode> {
             None
         };
         // Stop on Ctrl-C / SIGTERM-like interrupts, or when leadership is lost.
-        let (shutdown, seen_rx) = metal3_operator::leader::stop_signal(elector.clone());
+        let (shutdown, seen_rx) = metal3_kube::leader::stop_signal(elector.clone());
         if let Some(pool) = &redfish_pool {
             // Sessions unused for a while are logged out, so BMCs never run out of them.
             let pool = pool.clone();

@@ -11,8 +11,9 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use k8s_openapi::api::core::v1::{Namespace, Secret};
-use kube::api::{Api, ListParams, PostParams};
+use kube::api::{Api, ListParams};
 use metal3_api::v1alpha1::BareMetalHost;
+use metal3_kube::meta::create_unless_exists;
 use metal3_operator::{Metrics, OperatorConfig};
 use metal3_provisioner::Provisioner;
 
@@ -58,18 +59,6 @@ fn init_logging(file: std::fs::File) {
         .with_ansi(false)
         .with_writer(std::sync::Mutex::new(file))
         .try_init();
-}
-
-/// Creates `obj` unless it already exists (a re-run keeps what is there).
-async fn create_missing<K>(api: &Api<K>, obj: &K) -> Result<()>
-where
-    K: kube::Resource + Clone + serde::de::DeserializeOwned + serde::Serialize + std::fmt::Debug,
-{
-    match api.create(&PostParams::default(), obj).await {
-        Ok(_) => Ok(()),
-        Err(kube::Error::Api(e)) if e.code == 409 => Ok(()),
-        Err(e) => Err(e.into()),
-    }
 }
 
 /// "2 available, 1 inspecting": hosts counted by provisioning state.
@@ -205,15 +194,15 @@ async fn up(args: &Args, dir: &Path) -> Result<ExitCode> {
     let namespaces: Api<Namespace> = Api::all(client.clone());
     let mut ns = Namespace::default();
     ns.metadata.name = Some(NAMESPACE.into());
-    create_missing(&namespaces, &ns).await?;
+    create_unless_exists(&namespaces, &ns).await?;
     let secrets: Api<Secret> = Api::namespaced(client.clone(), NAMESPACE);
     let hosts: Api<BareMetalHost> = Api::namespaced(client.clone(), NAMESPACE);
     for doc in &docs {
         match doc["kind"].as_str() {
             Some("Secret") => {
-                create_missing(&secrets, &serde_json::from_value(doc.clone())?).await?
+                create_unless_exists(&secrets, &serde_json::from_value(doc.clone())?).await?
             }
-            _ => create_missing(&hosts, &serde_json::from_value(doc.clone())?).await?,
+            _ => create_unless_exists(&hosts, &serde_json::from_value(doc.clone())?).await?,
         }
     }
 

@@ -14,7 +14,7 @@ use metal3_provisioner::Credentials;
 use serde_json::json;
 
 use crate::cache::Cached;
-use crate::meta::owner_reference;
+use metal3_kube::meta::owner_reference;
 
 /// The credentials found for a host.
 pub(crate) struct Found {

@@ -12,7 +12,7 @@ use serde_json::json;
 
 use crate::cache::Cached;
 use crate::host::Error;
-use crate::meta::set_finalizer;
+use metal3_kube::meta::set_finalizer;
 
 fn attached(di: &DataImage) -> Option<String> {
     di.status

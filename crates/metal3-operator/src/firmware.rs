@@ -21,7 +21,7 @@ use metal3_provisioner::HostData;
 use serde_json::json;
 
 use crate::host::{Context, Error};
-use crate::meta::{create_unless_exists, owner_reference};
+use metal3_kube::meta::{create_unless_exists, owner_reference};
 
 /// How often settings are read back from a host at rest.
 #[derive(Clone, Debug)]

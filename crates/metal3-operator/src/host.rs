@@ -26,8 +26,9 @@ use tracing::{debug, info, warn};
 
 use crate::cache::{Caches, NotReady};
 use crate::credentials;
-use crate::meta::{host_data, owner_reference, set_finalizer};
+use crate::meta::host_data;
 use crate::metrics::{ErrorTypeLabels, HostLabels, Metrics, PowerLabels, StateChangeLabels};
+use metal3_kube::meta::{owner_reference, set_finalizer};
 
 /// Field manager of our server-side applies.
 pub const FIELD_MANAGER: &str = "metal3-baremetal-controller";

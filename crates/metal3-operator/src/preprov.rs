@@ -23,7 +23,7 @@ use serde_json::json;
 use tracing::warn;
 
 use crate::host::{Context, Error};
-use crate::meta::{create_unless_exists, owner_reference, set_finalizer};
+use metal3_kube::meta::{create_unless_exists, owner_reference, set_finalizer};
 
 const READY: &str = "Ready";
 const ERROR: &str = "Error";

@@ -19,7 +19,8 @@ use tracing::warn;
 use crate::cache::Cached;
 use crate::credentials;
 use crate::host::Error;
-use crate::meta::{host_data as host_data_of, set_finalizer};
+use crate::meta::host_data as host_data_of;
+use metal3_kube::meta::set_finalizer;
 
 /// What the subscription controller needs.
 pub struct SubscriptionContext {

@@ -77,7 +77,9 @@ pub type ProvResult<T> = Result<T, ProvisionerError>;
 /// BMC credentials, read from the host's Secret. `Debug` never shows the password.
 #[derive(Clone, PartialEq, Eq, Default)]
 pub struct Credentials {
+    /// The Secret's `username`.
     pub username: String,
+    /// The Secret's `password`; never logged, shown or written into status.
     pub password: String,
 }
 
@@ -93,15 +95,21 @@ impl std::fmt::Debug for Credentials {
 /// Identity of the host a call is about, and how to reach its BMC.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct HostData {
+    /// The BareMetalHost's namespace.
     pub namespace: String,
+    /// The BareMetalHost's name.
     pub name: String,
     /// The BareMetalHost's UID.
     pub uid: String,
     /// The host's annotations (some backends read settings from them, e.g. the fixture).
     pub annotations: BTreeMap<String, String>,
+    /// `spec.bmc.address`, as written (each backend parses it with `metal3-bmc`).
     pub bmc_address: String,
+    /// `spec.bmc.disableCertificateVerification`: accept any certificate from the BMC.
     pub disable_certificate_verification: bool,
+    /// The BMC credentials from the Secret `spec.bmc.credentialsName` names.
     pub credentials: Credentials,
+    /// `spec.bootMACAddress`: the NIC the host boots from (empty when not given).
     pub boot_mac_address: String,
     /// The backend's identifier of the host (`status.provisioning.ID`), empty before registration.
     pub provisioner_id: String,
@@ -117,26 +125,44 @@ impl HostData {
 /// A bootable image that lets the backend talk to the host before provisioning.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct PreprovisioningImage {
+    /// Where the backend fetches the image (ISO or initrd) from.
     pub image_url: String,
+    /// The kernel to boot with an initrd image; empty for an ISO.
     pub kernel_url: String,
+    /// Kernel command line additions the image needs.
     pub extra_kernel_params: String,
+    /// The image's format (`iso`, `initrd`).
     pub format: String,
 }
 
 /// Everything registration needs.
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct ManagementAccessData {
+    /// `spec.bootMode`.
     pub boot_mode: BootMode,
+    /// `spec.automatedCleaningMode`.
     pub automated_cleaning_mode: AutomatedCleaningMode,
+    /// The host's provisioning state when it is (re)registered.
     pub state: ProvisioningState,
+    /// The host's operational status (a detached host is registered differently).
     pub operational_status: OperationalStatus,
+    /// The image the host runs (`status.provisioning.image`), for a host registered while
+    /// provisioned.
     pub current_image: Option<Image>,
+    /// The ramdisk image to boot for inspection and cleaning, when the backend needs one and
+    /// the PreprovisioningImage is ready.
     pub preprovisioning_image: Option<PreprovisioningImage>,
+    /// Network data (`spec.preprovisioningNetworkDataName`'s Secret) for the ramdisk.
     pub preprovisioning_network_data: String,
+    /// `spec.customDeploy` is set: deployment runs a custom step instead of writing an image.
     pub has_custom_deploy: bool,
+    /// `spec.disablePowerOff`: the host must never be powered off (reboots only).
     pub disable_power_off: bool,
+    /// `spec.architecture`, else the inspected one.
     pub cpu_architecture: String,
+    /// The inventory found by an earlier inspection, if any.
     pub hardware_details: Option<HardwareDetails>,
+    /// `spec.inspectionMode`.
     pub inspection_mode: InspectionMode,
 }
 
@@ -173,7 +199,9 @@ pub struct PrepareOptions {
 /// Inputs of an inspection.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct InspectData {
+    /// `spec.bootMode`, to boot an inspection ramdisk in.
     pub boot_mode: BootMode,
+    /// `spec.inspectionMode`: out of band (`fast`), with an agent, or none.
     pub inspection_mode: InspectionMode,
 }
 
@@ -197,13 +225,22 @@ pub struct HardwareState {
 /// Inputs of preparation (and, minus RAID, of servicing).
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct PrepareData {
+    /// `spec.raid`: the RAID layout wanted.
     pub target_raid: Option<RaidConfig>,
+    /// `status.provisioning.raid`: the layout the last preparation applied.
     pub actual_raid: Option<RaidConfig>,
+    /// `spec.rootDeviceHints`: which disk the image goes to.
     pub root_device_hints: Option<RootDeviceHints>,
+    /// `spec.firmware`: the legacy firmware (BIOS) switches.
     pub firmware_config: Option<FirmwareConfig>,
+    /// The HostFirmwareSettings spec: settings to apply.
     pub target_firmware_settings: BTreeMap<String, IntOrString>,
+    /// The HostFirmwareSettings status: settings as last read from the host.
     pub actual_firmware_settings: BTreeMap<String, String>,
+    /// The HostFirmwareComponents spec: firmware images to flash.
     pub target_firmware_components: Vec<FirmwareUpdate>,
+    /// Whether a HostFirmwareSettings object exists for the host (its absence is not a
+    /// request to reset every setting).
     pub has_firmware_spec: bool,
 }
 
@@ -218,8 +255,11 @@ pub struct PrepareOutcome {
 /// User data, network data and meta data, already read from their Secrets.
 #[derive(Clone, PartialEq, Eq, Default)]
 pub struct HostConfig {
+    /// The content of `spec.userData`'s Secret (`userData` or `value` key).
     pub user_data: Option<String>,
+    /// The content of `spec.networkData`'s Secret (`networkData` or `value` key).
     pub network_data: Option<String>,
+    /// The content of `spec.metaData`'s Secret (`metaData` or `value` key).
     pub meta_data: Option<String>,
 }
 
@@ -237,35 +277,50 @@ impl std::fmt::Debug for HostConfig {
 /// Inputs of provisioning.
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct ProvisionData {
+    /// `spec.image`: what to write or boot.
     pub image: Image,
+    /// User data, network data and meta data for the config drive.
     pub host_config: HostConfig,
+    /// `spec.bootMode`.
     pub boot_mode: BootMode,
+    /// `spec.hardwareProfile` (kept for compatibility with upstream).
     pub hardware_profile: String,
+    /// `spec.rootDeviceHints`: which disk the image goes to.
     pub root_device_hints: Option<RootDeviceHints>,
+    /// `spec.customDeploy`: a deploy step to run instead of writing `image`.
     pub custom_deploy: Option<CustomDeploy>,
+    /// `spec.architecture`, else the inspected one.
     pub cpu_architecture: String,
 }
 
 /// How to power a host off.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum RebootMode {
+    /// Ask the operating system to shut down (ACPI), falling back to a hard power-off.
     #[default]
     Soft,
+    /// Cut the power at once.
     Hard,
 }
 
 /// Firmware settings and, when asked for, their schema.
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct FirmwareSettings {
+    /// Every setting by name, with its current value as text.
     pub settings: BTreeMap<String, String>,
+    /// The settings' schema (type, limits, allowed values, read-only), when asked for.
     pub schema: Option<BTreeMap<String, SettingSchema>>,
 }
 
 /// A BMC event subscription to create.
 #[derive(Clone, PartialEq, Eq, Default)]
 pub struct EventSubscription {
+    /// Where the BMC posts events (`spec.destination`).
     pub destination: String,
+    /// Free text the BMC sends back with each event (`spec.context`).
     pub context: String,
+    /// Headers the BMC adds to each post, from `spec.httpHeadersRef`'s Secret; often a token,
+    /// so `Debug` shows only their names.
     pub http_headers: BTreeMap<String, String>,
 }
 
@@ -285,15 +340,20 @@ impl std::fmt::Debug for EventSubscription {
 /// The data image currently attached to a host.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct DataImageStatus {
+    /// The URL of the image in the host's virtual media, `None` when none is inserted.
     pub attached_url: Option<String>,
 }
 
 /// Health reported by the BMC.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Health {
+    /// The BMC reports the system healthy.
     Ok,
+    /// The BMC reports a condition that needs attention.
     Warning,
+    /// The BMC reports a critical condition.
     Critical,
+    /// The BMC could not be asked, or does not say.
     #[default]
     Unknown,
 }

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::api::Api;
-use metal3_operator::leader::{Elector, LeaseConfig};
+use metal3_kube::leader::{Elector, LeaseConfig};
 
 fn quick() -> LeaseConfig {
     LeaseConfig {
