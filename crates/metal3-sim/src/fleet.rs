@@ -33,6 +33,7 @@ pub const RESET_TYPES: &[&str] = &[
     "GracefulShutdown",
     "ForceRestart",
     "GracefulRestart",
+    "PowerCycle",
     "PushPowerButton",
     "Nmi",
 ];
@@ -69,6 +70,34 @@ pub struct Media {
     pub write_protected: bool,
 }
 
+/// The device a boot starts from, as the boot override and the inserted media decide it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BootDevice {
+    /// The virtual CD (a medium is inserted).
+    Cd,
+    /// The virtual USB stick (a medium is inserted).
+    Usb,
+    /// The first disk.
+    Disk,
+    /// A PXE boot from the first NIC.
+    Network,
+    /// A UEFI HTTP boot of this URI.
+    HttpBoot(String),
+    /// Firmware setup.
+    Setup,
+}
+
+/// One drive as its server reports it, when it differs from the generated default (the disks
+/// of a VM-backed server).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DriveInfo {
+    pub serial: String,
+    pub bytes: u64,
+    pub model: String,
+    /// `true` for a spinning disk.
+    pub rotational: bool,
+}
+
 /// What the server runs after it booted.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Running {
@@ -103,9 +132,13 @@ pub struct Host {
     pub usb: Media,
     pub macs: Vec<String>,
     pub cpus: u32,
-    /// Memory modules, in GiB each.
-    pub dimms: Vec<u32>,
+    /// Memory modules, in MiB each.
+    pub dimms_mib: Vec<u32>,
     pub storage: Storage,
+    /// The drives' identities when they are not the generated ones (VM-backed servers).
+    pub drive_info: Vec<DriveInfo>,
+    /// Whether a real VM (qemu) is behind this BMC: power and media then act on it.
+    pub vm: bool,
     pub firmware: Firmware,
     pub running: Running,
     /// Secure Boot as set for the next boot, and as in force since the last one.
@@ -152,8 +185,10 @@ impl Host {
             usb: Media::default(),
             macs: vec![mac(0), mac(1)],
             cpus: 2,
-            dimms: vec![16; 4],
+            dimms_mib: vec![16 * 1024; 4],
             storage: Storage::new(4, DRIVE_BYTES),
+            drive_info: Vec::new(),
+            vm: false,
             firmware: Firmware::default(),
             running: Running::Nothing,
             secure_boot: false,
@@ -164,9 +199,25 @@ impl Host {
         }
     }
 
-    /// Total memory in GiB.
-    pub fn memory_gib(&self) -> u32 {
-        self.dimms.iter().sum()
+    /// Total memory in MiB.
+    pub fn memory_mib(&self) -> u64 {
+        self.dimms_mib.iter().map(|&m| u64::from(m)).sum()
+    }
+
+    /// The device the next boot starts from: the override's target when it can boot (a
+    /// medium is inserted, UEFI HTTP boot in UEFI mode), else the disk.
+    pub fn next_boot(&self) -> BootDevice {
+        match self.boot.target.as_str() {
+            "Cd" if self.cd.inserted && self.cd.image.is_some() => BootDevice::Cd,
+            "Usb" if self.usb.inserted && self.usb.image.is_some() => BootDevice::Usb,
+            "UefiHttp" => match &self.boot.http_boot_uri {
+                Some(uri) if self.boot.mode == "UEFI" => BootDevice::HttpBoot(uri.clone()),
+                _ => BootDevice::Network,
+            },
+            "Pxe" => BootDevice::Network,
+            "BiosSetup" => BootDevice::Setup,
+            _ => BootDevice::Disk,
+        }
     }
 
     /// The server comes up: staged BIOS settings, volumes and firmware take effect, then after
@@ -178,22 +229,14 @@ impl Host {
         self.secure_boot_current = self.secure_boot;
         self.boots += 1;
         self.power = Power::On;
-        let next = match self.boot.target.as_str() {
-            "Cd" => match (&self.cd.image, self.cd.inserted) {
-                (Some(image), true) => Running::VirtualMedia(image.clone()),
-                _ => Running::Disk,
-            },
-            "Usb" => match (&self.usb.image, self.usb.inserted) {
-                (Some(image), true) => Running::VirtualMedia(image.clone()),
-                _ => Running::Disk,
-            },
-            "UefiHttp" => match &self.boot.http_boot_uri {
-                Some(uri) if self.boot.mode == "UEFI" => Running::HttpBoot(uri.clone()),
-                _ => Running::Network,
-            },
-            "Pxe" => Running::Network,
-            "BiosSetup" => Running::Setup,
-            _ => Running::Disk,
+        let image = |m: &Media| m.image.clone().unwrap_or_default();
+        let next = match self.next_boot() {
+            BootDevice::Cd => Running::VirtualMedia(image(&self.cd)),
+            BootDevice::Usb => Running::VirtualMedia(image(&self.usb)),
+            BootDevice::HttpBoot(uri) => Running::HttpBoot(uri),
+            BootDevice::Network => Running::Network,
+            BootDevice::Setup => Running::Setup,
+            BootDevice::Disk => Running::Disk,
         };
         if self.boot.enabled == "Once" {
             self.boot.enabled = "Disabled".into();
@@ -241,7 +284,7 @@ impl Host {
                 }
             }
             "ForceOff" | "GracefulShutdown" => self.halt(),
-            "ForceRestart" | "GracefulRestart" => {
+            "ForceRestart" | "GracefulRestart" | "PowerCycle" => {
                 self.halt();
                 self.boot(now, post);
                 return Ok(Some(Power::On));
@@ -429,6 +472,6 @@ mod tests {
         assert_ne!(a.id, b.id);
         assert_ne!(a.macs[0], b.macs[0]);
         assert_ne!(a.macs[0], a.macs[1]);
-        assert_eq!(a.memory_gib(), 64);
+        assert_eq!(a.memory_mib(), 64 * 1024);
     }
 }

@@ -15,6 +15,7 @@ pub mod server;
 pub mod sessions;
 pub mod storage;
 pub mod tasks;
+pub mod vm;
 
 use std::net::SocketAddr;
 

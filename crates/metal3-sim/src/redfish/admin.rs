@@ -5,7 +5,13 @@
 //!   requests of the many-server service;
 //! - `GET|PUT /metal3-sim/faults`: the fleet-wide knobs;
 //! - `GET|PUT|DELETE /metal3-sim/faults/<server>`: one server's knobs (name or id);
-//! - `GET /metal3-sim/hosts/<server>`: what the server is doing;
+//! - `GET /metal3-sim/hosts/<server>`: what the server is doing (and, for a VM-backed one,
+//!   qemu's state, its disks' files and the console file);
+//! - `GET /metal3-sim/hosts/<server>/console[?follow]`: a VM's serial console, whole or
+//!   followed as it grows;
+//! - `POST /metal3-sim/hosts/<server>/disks/reset`: a VM's disks replaced by empty ones;
+//! - `PUT /metal3-sim/hosts/<server>/disks/<n>`: an image file (`{"path": …, "format":
+//!   "raw"|"qcow2"}`) written onto a VM's disk `n`, as if the server had been imaged;
 //! - `PUT /metal3-sim/hosts/<server>/credentials`: the credentials its BMC accepts;
 //! - `GET /metal3-sim/sessions`: sessions open on every service.
 
@@ -17,7 +23,7 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::{get, put};
+use axum::routing::{get, post, put};
 use serde_json::{Value, json};
 
 use super::{Ctx, Fleet, Scope, error, lock, not_found, ok, system::running_text};
@@ -216,10 +222,18 @@ async fn delete_host_faults(State(fleet): Admin, Path(name): Path<String>) -> Re
 }
 
 async fn get_host(State(fleet): Admin, Path(name): Path<String>) -> Response {
-    let Some(h) = server(&fleet, &name).ok().and_then(|i| fleet.host(i)) else {
+    let Some(index) = server(&fleet, &name).ok() else {
+        return not_found(&format!("simulated server {name}"));
+    };
+    let vm = match fleet.vm(index) {
+        Some(vm) => Some(vm.describe().await),
+        None => None,
+    };
+    let Some(h) = fleet.host(index) else {
         return not_found(&format!("simulated server {name}"));
     };
     ok(json!({
+        "vm": vm,
         "name": h.name,
         "id": h.id,
         "power": h.power.as_str(),
@@ -260,6 +274,75 @@ async fn put_credentials(
     ok(json!({"name": name, "updated": true}))
 }
 
+/// The VM behind a server, or the answer saying there is none.
+fn vm_of<'a>(fleet: &'a Fleet, name: &str) -> Result<&'a crate::vm::Vm, Response> {
+    let index = server(fleet, name)?;
+    fleet.vm(index).ok_or_else(|| {
+        error(
+            StatusCode::CONFLICT,
+            &format!("simulated server {name} is not VM-backed (it has no console or disk files)"),
+        )
+    })
+}
+
+async fn console(
+    State(fleet): Admin,
+    Path(name): Path<String>,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+) -> Response {
+    let vm = match vm_of(&fleet, &name) {
+        Ok(vm) => vm,
+        Err(r) => return r,
+    };
+    let path = vm.files.console();
+    let follow = query.as_deref().is_some_and(|q| {
+        q.split('&')
+            .any(|p| p == "follow" || p.starts_with("follow="))
+    });
+    let body = if follow {
+        Body::from_stream(crate::vm::console::follow(path))
+    } else {
+        Body::from(crate::vm::console::read(&path).await)
+    };
+    Response::builder()
+        .header("content-type", "text/plain; charset=utf-8")
+        .body(body)
+        .unwrap_or_default()
+}
+
+async fn reset_disks(State(fleet): Admin, Path(name): Path<String>) -> Response {
+    let vm = match vm_of(&fleet, &name) {
+        Ok(vm) => vm,
+        Err(r) => return r,
+    };
+    match vm.reset_disks().await {
+        Ok(()) => ok(vm.describe().await),
+        Err(e) => error(StatusCode::CONFLICT, &e),
+    }
+}
+
+async fn write_disk(
+    State(fleet): Admin,
+    Path((name, disk)): Path<(String, usize)>,
+    body: axum::Json<Value>,
+) -> Response {
+    let vm = match vm_of(&fleet, &name) {
+        Ok(vm) => vm,
+        Err(r) => return r,
+    };
+    let Some(path) = body.get("path").and_then(Value::as_str) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "the body needs \"path\": the image file to write (and \"format\": raw or qcow2)",
+        );
+    };
+    let format = body.get("format").and_then(Value::as_str).unwrap_or("raw");
+    match vm.write_disk(disk, path, format).await {
+        Ok(()) => ok(vm.describe().await),
+        Err(e) => error(StatusCode::CONFLICT, &e),
+    }
+}
+
 async fn sessions(State(fleet): Admin) -> Response {
     ok(json!({"open": fleet.open_sessions()}))
 }
@@ -276,6 +359,9 @@ pub(super) fn routes(fleet: Arc<Fleet>) -> Router {
         )
         .route("/metal3-sim/hosts/{name}", get(get_host))
         .route("/metal3-sim/hosts/{name}/credentials", put(put_credentials))
+        .route("/metal3-sim/hosts/{name}/console", get(console))
+        .route("/metal3-sim/hosts/{name}/disks/reset", post(reset_disks))
+        .route("/metal3-sim/hosts/{name}/disks/{disk}", put(write_disk))
         .route("/metal3-sim/sessions", get(sessions))
         .with_state(fleet)
 }

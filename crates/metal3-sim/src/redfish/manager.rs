@@ -95,7 +95,8 @@ async fn insert_media(
     Path((id, dev)): Path<(String, String)>,
     body: axum::Json<Value>,
 ) -> Response {
-    ctx.with_host(&headers, &id, "POST InsertMedia", |h, _| {
+    let mut on_vm: Option<(usize, crate::vm::Device, String)> = None;
+    let response = ctx.with_host(&headers, &id, "POST InsertMedia", |h, _| {
         let Some(image) = body.get("Image").and_then(Value::as_str) else {
             return error(StatusCode::BAD_REQUEST, "InsertMedia needs an Image URL");
         };
@@ -119,8 +120,22 @@ async fn insert_media(
         media.image = Some(image.to_string());
         media.inserted = inserted;
         media.write_protected = write_protected;
+        if h.vm
+            && inserted
+            && let Some(device) = crate::vm::Device::from_redfish(&dev)
+        {
+            on_vm = Some((h.index, device, image.to_string()));
+        }
         no_content()
-    })
+    });
+    // A VM's BMC fetches the image and inserts it, in order with what is asked next.
+    if let Some((index, device, url)) = on_vm
+        && let Some(vm) = ctx.fleet.vm(index)
+        && let Err(e) = vm.insert(device, &url)
+    {
+        return error(StatusCode::INTERNAL_SERVER_ERROR, &e);
+    }
+    response
 }
 
 async fn eject_media(
@@ -128,14 +143,27 @@ async fn eject_media(
     headers: HeaderMap,
     Path((id, dev)): Path<(String, String)>,
 ) -> Response {
-    ctx.with_host(&headers, &id, "POST EjectMedia", |h, _| {
+    let mut on_vm: Option<(usize, crate::vm::Device)> = None;
+    let response = ctx.with_host(&headers, &id, "POST EjectMedia", |h, _| {
+        let index = h.index;
+        let vm = h.vm;
         let Some(media) = h.media(&dev) else {
             return not_found(&format!("VirtualMedia {dev}"));
         };
         media.image = None;
         media.inserted = false;
+        if vm && let Some(device) = crate::vm::Device::from_redfish(&dev) {
+            on_vm = Some((index, device));
+        }
         no_content()
-    })
+    });
+    if let Some((index, device)) = on_vm
+        && let Some(vm) = ctx.fleet.vm(index)
+        && let Err(e) = vm.eject(device)
+    {
+        return error(StatusCode::INTERNAL_SERVER_ERROR, &e);
+    }
+    response
 }
 
 async fn chassis_collection(ctx: Ctx, headers: HeaderMap) -> Response {

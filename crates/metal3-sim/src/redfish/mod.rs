@@ -17,7 +17,7 @@ mod system;
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -72,6 +72,8 @@ pub struct Fleet {
     slot_freed: Vec<tokio::sync::Notify>,
     services: Mutex<Vec<Arc<Service>>>,
     started: Instant,
+    /// The servers that are real VMs, once attached.
+    vms: OnceLock<crate::vm::Vms>,
 }
 
 impl Fleet {
@@ -106,7 +108,51 @@ impl Fleet {
             slot_freed: (0..count).map(|_| tokio::sync::Notify::new()).collect(),
             services: Mutex::new(Vec::new()),
             started: Instant::now(),
+            vms: OnceLock::new(),
         })
+    }
+
+    /// Puts a qemu VM behind the BMC of each server `specs` names (by index); see
+    /// [`crate::vm`]. Once per fleet; needs a tokio runtime.
+    pub fn attach_vms(
+        self: &Arc<Self>,
+        options: &crate::vm::VmOptions,
+        specs: Vec<(usize, crate::vm::VmSpec)>,
+    ) -> Result<(), String> {
+        if self.vms.get().is_some() {
+            return Err("VMs are already attached to this fleet".into());
+        }
+        let vms = crate::vm::attach(self, options, specs)?;
+        self.vms
+            .set(vms)
+            .map_err(|_| "VMs are already attached to this fleet".to_string())
+    }
+
+    /// Stops every VM of the fleet (qemu ends; the servers are off).
+    pub async fn stop_vms(&self) {
+        if let Some(vms) = self.vms.get() {
+            vms.stop_all().await;
+        }
+    }
+
+    /// The VM behind server `index`, if it is VM-backed.
+    pub fn vm(&self, index: usize) -> Option<&crate::vm::Vm> {
+        self.vms.get()?.get(index)
+    }
+
+    /// Runs `f` on server `index`'s state.
+    pub(crate) fn with_host_mut<R>(
+        &self,
+        index: usize,
+        f: impl FnOnce(&mut Host) -> R,
+    ) -> Option<R> {
+        self.hosts.get(index).map(|h| f(&mut lock(h)))
+    }
+
+    /// Tells event subscribers that server `index` (`id`) changed power state.
+    pub(crate) fn power_changed(&self, index: usize, id: &str, power: Power) {
+        let event = crate::events::Event::power(index, id, power.as_str(), &timestamp());
+        self.emit(index, &event);
     }
 
     /// Number of servers.
@@ -439,8 +485,7 @@ impl Ctx {
 
     /// Tells subscribers that server `index` changed power state.
     fn power_changed(&self, index: usize, id: &str, power: Power) {
-        let event = crate::events::Event::power(index, id, power.as_str(), &timestamp());
-        self.fleet.emit(index, &event);
+        self.fleet.power_changed(index, id, power);
     }
 }
 

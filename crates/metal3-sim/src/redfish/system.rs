@@ -67,6 +67,16 @@ fn expanded(odata_id: &str, odata_type: &str, name: &str, members: Vec<Value>) -
     })
 }
 
+/// Total memory in GiB: a whole number when it is one (as most BMCs write it), else a decimal.
+fn memory_gib(h: &Host) -> Value {
+    let mib = h.memory_mib();
+    if mib.is_multiple_of(1024) {
+        json!(mib / 1024)
+    } else {
+        json!(mib as f64 / 1024.0)
+    }
+}
+
 fn system_body(h: &Host) -> Value {
     let base = format!("/redfish/v1/Systems/{}", h.id);
     let healthy = json!({"State": "Enabled", "Health": "OK"});
@@ -91,7 +101,7 @@ fn system_body(h: &Host) -> Value {
             "HttpBootUri": h.boot.http_boot_uri,
         },
         "ProcessorSummary": {"Count": h.cpus, "Model": "Simulated CPU", "Status": healthy},
-        "MemorySummary": {"TotalSystemMemoryGiB": h.memory_gib(), "Status": healthy},
+        "MemorySummary": {"TotalSystemMemoryGiB": memory_gib(h), "Status": healthy},
         "Processors": {"@odata.id": format!("{base}/Processors")},
         "Memory": {"@odata.id": format!("{base}/Memory")},
         "EthernetInterfaces": {"@odata.id": format!("{base}/EthernetInterfaces")},
@@ -149,8 +159,23 @@ async fn patch_system(
 
 async fn reset(ctx: Ctx, headers: HeaderMap, Path(id): Id, body: axum::Json<Value>) -> Response {
     let mut changed: Option<(usize, Power)> = None;
+    let mut on_vm: Option<usize> = None;
+    let reset_type = body.get("ResetType").and_then(Value::as_str).unwrap_or("");
     let response = ctx.with_host(&headers, &id, "POST Reset", |h, now| {
-        let reset_type = body.get("ResetType").and_then(Value::as_str).unwrap_or("");
+        if h.vm {
+            // A real VM: its BMC task performs the reset and the model follows the VM.
+            if !RESET_TYPES.contains(&reset_type) {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    &format!(
+                        "ResetType {reset_type:?} is not one of {}",
+                        RESET_TYPES.join(", ")
+                    ),
+                );
+            }
+            on_vm = Some(h.index);
+            return no_content();
+        }
         match h.reset(reset_type, now, post_time(&ctx.fleet, h.index)) {
             Ok(power) => {
                 changed = power.map(|p| (h.index, p));
@@ -161,6 +186,11 @@ async fn reset(ctx: Ctx, headers: HeaderMap, Path(id): Id, body: axum::Json<Valu
     });
     if let Some((index, power)) = changed {
         ctx.power_changed(index, &id, power);
+    }
+    if let Some(vm) = on_vm.and_then(|i| ctx.fleet.vm(i))
+        && let Err(e) = vm.reset(reset_type).await
+    {
+        return error(StatusCode::INTERNAL_SERVER_ERROR, &e);
     }
     response
 }
@@ -269,7 +299,7 @@ async fn processor(
 async fn memory(ctx: Ctx, headers: HeaderMap, Path(id): Id) -> Response {
     ctx.with_host(&headers, &id, "GET Memory", |h, _| {
         let base = format!("/redfish/v1/Systems/{}/Memory", h.id);
-        let members = (0..h.dimms.len())
+        let members = (0..h.dimms_mib.len())
             .map(|i| format!("{base}/DIMM{i}"))
             .collect();
         ok(collection(
@@ -286,8 +316,8 @@ async fn dimm(ctx: Ctx, headers: HeaderMap, Path((id, dimm)): Path<(String, Stri
         let size = dimm
             .strip_prefix("DIMM")
             .and_then(|n| n.parse::<usize>().ok())
-            .and_then(|i| h.dimms.get(i));
-        let Some(gib) = size else {
+            .and_then(|i| h.dimms_mib.get(i));
+        let Some(mib) = size else {
             return not_found(&format!("Memory {dimm}"));
         };
         ok(json!({
@@ -295,7 +325,7 @@ async fn dimm(ctx: Ctx, headers: HeaderMap, Path((id, dimm)): Path<(String, Stri
             "@odata.type": "#Memory.v1_7_0.Memory",
             "Id": dimm,
             "Name": dimm,
-            "CapacityMiB": gib * 1024,
+            "CapacityMiB": mib,
             "MemoryDeviceType": "DDR4",
             "MemoryType": "DRAM",
             "OperatingSpeedMhz": 3200,
@@ -328,10 +358,11 @@ async fn simple_storage_member(
         }
         let devices: Vec<Value> = (0..h.storage.drives)
             .map(|d| {
+                let info = h.drive_info.get(d);
                 json!({
                     "Name": drive_id(d),
-                    "Model": "Simulated SSD",
-                    "CapacityBytes": h.storage.drive_bytes,
+                    "Model": info.map_or("Simulated SSD", |i| i.model.as_str()),
+                    "CapacityBytes": info.map_or(h.storage.drive_bytes, |i| i.bytes),
                     "Status": {"State": "Enabled", "Health": "OK"},
                 })
             })
@@ -352,21 +383,29 @@ fn storage_base(h: &Host) -> String {
 }
 
 fn drive_body(h: &Host, did: &str) -> Option<Value> {
-    (0..h.storage.drives).any(|d| drive_id(d) == did).then(|| {
-        json!({
-            "@odata.id": format!("{}/Drives/{did}", storage_base(h)),
-            "@odata.type": "#Drive.v1_9_0.Drive",
-            "Id": did,
-            "Name": did,
-            "Model": "Simulated SSD",
-            "SerialNumber": format!("{}-{did}", &h.id[h.id.len() - 8..]),
-            "CapacityBytes": h.storage.drive_bytes,
-            "MediaType": "SSD",
-            "Protocol": "SATA",
-            "RotationSpeedRPM": 0,
-            "Status": {"State": "Enabled", "Health": "OK"},
-        })
-    })
+    let index = (0..h.storage.drives).find(|&d| drive_id(d) == did)?;
+    let (model, serial, bytes, rotational) = match h.drive_info.get(index) {
+        Some(d) => (d.model.clone(), d.serial.clone(), d.bytes, d.rotational),
+        None => (
+            "Simulated SSD".to_string(),
+            format!("{}-{did}", &h.id[h.id.len() - 8..]),
+            h.storage.drive_bytes,
+            false,
+        ),
+    };
+    Some(json!({
+        "@odata.id": format!("{}/Drives/{did}", storage_base(h)),
+        "@odata.type": "#Drive.v1_9_0.Drive",
+        "Id": did,
+        "Name": did,
+        "Model": model,
+        "SerialNumber": serial,
+        "CapacityBytes": bytes,
+        "MediaType": if rotational { "HDD" } else { "SSD" },
+        "Protocol": "SATA",
+        "RotationSpeedRPM": if rotational { 7200 } else { 0 },
+        "Status": {"State": "Enabled", "Health": "OK"},
+    }))
 }
 
 /// The RAID controller; with `expand`, its drives are written out in full.
