@@ -16,6 +16,7 @@
 //! - An idle host costs one BMC call per power check interval (five minutes by default): the
 //!   power state is remembered between checks, and every change we make updates it.
 
+mod address;
 pub mod inventory;
 pub mod schema;
 
@@ -38,7 +39,7 @@ use metal3_redfish::types::{
     AttributeRegistry, Bios, Collection, ComputerSystem, Drive, EthernetInterface, Manager,
     Processor, RegistryFile, SecureBoot, Storage, VirtualMedia, Volume,
 };
-use metal3_redfish::{Connection, Endpoint, Pool, TaskProgress};
+use metal3_redfish::{Connection, Pool, TaskProgress};
 use serde_json::{Value, json};
 
 /// Settings of the Redfish provisioner.
@@ -251,7 +252,7 @@ impl RedfishProvisioner {
     /// A connection to the host's BMC and the system's path.
     async fn connect(&self, host: &HostData) -> Step<(Connection, String)> {
         let (endpoint, path) =
-            Endpoint::from_address(&host.bmc_address, host.disable_certificate_verification)
+            address::endpoint(&host.bmc_address, host.disable_certificate_verification)
                 .map_err(|e| Fault::Failed(e.to_string()))?;
         let known = self.known(host);
         let scope = if known.system.is_empty() {
@@ -491,11 +492,6 @@ impl RedfishProvisioner {
         }
     }
 
-    /// Whether the host's address asks for UEFI HTTP boot instead of virtual media.
-    fn uefi_http(host: &HostData) -> bool {
-        metal3_bmc::parse(&host.bmc_address).is_ok_and(|a| a.scheme() == "redfish-uefihttp")
-    }
-
     /// Live ISO by UEFI HTTP boot: the firmware fetches the ISO itself, no virtual media.
     async fn provision_http(
         &self,
@@ -560,7 +556,7 @@ impl RedfishProvisioner {
                     .map_or_else(|| "disk".to_string(), |f| f.to_string())
             )));
         }
-        if Self::uefi_http(host) {
+        if address::uefi_http(&host.bmc_address) {
             return self.provision_http(host, data, force).await;
         }
         let url = data.image.url.as_str();
