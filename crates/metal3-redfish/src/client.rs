@@ -60,31 +60,13 @@ pub struct Endpoint {
 }
 
 impl Endpoint {
-    /// The service and the system path (empty when the address names none) of a
-    /// BareMetalHost `bmc.address` of the redfish family.
-    pub fn from_address(address: &str, insecure: bool) -> Result<(Self, String), Error> {
-        let parsed = metal3_bmc::parse(address).map_err(|e| Error::Address(e.to_string()))?;
-        if !parsed.family().is_redfish() {
-            return Err(Error::Address(format!(
-                "{} is not a Redfish address; the redfish provisioner manages redfish, \
-                 redfish-virtualmedia, redfish-uefihttp, idrac-redfish, idrac-virtualmedia and \
-                 ilo5-redfish hosts",
-                parsed.bmc_type()
-            )));
+    /// The service at `base` (`scheme://host[:port]`); `insecure` skips TLS certificate
+    /// verification.
+    pub fn new(base: impl Into<String>, insecure: bool) -> Self {
+        Self {
+            base: base.into(),
+            insecure,
         }
-        let scheme = parsed.transport().map_or("https", |t| t.as_str());
-        let host = parsed.hostname();
-        let host = if host.contains(':') {
-            format!("[{host}]")
-        } else {
-            host.to_string()
-        };
-        let base = match parsed.port() {
-            Some(port) => format!("{scheme}://{host}:{port}"),
-            None => format!("{scheme}://{host}"),
-        };
-        let path = parsed.path().trim_end_matches('/').to_string();
-        Ok((Self { base, insecure }, path))
     }
 }
 
@@ -713,34 +695,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn endpoints_from_bmc_addresses() {
-        let (e, path) = Endpoint::from_address(
-            "redfish-virtualmedia+http://127.0.0.1:8000/redfish/v1/Systems/abc",
-            false,
-        )
-        .expect("address");
-        assert_eq!(e.base, "http://127.0.0.1:8000");
-        assert_eq!(path, "/redfish/v1/Systems/abc");
-        let (e, path) = Endpoint::from_address("redfish://[fd00::5]/redfish/v1/Systems/1/", true)
-            .expect("ipv6");
-        assert_eq!(e.base, "https://[fd00::5]");
-        assert!(e.insecure);
-        assert_eq!(path, "/redfish/v1/Systems/1");
-        let (e, _) = Endpoint::from_address(
-            "idrac-virtualmedia://10.0.0.1/redfish/v1/Systems/System.Embedded.1",
-            false,
-        )
-        .expect("idrac");
-        assert_eq!(e.base, "https://10.0.0.1");
-        let err = Endpoint::from_address("ipmi://10.0.0.1", false).expect_err("ipmi");
-        assert!(err.to_string().contains("not a Redfish address"), "{err}");
-    }
-
-    #[test]
     fn passwords_never_show() {
         let pool = Pool::new(Config::default()).expect("pool");
-        let (e, _) = Endpoint::from_address("redfish://10.0.0.1/redfish/v1/Systems/1", false)
-            .expect("address");
+        let e = Endpoint::new("https://10.0.0.1", false);
         let c = pool.connect(&e, "/redfish/v1/Systems/1", "admin", "hunter2");
         let shown = format!("{c:?}");
         assert!(

@@ -12,6 +12,16 @@
 //!
 //! Errors ([`Error`]) carry the BMC's own reason, never the credentials.
 //!
+//! The client knows nothing of BareMetalHosts: it is given an [`Endpoint`] (the service's base
+//! URL and whether to verify its TLS certificate) and the path of the system to manage.
+//!
+//! Modules:
+//!
+//! - `client`: the [`Pool`], its [`Config`], [`Endpoint`], [`Connection`] and [`Reply`].
+//! - [`breaker`]: the circuit breaker's rules (pure, the clock passed in).
+//! - `error`: [`Error`] and the reason a Redfish error body gives ([`reason`]).
+//! - [`types`]: the Redfish resources, typed leniently.
+//!
 //! No existing crate fitted: the Redfish crates we looked at are either vendor-specific or
 //! thin wrappers without session pooling, per-BMC limits or breakers, which are what managing
 //! thousands of BMCs from one replica needs.

@@ -26,8 +26,8 @@ async fn sim(hosts: usize) -> Sim {
 impl Sim {
     fn connect(&self, pool: &Pool, index: usize) -> (Connection, String) {
         let id = self.fleet.host(index).expect("host").id;
-        let address = format!("redfish+{}/redfish/v1/Systems/{id}", self.url);
-        let (endpoint, path) = Endpoint::from_address(&address, false).expect("address");
+        let endpoint = Endpoint::new(self.url.clone(), false);
+        let path = format!("/redfish/v1/Systems/{id}");
         (pool.connect(&endpoint, &path, "admin", "pw"), path)
     }
 
@@ -93,12 +93,7 @@ async fn an_expired_session_is_renewed_and_wrong_credentials_explained() {
     let _: ComputerSystem = c.get(&path).await.expect("after the session expired");
     assert_eq!(sim.fleet.open_sessions(), 1);
 
-    let id = sim.fleet.host(0).expect("host").id;
-    let (endpoint, _) = Endpoint::from_address(
-        &format!("redfish+{}/redfish/v1/Systems/{id}", sim.url),
-        false,
-    )
-    .expect("address");
+    let endpoint = Endpoint::new(sim.url.clone(), false);
     let wrong = pool.connect(&endpoint, &path, "admin", "not-it");
     let err = wrong
         .get::<ComputerSystem>(&path)
@@ -246,11 +241,8 @@ async fn unreachable_and_self_signed_bmcs() {
         ..quick()
     })
     .expect("pool");
-    let (endpoint, path) = Endpoint::from_address(
-        &format!("redfish+http://127.0.0.1:{closed}/redfish/v1/Systems/1"),
-        false,
-    )
-    .expect("address");
+    let endpoint = Endpoint::new(format!("http://127.0.0.1:{closed}"), false);
+    let path = "/redfish/v1/Systems/1".to_string();
     let err = pool
         .connect(&endpoint, &path, "admin", "pw")
         .get::<ComputerSystem>(&path)
@@ -270,9 +262,9 @@ async fn unreachable_and_self_signed_bmcs() {
     let router = metal3_sim::router(fleet.clone());
     tokio::spawn(async move { metal3_sim::serve_router(listener, router, Some(&tls)).await });
     let id = fleet.host(0).expect("host").id;
-    let address = format!("redfish://{addr}/redfish/v1/Systems/{id}");
+    let path = format!("/redfish/v1/Systems/{id}");
     for (insecure, works) in [(false, false), (true, true)] {
-        let (endpoint, path) = Endpoint::from_address(&address, insecure).expect("address");
+        let endpoint = Endpoint::new(format!("https://{addr}"), insecure);
         let result = pool
             .connect(&endpoint, &path, "admin", "pw")
             .get::<ComputerSystem>(&path)
