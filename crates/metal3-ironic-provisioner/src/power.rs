@@ -3,7 +3,7 @@
 //! BMC's health.
 
 use metal3_ironic::Error as IronicError;
-use metal3_ironic::types::{ProvisionRequest, power, state};
+use metal3_ironic::types::{Node, ProvisionRequest, power, state};
 use metal3_provisioner::{HardwareState, Health, HostData, Outcome, ProvResult, RebootMode};
 use tracing::info;
 
@@ -30,12 +30,7 @@ pub(crate) async fn update_hardware_state(
 /// Powers the host on, unless it is on or a transition is under way.
 pub(crate) async fn power_on(p: &IronicProvisioner, host: &HostData) -> ProvResult<Outcome> {
     let node = p.node(host).await?;
-    if node.in_transition()
-        || node
-            .target_power_state
-            .as_deref()
-            .is_some_and(|t| !t.is_empty())
-    {
+    if changing(&node) {
         return Ok(p.short());
     }
     if node.power_state.as_deref() == Some(power::ON) {
@@ -58,12 +53,7 @@ pub(crate) async fn power_off(
         act!(p.set_state(&node, ProvisionRequest::to("abort")).await);
         return Ok(p.short());
     }
-    if node.in_transition()
-        || node
-            .target_power_state
-            .as_deref()
-            .is_some_and(|t| !t.is_empty())
-    {
+    if changing(&node) {
         return Ok(p.short());
     }
     if node.power_state.as_deref() == Some(power::OFF) {
@@ -92,6 +82,15 @@ pub(crate) async fn power_off(
     Ok(p.short())
 }
 
+/// A provision or power state change of the node is under way.
+fn changing(node: &Node) -> bool {
+    node.in_transition()
+        || node
+            .target_power_state
+            .as_deref()
+            .is_some_and(|t| !t.is_empty())
+}
+
 /// Ironic marked the node with a power failure fault.
 pub(crate) async fn has_power_failure(p: &IronicProvisioner, host: &HostData) -> ProvResult<bool> {
     Ok(p.find(host)
@@ -110,4 +109,30 @@ pub(crate) async fn health(p: &IronicProvisioner, host: &HostData) -> ProvResult
         Some("Critical") => Health::Critical,
         _ => Health::Unknown,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_provision_or_power_change_under_way_is_waited_for() {
+        assert!(!changing(&Node::default()));
+        let idle = Node {
+            target_provision_state: Some(String::new()),
+            target_power_state: Some(String::new()),
+            ..Node::default()
+        };
+        assert!(!changing(&idle));
+        let provisioning = Node {
+            target_provision_state: Some("active".into()),
+            ..Node::default()
+        };
+        assert!(changing(&provisioning));
+        let powering = Node {
+            target_power_state: Some(power::ON.into()),
+            ..Node::default()
+        };
+        assert!(changing(&powering));
+    }
 }

@@ -33,14 +33,9 @@ pub(crate) async fn prepare(
     } = options;
     let node = p.node(host).await?;
     let (steps, raid) = steps_for(data, true);
-    let pending = unprepared && !steps.is_empty() && !ran(&node, PREPARED, &steps);
+    let pending = pending(&node, PREPARED, &steps, unprepared);
     match node.provision_state.as_str() {
-        state::AVAILABLE if pending => {
-            match p.set_state(&node, ProvisionRequest::to("manage")).await {
-                Ok(()) => not_started(p.short()),
-                Err(e) => not_started(classify(e)?),
-            }
-        }
+        state::AVAILABLE if pending => quick(p, &node, "manage").await,
         state::MANAGEABLE if pending => {
             let start = async {
                 if let Some((disks, software)) = &raid {
@@ -69,22 +64,7 @@ pub(crate) async fn prepare(
                 Err(e) => not_started(classify(e)?),
             }
         }
-        state::CLEAN_FAIL => {
-            if restart {
-                if node.maintenance {
-                    act_prepare(p.client.set_maintenance(&node.uuid, false, "").await)?;
-                }
-                match p.set_state(&node, ProvisionRequest::to("manage")).await {
-                    Ok(()) => started(p.short()),
-                    Err(e) => not_started(classify(e)?),
-                }
-            } else {
-                not_started(Outcome::failed(format!(
-                    "Cleaning failed: {}",
-                    p.reason(&node, "no reason given").await
-                )))
-            }
-        }
+        state::CLEAN_FAIL => retry_failed(p, &node, restart, "manage", "Cleaning").await,
         state::CLEANING | state::CLEAN_WAIT => not_started(p.long()),
         _ => not_started(Outcome::Done),
     }
@@ -104,7 +84,7 @@ pub(crate) async fn service(
     } = options;
     let node = p.node(host).await?;
     let (steps, _) = steps_for(data, false);
-    let pending = unprepared && !steps.is_empty() && !ran(&node, SERVICED, &steps);
+    let pending = pending(&node, SERVICED, &steps, unprepared);
     match node.provision_state.as_str() {
         state::ACTIVE if pending => {
             let start = async {
@@ -125,28 +105,10 @@ pub(crate) async fn service(
         }
         state::SERVICING => not_started(p.long()),
         state::SERVICE_WAIT if !data.has_firmware_spec && steps.is_empty() => {
-            match p.set_state(&node, ProvisionRequest::to("abort")).await {
-                Ok(()) => not_started(p.short()),
-                Err(e) => not_started(classify(e)?),
-            }
+            quick(p, &node, "abort").await
         }
         state::SERVICE_WAIT => not_started(p.long()),
-        state::SERVICE_FAIL => {
-            if restart {
-                if node.maintenance {
-                    act_prepare(p.client.set_maintenance(&node.uuid, false, "").await)?;
-                }
-                match p.set_state(&node, ProvisionRequest::to("abort")).await {
-                    Ok(()) => started(p.short()),
-                    Err(e) => not_started(classify(e)?),
-                }
-            } else {
-                not_started(Outcome::failed(format!(
-                    "Servicing failed: {}",
-                    p.reason(&node, "no reason given").await
-                )))
-            }
-        }
+        state::SERVICE_FAIL => retry_failed(p, &node, restart, "abort", "Servicing").await,
         _ => not_started(Outcome::Done),
     }
 }
@@ -177,9 +139,42 @@ fn steps_for(data: &PrepareData, with_raid: bool) -> (Vec<Step>, Option<(Value, 
     (steps, raid)
 }
 
-/// The node's `extra` mark under `key` is the one of `steps`: they ran already.
-fn ran(node: &Node, key: &str, steps: &[Step]) -> bool {
-    node_extra(node, key) == Some(fingerprint(steps))
+/// `steps` are still to run: the spec changed since the last run, there are some, and the
+/// node's `extra` mark under `key` is not theirs (they did not run already).
+fn pending(node: &Node, key: &str, steps: &[Step], unprepared: bool) -> bool {
+    unprepared && !steps.is_empty() && node_extra(node, key) != Some(fingerprint(steps))
+}
+
+/// Asks for a quick transition that starts nothing of the host's (manage, abort).
+async fn quick(p: &IronicProvisioner, node: &Node, target: &str) -> ProvResult<PrepareOutcome> {
+    match p.set_state(node, ProvisionRequest::to(target)).await {
+        Ok(()) => not_started(p.short()),
+        Err(e) => not_started(classify(e)?),
+    }
+}
+
+/// A failed cleaning or servicing: with `restart`, the node leaves maintenance and goes to
+/// `target` (a new attempt starts); otherwise `what` failed is the host's error, with why.
+async fn retry_failed(
+    p: &IronicProvisioner,
+    node: &Node,
+    restart: bool,
+    target: &str,
+    what: &str,
+) -> ProvResult<PrepareOutcome> {
+    if !restart {
+        return not_started(Outcome::failed(format!(
+            "{what} failed: {}",
+            p.reason(node, "no reason given").await
+        )));
+    }
+    if node.maintenance {
+        act_prepare(p.client.set_maintenance(&node.uuid, false, "").await)?;
+    }
+    match p.set_state(node, ProvisionRequest::to(target)).await {
+        Ok(()) => started(p.short()),
+        Err(e) => not_started(classify(e)?),
+    }
 }
 
 /// Marks `steps` as started in the node's `extra` under `key`.
@@ -258,5 +253,31 @@ mod tests {
         assert_eq!(fingerprint(&a), fingerprint(&a.clone()));
         assert_ne!(fingerprint(&a), fingerprint(&b));
         assert_eq!(fingerprint(&a).len(), 16);
+    }
+
+    #[test]
+    fn steps_are_pending_until_the_node_carries_their_mark() {
+        let steps = steps::firmware_step(&[metal3_api::v1alpha1::FirmwareUpdate {
+            component: "bmc".into(),
+            url: "http://fw/1".into(),
+        }])
+        .into_iter()
+        .collect::<Vec<_>>();
+        let unmarked = Node::default();
+        assert!(pending(&unmarked, PREPARED, &steps, true));
+        assert!(
+            !pending(&unmarked, PREPARED, &steps, false),
+            "spec unchanged"
+        );
+        assert!(!pending(&unmarked, PREPARED, &[], true), "nothing to run");
+        let mut marked = Node::default();
+        marked
+            .extra
+            .insert(PREPARED.into(), json!(fingerprint(&steps)));
+        assert!(!pending(&marked, PREPARED, &steps, true), "ran already");
+        assert!(
+            pending(&marked, SERVICED, &steps, true),
+            "marks are per key"
+        );
     }
 }
