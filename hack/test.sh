@@ -2,7 +2,7 @@
 # The whole test suite, from a fresh machine: installs what the tests need, then runs them.
 #
 #   bash hack/test.sh            # everything
-#   bash hack/test.sh -p metal3-bmc   # extra arguments go to `cargo test`
+#   bash hack/test.sh -p metal3-bmc   # one crate; extra arguments go to `cargo test`
 #
 # Build artefacts that do not belong in the clone are cached under ~/.cache/metal3-dev
 # (override with METAL3_CACHE_DIR), keyed by version, so later runs reuse them.
@@ -60,4 +60,19 @@ if [[ -x hack/python/ironic.sh ]]; then
   echo "ironic: $METAL3_IRONIC_BIN"
 fi
 
-cargo test --workspace --locked "$@"
+# qemu, OVMF and the image tools (Debian packages), Debian's cloud kernel and the VM test images,
+# for the simulator's VM-backed servers.
+if [[ -x hack/vm/build.sh ]]; then
+  METAL3_VM_IMAGES="$(hack/vm/build.sh | tail -n 1)"
+  export METAL3_VM_IMAGES
+  echo "vm images: $METAL3_VM_IMAGES"
+fi
+
+# `-p CRATE` narrows the run to that crate; without it, the whole workspace.
+scope=(--workspace)
+for arg in "$@"; do
+  case "$arg" in
+  -p | --package | --package=* | -p?*) scope=() ;;
+  esac
+done
+cargo test "${scope[@]}" --locked "$@"

@@ -64,6 +64,110 @@ pub struct Args {
     /// Failed logins in a row that lock a BMC account for a minute (0 = never).
     #[arg(long, default_value_t = 0)]
     pub lockout_threshold: u32,
+    /// Put a real qemu VM behind the first N servers' BMCs (`all`: every server). Power,
+    /// boot override and virtual media then act on the VM; see the README.
+    #[arg(long, value_name = "N|all", value_parser = parse_vms)]
+    pub vms: Option<VmCount>,
+    /// Where the VMs keep their disks, UEFI variables, consoles and fetched media.
+    #[arg(long, default_value = ".metal3-sim")]
+    pub vm_state_dir: PathBuf,
+    /// vCPUs of each VM.
+    #[arg(long, default_value_t = 1)]
+    pub vm_cpus: u32,
+    /// Memory of each VM in MiB.
+    #[arg(long, default_value_t = 512)]
+    pub vm_memory_mib: u32,
+    /// Disk sizes of each VM, comma-separated, with K, M or G (e.g. `8G,2G`).
+    #[arg(long, default_value = "4G", value_delimiter = ',', value_parser = parse_size)]
+    pub vm_disks: Vec<u64>,
+    /// Firmware of each VM until a client sets a boot mode: `uefi` (OVMF) or `bios` (SeaBIOS).
+    #[arg(long, default_value = "uefi", value_parser = parse_firmware)]
+    pub vm_firmware: metal3_sim::vm::Firmware,
+    /// qemu accelerator: `tcg` works everywhere; `kvm` only where /dev/kvm really works.
+    #[arg(long, default_value = "tcg", value_parser = parse_accel)]
+    pub vm_accel: metal3_sim::vm::Accel,
+    /// Also join every VM to a shared Ethernet segment (UDP multicast `ADDRESS:PORT` on
+    /// loopback) so VMs see each other.
+    #[arg(long, value_name = "ADDRESS:PORT")]
+    pub vm_shared_network: Option<String>,
+}
+
+/// How many servers are VMs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VmCount {
+    First(usize),
+    All,
+}
+
+fn parse_vms(value: &str) -> Result<VmCount, String> {
+    if value == "all" {
+        return Ok(VmCount::All);
+    }
+    value
+        .parse()
+        .map(VmCount::First)
+        .map_err(|_| format!("{value:?} is not a number of servers or `all`"))
+}
+
+/// A size with an optional K, M or G suffix (powers of 1024), in bytes.
+fn parse_size(value: &str) -> Result<u64, String> {
+    let value = value.trim();
+    let (number, unit) = match value.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => (&value[..i], c.to_ascii_uppercase()),
+        _ => (value, 'B'),
+    };
+    let shift = match unit {
+        'B' => 0,
+        'K' => 10,
+        'M' => 20,
+        'G' => 30,
+        _ => return Err(format!("{value:?}: use a number with K, M or G, e.g. 8G")),
+    };
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("{value:?}: use a number with K, M or G, e.g. 8G"))?;
+    n.checked_shl(shift)
+        .filter(|b| b >> shift == n)
+        .ok_or_else(|| format!("{value:?} is too large"))
+}
+
+fn parse_firmware(value: &str) -> Result<metal3_sim::vm::Firmware, String> {
+    match value {
+        "uefi" => Ok(metal3_sim::vm::Firmware::Uefi),
+        "bios" => Ok(metal3_sim::vm::Firmware::Bios),
+        other => Err(format!("{other:?}: use uefi or bios")),
+    }
+}
+
+fn parse_accel(value: &str) -> Result<metal3_sim::vm::Accel, String> {
+    match value {
+        "tcg" => Ok(metal3_sim::vm::Accel::Tcg),
+        "kvm" => Ok(metal3_sim::vm::Accel::Kvm),
+        other => Err(format!("{other:?}: use tcg or kvm")),
+    }
+}
+
+/// The VM specs `--vms` and the `--vm-*` options ask for, by server index.
+fn vm_specs(args: &Args) -> Vec<(usize, metal3_sim::vm::VmSpec)> {
+    let count = match args.vms {
+        None => 0,
+        Some(VmCount::All) => args.hosts,
+        Some(VmCount::First(n)) => n.min(args.hosts),
+    };
+    (0..count)
+        .map(|i| {
+            let mut spec = metal3_sim::vm::VmSpec::small(&format!("sim-{i}"), &args.vm_disks);
+            spec.cpus = args.vm_cpus;
+            spec.memory_mib = args.vm_memory_mib;
+            spec.firmware = args.vm_firmware;
+            if let Some(group) = &args.vm_shared_network {
+                spec.network = metal3_sim::vm::Network::Shared {
+                    group: group.clone(),
+                };
+            }
+            (i, spec)
+        })
+        .collect()
 }
 
 fn parse_latency(value: &str) -> Result<[u64; 2], String> {
@@ -104,6 +208,14 @@ pub fn run(args: &Args) -> Result<ExitCode> {
                 ..metal3_sim::faults::Faults::default()
             })
             .map_err(|e| anyhow::anyhow!("--latency-ms/--error-rate/--hang-rate/--reset-rate: {e}"))?;
+        let specs = vm_specs(args);
+        if !specs.is_empty() {
+            let mut options = metal3_sim::vm::VmOptions::new(&args.vm_state_dir);
+            options.accel = args.vm_accel;
+            fleet
+                .attach_vms(&options, specs)
+                .map_err(|e| anyhow::anyhow!("--vms: {e}"))?;
+        }
         let tls = if args.tls {
             let names = vec![
                 "localhost".to_string(),
@@ -145,15 +257,53 @@ pub fn run(args: &Args) -> Result<ExitCode> {
             ),
             None => String::new(),
         };
+        let vms = match fleet.vms() {
+            0 => String::new(),
+            n => format!(" ({n} of them qemu VMs, state in {})", args.vm_state_dir.display()),
+        };
         eprintln!(
-            "serving {} simulated servers at {scheme}://{addr}/redfish/v1{per_host}; Ctrl-C stops",
+            "serving {} simulated servers{vms} at {scheme}://{addr}/redfish/v1{per_host}; Ctrl-C stops",
             fleet.len()
         );
-        let router = metal3_sim::router(fleet);
-        tokio::select! {
-            served = metal3_sim::serve_router(listener, router, tls.as_ref()) => served.context("the Redfish server stopped")?,
-            _ = tokio::signal::ctrl_c() => {}
-        }
+        let router = metal3_sim::router(fleet.clone());
+        let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .context("cannot watch for SIGTERM")?;
+        let served = tokio::select! {
+            served = metal3_sim::serve_router(listener, router, tls.as_ref()) => served.context("the Redfish server stopped"),
+            _ = tokio::signal::ctrl_c() => Ok(()),
+            _ = terminate.recv() => Ok(()),
+        };
+        // The VMs end with the simulator (their disks stay in --vm-state-dir).
+        fleet.stop_vms().await;
+        served?;
         Ok(ExitCode::SUCCESS)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_and_counts_parse_with_clear_errors() {
+        assert_eq!(parse_size("8G"), Ok(8 << 30));
+        assert_eq!(parse_size("512m"), Ok(512 << 20));
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert!(parse_size("8T").expect_err("unit").contains("K, M or G"));
+        assert!(parse_size("G").is_err());
+        assert!(
+            parse_size("99999999999G")
+                .expect_err("big")
+                .contains("too large")
+        );
+        assert_eq!(parse_vms("all"), Ok(VmCount::All));
+        assert_eq!(parse_vms("2"), Ok(VmCount::First(2)));
+        assert!(parse_vms("some").is_err());
+        assert!(
+            parse_firmware("efi")
+                .expect_err("firmware")
+                .contains("uefi or bios")
+        );
+        assert!(parse_accel("hvf").is_err());
+    }
 }

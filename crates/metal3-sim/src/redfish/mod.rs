@@ -135,6 +135,11 @@ impl Fleet {
         }
     }
 
+    /// How many servers are VM-backed.
+    pub fn vms(&self) -> usize {
+        self.vms.get().map_or(0, crate::vm::Vms::len)
+    }
+
     /// The VM behind server `index`, if it is VM-backed.
     pub fn vm(&self, index: usize) -> Option<&crate::vm::Vm> {
         self.vms.get()?.get(index)
