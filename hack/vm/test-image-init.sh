@@ -65,5 +65,27 @@ SH
   say "ip $(ip -4 addr show eth0 | sed -n 's/.*inet \([0-9./]*\).*/\1/p')"
 fi
 
+# A second NIC is on a segment VMs share (the simulator's shared network): an address from
+# its MAC, announced, and the first peer heard from is reported.
+if ip link set eth1 up 2>/dev/null; then
+  last=$(cut -d: -f6 /sys/class/net/eth1/address)
+  me="10.99.0.$((0x$last % 200 + 10))"
+  ip addr add "$me/24" dev eth1
+  echo 1 >/proc/sys/net/ipv4/conf/eth1/arp_accept
+  say "shared-ip $me"
+  (
+    for _ in $(seq 1 90); do
+      arping -U -c 1 -I eth1 "${me}" >/dev/null 2>&1
+      for peer in $(ip neigh show dev eth1 | cut -d' ' -f1); do
+        if ping -c 1 -W 1 "$peer" >/dev/null 2>&1; then
+          say "peer $peer"
+          exit 0
+        fi
+      done
+      sleep 1
+    done
+  ) &
+fi
+
 say "ready"
 while :; do sleep 3600; done

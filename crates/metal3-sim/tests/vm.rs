@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use metal3_sim::Fleet;
-use metal3_sim::vm::{DiskBus, Firmware, VmOptions, VmSpec};
+use metal3_sim::vm::{DiskBus, Firmware, Network, VmOptions, VmSpec};
 use serde_json::{Value, json};
 
 /// How long a TCG guest may take to print a marker (a loaded 2-core machine).
@@ -444,6 +444,56 @@ async fn a_uefi_vm_boots_its_disk_and_a_usb_stick() {
         .call(reqwest::Method::GET, "/metal3-sim/hosts/sim-0", None)
         .await;
     assert_eq!(host["vm"]["status"], "not started", "{host}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vms_on_a_shared_network_see_each_other() {
+    let state = tempfile::tempdir().expect("state");
+    let fleet = Fleet::new(2, "admin", "pw");
+    // A group port of this test's own, so parallel runs do not share a segment.
+    let port = 40000 + (std::process::id() % 20000) as u16;
+    let specs = (0..2)
+        .map(|i| {
+            let mut spec = VmSpec::small(&format!("sim-{i}"), &[64 << 20]);
+            spec.memory_mib = 256;
+            spec.firmware = Firmware::Bios;
+            spec.network = Network::Shared {
+                group: format!("230.0.0.1:{port}"),
+            };
+            (i, spec)
+        })
+        .collect();
+    fleet
+        .attach_vms(&VmOptions::new(state.path()), specs)
+        .expect("attach");
+    let images = images();
+    for i in 0..2 {
+        let vm = fleet.vm(i).expect("vm");
+        vm.write_disk(
+            0,
+            &images.join("test-bios.raw").display().to_string(),
+            "raw",
+        )
+        .await
+        .expect("image");
+        vm.reset("On").await.expect("power on");
+    }
+    let deadline = Instant::now() + BOOT;
+    for i in 0..2 {
+        let console = fleet.vm(i).expect("vm").files.console();
+        loop {
+            let text = std::fs::read_to_string(&console).unwrap_or_default();
+            if text.contains("METAL3-TEST-IMAGE peer 10.99.0.") {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "server {i} found no peer on the shared network:\n{text}"
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+    fleet.stop_vms().await;
 }
 
 fn sushy_python() -> PathBuf {
