@@ -12,13 +12,15 @@ pub mod annotations;
 pub mod backoff;
 pub mod conditions;
 pub mod firmware;
+mod io;
 mod machine;
 pub mod preprov;
 
-pub use machine::{
+pub use io::{
     Config, CredentialsInput, DataImageInput, Decision, Effect, Event, EventType, FirmwareInputs,
-    Inputs, PreprovisioningInput, Requeue, error_reason, reconcile,
+    Inputs, PreprovisioningInput, Requeue,
 };
+pub use machine::{error_reason, reconcile};
 
 #[cfg(test)]
 mod tests;
