@@ -1,0 +1,111 @@
+//! The BMC credentials: a missing or invalid Secret, rotation, and no password ever in status or events.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use metal3_api::v1alpha1::{ErrorType, OperationalStatus, ProvisioningState as S};
+use metal3_fixture::{Behaviour, Failure, Operation};
+
+use super::harness::*;
+use crate::*;
+
+#[test]
+fn missing_secret_is_a_registration_error_until_created() {
+    rt(async {
+        let mut sim = Sim::new("nosecret", spec_with_bmc());
+        sim.credentials = CredentialsInput::Missing {
+            secret: "bmc-secret".into(),
+        };
+        sim.step().await;
+        let d = sim.step().await;
+        assert_eq!(sim.state(), S::Registering);
+        assert_eq!(d.requeue, Requeue::After(Duration::from_secs(10)));
+        let status = sim.status().clone();
+        assert_eq!(status.error_type, Some(ErrorType::Registration));
+        assert!(
+            status.error_message.contains("\"bmc-secret\""),
+            "{}",
+            status.error_message
+        );
+        assert!(status.error_message.contains("username"));
+        // Seen again: no new error, no status write.
+        let d = sim.step().await;
+        assert!(!d.status_changed(Some(&status)));
+        assert_eq!(sim.status().error_count, 1);
+        assert_eq!(
+            sim.condition(conditions::MANAGEABLE).1,
+            "RegistrationFailed"
+        );
+
+        sim.credentials = valid_creds("7");
+        sim.until_state(S::Available).await;
+        assert_eq!(sim.status().error_count, 0);
+        assert_eq!(sim.status().operational_status, OperationalStatus::Ok);
+    });
+}
+
+#[test]
+fn invalid_credentials_wait_for_a_fix() {
+    rt(async {
+        let mut sim = Sim::new("badcreds", spec_with_bmc());
+        sim.credentials = CredentialsInput::Invalid {
+            message: "Secret bmc-secret has no \"password\" key".into(),
+        };
+        sim.step().await;
+        let d = sim.step().await;
+        assert_eq!(d.requeue, Requeue::Never);
+        assert!(sim.reasons().contains(&"BMCCredentialError"));
+        assert_eq!(
+            sim.status().error_message,
+            "Secret bmc-secret has no \"password\" key"
+        );
+    });
+}
+
+#[test]
+fn credentials_rotation_on_a_provisioned_host() {
+    rt(async {
+        let mut sim = Sim::new("rotate", spec_with_bmc());
+        sim.reach_provisioned("http://images/os.qcow2").await;
+        let validated = sim
+            .reasons()
+            .iter()
+            .filter(|r| **r == "BMCAccessValidated")
+            .count();
+        sim.credentials = valid_creds("99");
+        sim.step().await;
+        assert_eq!(sim.status().good_credentials.credentials_version, "99");
+        assert_eq!(sim.state(), S::Provisioned);
+        let now = sim
+            .reasons()
+            .iter()
+            .filter(|r| **r == "BMCAccessValidated")
+            .count();
+        assert_eq!(now, validated + 1);
+    });
+}
+
+#[test]
+fn credentials_never_reach_status_or_events() {
+    rt(async {
+        let mut sim = Sim::new("secret-safety", spec_with_bmc());
+        let mut failures = BTreeMap::new();
+        failures.insert(
+            Operation::Register,
+            Failure {
+                message: "login refused".into(),
+                times: 1,
+            },
+        );
+        sim.behave(Behaviour {
+            failures,
+            ..Behaviour::default()
+        });
+        sim.reach_provisioned("http://images/os.qcow2").await;
+        let status = serde_json::to_string(sim.status()).expect("json");
+        assert!(!status.contains("password"), "{status}");
+        for e in &sim.events {
+            assert!(!e.message.contains("password"), "{e:?}");
+        }
+    });
+}
