@@ -1,4 +1,5 @@
-//! The BMC credentials: a missing or invalid Secret, rotation, and no password ever in status or events.
+//! The BMC credentials: a missing or invalid Secret in every state, rotation, and no password
+//! ever in status or events.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -106,6 +107,108 @@ fn credentials_never_reach_status_or_events() {
         assert!(!status.contains("password"), "{status}");
         for e in &sim.events {
             assert!(!e.message.contains("password"), "{e:?}");
+        }
+    });
+}
+
+#[test]
+fn credential_problems_by_state() {
+    fn missing(s: &mut Sim) {
+        s.credentials = CredentialsInput::Missing {
+            secret: "bmc-secret".into(),
+        };
+    }
+    fn invalid(s: &mut Sim) {
+        s.credentials = CredentialsInput::Invalid {
+            message: "spec.bmc.address is empty".into(),
+        };
+    }
+    let rows = [
+        Transition {
+            name: "a missing Secret while registering",
+            from: S::Registering,
+            change: missing,
+            next: S::Registering,
+            error: Some(ErrorType::Registration),
+            wait: Wait::secs(10),
+        },
+        Transition {
+            name: "an invalid Secret while registering",
+            from: S::Registering,
+            change: invalid,
+            next: S::Registering,
+            error: Some(ErrorType::Registration),
+            wait: Wait::Never,
+        },
+        Transition {
+            name: "an invalid Secret while inspecting",
+            from: S::Inspecting,
+            change: invalid,
+            next: S::Inspecting,
+            error: Some(ErrorType::Registration),
+            wait: Wait::Never,
+        },
+        Transition {
+            name: "a missing Secret of an available host",
+            from: S::Available,
+            change: missing,
+            next: S::Available,
+            error: Some(ErrorType::Registration),
+            wait: Wait::secs(10),
+        },
+        Transition {
+            name: "a missing Secret of a provisioned host",
+            from: S::Provisioned,
+            change: missing,
+            next: S::Provisioned,
+            error: Some(ErrorType::ProvisionedRegistration),
+            wait: Wait::secs(10),
+        },
+        Transition {
+            name: "an invalid Secret of an externally provisioned host",
+            from: S::ExternallyProvisioned,
+            change: invalid,
+            next: S::ExternallyProvisioned,
+            error: Some(ErrorType::ProvisionedRegistration),
+            wait: Wait::Never,
+        },
+        Transition {
+            name: "an unmanaged host needs no credentials",
+            from: S::Unmanaged,
+            change: invalid,
+            next: S::Unmanaged,
+            error: None,
+            wait: Wait::secs(600),
+        },
+        Transition {
+            name: "a new host is not checked before it registers",
+            from: S::None,
+            change: missing,
+            next: S::Registering,
+            error: None,
+            wait: Wait::Now,
+        },
+    ];
+    rt(async {
+        for row in rows {
+            let Ran { sim, d, .. } = row.run().await;
+            let reasons: Vec<_> = d.events.iter().map(|e| e.reason).collect();
+            let invalid = matches!(sim.credentials, CredentialsInput::Invalid { .. });
+            assert_eq!(
+                reasons.contains(&"BMCCredentialError"),
+                invalid && row.error.is_some(),
+                "{}: {reasons:?}",
+                row.name
+            );
+            if row.error.is_some() {
+                assert_eq!(sim.status().error_count, 1, "{}", row.name);
+                assert_eq!(
+                    sim.status().operational_status,
+                    OperationalStatus::Error,
+                    "{}",
+                    row.name
+                );
+            }
         }
     });
 }

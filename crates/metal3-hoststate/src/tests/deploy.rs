@@ -1,8 +1,15 @@
-//! Deploying and removing images: provisioning, failures and the retry limit, cancellation, custom deploy, externally provisioned hosts, an operator restart mid-way.
+//! Deploying and removing images: what available, provisioning, provisioned and externally
+//! provisioned hosts do next; failures and the retry limit, cancellation, custom deploy, an
+//! operator restart mid-way.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
-use metal3_api::v1alpha1::{ConditionStatus, CustomDeploy, ErrorType, ProvisioningState as S};
+use metal3_api::consts::INSPECT_ANNOTATION;
+use metal3_api::v1alpha1::{
+    ConditionStatus, CustomDeploy, ErrorType, FirmwareConfig, ProvisioningState as S, RaidConfig,
+    RootDeviceHints,
+};
 use metal3_fixture::{Behaviour, Failure, Operation};
 
 use super::harness::*;
@@ -286,5 +293,331 @@ fn legacy_ready_state_becomes_available() {
         }
         sim.step().await;
         assert_eq!(sim.state(), S::Available);
+    });
+}
+
+#[test]
+fn what_an_available_host_does_next() {
+    let rows = [
+        Transition {
+            name: "nothing asked: it stays, polled every minute",
+            from: S::Available,
+            change: unchanged,
+            next: S::Available,
+            error: None,
+            wait: Wait::secs(60),
+        },
+        Transition {
+            name: "marked externally provisioned",
+            from: S::Available,
+            change: |s| s.host.spec.externally_provisioned = true,
+            next: S::ExternallyProvisioned,
+            error: None,
+            wait: Wait::Now,
+        },
+        Transition {
+            name: "the inspect annotation asks for re-inspection",
+            from: S::Available,
+            change: |s| s.annotate(INSPECT_ANNOTATION, ""),
+            next: S::Inspecting,
+            error: None,
+            wait: Wait::Now,
+        },
+        Transition {
+            name: "the inspect annotation 'disabled' is no re-inspection",
+            from: S::Available,
+            change: |s| s.annotate(INSPECT_ANNOTATION, "disabled"),
+            next: S::Available,
+            error: None,
+            wait: Wait::secs(60),
+        },
+        Transition {
+            name: "new root device hints need preparing",
+            from: S::Available,
+            change: |s| {
+                s.host.spec.root_device_hints = Some(RootDeviceHints {
+                    device_name: "/dev/sdb".into(),
+                    ..RootDeviceHints::default()
+                });
+            },
+            next: S::Preparing,
+            error: None,
+            wait: Wait::Now,
+        },
+        Transition {
+            name: "a firmware config needs preparing",
+            from: S::Available,
+            change: |s| {
+                s.host.spec.firmware = Some(FirmwareConfig {
+                    virtualization_enabled: Some(true),
+                    ..FirmwareConfig::default()
+                });
+            },
+            next: S::Preparing,
+            error: None,
+            wait: Wait::Now,
+        },
+        Transition {
+            name: "an empty RAID section is no change",
+            from: S::Available,
+            change: |s| s.host.spec.raid = Some(RaidConfig::default()),
+            next: S::Available,
+            error: None,
+            wait: Wait::secs(60),
+        },
+        Transition {
+            name: "an image starts provisioning",
+            from: S::Available,
+            change: |s| s.host.spec.image = Some(image("http://images/os.qcow2")),
+            next: S::Provisioning,
+            error: None,
+            wait: Wait::Now,
+        },
+        Transition {
+            name: "a custom deploy starts provisioning",
+            from: S::Available,
+            change: |s| {
+                s.host.spec.custom_deploy = Some(CustomDeploy {
+                    method: "install_coreos".into(),
+                });
+            },
+            next: S::Provisioning,
+            error: None,
+            wait: Wait::Now,
+        },
+        Transition {
+            name: "an image URL that is empty is no deployment",
+            from: S::Available,
+            change: |s| s.host.spec.image = Some(image("")),
+            next: S::Available,
+            error: None,
+            wait: Wait::secs(60),
+        },
+        Transition {
+            name: "an image for a host that is to be off is not deployed; it is powered off",
+            from: S::Available,
+            change: |s| {
+                s.host.spec.image = Some(image("http://images/os.qcow2"));
+                s.host.spec.online = false;
+            },
+            next: S::Available,
+            error: None,
+            wait: Wait::Now,
+        },
+    ];
+    rt(async {
+        for row in rows {
+            let reasons = row.run().await.reasons();
+            assert_eq!(
+                reasons.contains(&"ProvisioningStarted"),
+                row.next == S::Provisioning,
+                "{}: {reasons:?}",
+                row.name
+            );
+        }
+    });
+}
+
+#[test]
+fn what_a_provisioning_host_does_next() {
+    let rows = [
+        Transition {
+            name: "the deployment is under way",
+            from: S::Provisioning,
+            change: unchanged,
+            next: S::Provisioning,
+            error: None,
+            wait: Wait::After(Duration::ZERO),
+        },
+        Transition {
+            name: "the deployment completes",
+            from: S::Provisioning,
+            change: |s| s.behave(Behaviour::default()),
+            next: S::Provisioned,
+            error: None,
+            wait: Wait::Now,
+        },
+        Transition {
+            name: "removing the image cancels it",
+            from: S::Provisioning,
+            change: |s| s.host.spec.image = None,
+            next: S::Deprovisioning,
+            error: None,
+            wait: Wait::Now,
+        },
+        Transition {
+            name: "another image URL cancels it",
+            from: S::Provisioning,
+            change: |s| s.host.spec.image = Some(image("http://images/other.qcow2")),
+            next: S::Deprovisioning,
+            error: None,
+            wait: Wait::Now,
+        },
+        Transition {
+            name: "another checksum of the same URL does not",
+            from: S::Provisioning,
+            change: |s| {
+                if let Some(image) = s.host.spec.image.as_mut() {
+                    image.checksum = "other".into();
+                }
+            },
+            next: S::Provisioning,
+            error: None,
+            wait: Wait::After(Duration::ZERO),
+        },
+    ];
+    rt(async {
+        for row in rows {
+            let ran = row.run().await;
+            let reasons = ran.reasons();
+            let cancelled = row.next == S::Deprovisioning;
+            assert_eq!(
+                reasons.contains(&"DeprovisioningStarted"),
+                cancelled,
+                "{}: {reasons:?}",
+                row.name
+            );
+            assert_eq!(
+                reasons.contains(&"ProvisioningComplete"),
+                row.next == S::Provisioned,
+                "{}: {reasons:?}",
+                row.name
+            );
+        }
+    });
+}
+
+#[test]
+fn what_a_provisioned_host_does_next() {
+    let rows = [
+        Transition {
+            name: "nothing changed: it stays, polled every minute",
+            from: S::Provisioned,
+            change: unchanged,
+            next: S::Provisioned,
+            error: None,
+            wait: Wait::secs(60),
+        },
+        Transition {
+            name: "removing the image deprovisions",
+            from: S::Provisioned,
+            change: |s| s.host.spec.image = None,
+            next: S::Deprovisioning,
+            error: None,
+            wait: Wait::Now,
+        },
+        Transition {
+            name: "another image URL deprovisions first",
+            from: S::Provisioned,
+            change: |s| s.host.spec.image = Some(image("http://images/other.qcow2")),
+            next: S::Deprovisioning,
+            error: None,
+            wait: Wait::Now,
+        },
+        Transition {
+            name: "another checksum of the same URL changes nothing",
+            from: S::Provisioned,
+            change: |s| {
+                if let Some(image) = s.host.spec.image.as_mut() {
+                    image.checksum = "other".into();
+                }
+            },
+            next: S::Provisioned,
+            error: None,
+            wait: Wait::secs(60),
+        },
+        Transition {
+            name: "adding a custom deploy deprovisions first",
+            from: S::Provisioned,
+            change: |s| {
+                s.host.spec.custom_deploy = Some(CustomDeploy {
+                    method: "install_coreos".into(),
+                });
+            },
+            next: S::Deprovisioning,
+            error: None,
+            wait: Wait::Now,
+        },
+        Transition {
+            name: "marking it externally provisioned changes nothing",
+            from: S::Provisioned,
+            change: |s| s.host.spec.externally_provisioned = true,
+            next: S::Provisioned,
+            error: None,
+            wait: Wait::secs(60),
+        },
+    ];
+    rt(async {
+        for row in rows {
+            let ran = row.run().await;
+            let reasons = ran.reasons();
+            assert_eq!(
+                reasons.contains(&"DeprovisioningStarted"),
+                row.next == S::Deprovisioning,
+                "{}: {reasons:?}",
+                row.name
+            );
+            assert_eq!(
+                ran.started_in_pass(Operation::Adopt),
+                u32::from(row.next == S::Provisioned),
+                "{}: adopted while it stays",
+                row.name
+            );
+        }
+    });
+}
+
+#[test]
+fn what_an_externally_provisioned_host_does_next() {
+    // (row, image URL recorded as deployed)
+    let rows: [(Transition, &str); 3] = [
+        (
+            Transition {
+                name: "still externally provisioned: it stays",
+                from: S::ExternallyProvisioned,
+                change: unchanged,
+                next: S::ExternallyProvisioned,
+                error: None,
+                wait: Wait::secs(60),
+            },
+            "",
+        ),
+        (
+            Transition {
+                name: "handed over with an image: that image counts as deployed",
+                from: S::ExternallyProvisioned,
+                change: |s| {
+                    s.host.spec.externally_provisioned = false;
+                    s.host.spec.image = Some(image("http://images/os.qcow2"));
+                },
+                next: S::Provisioned,
+                error: None,
+                wait: Wait::Now,
+            },
+            "http://images/os.qcow2",
+        ),
+        (
+            Transition {
+                name: "handed over without an image",
+                from: S::ExternallyProvisioned,
+                change: |s| s.host.spec.externally_provisioned = false,
+                next: S::Provisioned,
+                error: None,
+                wait: Wait::Now,
+            },
+            "",
+        ),
+    ];
+    rt(async {
+        for (row, url) in rows {
+            let ran = row.run().await;
+            assert_eq!(ran.sim.status().provisioning.image.url, url, "{}", row.name);
+            assert_eq!(
+                ran.started_in_pass(Operation::Provision),
+                0,
+                "{}: never deployed",
+                row.name
+            );
+        }
     });
 }

@@ -8,10 +8,10 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use metal3_api::v1alpha1::{
-    BareMetalHost, BareMetalHostSpec, BmcDetails, ConditionStatus, HardwareDetails, Image,
-    ProvisioningState as S, SecretReference,
+    BareMetalHost, BareMetalHostSpec, BmcDetails, ConditionStatus, ErrorType, HardwareDetails,
+    Image, ProvisioningState as S, RootDeviceHints, SecretReference,
 };
-use metal3_fixture::{Behaviour, Fixture};
+use metal3_fixture::{Behaviour, Calls, Failure, Fixture, Operation};
 use metal3_provisioner::{Credentials, HostData, Provisioner};
 
 use crate::*;
@@ -288,6 +288,62 @@ impl Sim {
         self.until_state(S::Provisioned).await;
         self.step().await;
     }
+
+    /// A host named `name` brought to `state` against a fixture whose long operations answer
+    /// "in progress" three times, so that the state holds for the next pass. The spec is what
+    /// the state needs (no BMC for `unmanaged`, root device hints for `preparing`, an image
+    /// for the deployment states, `externallyProvisioned`); hosts at rest are let settle.
+    pub(super) async fn at(name: &str, state: S) -> Sim {
+        Self::at_with(name, state, Fixture::new()).await
+    }
+
+    /// [`Sim::at`] on a given fixture (shared with other hosts). `poweringOffBeforeDelete` and
+    /// `deleting` are reached by deleting an available host.
+    pub(super) async fn at_with(name: &str, state: S, fixture: Fixture) -> Sim {
+        let mut spec = spec_with_bmc();
+        match state {
+            S::Unmanaged => spec = BareMetalHostSpec::default(),
+            S::Preparing => {
+                spec.root_device_hints = Some(RootDeviceHints {
+                    device_name: "/dev/sdb".into(),
+                    ..RootDeviceHints::default()
+                });
+            }
+            S::ExternallyProvisioned => spec.externally_provisioned = true,
+            S::Provisioning | S::Provisioned | S::Deprovisioning => {
+                spec.image = Some(image("http://images/os.qcow2"));
+            }
+            _ => {}
+        }
+        let mut sim = Sim::with_fixture(name, spec, fixture);
+        sim.behave(Behaviour {
+            polls: 3,
+            ..Behaviour::default()
+        });
+        if state == S::Deprovisioning {
+            sim.until(60, |s| s.state() == S::Provisioned).await;
+            sim.host.spec.image = None;
+        }
+        if matches!(state, S::PoweringOffBeforeDelete | S::Deleting) {
+            sim.until(60, |s| s.state() == S::Available).await;
+            sim.step().await;
+            sim.delete();
+        }
+        sim.until(60, |s| s.state() == state).await;
+        if matches!(
+            state,
+            S::Available | S::Provisioned | S::ExternallyProvisioned
+        ) {
+            sim.step().await;
+        }
+        assert_eq!(sim.state(), state, "{name}: settled in {state:?}");
+        sim
+    }
+
+    /// How many times `op` was started for this host.
+    pub(super) fn started(&self, op: Operation) -> u32 {
+        self.calls().started(op)
+    }
 }
 
 pub(super) fn rt<F: std::future::Future>(f: F) -> F::Output {
@@ -297,3 +353,112 @@ pub(super) fn rt<F: std::future::Future>(f: F) -> F::Output {
         .expect("runtime")
         .block_on(f)
 }
+
+/// A fixture behaviour that fails `op` with `message` (`times` times, 0 = always).
+pub(super) fn failing(op: Operation, message: &str, times: u32) -> Behaviour {
+    Behaviour {
+        failures: [(
+            op,
+            Failure {
+                message: message.into(),
+                times,
+            },
+        )]
+        .into(),
+        ..Behaviour::default()
+    }
+}
+
+/// The requeue a pass should ask for.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Wait {
+    /// `Requeue::Now`.
+    Now,
+    /// `Requeue::After` exactly this long.
+    After(Duration),
+    /// The backoff after a first error: more than one minute, at most two.
+    Backoff,
+    /// `Requeue::Never`.
+    Never,
+}
+
+impl Wait {
+    /// `Requeue::After` this many seconds.
+    pub(super) const fn secs(secs: u64) -> Self {
+        Self::After(Duration::from_secs(secs))
+    }
+
+    /// Panics, naming `row`, when `got` is not this wait.
+    pub(super) fn check(self, got: Requeue, row: &str) {
+        let ok = match (self, got) {
+            (Wait::Now, Requeue::Now) | (Wait::Never, Requeue::Never) => true,
+            (Wait::After(want), Requeue::After(got)) => want == got,
+            (Wait::Backoff, Requeue::After(got)) => {
+                got > Duration::from_secs(60) && got <= Duration::from_secs(120)
+            }
+            _ => false,
+        };
+        assert!(ok, "{row}: requeue {got:?}, expected {self:?}");
+    }
+}
+
+/// One row of a transition table: a host brought to `from` (see [`Sim::at`]), changed by
+/// `change`, then one pass, which must leave it in `next` with error type `error` and ask to
+/// come back as `wait` says.
+pub(super) struct Transition {
+    /// What the row checks; every failure message starts with it.
+    pub(super) name: &'static str,
+    pub(super) from: S,
+    pub(super) change: fn(&mut Sim),
+    pub(super) next: S,
+    pub(super) error: Option<ErrorType>,
+    pub(super) wait: Wait,
+}
+
+/// What one row's pass left: the host, the decision, and the provisioner calls before it.
+pub(super) struct Ran {
+    pub(super) sim: Sim,
+    pub(super) d: Decision,
+    before: Calls,
+}
+
+impl Ran {
+    /// How many times the pass started `op`.
+    pub(super) fn started_in_pass(&self, op: Operation) -> u32 {
+        self.sim.started(op) - self.before.started(op)
+    }
+
+    /// The reasons of the events of the pass.
+    pub(super) fn reasons(&self) -> Vec<&'static str> {
+        self.d.events.iter().map(|e| e.reason).collect()
+    }
+}
+
+impl Transition {
+    /// Runs the row and checks it; returns what the pass left for checks of the table's own
+    /// columns.
+    pub(super) async fn run(&self) -> Ran {
+        self.run_with(Fixture::new()).await
+    }
+
+    /// [`Transition::run`] on a given fixture.
+    pub(super) async fn run_with(&self, fixture: Fixture) -> Ran {
+        let mut sim = Sim::at_with(self.name, self.from.clone(), fixture).await;
+        (self.change)(&mut sim);
+        let before = sim.calls();
+        let d = sim.step().await;
+        let name = self.name;
+        assert_eq!(sim.state(), self.next, "{name}: state");
+        assert_eq!(
+            sim.status().error_type,
+            self.error,
+            "{name}: error type (message {:?})",
+            sim.status().error_message
+        );
+        self.wait.check(d.requeue, name);
+        Ran { sim, d, before }
+    }
+}
+
+/// A change that leaves the host as it is.
+pub(super) fn unchanged(_: &mut Sim) {}

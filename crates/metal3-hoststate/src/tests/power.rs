@@ -1,9 +1,9 @@
-//! Steady-state power: `online`, reboot annotations, power failures.
+//! Steady-state power: `online` and the reboot annotations by state, power failures.
 
 use std::collections::BTreeMap;
 
 use metal3_api::consts::REBOOT_ANNOTATION;
-use metal3_api::v1alpha1::ErrorType;
+use metal3_api::v1alpha1::{ErrorType, ProvisioningState as S};
 use metal3_fixture::{Behaviour, Failure, Operation};
 
 use super::harness::*;
@@ -127,5 +127,158 @@ fn soft_power_off_failure_says_it_will_go_hard() {
             "Continuing with hard poweroff after soft poweroff fails. More details: ACPI ignored"
         ));
         sim.until(10, |s| !s.status().powered_on).await;
+    });
+}
+
+#[test]
+fn power_and_reboot_requests_by_state() {
+    // (row, powered on after the pass, the power event of the pass)
+    let rows: [(Transition, bool, Option<&str>); 10] = [
+        (
+            Transition {
+                name: "provisioned and online: nothing to do",
+                from: S::Provisioned,
+                change: unchanged,
+                next: S::Provisioned,
+                error: None,
+                wait: Wait::secs(60),
+            },
+            true,
+            None,
+        ),
+        (
+            Transition {
+                name: "provisioned, online false: powered off",
+                from: S::Provisioned,
+                change: |s| s.host.spec.online = false,
+                next: S::Provisioned,
+                error: None,
+                wait: Wait::Now,
+            },
+            false,
+            Some("PowerOff"),
+        ),
+        (
+            Transition {
+                name: "provisioned, reboot annotation: powered off",
+                from: S::Provisioned,
+                change: |s| s.annotate(REBOOT_ANNOTATION, ""),
+                next: S::Provisioned,
+                error: None,
+                wait: Wait::Now,
+            },
+            false,
+            Some("PowerOff"),
+        ),
+        (
+            Transition {
+                name: "provisioned, an owner's hard reboot: powered off",
+                from: S::Provisioned,
+                change: |s| s.annotate("reboot.metal3.io/owner", r#"{"mode": "hard"}"#),
+                next: S::Provisioned,
+                error: None,
+                wait: Wait::Now,
+            },
+            false,
+            Some("PowerOff"),
+        ),
+        (
+            Transition {
+                name: "provisioned, a reboot value that is not JSON: a soft reboot",
+                from: S::Provisioned,
+                change: |s| s.annotate("reboot.metal3.io/owner", "now please"),
+                next: S::Provisioned,
+                error: None,
+                wait: Wait::Now,
+            },
+            false,
+            Some("PowerOff"),
+        ),
+        (
+            Transition {
+                name: "externally provisioned, reboot annotation: powered off",
+                from: S::ExternallyProvisioned,
+                change: |s| s.annotate(REBOOT_ANNOTATION, ""),
+                next: S::ExternallyProvisioned,
+                error: None,
+                wait: Wait::Now,
+            },
+            false,
+            Some("PowerOff"),
+        ),
+        (
+            Transition {
+                name: "available and online: nothing to do",
+                from: S::Available,
+                change: unchanged,
+                next: S::Available,
+                error: None,
+                wait: Wait::secs(60),
+            },
+            true,
+            None,
+        ),
+        (
+            Transition {
+                name: "available, online false: powered off",
+                from: S::Available,
+                change: |s| s.host.spec.online = false,
+                next: S::Available,
+                error: None,
+                wait: Wait::Now,
+            },
+            false,
+            Some("PowerOff"),
+        ),
+        (
+            Transition {
+                name: "available, reboot annotation: ignored",
+                from: S::Available,
+                change: |s| s.annotate(REBOOT_ANNOTATION, ""),
+                next: S::Available,
+                error: None,
+                wait: Wait::secs(60),
+            },
+            true,
+            None,
+        ),
+        (
+            Transition {
+                name: "available, forced reboot: powered off",
+                from: S::Available,
+                change: |s| s.annotate("reboot.metal3.io/owner", r#"{"force": true}"#),
+                next: S::Available,
+                error: None,
+                wait: Wait::Now,
+            },
+            false,
+            Some("PowerOff"),
+        ),
+    ];
+    rt(async {
+        for (row, powered_on, event) in rows {
+            let ran = row.run().await;
+            let name = row.name;
+            assert_eq!(ran.sim.status().powered_on, powered_on, "{name}: power");
+            let reasons = ran.reasons();
+            let power: Vec<_> = reasons
+                .iter()
+                .copied()
+                .filter(|r| r.starts_with("Power"))
+                .collect();
+            assert_eq!(power, Vec::from_iter(event), "{name}: {reasons:?}");
+            let invalid = ran
+                .sim
+                .host
+                .metadata
+                .annotations
+                .as_ref()
+                .is_some_and(|a| a.values().any(|v| v == "now please"));
+            assert_eq!(
+                reasons.contains(&"InvalidAnnotationValue"),
+                invalid,
+                "{name}: {reasons:?}"
+            );
+        }
     });
 }

@@ -1,11 +1,14 @@
-//! Registering: new and unmanaged hosts, enrolling with the provisioner, registration failures, the preprovisioning image.
+//! Registering: new and unmanaged hosts, enrolling with the provisioner, registration failures,
+//! the preprovisioning image; where registering leads.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use k8s_openapi::jiff::SignedDuration;
+use metal3_api::consts::INSPECT_ANNOTATION;
 use metal3_api::v1alpha1::{
-    BareMetalHostSpec, ConditionStatus, ErrorType, OperationalStatus, ProvisioningState as S,
+    BareMetalHostSpec, ConditionStatus, ErrorType, InspectionMode, OperationalStatus,
+    ProvisioningState as S,
 };
 use metal3_fixture::{Behaviour, Failure, Operation};
 
@@ -183,5 +186,209 @@ fn registration_waits_for_the_preprovisioning_image() {
                 .as_deref(),
             Some("http://images/ipa.iso")
         );
+    });
+}
+
+/// Tables: one row per case, each a host in a state, a change, and one pass.
+#[test]
+fn new_and_unmanaged_hosts_by_bmc_details() {
+    fn no_bmc(s: &mut Sim) {
+        s.host.spec = BareMetalHostSpec::default();
+        s.credentials = CredentialsInput::NotNeeded;
+    }
+    // (row, operational status after the pass, events of the pass)
+    let rows: [(Transition, OperationalStatus, &[&str]); 4] = [
+        (
+            Transition {
+                name: "a new host without BMC details is unmanaged",
+                from: S::None,
+                change: no_bmc,
+                next: S::Unmanaged,
+                error: None,
+                wait: Wait::Now,
+            },
+            OperationalStatus::Discovered,
+            &["Discovered"],
+        ),
+        (
+            Transition {
+                name: "a new host with BMC details registers",
+                from: S::None,
+                change: unchanged,
+                next: S::Registering,
+                error: None,
+                wait: Wait::Now,
+            },
+            OperationalStatus::Ok,
+            &[],
+        ),
+        (
+            Transition {
+                name: "an unmanaged host waits for BMC details",
+                from: S::Unmanaged,
+                change: unchanged,
+                next: S::Unmanaged,
+                error: None,
+                wait: Wait::secs(600),
+            },
+            OperationalStatus::Discovered,
+            &[],
+        ),
+        (
+            Transition {
+                name: "an unmanaged host given BMC details registers",
+                from: S::Unmanaged,
+                change: |s| {
+                    s.host.spec = spec_with_bmc();
+                    s.credentials = valid_creds("1");
+                },
+                next: S::Registering,
+                error: None,
+                wait: Wait::Now,
+            },
+            OperationalStatus::Ok,
+            &[],
+        ),
+    ];
+    rt(async {
+        for (row, status, events) in rows {
+            let ran = row.run().await;
+            let name = row.name;
+            assert_eq!(ran.sim.status().operational_status, status, "{name}");
+            assert_eq!(ran.reasons(), events, "{name}");
+        }
+    });
+}
+
+#[test]
+fn registering_leads_to_inspection_preparation_or_external_provisioning() {
+    // (row, whether the pass says inspection was skipped)
+    let rows: [(Transition, bool); 7] = [
+        (
+            Transition {
+                name: "a plain host is inspected",
+                from: S::Registering,
+                change: |s| s.behave(Behaviour::default()),
+                next: S::Inspecting,
+                error: None,
+                wait: Wait::Now,
+            },
+            false,
+        ),
+        (
+            Transition {
+                name: "inspectionMode fast is inspected",
+                from: S::Registering,
+                change: |s| {
+                    s.behave(Behaviour::default());
+                    s.host.spec.inspection_mode = Some(InspectionMode::Fast);
+                },
+                next: S::Inspecting,
+                error: None,
+                wait: Wait::Now,
+            },
+            false,
+        ),
+        (
+            Transition {
+                name: "inspectionMode disabled goes on to preparing",
+                from: S::Registering,
+                change: |s| {
+                    s.behave(Behaviour::default());
+                    s.host.spec.inspection_mode = Some(InspectionMode::Disabled);
+                },
+                next: S::Preparing,
+                error: None,
+                wait: Wait::Now,
+            },
+            true,
+        ),
+        (
+            Transition {
+                name: "the legacy inspect annotation 'disabled' goes on to preparing",
+                from: S::Registering,
+                change: |s| {
+                    s.behave(Behaviour::default());
+                    s.annotate(INSPECT_ANNOTATION, "disabled");
+                },
+                next: S::Preparing,
+                error: None,
+                wait: Wait::Now,
+            },
+            true,
+        ),
+        (
+            Transition {
+                name: "an externally provisioned host skips inspection",
+                from: S::Registering,
+                change: |s| {
+                    s.behave(Behaviour::default());
+                    s.host.spec.externally_provisioned = true;
+                },
+                next: S::ExternallyProvisioned,
+                error: None,
+                wait: Wait::Now,
+            },
+            false,
+        ),
+        (
+            Transition {
+                name: "externally provisioned wins over disabled inspection",
+                from: S::Registering,
+                change: |s| {
+                    s.behave(Behaviour::default());
+                    s.host.spec.externally_provisioned = true;
+                    s.host.spec.inspection_mode = Some(InspectionMode::Disabled);
+                },
+                next: S::ExternallyProvisioned,
+                error: None,
+                wait: Wait::Now,
+            },
+            false,
+        ),
+        (
+            Transition {
+                name: "registration in progress stays",
+                from: S::Registering,
+                change: unchanged,
+                next: S::Registering,
+                error: None,
+                wait: Wait::After(Duration::ZERO),
+            },
+            false,
+        ),
+    ];
+    rt(async {
+        for (row, skipped) in rows {
+            let ran = row.run().await;
+            let reasons = ran.reasons();
+            assert_eq!(
+                reasons.contains(&"InspectionSkipped"),
+                skipped,
+                "{}: {reasons:?}",
+                row.name
+            );
+            let registered = row.next != S::Registering;
+            assert_eq!(
+                reasons.contains(&"Registered"),
+                registered,
+                "{}: {reasons:?}",
+                row.name
+            );
+            if registered {
+                assert_eq!(
+                    ran.d.state_change,
+                    Some((S::Registering, row.next.clone())),
+                    "{}",
+                    row.name
+                );
+                assert_eq!(
+                    ran.sim.status().good_credentials.credentials_version,
+                    "1",
+                    "{}",
+                    row.name
+                );
+            }
+        }
     });
 }
