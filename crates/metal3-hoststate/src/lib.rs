@@ -11,6 +11,7 @@
 pub mod annotations;
 pub mod backoff;
 pub mod conditions;
+pub mod credentials;
 pub mod firmware;
 mod io;
 mod machine;
