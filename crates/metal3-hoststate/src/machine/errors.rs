@@ -15,15 +15,7 @@ use crate::io::{EventType, Requeue};
 impl<P: Provisioner + ?Sized> Machine<'_, P> {
     /// Records a failed action: error status, one more error, an event; retry after backoff.
     pub(super) fn fail(&mut self, error_type: ErrorType, message: String) -> Requeue {
-        self.status.operational_status = OperationalStatus::Error;
-        self.status.error_type = Some(error_type);
-        self.status.error_count += 1;
-        self.event(
-            EventType::Warning,
-            error_reason(error_type),
-            message.clone(),
-        );
-        self.status.error_message = message;
+        self.record_error(error_type, message);
         Requeue::After(self.backoff_delay())
     }
 
@@ -39,19 +31,26 @@ impl<P: Provisioner + ?Sized> Machine<'_, P> {
             && self.status.error_type == Some(error_type)
             && self.status.error_message == message;
         if !same {
-            self.status.operational_status = OperationalStatus::Error;
-            self.status.error_type = Some(error_type);
-            self.status.error_count += 1;
-            self.event(
-                EventType::Warning,
-                error_reason(error_type),
-                message.clone(),
-            );
-            self.status.error_message = message;
+            self.record_error(error_type, message);
         }
         retry
     }
 
+    /// The error status, one more error, and the warning event.
+    fn record_error(&mut self, error_type: ErrorType, message: String) {
+        self.status.operational_status = OperationalStatus::Error;
+        self.status.error_type = Some(error_type);
+        self.status.error_count += 1;
+        self.event(
+            EventType::Warning,
+            error_reason(error_type),
+            message.clone(),
+        );
+        self.status.error_message = message;
+    }
+
+    /// Clears the error: no type, no message, the count back to zero; an error status becomes
+    /// OK.
     pub(super) fn clear_error(&mut self) {
         if matches!(
             self.status.operational_status,
