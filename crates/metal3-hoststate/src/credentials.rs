@@ -133,11 +133,7 @@ mod tests {
         let no_password = "Secret \"bmc-secret\" has no (or an empty) \"password\" key; add the \
                            BMC password under data.password";
         // (row, the Secret's data, the credentials, or the message)
-        let rows: [(
-            &str,
-            BTreeMap<String, ByteString>,
-            Result<(&str, &str), &str>,
-        ); 8] = [
+        let rows = [
             (
                 "both keys",
                 data(&[("username", b"admin"), ("password", b"s3cret")]),
