@@ -218,10 +218,10 @@ fn deletion_starts_from_every_state() {
     });
 }
 
-#[test]
-fn the_way_out_after_deletion_started() {
+/// The rows of [`the_way_out_after_deletion_started`].
+fn way_out_rows() -> [(Transition, bool, u32); 9] {
     // (row, whether the host was released, power-offs asked of the provisioner in the pass)
-    let rows: [(Transition, bool, u32); 9] = [
+    [
         (
             Transition {
                 name: "a host that is on is powered off",
@@ -344,7 +344,12 @@ fn the_way_out_after_deletion_started() {
             false,
             0,
         ),
-    ];
+    ]
+}
+
+#[test]
+fn the_way_out_after_deletion_started() {
+    let rows = way_out_rows();
     rt(async {
         for (row, released, power_offs) in rows {
             let ran = row.run().await;

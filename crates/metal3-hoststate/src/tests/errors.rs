@@ -143,10 +143,10 @@ fn an_unreachable_backend_is_an_error_of_the_current_state() {
     });
 }
 
-#[test]
-fn failed_actions_record_their_error_type() {
+/// The rows of [`failed_actions_record_their_error_type`].
+fn failed_action_rows() -> [(Transition, &'static str); 10] {
     // (row, failure message the status must start with)
-    let rows: [(Transition, &str); 10] = [
+    [
         (
             Transition {
                 name: "registration fails",
@@ -263,7 +263,12 @@ fn failed_actions_record_their_error_type() {
             },
             "node busy",
         ),
-    ];
+    ]
+}
+
+#[test]
+fn failed_actions_record_their_error_type() {
+    let rows = failed_action_rows();
     rt(async {
         for (row, message) in rows {
             let Ran { sim, d, .. } = row.run().await;

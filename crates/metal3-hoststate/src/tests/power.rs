@@ -130,10 +130,10 @@ fn soft_power_off_failure_says_it_will_go_hard() {
     });
 }
 
-#[test]
-fn power_and_reboot_requests_by_state() {
+/// The rows of [`power_and_reboot_requests_by_state`].
+fn power_rows() -> [(Transition, bool, Option<&'static str>); 10] {
     // (row, powered on after the pass, the power event of the pass)
-    let rows: [(Transition, bool, Option<&str>); 10] = [
+    [
         (
             Transition {
                 name: "provisioned and online: nothing to do",
@@ -254,7 +254,12 @@ fn power_and_reboot_requests_by_state() {
             false,
             Some("PowerOff"),
         ),
-    ];
+    ]
+}
+
+#[test]
+fn power_and_reboot_requests_by_state() {
+    let rows = power_rows();
     rt(async {
         for (row, powered_on, event) in rows {
             let ran = row.run().await;

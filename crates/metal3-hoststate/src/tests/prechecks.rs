@@ -116,8 +116,8 @@ fn detach_needs_force_outside_safe_states() {
     });
 }
 
-#[test]
-fn detach_by_state_and_annotation() {
+/// The rows of [`detach_by_state_and_annotation`].
+fn detach_rows() -> [(Transition, bool); 9] {
     fn plain(s: &mut Sim) {
         s.annotate(DETACHED_ANNOTATION, "");
     }
@@ -125,7 +125,7 @@ fn detach_by_state_and_annotation() {
         s.annotate(DETACHED_ANNOTATION, r#"{"force": true}"#);
     }
     // (row, detached after the pass)
-    let rows: [(Transition, bool); 9] = [
+    [
         (
             Transition {
                 name: "available: detached",
@@ -234,7 +234,12 @@ fn detach_by_state_and_annotation() {
             },
             true,
         ),
-    ];
+    ]
+}
+
+#[test]
+fn detach_by_state_and_annotation() {
+    let rows = detach_rows();
     rt(async {
         for (row, detached) in rows {
             let ran = row.run().await;

@@ -260,10 +260,10 @@ fn new_and_unmanaged_hosts_by_bmc_details() {
     });
 }
 
-#[test]
-fn registering_leads_to_inspection_preparation_or_external_provisioning() {
+/// The rows of [`registering_leads_to_inspection_preparation_or_external_provisioning`].
+fn registering_rows() -> [(Transition, bool); 7] {
     // (row, whether the pass says inspection was skipped)
-    let rows: [(Transition, bool); 7] = [
+    [
         (
             Transition {
                 name: "a plain host is inspected",
@@ -357,7 +357,12 @@ fn registering_leads_to_inspection_preparation_or_external_provisioning() {
             },
             false,
         ),
-    ];
+    ]
+}
+
+#[test]
+fn registering_leads_to_inspection_preparation_or_external_provisioning() {
+    let rows = registering_rows();
     rt(async {
         for (row, skipped) in rows {
             let ran = row.run().await;
