@@ -45,9 +45,16 @@ fn want(
 
 /// The five lifecycle conditions for `status`, in a fixed order.
 pub fn lifecycle(status: &BareMetalHostStatus) -> Vec<Want> {
+    let mut out = by_state(status);
+    apply_operational_status(&mut out, status);
+    out
+}
+
+/// The conditions the provisioning state alone implies.
+fn by_state(status: &BareMetalHostStatus) -> Vec<Want> {
     use ProvisioningState as S;
     let state = &status.provisioning.state;
-    let mut out = match state {
+    match state {
         S::None | S::Unmanaged => vec![
             want(
                 MANAGEABLE,
@@ -70,45 +77,7 @@ pub fn lifecycle(status: &BareMetalHostStatus) -> Vec<Want> {
             want(READY, false, "NotProvisioned", "no image is provisioned"),
             want(PROGRESSING, false, "NotProgressing", "nothing is under way"),
         ],
-        S::Registering => {
-            let failed = status.error_type == Some(ErrorType::Registration);
-            vec![
-                if failed {
-                    want(
-                        MANAGEABLE,
-                        false,
-                        "RegistrationFailed",
-                        status.error_message.clone(),
-                    )
-                } else {
-                    want(
-                        MANAGEABLE,
-                        false,
-                        "Registering",
-                        "checking access to the BMC",
-                    )
-                },
-                want(
-                    AVAILABLE_FOR_PROVISIONING,
-                    false,
-                    "NotAvailable",
-                    "registration is not finished",
-                ),
-                want(
-                    PROVISIONED,
-                    false,
-                    "NotProvisioned",
-                    "no image is provisioned",
-                ),
-                want(READY, false, "NotProvisioned", "no image is provisioned"),
-                want(
-                    PROGRESSING,
-                    true,
-                    "Registering",
-                    "checking access to the BMC",
-                ),
-            ]
-        }
+        S::Registering => registering(status),
         S::Available | S::Ready => vec![
             want(MANAGEABLE, true, "Manageable", "the BMC is reachable"),
             want(
@@ -174,7 +143,53 @@ pub fn lifecycle(status: &BareMetalHostStatus) -> Vec<Want> {
                 want(PROGRESSING, true, reason, message),
             ]
         }
-    };
+    }
+}
+
+/// The conditions of a registering host (whose registration may have failed).
+fn registering(status: &BareMetalHostStatus) -> Vec<Want> {
+    let failed = status.error_type == Some(ErrorType::Registration);
+    vec![
+        if failed {
+            want(
+                MANAGEABLE,
+                false,
+                "RegistrationFailed",
+                status.error_message.clone(),
+            )
+        } else {
+            want(
+                MANAGEABLE,
+                false,
+                "Registering",
+                "checking access to the BMC",
+            )
+        },
+        want(
+            AVAILABLE_FOR_PROVISIONING,
+            false,
+            "NotAvailable",
+            "registration is not finished",
+        ),
+        want(
+            PROVISIONED,
+            false,
+            "NotProvisioned",
+            "no image is provisioned",
+        ),
+        want(READY, false, "NotProvisioned", "no image is provisioned"),
+        want(
+            PROGRESSING,
+            true,
+            "Registering",
+            "checking access to the BMC",
+        ),
+    ]
+}
+
+/// Overrides the conditions an operational status other than OK changes (error, servicing,
+/// detached, delayed).
+fn apply_operational_status(out: &mut Vec<Want>, status: &BareMetalHostStatus) {
     let set = |out: &mut Vec<Want>, w: Want| {
         if let Some(slot) = out.iter_mut().find(|c| c.r#type == w.r#type) {
             *slot = w;
@@ -184,7 +199,7 @@ pub fn lifecycle(status: &BareMetalHostStatus) -> Vec<Want> {
         OperationalStatus::Error => {
             let kind = status.error_type.map(|t| t.as_str()).unwrap_or("error");
             set(
-                &mut out,
+                out,
                 want(
                     READY,
                     false,
@@ -195,18 +210,18 @@ pub fn lifecycle(status: &BareMetalHostStatus) -> Vec<Want> {
         }
         OperationalStatus::Servicing => {
             set(
-                &mut out,
+                out,
                 want(READY, false, "Servicing", "applying firmware changes"),
             );
         }
         OperationalStatus::Detached => {
             let msg = "the host is detached from the provisioner";
-            set(&mut out, want(READY, false, "Detached", msg));
-            set(&mut out, want(PROGRESSING, false, "Detached", msg));
+            set(out, want(READY, false, "Detached", msg));
+            set(out, want(PROGRESSING, false, "Detached", msg));
         }
         OperationalStatus::Delayed => {
             set(
-                &mut out,
+                out,
                 want(
                     PROGRESSING,
                     false,
@@ -217,7 +232,6 @@ pub fn lifecycle(status: &BareMetalHostStatus) -> Vec<Want> {
         }
         _ => {}
     }
-    out
 }
 
 fn provisioned_message(status: &BareMetalHostStatus) -> String {

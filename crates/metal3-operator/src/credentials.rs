@@ -1,5 +1,6 @@
 //! Reading a host's BMC credentials Secret, and marking the Secret as ours (label, owner
 //! reference, finalizer) so that changes to it wake the host up and it is not deleted under us.
+//! The rules the details and the Secret must follow are `metal3_hoststate::credentials`.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -9,7 +10,7 @@ use kube::ResourceExt;
 use kube::api::{Api, Patch, PatchParams};
 use metal3_api::consts::{SECRET_ENVIRONMENT_LABEL, SECRET_ENVIRONMENT_VALUE, SECRET_FINALIZER};
 use metal3_api::v1alpha1::{BareMetalHost, SecretReference};
-use metal3_hoststate::CredentialsInput;
+use metal3_hoststate::{CredentialsInput, credentials};
 use metal3_provisioner::Credentials;
 use serde_json::json;
 
@@ -45,20 +46,8 @@ pub(crate) async fn load(
     if !host.spec.has_bmc_details() {
         return Ok(Found::only(CredentialsInput::NotNeeded));
     }
-    if bmc.address.is_empty() {
-        return Ok(invalid(
-            "spec.bmc.address is empty; set the BMC address, e.g. redfish://10.0.0.1/redfish/v1/Systems/1"
-                .into(),
-        ));
-    }
-    if let Err(e) = metal3_bmc::parse(&bmc.address) {
-        return Ok(invalid(format!("spec.bmc.address: {e}")));
-    }
-    if bmc.credentials_name.is_empty() {
-        return Ok(invalid(
-            "spec.bmc.credentialsName is empty; name a Secret with keys \"username\" and \"password\""
-                .into(),
-        ));
+    if let Err(message) = credentials::check_bmc(bmc) {
+        return Ok(invalid(message));
     }
     let ns = host.namespace().unwrap_or_default();
     // Adopted Secrets are in the cache; a Secret we have not labelled yet is read once.
@@ -74,26 +63,11 @@ pub(crate) async fn load(
             secret: bmc.credentials_name.clone(),
         }));
     };
-    let data = secret.data.clone().unwrap_or_default();
-    let value = |key: &str| {
-        data.get(key)
-            .map(|v| {
-                String::from_utf8_lossy(&v.0)
-                    .trim_end_matches(['\r', '\n'])
-                    .to_string()
-            })
-            .filter(|v| !v.is_empty())
-    };
     let name = &bmc.credentials_name;
-    let Some(username) = value("username") else {
-        return Ok(invalid(format!(
-            "Secret {name:?} has no (or an empty) \"username\" key; add the BMC user name under data.username"
-        )));
-    };
-    let Some(password) = value("password") else {
-        return Ok(invalid(format!(
-            "Secret {name:?} has no (or an empty) \"password\" key; add the BMC password under data.password"
-        )));
+    let data = secret.data.clone().unwrap_or_default();
+    let credentials = match credentials::from_secret(name, &data) {
+        Ok(c) => c,
+        Err(message) => return Ok(invalid(message)),
     };
     let secret = if host.metadata.deletion_timestamp.is_none() {
         adopt(secrets, cache, &secret, host).await?
@@ -108,7 +82,7 @@ pub(crate) async fn load(
             },
             version: secret.resource_version().unwrap_or_default(),
         },
-        credentials: Credentials { username, password },
+        credentials,
     })
 }
 
