@@ -22,7 +22,7 @@ use metal3_hoststate::preprov::ImageSources;
 use serde_json::json;
 use tracing::warn;
 
-use crate::host::{Context, Error};
+use crate::context::{Context, Error};
 use metal3_kube::meta::{create_unless_exists, owner_reference, set_finalizer};
 
 const READY: &str = "Ready";
