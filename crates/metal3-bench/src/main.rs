@@ -371,9 +371,9 @@ async fn patch_all(api: &Api<BareMetalHost>, names: &[String], patch: Value) -> 
 async fn bench(args: &Args) -> Result<()> {
     let latency = parse_latency(&args.latency_ms)?;
     eprintln!("starting the control plane");
-    let cp = metal3_testenv::ControlPlane::start().await?;
+    let cp = metal3_localenv::ControlPlane::start().await?;
     let client = cp.client().await?;
-    metal3_testenv::install_crd_objects(&client, &metal3_api::crds::all()).await?;
+    metal3_localenv::install_crd_objects(&client, &metal3_api::crds::all()).await?;
     let namespaces: Api<Namespace> = Api::all(client.clone());
     let mut ns = Namespace::default();
     ns.metadata.name = Some(NAMESPACE.into());
@@ -393,11 +393,11 @@ async fn bench(args: &Args) -> Result<()> {
         Backend::Ironic => {
             eprintln!("starting Ironic");
             // Ironic's default power sync (every 60 s), as a production Ironic runs.
-            let options = metal3_testenv::ironic::Options {
+            let options = metal3_localenv::ironic::Options {
                 power_sync_seconds: Some(60),
                 ..Default::default()
             };
-            Some(metal3_testenv::ironic::Ironic::start(&options).await?)
+            Some(metal3_localenv::ironic::Ironic::start(&options).await?)
         }
         _ => None,
     };

@@ -85,7 +85,7 @@ fn summary(hosts: &[BareMetalHost]) -> String {
 }
 
 fn kubectl_path() -> String {
-    match metal3_testenv::binaries() {
+    match metal3_localenv::binaries() {
         Ok(dir) if dir.join("kubectl").is_file() => dir.join("kubectl").display().to_string(),
         _ => "kubectl".into(),
     }
@@ -145,9 +145,9 @@ async fn up(args: &Args, dir: &Path) -> Result<ExitCode> {
         "[1/4] Kubernetes control plane (the first run builds kube-apiserver, etcd and kubectl \
          from the Go module proxy; that takes several minutes)"
     );
-    let cp = metal3_testenv::ControlPlane::start_in(&dir.join("control-plane")).await?;
+    let cp = metal3_localenv::ControlPlane::start_in(&dir.join("control-plane")).await?;
     let client = cp.client().await?;
-    metal3_testenv::install_crd_objects(&client, &metal3_api::crds::all()).await?;
+    metal3_localenv::install_crd_objects(&client, &metal3_api::crds::all()).await?;
     let kubeconfig = dir.join("kubeconfig");
     std::fs::copy(cp.kubeconfig(), &kubeconfig)
         .with_context(|| format!("cannot write {}", kubeconfig.display()))?;
@@ -215,7 +215,7 @@ async fn up(args: &Args, dir: &Path) -> Result<ExitCode> {
                 "      starting OpenStack Ironic (the first run installs it from PyPI into \
                  ~/.cache/metal3-dev/venv, about a minute)"
             );
-            let server = metal3_testenv::ironic::Ironic::start(&Default::default()).await?;
+            let server = metal3_localenv::ironic::Ironic::start(&Default::default()).await?;
             eprintln!(
                 "      Ironic {} ready; its log: {}",
                 server.url(),
