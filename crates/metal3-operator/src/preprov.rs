@@ -129,7 +129,9 @@ pub(crate) async fn release(client: &Client, ns: &str, name: &str) -> Result<(),
 
 /// What the PreprovisioningImage controller needs.
 pub struct ImageContext {
+    /// The Kubernetes client.
     pub client: Client,
+    /// The configured deploy images (`DEPLOY_*_URL`).
     pub sources: ImageSources,
     /// Retry delay while the network data Secret is missing.
     pub retry: Duration,

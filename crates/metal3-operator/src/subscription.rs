@@ -24,7 +24,9 @@ use metal3_kube::meta::set_finalizer;
 
 /// What the subscription controller needs.
 pub struct SubscriptionContext {
+    /// The Kubernetes client.
     pub client: Client,
+    /// The backend that subscribes the BMCs.
     pub provisioner: Arc<dyn Provisioner>,
     /// Retry delay while the host is missing or not ready (10 min upstream).
     pub retry: Duration,
