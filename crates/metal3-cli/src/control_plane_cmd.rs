@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use metal3_testenv::ControlPlane;
+use metal3_localenv::ControlPlane;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -20,7 +20,7 @@ pub fn run(args: &Args) -> Result<ExitCode> {
         let cp = ControlPlane::start().await?;
         let crds = metal3_api::crds::all();
         let client = cp.client().await?;
-        let names = metal3_testenv::install_crd_objects(&client, &crds).await?;
+        let names = metal3_localenv::install_crd_objects(&client, &crds).await?;
         if let Some(parent) = args.kubeconfig_out.parent() {
             std::fs::create_dir_all(parent)
                 .with_context(|| format!("cannot create {}", parent.display()))?;

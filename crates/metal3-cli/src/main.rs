@@ -1,4 +1,14 @@
-//! `metal3`: the one binary of Metal³ in Rust.
+//! `metal3`: the one binary of Metal³ in Rust. One module per subcommand:
+//!
+//! - `up_cmd`: `metal3 up`, everything on this machine (control plane, simulated fleet, operator).
+//! - `operator_cmd`: `metal3 operator`, the Bare Metal Operator against a cluster.
+//! - `capm3_cmd`: `metal3 capm3`, the Cluster API provider against a cluster.
+//! - `control_plane_cmd`: `metal3 control-plane`, a local kube-apiserver and etcd with our CRDs.
+//! - `sim_cmd`: `metal3 sim`, a fleet of simulated Redfish BMCs.
+//! - `crds_cmd`: `metal3 crds`, the CustomResourceDefinitions.
+//! - `bmc_cmd`: `metal3 bmc`, BMC addresses parsed.
+//! - `validate_cmd`: `metal3 validate`, manifests against the webhooks' admission rules.
+//! - `webhook_cert`: the check that a webhook's serving certificate is there.
 
 use std::process::ExitCode;
 

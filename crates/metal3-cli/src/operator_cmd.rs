@@ -177,79 +177,15 @@ pub fn run(args: &Args) -> Result<ExitCode> {
         }
     };
     crate::webhook_cert::check(args.webhook_port, &args.webhook_cert_dir)?;
-    let preprovisioning_images = if args.build_preprov_image {
-        let vars = std::env::vars().collect();
-        let sources =
-            metal3_hoststate::preprov::ImageSources::from_env(&vars).map_err(anyhow::Error::msg)?;
-        if sources.is_empty() {
-            bail!(
-                "--build-preprov-image needs deploy images: set DEPLOY_ISO_URL, or DEPLOY_KERNEL_URL \
-                 and DEPLOY_RAMDISK_URL (or their _<ARCH> / _BY_ARCH forms)"
-            );
-        }
-        Some(sources)
-    } else {
-        None
-    };
+    let config = operator_config(args, preprovisioning_images(args)?);
     init_logging(args.log_format);
     let _ = rustls::crypto::ring::default_provider().install_default();
     let runtime = tokio::runtime::Runtime::new().context("tokio runtime")?;
     runtime.block_on(async {
         let client = client(args.kubeconfig.as_ref()).await?;
         let metrics = Arc::new(Metrics::default());
-        let mut registry = Registry::default();
-        metrics.register(&mut registry);
-        let registry = Arc::new(registry);
-        let health = tokio::net::TcpListener::bind(args.health_addr)
-            .await
-            .with_context(|| format!("--health-addr {}", args.health_addr))?;
-        let metrics_listener = tokio::net::TcpListener::bind(args.metrics_addr)
-            .await
-            .with_context(|| format!("--metrics-addr {}", args.metrics_addr))?;
-        info!(health = %args.health_addr, metrics = %args.metrics_addr, "serving probes and metrics");
-        tokio::spawn(metal3_kube::http::serve(health, registry.clone()));
-        tokio::spawn(metal3_kube::http::serve(metrics_listener, registry));
-        if args.webhook_port != 0 {
-            let addr = SocketAddr::from(([0, 0, 0, 0], args.webhook_port));
-            let dir = args.webhook_cert_dir.clone();
-            info!(%addr, "serving the validating webhook");
-            tokio::spawn(async move {
-                if let Err(e) = metal3_operator::webhook::serve(addr, &dir).await {
-                    tracing::error!(error = %e, "the webhook server stopped");
-                }
-            });
-        }
-        let config = OperatorConfig {
-            namespace: args.namespace.clone(),
-            machine: metal3_hoststate::Config {
-                max_provisioning_retries: args.max_provisioning_retries,
-                backoff_unit: Duration::from_secs(args.error_backoff_seconds.max(1)),
-                ..metal3_hoststate::Config::default()
-            },
-            concurrency: args.controller_concurrency,
-            instance: args.instance.clone(),
-            preprovisioning_images,
-            ..OperatorConfig::default()
-        };
-        let elector = if args.enable_leader_election {
-            let ns = args.leader_election_namespace.clone().context(
-                "--enable-leader-election needs --leader-election-namespace (or POD_NAMESPACE)",
-            )?;
-            let identity = args
-                .instance
-                .clone()
-                .unwrap_or_else(|| format!("metal3-{}", std::process::id()));
-            let lease = LeaseConfig {
-                lease_duration: Duration::from_secs(args.lease_duration_seconds),
-                renew_deadline: Duration::from_secs(args.renew_deadline_seconds),
-                retry_period: Duration::from_secs(args.retry_period_seconds),
-            };
-            let elector = Elector::new(client.clone(), &ns, LEASE_NAME, &identity, lease);
-            elector.acquire().await;
-            Some(elector)
-        } else {
-            None
-        };
+        serve_endpoints(args, &metrics).await?;
+        let elector = elect(args, &client).await?;
         // Stop on Ctrl-C / SIGTERM-like interrupts, or when leadership is lost.
         let (shutdown, seen_rx) = metal3_kube::leader::stop_signal(elector.clone());
         if let Some(pool) = &redfish_pool {
@@ -277,4 +213,93 @@ pub fn run(args: &Args) -> Result<ExitCode> {
             }
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// The deploy images PreprovisioningImages are answered from (`--build-preprov-image`), read
+/// from the `DEPLOY_*_URL` variables; `None` without the flag.
+fn preprovisioning_images(args: &Args) -> Result<Option<metal3_hoststate::preprov::ImageSources>> {
+    if !args.build_preprov_image {
+        return Ok(None);
+    }
+    let vars = std::env::vars().collect();
+    let sources =
+        metal3_hoststate::preprov::ImageSources::from_env(&vars).map_err(anyhow::Error::msg)?;
+    if sources.is_empty() {
+        bail!(
+            "--build-preprov-image needs deploy images: set DEPLOY_ISO_URL, or DEPLOY_KERNEL_URL \
+             and DEPLOY_RAMDISK_URL (or their _<ARCH> / _BY_ARCH forms)"
+        );
+    }
+    Ok(Some(sources))
+}
+
+/// How the operator runs, from the flags.
+fn operator_config(
+    args: &Args,
+    preprovisioning_images: Option<metal3_hoststate::preprov::ImageSources>,
+) -> OperatorConfig {
+    OperatorConfig {
+        namespace: args.namespace.clone(),
+        machine: metal3_hoststate::Config {
+            max_provisioning_retries: args.max_provisioning_retries,
+            backoff_unit: Duration::from_secs(args.error_backoff_seconds.max(1)),
+            ..metal3_hoststate::Config::default()
+        },
+        concurrency: args.controller_concurrency,
+        instance: args.instance.clone(),
+        preprovisioning_images,
+        ..OperatorConfig::default()
+    }
+}
+
+/// Serves the health probes and the metrics (registered here), and the validating webhook
+/// unless `--webhook-port 0`, each on a task of its own.
+async fn serve_endpoints(args: &Args, metrics: &Metrics) -> Result<()> {
+    let mut registry = Registry::default();
+    metrics.register(&mut registry);
+    let registry = Arc::new(registry);
+    let health = tokio::net::TcpListener::bind(args.health_addr)
+        .await
+        .with_context(|| format!("--health-addr {}", args.health_addr))?;
+    let metrics_listener = tokio::net::TcpListener::bind(args.metrics_addr)
+        .await
+        .with_context(|| format!("--metrics-addr {}", args.metrics_addr))?;
+    info!(health = %args.health_addr, metrics = %args.metrics_addr, "serving probes and metrics");
+    tokio::spawn(metal3_kube::http::serve(health, registry.clone()));
+    tokio::spawn(metal3_kube::http::serve(metrics_listener, registry));
+    if args.webhook_port != 0 {
+        let addr = SocketAddr::from(([0, 0, 0, 0], args.webhook_port));
+        let dir = args.webhook_cert_dir.clone();
+        info!(%addr, "serving the validating webhook");
+        tokio::spawn(async move {
+            if let Err(e) = metal3_operator::webhook::serve(addr, &dir).await {
+                tracing::error!(error = %e, "the webhook server stopped");
+            }
+        });
+    }
+    Ok(())
+}
+
+/// With `--enable-leader-election`, waits until this replica holds the Lease and returns its
+/// elector; `None` without the flag.
+async fn elect(args: &Args, client: &Client) -> Result<Option<Elector>> {
+    if !args.enable_leader_election {
+        return Ok(None);
+    }
+    let ns = args
+        .leader_election_namespace
+        .clone()
+        .context("--enable-leader-election needs --leader-election-namespace (or POD_NAMESPACE)")?;
+    let identity = args
+        .instance
+        .clone()
+        .unwrap_or_else(|| format!("metal3-{}", std::process::id()));
+    let lease = LeaseConfig {
+        lease_duration: Duration::from_secs(args.lease_duration_seconds),
+        renew_deadline: Duration::from_secs(args.renew_deadline_seconds),
+        retry_period: Duration::from_secs(args.retry_period_seconds),
+    };
+    let elector = Elector::new(client.clone(), &ns, LEASE_NAME, &identity, lease);
+    elector.acquire().await;
+    Ok(Some(elector))
 }

@@ -4,6 +4,7 @@
 //! the next run.
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -14,6 +15,8 @@ use k8s_openapi::api::core::v1::{Namespace, Secret};
 use kube::api::{Api, ListParams};
 use metal3_api::v1alpha1::BareMetalHost;
 use metal3_kube::meta::create_unless_exists;
+use metal3_localenv::ControlPlane;
+use metal3_localenv::ironic::Ironic;
 use metal3_operator::{Metrics, OperatorConfig};
 use metal3_provisioner::Provisioner;
 
@@ -85,7 +88,7 @@ fn summary(hosts: &[BareMetalHost]) -> String {
 }
 
 fn kubectl_path() -> String {
-    match metal3_testenv::binaries() {
+    match metal3_localenv::binaries() {
         Ok(dir) if dir.join("kubectl").is_file() => dir.join("kubectl").display().to_string(),
         _ => "kubectl".into(),
     }
@@ -141,18 +144,66 @@ pub fn run(args: &Args) -> Result<ExitCode> {
 
 async fn up(args: &Args, dir: &Path) -> Result<ExitCode> {
     eprintln!("metal3 up: state in {}", dir.display());
+    let (cp, client, kubeconfig) = start_control_plane(dir).await?;
+    let (listen, docs) = start_bmcs(args, dir).await?;
+    register_fleet(&client, &docs).await?;
+    let backend = start_backend(args.provisioner, listen).await?;
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let config = OperatorConfig {
+        namespace: Some(NAMESPACE.into()),
+        ..OperatorConfig::default()
+    };
+    let operator = tokio::spawn(metal3_operator::run(
+        client.clone(),
+        backend.provisioner.clone(),
+        config,
+        Arc::new(Metrics::default()),
+        async move {
+            let _ = stop_rx.await;
+        },
+    ));
+    eprintln!(
+        "[3/4] operator running (--provisioner {}); its log: {}",
+        match args.provisioner {
+            Backend::Fixture => "fixture",
+            Backend::Redfish => "redfish",
+            Backend::Ironic => "ironic",
+        },
+        dir.join("operator.log").display()
+    );
+    print_next_steps(&kubeconfig, dir);
+    let hosts: Api<BareMetalHost> = Api::namespaced(client.clone(), NAMESPACE);
+    watch_until_stopped(&hosts, &kubeconfig).await;
+    eprintln!("stopping: operator, BMC sessions, Ironic, simulator, control plane");
+    let _ = stop_tx.send(());
+    let _ = tokio::time::timeout(Duration::from_secs(15), operator).await;
+    backend.stop().await;
+    drop(cp);
+    eprintln!("stopped; run metal3 up again to pick up where you left off");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Step 1: the control plane, kept in the state directory, with our CRDs installed; returns it,
+/// a client and the path of the admin kubeconfig copied into the state directory.
+async fn start_control_plane(dir: &Path) -> Result<(ControlPlane, kube::Client, PathBuf)> {
     eprintln!(
         "[1/4] Kubernetes control plane (the first run builds kube-apiserver, etcd and kubectl \
          from the Go module proxy; that takes several minutes)"
     );
-    let cp = metal3_testenv::ControlPlane::start_in(&dir.join("control-plane")).await?;
+    let cp = ControlPlane::start_in(&dir.join("control-plane")).await?;
     let client = cp.client().await?;
-    metal3_testenv::install_crd_objects(&client, &metal3_api::crds::all()).await?;
+    metal3_localenv::install_crd_objects(&client, &metal3_api::crds::all()).await?;
     let kubeconfig = dir.join("kubeconfig");
     std::fs::copy(cp.kubeconfig(), &kubeconfig)
         .with_context(|| format!("cannot write {}", kubeconfig.display()))?;
     eprintln!("      API server {} ready, CRDs installed", cp.server());
+    Ok((cp, client, kubeconfig))
+}
 
+/// Step 2: the simulated BMCs, serving `--hosts` servers and the spare ones; returns where
+/// they listen and the manifests (Secret and BareMetalHost per registered server), also
+/// written to `fleet.yaml`.
+async fn start_bmcs(args: &Args, dir: &Path) -> Result<(SocketAddr, Vec<serde_json::Value>)> {
     let servers = args.hosts + SPARE;
     let fleet = metal3_sim::Fleet::new(servers, "admin", "password");
     fleet
@@ -162,7 +213,7 @@ async fn up(args: &Args, dir: &Path) -> Result<ExitCode> {
             ..metal3_sim::faults::Faults::default()
         })
         .map_err(anyhow::Error::msg)?;
-    let listen = std::net::SocketAddr::from(([127, 0, 0, 1], args.bmc_port));
+    let listen = SocketAddr::from(([127, 0, 0, 1], args.bmc_port));
     metal3_sim::start(fleet.clone(), listen)
         .await
         .with_context(|| format!("--bmc-port {}: cannot listen on {listen}", args.bmc_port))?;
@@ -190,14 +241,19 @@ async fn up(args: &Args, dir: &Path) -> Result<ExitCode> {
         args.hosts,
         dir.join("fleet.yaml").display()
     );
+    Ok((listen, docs))
+}
 
+/// Creates the namespace and the fleet's Secrets and BareMetalHosts (those already there from
+/// an earlier run are kept as they are).
+async fn register_fleet(client: &kube::Client, docs: &[serde_json::Value]) -> Result<()> {
     let namespaces: Api<Namespace> = Api::all(client.clone());
     let mut ns = Namespace::default();
     ns.metadata.name = Some(NAMESPACE.into());
     create_unless_exists(&namespaces, &ns).await?;
     let secrets: Api<Secret> = Api::namespaced(client.clone(), NAMESPACE);
     let hosts: Api<BareMetalHost> = Api::namespaced(client.clone(), NAMESPACE);
-    for doc in &docs {
+    for doc in docs {
         match doc["kind"].as_str() {
             Some("Secret") => {
                 create_unless_exists(&secrets, &serde_json::from_value(doc.clone())?).await?
@@ -205,17 +261,43 @@ async fn up(args: &Args, dir: &Path) -> Result<ExitCode> {
             _ => create_unless_exists(&hosts, &serde_json::from_value(doc.clone())?).await?,
         }
     }
+    Ok(())
+}
 
-    let mut pool = None;
-    let mut ironic = None;
-    let provisioner: Arc<dyn Provisioner> = match args.provisioner {
-        Backend::Fixture => Arc::new(metal3_fixture::Fixture::new()),
+/// The provisioning backend the operator runs with, and what has to stop with it.
+struct Running {
+    provisioner: Arc<dyn Provisioner>,
+    /// The native Redfish backend, whose BMC sessions are logged out at the end.
+    redfish: Option<Arc<metal3_redfish_provisioner::RedfishProvisioner>>,
+    /// The Ironic process, stopped when dropped.
+    ironic: Option<Ironic>,
+}
+
+impl Running {
+    /// Logs out of the BMC sessions, then stops Ironic.
+    async fn stop(self) {
+        if let Some(redfish) = &self.redfish {
+            redfish.pool().logout_all().await;
+        }
+        drop(self.ironic);
+    }
+}
+
+/// Starts the `--provisioner` backend (for Ironic, a real Ironic on loopback driving the
+/// simulated BMCs at `listen`).
+async fn start_backend(backend: Backend, listen: SocketAddr) -> Result<Running> {
+    let running = match backend {
+        Backend::Fixture => Running {
+            provisioner: Arc::new(metal3_fixture::Fixture::new()),
+            redfish: None,
+            ironic: None,
+        },
         Backend::Ironic => {
             eprintln!(
                 "      starting OpenStack Ironic (the first run installs it from PyPI into \
                  ~/.cache/metal3-dev/venv, about a minute)"
             );
-            let server = metal3_testenv::ironic::Ironic::start(&Default::default()).await?;
+            let server = Ironic::start(&Default::default()).await?;
             eprintln!(
                 "      Ironic {} ready; its log: {}",
                 server.url(),
@@ -229,42 +311,30 @@ async fn up(args: &Args, dir: &Path) -> Result<ExitCode> {
                 long_wait: Duration::from_secs(2),
                 ..metal3_ironic_provisioner::Config::default()
             };
-            ironic = Some(server);
-            Arc::new(metal3_ironic_provisioner::IronicProvisioner::new(
-                client, config,
-            ))
+            Running {
+                provisioner: Arc::new(metal3_ironic_provisioner::IronicProvisioner::new(
+                    client, config,
+                )),
+                redfish: None,
+                ironic: Some(server),
+            }
         }
         Backend::Redfish => {
-            let p = metal3_redfish_provisioner::RedfishProvisioner::new(
+            let p = Arc::new(metal3_redfish_provisioner::RedfishProvisioner::new(
                 metal3_redfish_provisioner::Config::default(),
-            )?;
-            pool = Some(p.pool().clone());
-            Arc::new(p)
+            )?);
+            Running {
+                provisioner: p.clone(),
+                redfish: Some(p),
+                ironic: None,
+            }
         }
     };
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let config = OperatorConfig {
-        namespace: Some(NAMESPACE.into()),
-        ..OperatorConfig::default()
-    };
-    let operator = tokio::spawn(metal3_operator::run(
-        client.clone(),
-        provisioner,
-        config,
-        Arc::new(Metrics::default()),
-        async move {
-            let _ = stop_rx.await;
-        },
-    ));
-    eprintln!(
-        "[3/4] operator running (--provisioner {}); its log: {}",
-        match args.provisioner {
-            Backend::Fixture => "fixture",
-            Backend::Redfish => "redfish",
-            Backend::Ironic => "ironic",
-        },
-        dir.join("operator.log").display()
-    );
+    Ok(running)
+}
+
+/// Step 4: what to try meanwhile, in another terminal.
+fn print_next_steps(kubeconfig: &Path, dir: &Path) {
     let kubectl = kubectl_path();
     let examples = examples_dir();
     eprintln!(
@@ -278,7 +348,11 @@ async fn up(args: &Args, dir: &Path) -> Result<ExitCode> {
         ex = examples.display(),
         dir = dir.display(),
     );
+}
 
+/// Prints the hosts' states as they change, and `ready <kubeconfig>` on stdout once all have
+/// settled, until Ctrl-C or SIGTERM.
+async fn watch_until_stopped(hosts: &Api<BareMetalHost>, kubeconfig: &Path) {
     let mut last = String::new();
     let mut announced = false;
     let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -308,14 +382,4 @@ async fn up(args: &Args, dir: &Path) -> Result<ExitCode> {
             println!("ready {}", kubeconfig.display());
         }
     }
-    eprintln!("stopping: operator, BMC sessions, Ironic, simulator, control plane");
-    let _ = stop_tx.send(());
-    let _ = tokio::time::timeout(Duration::from_secs(15), operator).await;
-    if let Some(pool) = pool {
-        pool.logout_all().await;
-    }
-    drop(ironic);
-    drop(cp);
-    eprintln!("stopped; run metal3 up again to pick up where you left off");
-    Ok(ExitCode::SUCCESS)
 }

@@ -62,6 +62,7 @@ impl<K> Cached<K>
 where
     K: Resource<DynamicType = ()> + Clone + 'static,
 {
+    /// A cache reading from the reflector `store`, with no writes recorded yet.
     pub fn new(store: Store<K>) -> Self {
         Self {
             store,
@@ -163,11 +164,17 @@ where
 
 /// The caches a host's reconcile reads from.
 pub struct Caches {
+    /// HardwareData, by host name.
     pub hardware: Cached<HardwareData>,
+    /// HostFirmwareSettings, by host name.
     pub settings: Cached<HostFirmwareSettings>,
+    /// HostFirmwareComponents, by host name.
     pub components: Cached<HostFirmwareComponents>,
+    /// DataImages, by host name.
     pub data_images: Cached<DataImage>,
+    /// HostUpdatePolicies, by host name.
     pub policies: Cached<HostUpdatePolicy>,
+    /// FirmwareSchemas (shared by the hosts of a model), by schema name.
     pub schemas: Cached<FirmwareSchema>,
     /// Only Secrets labelled as ours (credentials the operator has adopted); others are read
     /// from the API server when needed.

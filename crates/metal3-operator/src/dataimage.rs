@@ -11,7 +11,7 @@ use metal3_hoststate::DataImageInput;
 use serde_json::json;
 
 use crate::cache::Cached;
-use crate::host::Error;
+use crate::context::Error;
 use metal3_kube::meta::set_finalizer;
 
 fn attached(di: &DataImage) -> Option<String> {

@@ -13,14 +13,16 @@ use kube::runtime::events::{Event as KubeEvent, EventType as KubeEventType};
 use kube::{Resource, ResourceExt};
 use metal3_api::v1alpha1::{
     BareMetalHost, ConditionStatus, FirmwareSchema, FirmwareSchemaSpec, HostFirmwareComponents,
-    HostFirmwareComponentsSpec, HostFirmwareSettings, HostFirmwareSettingsSpec, ProvisioningState,
-    SchemaReference, UpdatePolicyMode,
+    HostFirmwareComponentsSpec, HostFirmwareSettings, HostFirmwareSettingsSpec,
+    HostFirmwareSettingsStatus, ProvisioningState, SchemaReference, SettingSchema,
+    UpdatePolicyMode,
 };
+use metal3_hoststate::conditions::Want;
 use metal3_hoststate::{FirmwareInputs, conditions, firmware};
 use metal3_provisioner::HostData;
 use serde_json::json;
 
-use crate::host::{Context, Error};
+use crate::context::{Context, Error};
 use metal3_kube::meta::{create_unless_exists, owner_reference};
 
 /// How often settings are read back from a host at rest.
@@ -76,144 +78,246 @@ pub(crate) async fn sync(
     force: bool,
 ) -> Result<FirmwareInputs, Error> {
     let name = host_data.name.as_str();
-    let settings_api: Api<HostFirmwareSettings> = Api::namespaced(ctx.client.clone(), ns);
-    let schemas: Api<FirmwareSchema> = Api::namespaced(ctx.client.clone(), ns);
-    let caches = &ctx.caches;
-    let mut hfs = caches
+    let mut hfs = ctx
+        .caches
         .settings
         .get(ns, name)
         .map(std::sync::Arc::unwrap_or_clone);
-
     let now = Timestamp::now();
-    let due = match &hfs {
-        None => true,
-        Some(h) => {
-            let poll = if is_true(h, firmware::CHANGE_DETECTED) {
-                ctx.firmware_poll.pending
-            } else {
-                ctx.firmware_poll.idle
-            };
-            let written = h
-                .status
-                .as_ref()
-                .and_then(|s| s.last_updated.as_ref())
-                .map(|t| t.0);
-            let last = written.max(ctx.firmware_read(ns, name));
-            // A spec the conditions were not computed for is judged at once.
-            let judged = h.status.as_ref().is_some_and(|s| {
-                !s.conditions.is_empty()
-                    && s.conditions
-                        .iter()
-                        .all(|c| c.observed_generation == h.metadata.generation)
-            });
-            !judged
-                || last.is_none_or(|t| {
-                    t.checked_add(SignedDuration::try_from(poll).unwrap_or(SignedDuration::ZERO))
-                        .is_ok_and(|next| next <= now)
-                })
-        }
-    };
+    let due = reading_due(ctx, hfs.as_ref(), ns, name, now);
     if can_ask && readable(host) && (due || force) {
-        // Also when the schema named in the status is gone (its last owners were deleted).
-        let include_schema = force
-            || hfs
-                .as_ref()
-                .and_then(|h| h.status.as_ref())
-                .and_then(|s| s.schema.as_ref())
-                .is_none_or(|r| caches.schemas.get(ns, &r.name).is_none());
-        let reading = ctx
-            .provisioner
-            .firmware_settings(host_data, include_schema)
-            .await?;
-        let current = match hfs.take() {
-            Some(existing) => existing,
-            None => {
-                let mut created = HostFirmwareSettings::new(
-                    name,
-                    HostFirmwareSettingsSpec {
-                        settings: BTreeMap::new(),
-                    },
-                );
-                created.metadata.owner_references = owner_reference(host, true).map(|o| vec![o]);
-                let made = match settings_api.create(&PostParams::default(), &created).await {
-                    Ok(o) => o,
-                    Err(kube::Error::Api(s)) if s.code == 409 => settings_api.get(name).await?,
-                    Err(e) => return Err(e.into()),
-                };
-                caches.settings.wrote(ns, name, Some(made.clone()));
-                made
-            }
-        };
-        let mut schema_ref = current.status.as_ref().and_then(|s| s.schema.clone());
-        let schema_spec = match reading.schema.filter(|s| !s.is_empty()) {
-            Some(schema) => {
-                // Named by its content: an existing schema of that name holds the same.
-                let schema_name = firmware::schema_name(&schema);
-                let spec =
-                    ensure_schema(ctx, &schemas, host, &current, &schema_name, schema).await?;
-                schema_ref = Some(SchemaReference {
-                    name: schema_name,
-                    namespace: ns.to_string(),
-                });
-                Some(spec)
-            }
-            None => match &schema_ref {
-                Some(r) => caches.schemas.get(ns, &r.name).map(|s| s.spec.clone()),
-                None => None,
-            },
-        };
-        let visible = firmware::visible_settings(&reading.settings);
-        let wants = firmware::conditions(&current.spec.settings, &visible, schema_spec.as_ref());
-        let was_valid = !current.status.as_ref().is_some_and(|s| {
-            s.conditions
-                .iter()
-                .any(|c| c.r#type == firmware::VALID && c.status == ConditionStatus::False)
-        });
-        let mut status = current.status.clone().unwrap_or_default();
-        conditions::merge(
-            &mut status.conditions,
-            &wants,
-            current.metadata.generation,
-            &Time(now),
-        );
-        status.settings = visible;
-        status.schema = schema_ref;
-        status.last_updated = None;
-        let unchanged = current.status.as_ref().is_some_and(|old| {
-            let mut old = old.clone();
-            old.last_updated = None;
-            old == status
-        });
-        let latest = if unchanged {
-            // Nothing to write: only the time of the reading is kept, in memory.
-            current
-        } else {
-            status.last_updated = Some(Time(now));
-            let patched = settings_api
-                .patch_status(
-                    name,
-                    &PatchParams::default(),
-                    &Patch::Merge(&json!({"status": status})),
-                )
-                .await?;
-            caches.settings.wrote(ns, name, Some(patched.clone()));
-            if was_valid && wants[1].status == ConditionStatus::False {
-                let event = KubeEvent {
-                    type_: KubeEventType::Warning,
-                    reason: "ValidationFailed".into(),
-                    note: Some(wants[1].message.clone()),
-                    action: "Validate".into(),
-                    secondary: None,
-                };
-                let _ = ctx.recorder.publish(&event, &patched.object_ref(&())).await;
-            }
-            patched
-        };
-        ctx.firmware_was_read(ns, name, now);
-        sync_components(ctx, host, ns, host_data, force).await?;
-        hfs = Some(latest);
+        hfs = Some(read_back(ctx, host, ns, host_data, hfs, force, now).await?);
     }
     Ok(inputs_from(ctx, ns, name, hfs))
+}
+
+/// Whether the settings are due to be read again: there are none yet, their conditions were
+/// not computed for the current spec, or the last reading (written or only remembered) is
+/// older than the poll interval (shorter while a change waits to be applied).
+fn reading_due(
+    ctx: &Context,
+    hfs: Option<&HostFirmwareSettings>,
+    ns: &str,
+    name: &str,
+    now: Timestamp,
+) -> bool {
+    let Some(h) = hfs else {
+        return true;
+    };
+    let poll = if is_true(h, firmware::CHANGE_DETECTED) {
+        ctx.firmware_poll.pending
+    } else {
+        ctx.firmware_poll.idle
+    };
+    let written = h
+        .status
+        .as_ref()
+        .and_then(|s| s.last_updated.as_ref())
+        .map(|t| t.0);
+    let last = written.max(ctx.firmware_read(ns, name));
+    // A spec the conditions were not computed for is judged at once.
+    let judged = h.status.as_ref().is_some_and(|s| {
+        !s.conditions.is_empty()
+            && s.conditions
+                .iter()
+                .all(|c| c.observed_generation == h.metadata.generation)
+    });
+    !judged
+        || last.is_none_or(|t| {
+            t.checked_add(SignedDuration::try_from(poll).unwrap_or(SignedDuration::ZERO))
+                .is_ok_and(|next| next <= now)
+        })
+}
+
+/// Reads the settings (with their schema when needed) from the provisioner, records them in
+/// the HostFirmwareSettings (created if missing) when something changed, then the firmware
+/// components; returns the settings object as it now stands.
+async fn read_back(
+    ctx: &Context,
+    host: &BareMetalHost,
+    ns: &str,
+    host_data: &HostData,
+    hfs: Option<HostFirmwareSettings>,
+    force: bool,
+    now: Timestamp,
+) -> Result<HostFirmwareSettings, Error> {
+    let name = host_data.name.as_str();
+    // Also when the schema named in the status is gone (its last owners were deleted).
+    let include_schema = force
+        || hfs
+            .as_ref()
+            .and_then(|h| h.status.as_ref())
+            .and_then(|s| s.schema.as_ref())
+            .is_none_or(|r| ctx.caches.schemas.get(ns, &r.name).is_none());
+    let reading = ctx
+        .provisioner
+        .firmware_settings(host_data, include_schema)
+        .await?;
+    let current = match hfs {
+        Some(existing) => existing,
+        None => create_settings(ctx, host, ns, name).await?,
+    };
+    let (schema_ref, schema_spec) = reading_schema(ctx, host, ns, &current, reading.schema).await?;
+    let judged = judge(
+        &current,
+        &reading.settings,
+        schema_ref,
+        schema_spec.as_ref(),
+        now,
+    );
+    let latest = if judged.unchanged {
+        // Nothing to write: only the time of the reading is kept, in memory.
+        current
+    } else {
+        write_reading(ctx, ns, name, judged, now).await?
+    };
+    ctx.firmware_was_read(ns, name, now);
+    sync_components(ctx, host, ns, host_data, force).await?;
+    Ok(latest)
+}
+
+/// A new, empty HostFirmwareSettings owned by the host (or the one created meanwhile).
+async fn create_settings(
+    ctx: &Context,
+    host: &BareMetalHost,
+    ns: &str,
+    name: &str,
+) -> Result<HostFirmwareSettings, Error> {
+    let settings_api: Api<HostFirmwareSettings> = Api::namespaced(ctx.client.clone(), ns);
+    let mut created = HostFirmwareSettings::new(
+        name,
+        HostFirmwareSettingsSpec {
+            settings: BTreeMap::new(),
+        },
+    );
+    created.metadata.owner_references = owner_reference(host, true).map(|o| vec![o]);
+    let made = match settings_api.create(&PostParams::default(), &created).await {
+        Ok(o) => o,
+        Err(kube::Error::Api(s)) if s.code == 409 => settings_api.get(name).await?,
+        Err(e) => return Err(e.into()),
+    };
+    ctx.caches.settings.wrote(ns, name, Some(made.clone()));
+    Ok(made)
+}
+
+/// The schema of a reading: the one it brought (kept in the shared FirmwareSchema named by its
+/// content), else the one the status already names.
+async fn reading_schema(
+    ctx: &Context,
+    host: &BareMetalHost,
+    ns: &str,
+    current: &HostFirmwareSettings,
+    schema: Option<BTreeMap<String, SettingSchema>>,
+) -> Result<(Option<SchemaReference>, Option<FirmwareSchemaSpec>), Error> {
+    let schema_ref = current.status.as_ref().and_then(|s| s.schema.clone());
+    match schema.filter(|s| !s.is_empty()) {
+        Some(schema) => {
+            let schemas: Api<FirmwareSchema> = Api::namespaced(ctx.client.clone(), ns);
+            // Named by its content: an existing schema of that name holds the same.
+            let schema_name = firmware::schema_name(&schema);
+            let spec = ensure_schema(ctx, &schemas, host, current, &schema_name, schema).await?;
+            let schema_ref = SchemaReference {
+                name: schema_name,
+                namespace: ns.to_string(),
+            };
+            Ok((Some(schema_ref), Some(spec)))
+        }
+        None => {
+            let spec = match &schema_ref {
+                Some(r) => ctx.caches.schemas.get(ns, &r.name).map(|s| s.spec.clone()),
+                None => None,
+            };
+            Ok((schema_ref, spec))
+        }
+    }
+}
+
+/// What one reading makes of the HostFirmwareSettings status.
+struct Judged {
+    /// The status after the reading, without `lastUpdated`.
+    status: HostFirmwareSettingsStatus,
+    /// The conditions the reading wants (`[ChangeDetected, Valid]`).
+    wants: [Want; 2],
+    /// Whether the stored settings were valid before this reading.
+    was_valid: bool,
+    /// Whether the status is the stored one (apart from `lastUpdated`).
+    unchanged: bool,
+}
+
+/// Judges a reading of `settings` against the desired settings of `current` (pure).
+fn judge(
+    current: &HostFirmwareSettings,
+    settings: &BTreeMap<String, String>,
+    schema_ref: Option<SchemaReference>,
+    schema_spec: Option<&FirmwareSchemaSpec>,
+    now: Timestamp,
+) -> Judged {
+    let visible = firmware::visible_settings(settings);
+    let wants = firmware::conditions(&current.spec.settings, &visible, schema_spec);
+    let was_valid = !current.status.as_ref().is_some_and(|s| {
+        s.conditions
+            .iter()
+            .any(|c| c.r#type == firmware::VALID && c.status == ConditionStatus::False)
+    });
+    let mut status = current.status.clone().unwrap_or_default();
+    conditions::merge(
+        &mut status.conditions,
+        &wants,
+        current.metadata.generation,
+        &Time(now),
+    );
+    status.settings = visible;
+    status.schema = schema_ref;
+    status.last_updated = None;
+    let unchanged = current.status.as_ref().is_some_and(|old| {
+        let mut old = old.clone();
+        old.last_updated = None;
+        old == status
+    });
+    Judged {
+        status,
+        wants,
+        was_valid,
+        unchanged,
+    }
+}
+
+/// Writes a changed reading to the HostFirmwareSettings status, with a ValidationFailed
+/// Warning when the settings have just become invalid; returns the written object.
+async fn write_reading(
+    ctx: &Context,
+    ns: &str,
+    name: &str,
+    judged: Judged,
+    now: Timestamp,
+) -> Result<HostFirmwareSettings, Error> {
+    let settings_api: Api<HostFirmwareSettings> = Api::namespaced(ctx.client.clone(), ns);
+    let Judged {
+        mut status,
+        wants,
+        was_valid,
+        ..
+    } = judged;
+    status.last_updated = Some(Time(now));
+    let patched = settings_api
+        .patch_status(
+            name,
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"status": status})),
+        )
+        .await?;
+    ctx.caches.settings.wrote(ns, name, Some(patched.clone()));
+    if was_valid && wants[1].status == ConditionStatus::False {
+        let event = KubeEvent {
+            type_: KubeEventType::Warning,
+            reason: "ValidationFailed".into(),
+            note: Some(wants[1].message.clone()),
+            action: "Validate".into(),
+            secondary: None,
+        };
+        let _ = ctx.recorder.publish(&event, &patched.object_ref(&())).await;
+    }
+    Ok(patched)
 }
 
 /// What the state machine needs from the firmware objects as they now stand.
@@ -275,7 +379,7 @@ async fn ensure_schema(
     host: &BareMetalHost,
     hfs: &HostFirmwareSettings,
     schema_name: &str,
-    schema: BTreeMap<String, metal3_api::v1alpha1::SettingSchema>,
+    schema: BTreeMap<String, SettingSchema>,
 ) -> Result<FirmwareSchemaSpec, Error> {
     let Some(hfs_owner) = owner_reference(hfs, false) else {
         return Err(Error::Incomplete("HostFirmwareSettings uid"));

@@ -1,8 +1,7 @@
 //! The BareMetalHost controller: reads what a host needs, runs one pass of the state machine
 //! and writes the outcome back (status, annotations, HardwareData, Secret, finalizers, events).
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Secret;
@@ -11,7 +10,7 @@ use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event as KubeEvent, EventType as KubeEventType};
-use kube::{Client, Resource, ResourceExt};
+use kube::{Resource, ResourceExt};
 use metal3_api::consts::{BAREMETALHOST_FINALIZER, HARDWARE_DATA_FINALIZER, PAUSED_ANNOTATION};
 use metal3_api::v1alpha1::{
     BareMetalHost, HardwareData, HardwareDataSpec, HardwareDetails, OperationalStatus,
@@ -20,104 +19,18 @@ use metal3_api::v1alpha1::{
 use metal3_hoststate::{
     CredentialsInput, Decision, Effect, EventType, Inputs, PreprovisioningInput, Requeue,
 };
-use metal3_provisioner::{HostConfig, HostData, Provisioner, ProvisionerError};
+use metal3_provisioner::{HostConfig, HostData, ProvisionerError};
 use serde_json::json;
 use tracing::{debug, info, warn};
 
-use crate::cache::{Caches, NotReady};
+use crate::context::{Context, Error};
 use crate::credentials;
-use crate::meta::host_data;
-use crate::metrics::{ErrorTypeLabels, HostLabels, Metrics, PowerLabels, StateChangeLabels};
+use crate::host_data;
+use crate::metrics::{ErrorTypeLabels, HostLabels, PowerLabels, StateChangeLabels};
 use metal3_kube::meta::{owner_reference, set_finalizer};
 
 /// Field manager of our server-side applies.
 pub const FIELD_MANAGER: &str = "metal3-baremetal-controller";
-
-/// Everything a reconcile needs.
-pub struct Context {
-    pub client: Client,
-    pub provisioner: Arc<dyn Provisioner>,
-    pub machine: metal3_hoststate::Config,
-    pub recorder: crate::events::Recorder,
-    pub metrics: Arc<Metrics>,
-    /// How often firmware settings are read back.
-    pub firmware_poll: crate::firmware::FirmwarePoll,
-    /// Whether hosts get PreprovisioningImages (`--build-preprov-image`).
-    pub build_preprovisioning_images: bool,
-    /// The host's companion objects, read from watches.
-    pub caches: Caches,
-    /// Per host: the resourceVersion our last status write replaced. A cached object still at
-    /// that version is older than what we wrote.
-    written: Mutex<HashMap<(String, String), String>>,
-    /// Per host: when its firmware was last read back. A reading that changes nothing is not
-    /// written (10,000 hosts polled every 5 minutes would otherwise write 67 statuses a
-    /// second), so the status's `lastUpdated` says when the content last changed and this
-    /// says when it was last checked.
-    firmware_read: Mutex<HashMap<(String, String), k8s_openapi::jiff::Timestamp>>,
-}
-
-impl Context {
-    pub fn new(
-        client: Client,
-        provisioner: Arc<dyn Provisioner>,
-        machine: metal3_hoststate::Config,
-        recorder: crate::events::Recorder,
-        metrics: Arc<Metrics>,
-        caches: Caches,
-    ) -> Self {
-        Self {
-            client,
-            provisioner,
-            machine,
-            recorder,
-            metrics,
-            firmware_poll: crate::firmware::FirmwarePoll::default(),
-            build_preprovisioning_images: false,
-            caches,
-            written: Mutex::new(HashMap::new()),
-            firmware_read: Mutex::new(HashMap::new()),
-        }
-    }
-
-    fn written(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), String>> {
-        self.written.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// When the host's firmware was last read back by this process, if it was.
-    pub(crate) fn firmware_read(
-        &self,
-        ns: &str,
-        name: &str,
-    ) -> Option<k8s_openapi::jiff::Timestamp> {
-        let read = self.firmware_read.lock().unwrap_or_else(|e| e.into_inner());
-        read.get(&(ns.to_string(), name.to_string())).copied()
-    }
-
-    pub(crate) fn firmware_was_read(&self, ns: &str, name: &str, at: k8s_openapi::jiff::Timestamp) {
-        let mut read = self.firmware_read.lock().unwrap_or_else(|e| e.into_inner());
-        read.insert((ns.to_string(), name.to_string()), at);
-    }
-}
-
-/// Why a reconcile failed; the controller retries.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error("Kubernetes API: {0}")]
-    Kube(#[from] kube::Error),
-    #[error("provisioner: {0}")]
-    Provisioner(#[from] ProvisionerError),
-    #[error("object has no {0}")]
-    Incomplete(&'static str),
-    #[error(transparent)]
-    Cache(#[from] NotReady),
-}
-
-impl Error {
-    /// Whether the error is an optimistic-concurrency conflict (a newer object exists).
-    pub fn is_conflict(&self) -> bool {
-        matches!(self, Self::Kube(kube::Error::Api(s)) if s.code == 409)
-    }
-}
 
 fn requeue_action(r: Requeue) -> Action {
     match r {
@@ -139,7 +52,8 @@ pub fn error_policy(_host: Arc<BareMetalHost>, error: &Error, ctx: Arc<Context>)
     }
 }
 
-/// One reconcile of one host.
+/// One reconcile of one host: the checks before a pass, the inputs, one pass of the state
+/// machine, and its outcome written back.
 pub async fn reconcile(host: Arc<BareMetalHost>, ctx: Arc<Context>) -> Result<Action, Error> {
     let ns = host.namespace().ok_or(Error::Incomplete("namespace"))?;
     let name = host
@@ -147,122 +61,92 @@ pub async fn reconcile(host: Arc<BareMetalHost>, ctx: Arc<Context>) -> Result<Ac
         .name
         .clone()
         .ok_or(Error::Incomplete("name"))?;
-    let key = (ns.clone(), name.clone());
+    if let Some(action) = before_pass(&host, &ctx, &ns, &name).await? {
+        return Ok(action);
+    }
+    let inputs = gather_inputs(&host, &ctx, &ns, &name).await?;
+    let decision = decide(&host, &inputs, &ctx).await?;
+    apply(&host, &ns, &name, &inputs.host_data, decision, &ctx).await
+}
+
+/// The checks before a pass. `Some(action)` ends the reconcile early: the cache has not caught
+/// up with our last status write, the host is paused, or the host has no finalizer yet (it
+/// gets one, and the pass runs when that change arrives; a deleted host without one is not
+/// ours any more).
+async fn before_pass(
+    host: &BareMetalHost,
+    ctx: &Context,
+    ns: &str,
+    name: &str,
+) -> Result<Option<Action>, Error> {
     let rv = host.resource_version().unwrap_or_default();
-    {
-        let mut written = ctx.written();
-        match written.get(&key) {
-            // The cache has not caught up with our last write yet.
-            Some(old) if *old == rv => return Ok(Action::requeue(Duration::from_millis(50))),
-            Some(_) => {
-                written.remove(&key);
-            }
-            None => {}
-        }
+    if ctx.behind_our_write(ns, name, &rv) {
+        // The cache has not caught up with our last write yet.
+        return Ok(Some(Action::requeue(Duration::from_millis(50))));
     }
     ctx.metrics
         .reconcile
         .get_or_create(&HostLabels {
-            namespace: ns.clone(),
-            host: name.clone(),
+            namespace: ns.to_string(),
+            host: name.to_string(),
         })
         .inc();
     if host.annotations().contains_key(PAUSED_ANNOTATION) {
         debug!(host = %name, "paused");
-        return Ok(Action::await_change());
+        return Ok(Some(Action::await_change()));
     }
     ctx.caches.ready().await?;
-    let hosts: Api<BareMetalHost> = Api::namespaced(ctx.client.clone(), &ns);
-    let deleting = host.metadata.deletion_timestamp.is_some();
     let has_finalizer = host
         .finalizers()
         .iter()
         .any(|f| f == BAREMETALHOST_FINALIZER);
     if !has_finalizer {
-        if deleting {
-            return Ok(Action::await_change());
+        if host.metadata.deletion_timestamp.is_none() {
+            let hosts: Api<BareMetalHost> = Api::namespaced(ctx.client.clone(), ns);
+            set_finalizer(&hosts, host, BAREMETALHOST_FINALIZER, true).await?;
         }
-        set_finalizer(&hosts, &host, BAREMETALHOST_FINALIZER, true).await?;
-        return Ok(Action::await_change());
+        return Ok(Some(Action::await_change()));
     }
+    Ok(None)
+}
 
-    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &ns);
-    let found = credentials::load(&secrets, &ctx.caches.secrets, &host).await?;
+/// Everything the state machine reads about the host, from the caches and the API server. On
+/// the way the credentials Secret is marked as ours, the HardwareData of a deleted host is let
+/// go, and the firmware objects, DataImage and PreprovisioningImage are brought up to date.
+async fn gather_inputs(
+    host: &BareMetalHost,
+    ctx: &Context,
+    ns: &str,
+    name: &str,
+) -> Result<Inputs, Error> {
+    let deleting = host.metadata.deletion_timestamp.is_some();
+    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), ns);
+    let found = credentials::load(&secrets, &ctx.caches.secrets, host).await?;
     match &found.input {
         CredentialsInput::Missing { .. } => ctx.metrics.credentials_missing.inc(),
         CredentialsInput::Invalid { .. } => ctx.metrics.credentials_invalid.inc(),
         _ => 0,
     };
-    let hardware: Api<HardwareData> = Api::namespaced(ctx.client.clone(), &ns);
-    let hardware_data = ctx.caches.hardware.get(&ns, &name);
+    let hardware: Api<HardwareData> = Api::namespaced(ctx.client.clone(), ns);
+    let hardware_data = ctx.caches.hardware.get(ns, name);
     if deleting
         && let Some(hd) = &hardware_data
         && let Some(patched) =
             set_finalizer(&hardware, &**hd, HARDWARE_DATA_FINALIZER, false).await?
     {
-        ctx.caches.hardware.wrote(&ns, &name, Some(patched));
+        ctx.caches.hardware.wrote(ns, name, Some(patched));
     }
-    let state = host.provisioning_state();
-    // The preprovisioning network data, while the agent's ramdisk may boot (upstream hands
-    // it to the ramdisk, and to the config drive when spec.networkData is not set).
-    let preprovisioning_network_data = if !deleting
-        && !host.spec.preprovisioning_network_data_name.is_empty()
-        && matches!(
-            state,
-            ProvisioningState::None
-                | ProvisioningState::Registering
-                | ProvisioningState::Inspecting
-                | ProvisioningState::Preparing
-                | ProvisioningState::Available
-                | ProvisioningState::Ready
-                | ProvisioningState::Provisioning
-                | ProvisioningState::Deprovisioning
-        ) {
-        let reference = SecretReference {
-            name: Some(host.spec.preprovisioning_network_data_name.clone()),
-            namespace: None,
-        };
-        credentials::read_data(&secrets, Some(&reference), "networkData").await?
-    } else {
-        None
-    };
-    let host_config = if matches!(
-        state,
-        ProvisioningState::Available | ProvisioningState::Provisioning
-    ) && !deleting
-    {
-        let network_data = match host.spec.network_data.as_ref() {
-            Some(reference) => {
-                credentials::read_data(&secrets, Some(reference), "networkData").await?
-            }
-            None => preprovisioning_network_data.clone(),
-        };
-        HostConfig {
-            user_data: credentials::read_data(&secrets, host.spec.user_data.as_ref(), "userData")
-                .await?,
-            network_data,
-            meta_data: credentials::read_data(&secrets, host.spec.meta_data.as_ref(), "metaData")
-                .await?,
-        }
-    } else {
-        HostConfig::default()
-    };
+    let preprovisioning_network_data =
+        preprovisioning_network_data(&secrets, host, deleting).await?;
+    let host_config = host_config(&secrets, host, deleting, &preprovisioning_network_data).await?;
 
-    let host_data = host_data(&host, found.credentials);
+    let host_data = host_data::of(host, found.credentials);
     let can_ask = matches!(found.input, CredentialsInput::Valid { .. }) && !deleting;
-    let firmware = crate::firmware::sync(&ctx, &host, &ns, &host_data, can_ask, false).await?;
+    let firmware = crate::firmware::sync(ctx, host, ns, &host_data, can_ask, false).await?;
     let data_image =
-        crate::dataimage::load(&ctx.client, &ctx.caches.data_images, &ns, &name, deleting).await?;
-    let preprovisioning = if deleting
-        || matches!(
-            state,
-            ProvisioningState::None | ProvisioningState::Unmanaged | ProvisioningState::Deleting
-        ) {
-        PreprovisioningInput::NotUsed
-    } else {
-        crate::preprov::for_host(&ctx, &host, &ns, &name).await?
-    };
-    let inputs = Inputs {
+        crate::dataimage::load(&ctx.client, &ctx.caches.data_images, ns, name, deleting).await?;
+    let preprovisioning = preprovisioning(ctx, host, ns, name, deleting).await?;
+    Ok(Inputs {
         now: Timestamp::now(),
         host_data,
         credentials: found.input,
@@ -272,9 +156,89 @@ pub async fn reconcile(host: Arc<BareMetalHost>, ctx: Arc<Context>) -> Result<Ac
         data_image,
         preprovisioning,
         preprovisioning_network_data: preprovisioning_network_data.unwrap_or_default(),
+    })
+}
+
+/// The preprovisioning network data, while the agent's ramdisk may boot (upstream hands it to
+/// the ramdisk, and to the config drive when spec.networkData is not set).
+async fn preprovisioning_network_data(
+    secrets: &Api<Secret>,
+    host: &BareMetalHost,
+    deleting: bool,
+) -> Result<Option<String>, Error> {
+    let ramdisk_may_boot = matches!(
+        host.provisioning_state(),
+        ProvisioningState::None
+            | ProvisioningState::Registering
+            | ProvisioningState::Inspecting
+            | ProvisioningState::Preparing
+            | ProvisioningState::Available
+            | ProvisioningState::Ready
+            | ProvisioningState::Provisioning
+            | ProvisioningState::Deprovisioning
+    );
+    if deleting || host.spec.preprovisioning_network_data_name.is_empty() || !ramdisk_may_boot {
+        return Ok(None);
+    }
+    let reference = SecretReference {
+        name: Some(host.spec.preprovisioning_network_data_name.clone()),
+        namespace: None,
     };
+    Ok(credentials::read_data(secrets, Some(&reference), "networkData").await?)
+}
+
+/// The user data, network data and meta data of the config drive, read while the host may be
+/// provisioned (empty otherwise).
+async fn host_config(
+    secrets: &Api<Secret>,
+    host: &BareMetalHost,
+    deleting: bool,
+    preprovisioning_network_data: &Option<String>,
+) -> Result<HostConfig, Error> {
+    let may_provision = matches!(
+        host.provisioning_state(),
+        ProvisioningState::Available | ProvisioningState::Provisioning
+    );
+    if !may_provision || deleting {
+        return Ok(HostConfig::default());
+    }
+    let network_data = match host.spec.network_data.as_ref() {
+        Some(reference) => credentials::read_data(secrets, Some(reference), "networkData").await?,
+        None => preprovisioning_network_data.clone(),
+    };
+    Ok(HostConfig {
+        user_data: credentials::read_data(secrets, host.spec.user_data.as_ref(), "userData")
+            .await?,
+        network_data,
+        meta_data: credentials::read_data(secrets, host.spec.meta_data.as_ref(), "metaData")
+            .await?,
+    })
+}
+
+/// The host's PreprovisioningImage, in the states where the backend may boot one.
+async fn preprovisioning(
+    ctx: &Context,
+    host: &BareMetalHost,
+    ns: &str,
+    name: &str,
+    deleting: bool,
+) -> Result<PreprovisioningInput, Error> {
+    if deleting
+        || matches!(
+            host.provisioning_state(),
+            ProvisioningState::None | ProvisioningState::Unmanaged | ProvisioningState::Deleting
+        )
+    {
+        return Ok(PreprovisioningInput::NotUsed);
+    }
+    crate::preprov::for_host(ctx, host, ns, name).await
+}
+
+/// One pass of the state machine. A transient provisioner error ends the reconcile with that
+/// error (the controller retries).
+async fn decide(host: &BareMetalHost, inputs: &Inputs, ctx: &Context) -> Result<Decision, Error> {
     let decision =
-        metal3_hoststate::reconcile(&host, &inputs, &ctx.machine, ctx.provisioner.as_ref()).await;
+        metal3_hoststate::reconcile(host, inputs, &ctx.machine, ctx.provisioner.as_ref()).await;
     if let Some(e) = decision.transient {
         if e == ProvisionerError::NotReady {
             ctx.metrics.provisioner_not_ready.inc();
@@ -286,9 +250,12 @@ pub async fn reconcile(host: Arc<BareMetalHost>, ctx: Arc<Context>) -> Result<Ac
     {
         ctx.metrics.waiting_for_preprov_image.inc();
     }
-    apply(&host, &ns, &name, &inputs.host_data, decision, &ctx).await
+    Ok(decision)
 }
 
+/// Writes the outcome of a pass, in this order: the status (unless the host is released), the
+/// effects, the Events and metrics; a released host then lets go of its Secret,
+/// PreprovisioningImage and finalizer.
 async fn apply(
     host: &BareMetalHost,
     ns: &str,
@@ -297,57 +264,12 @@ async fn apply(
     decision: Decision,
     ctx: &Context,
 ) -> Result<Action, Error> {
-    let hosts: Api<BareMetalHost> = Api::namespaced(ctx.client.clone(), ns);
     let released = decision.effects.contains(&Effect::Released);
     if !released && decision.status_changed(host.status.as_ref()) {
-        let mut updated = host.clone();
-        let mut status = decision.status.clone();
-        status.last_updated = Some(Time(Timestamp::now()));
-        updated.status = Some(status);
-        hosts
-            .replace_status(name, &PostParams::default(), &updated)
-            .await?;
-        ctx.written().insert(
-            (ns.to_string(), name.to_string()),
-            host.resource_version().unwrap_or_default(),
-        );
+        write_status(ctx, host, ns, name, &decision).await?;
     }
     for effect in &decision.effects {
-        match effect {
-            Effect::RemoveAnnotation(key) => {
-                let patch = json!({"metadata": {"annotations": {key: null}}});
-                hosts
-                    .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
-                    .await?;
-            }
-            Effect::SaveHardwareData(details) => {
-                save_hardware_data(ctx, host, ns, name, details).await?
-            }
-            Effect::FirmwareApplied => {
-                crate::firmware::sync(ctx, host, ns, host_data, true, true).await?;
-            }
-            Effect::DataImageAttached(url) => {
-                crate::dataimage::record(
-                    &ctx.client,
-                    &ctx.caches.data_images,
-                    ns,
-                    name,
-                    Ok(url.clone()),
-                )
-                .await?;
-            }
-            Effect::DataImageFailed(message) => {
-                crate::dataimage::record(
-                    &ctx.client,
-                    &ctx.caches.data_images,
-                    ns,
-                    name,
-                    Err(message.clone()),
-                )
-                .await?;
-            }
-            Effect::Released => {}
-        }
+        apply_effect(ctx, host, ns, name, host_data, effect).await?;
     }
     publish(ctx, host, &decision).await;
     record_metrics(ctx, ns, name, &decision);
@@ -355,14 +277,91 @@ async fn apply(
         info!(host = %name, namespace = %ns, from = %from.as_str(), to = %to.as_str(), "provisioning state changed");
     }
     if released {
-        let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), ns);
-        credentials::release(&secrets, &ctx.caches.secrets, host).await?;
-        crate::preprov::release(&ctx.client, ns, name).await?;
-        set_finalizer(&hosts, host, BAREMETALHOST_FINALIZER, false).await?;
-        info!(host = %name, namespace = %ns, "host released");
+        release(ctx, host, ns, name).await?;
         return Ok(Action::await_change());
     }
     Ok(requeue_action(decision.requeue))
+}
+
+/// Replaces the host's status with the decided one (optimistic concurrency: a newer host
+/// fails the write with a conflict), and remembers which version it replaced.
+async fn write_status(
+    ctx: &Context,
+    host: &BareMetalHost,
+    ns: &str,
+    name: &str,
+    decision: &Decision,
+) -> Result<(), Error> {
+    let hosts: Api<BareMetalHost> = Api::namespaced(ctx.client.clone(), ns);
+    let mut updated = host.clone();
+    let mut status = decision.status.clone();
+    status.last_updated = Some(Time(Timestamp::now()));
+    updated.status = Some(status);
+    hosts
+        .replace_status(name, &PostParams::default(), &updated)
+        .await?;
+    ctx.wrote_status(ns, name, host.resource_version().unwrap_or_default());
+    Ok(())
+}
+
+/// Carries out one effect the state machine asked for.
+async fn apply_effect(
+    ctx: &Context,
+    host: &BareMetalHost,
+    ns: &str,
+    name: &str,
+    host_data: &HostData,
+    effect: &Effect,
+) -> Result<(), Error> {
+    match effect {
+        Effect::RemoveAnnotation(key) => {
+            let hosts: Api<BareMetalHost> = Api::namespaced(ctx.client.clone(), ns);
+            let patch = json!({"metadata": {"annotations": {key: null}}});
+            hosts
+                .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+                .await?;
+        }
+        Effect::SaveHardwareData(details) => {
+            save_hardware_data(ctx, host, ns, name, details).await?
+        }
+        Effect::FirmwareApplied => {
+            crate::firmware::sync(ctx, host, ns, host_data, true, true).await?;
+        }
+        Effect::DataImageAttached(url) => {
+            crate::dataimage::record(
+                &ctx.client,
+                &ctx.caches.data_images,
+                ns,
+                name,
+                Ok(url.clone()),
+            )
+            .await?;
+        }
+        Effect::DataImageFailed(message) => {
+            crate::dataimage::record(
+                &ctx.client,
+                &ctx.caches.data_images,
+                ns,
+                name,
+                Err(message.clone()),
+            )
+            .await?;
+        }
+        Effect::Released => {}
+    }
+    Ok(())
+}
+
+/// Lets go of a released host: its credentials Secret, its PreprovisioningImage, then its own
+/// finalizer (after which the API server deletes it).
+async fn release(ctx: &Context, host: &BareMetalHost, ns: &str, name: &str) -> Result<(), Error> {
+    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), ns);
+    credentials::release(&secrets, &ctx.caches.secrets, host).await?;
+    crate::preprov::release(&ctx.client, ns, name).await?;
+    let hosts: Api<BareMetalHost> = Api::namespaced(ctx.client.clone(), ns);
+    set_finalizer(&hosts, host, BAREMETALHOST_FINALIZER, false).await?;
+    info!(host = %name, namespace = %ns, "host released");
+    Ok(())
 }
 
 async fn save_hardware_data(

@@ -6,49 +6,79 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
+/// Labels naming one host.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct HostLabels {
+    /// The host's namespace.
     pub namespace: String,
+    /// The host's name.
     pub host: String,
 }
 
+/// Labels of a host error.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ErrorTypeLabels {
+    /// The error type (`status.errorType`).
     pub error_type: String,
 }
 
+/// Labels of a provisioning state change.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct StateChangeLabels {
+    /// The state left.
     pub prev_state: String,
+    /// The state entered.
     pub new_state: String,
 }
 
+/// Labels of a power change.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct PowerLabels {
+    /// The host's namespace.
     pub namespace: String,
+    /// The host's name.
     pub host: String,
+    /// `on` or `off`.
     pub on_off: String,
 }
 
 /// The operator's metrics.
 pub struct Metrics {
+    /// `metal3_reconcile`: reconciles, per host.
     pub reconcile: Family<HostLabels, Counter>,
+    /// `metal3_reconcile_error`: reconciles that failed.
     pub reconcile_error: Counter,
+    /// `metal3_host_error`: host errors, by type.
     pub host_error: Family<ErrorTypeLabels, Counter>,
+    /// `metal3_provisioning_state_change`: provisioning state changes.
     pub state_change: Family<StateChangeLabels, Counter>,
+    /// `metal3_operation_power_change`: power changes asked for, per host.
     pub power_change: Family<PowerLabels, Counter>,
+    /// `metal3_credentials_missing`: passes that found the credentials Secret missing.
     pub credentials_missing: Counter,
+    /// `metal3_credentials_invalid`: passes that found the BMC details invalid.
     pub credentials_invalid: Counter,
+    /// `metal3_credentials_updated`: credentials validated after a change.
     pub credentials_updated: Counter,
+    /// `metal3_host_unmanaged`: hosts found without BMC details.
     pub unmanaged: Counter,
+    /// `metal3_delayed__provisioning`: provisioning delayed for lack of capacity.
     pub delayed_provisioning: Counter,
+    /// `metal3_delayed__deprovisioning`: deprovisioning delayed for lack of capacity.
     pub delayed_deprovisioning: Counter,
+    /// `metal3_delete_without_deprovisioning`: hosts deleted without deprovisioning.
     pub delete_without_deprovisioning: Counter,
+    /// `metal3_provisioner_not_ready`: reconciles that found the provisioner not ready.
     pub provisioner_not_ready: Counter,
+    /// `metal3_waiting_for_preprov_image`: registrations waiting for a preprovisioning image.
     pub waiting_for_preprov_image: Counter,
+    /// `metal3_operation_register_duration_seconds`: time spent registering.
     pub register_duration: Histogram,
+    /// `metal3_operation_inspect_duration_seconds`: time spent inspecting.
     pub inspect_duration: Histogram,
+    /// `metal3_operation_provision_duration_seconds`: time spent provisioning.
     pub provision_duration: Histogram,
+    /// `metal3_operation_deprovision_duration_seconds`: time spent deprovisioning.
     pub deprovision_duration: Histogram,
 }
 

@@ -22,7 +22,7 @@ use metal3_hoststate::preprov::ImageSources;
 use serde_json::json;
 use tracing::warn;
 
-use crate::host::{Context, Error};
+use crate::context::{Context, Error};
 use metal3_kube::meta::{create_unless_exists, owner_reference, set_finalizer};
 
 const READY: &str = "Ready";
@@ -129,7 +129,9 @@ pub(crate) async fn release(client: &Client, ns: &str, name: &str) -> Result<(),
 
 /// What the PreprovisioningImage controller needs.
 pub struct ImageContext {
+    /// The Kubernetes client.
     pub client: Client,
+    /// The configured deploy images (`DEPLOY_*_URL`).
     pub sources: ImageSources,
     /// Retry delay while the network data Secret is missing.
     pub retry: Duration,

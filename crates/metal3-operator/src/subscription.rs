@@ -17,14 +17,16 @@ use serde_json::json;
 use tracing::warn;
 
 use crate::cache::Cached;
+use crate::context::Error;
 use crate::credentials;
-use crate::host::Error;
-use crate::meta::host_data as host_data_of;
+use crate::host_data;
 use metal3_kube::meta::set_finalizer;
 
 /// What the subscription controller needs.
 pub struct SubscriptionContext {
+    /// The Kubernetes client.
     pub client: Client,
+    /// The backend that subscribes the BMCs.
     pub provisioner: Arc<dyn Provisioner>,
     /// Retry delay while the host is missing or not ready (10 min upstream).
     pub retry: Duration,
@@ -45,7 +47,7 @@ async fn set_status(
 }
 
 /// The host's identity and credentials, when it can be asked.
-async fn host_data(
+async fn host_to_ask(
     client: &Client,
     cache: &Cached<Secret>,
     ns: &str,
@@ -74,7 +76,7 @@ async fn host_data(
     }
     Ok(Ok(HostData {
         provisioner_id: id,
-        ..host_data_of(&host, found.credentials)
+        ..host_data::of(&host, found.credentials)
     }))
 }
 
@@ -130,7 +132,7 @@ pub async fn reconcile(
             return Ok(Action::await_change());
         }
         if let Some(id) = &id {
-            match host_data(&ctx.client, &ctx.secrets, &ns, &host_name).await? {
+            match host_to_ask(&ctx.client, &ctx.secrets, &ns, &host_name).await? {
                 Ok(host) => {
                     if let Outcome::Failed { message } = ctx
                         .provisioner
@@ -156,7 +158,7 @@ pub async fn reconcile(
         // Subscriptions are created once; the spec is immutable after that.
         return Ok(Action::await_change());
     }
-    let host = match host_data(&ctx.client, &ctx.secrets, &ns, &host_name).await? {
+    let host = match host_to_ask(&ctx.client, &ctx.secrets, &ns, &host_name).await? {
         Ok(h) => h,
         Err(why) => {
             set_status(&api, &name, None, Some(&why)).await?;

@@ -1,11 +1,11 @@
-//! The host as the provisioners see it.
+//! The host as the provisioners see it: its identity, BMC and credentials as [`HostData`].
 
 use kube::ResourceExt;
 use metal3_api::v1alpha1::BareMetalHost;
 use metal3_provisioner::{Credentials, HostData};
 
-/// The host as a provisioner sees it.
-pub(crate) fn host_data(host: &BareMetalHost, credentials: Credentials) -> HostData {
+/// The host as a provisioner sees it, with the `credentials` read from its Secret.
+pub(crate) fn of(host: &BareMetalHost, credentials: Credentials) -> HostData {
     HostData {
         namespace: host.namespace().unwrap_or_default(),
         name: host.name_any(),

@@ -1,0 +1,116 @@
+//! The operator under test, as a child process of this binary (`--child-operator`), so its
+//! memory and CPU are its own: starting it, running it (the child's side) and stopping it.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+
+use crate::{Args, Backend, NAMESPACE};
+
+/// A client from a kubeconfig file.
+pub(crate) async fn client(kubeconfig: &Path) -> Result<kube::Client> {
+    let kc = kube::config::Kubeconfig::read_from(kubeconfig)?;
+    let config =
+        kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
+            .await?;
+    Ok(kube::Client::try_from(config)?)
+}
+
+/// The operator, as the child process.
+pub(crate) async fn child_operator(args: &Args, kubeconfig: &Path) -> Result<()> {
+    let client = client(kubeconfig).await?;
+    let mut pool = None;
+    let provisioner: Arc<dyn metal3_provisioner::Provisioner> = match args.provisioner {
+        Backend::Fixture => Arc::new(metal3_fixture::Fixture::new()),
+        Backend::Redfish => {
+            let p = metal3_redfish_provisioner::RedfishProvisioner::new(
+                metal3_redfish_provisioner::Config {
+                    capacity: 0,
+                    ..Default::default()
+                },
+            )?;
+            pool = Some(p.pool().clone());
+            Arc::new(p)
+        }
+        Backend::Ironic => {
+            let url = args
+                .ironic_url
+                .as_deref()
+                .context("--ironic-url is needed with --provisioner ironic")?;
+            let client = metal3_ironic::Client::new(&metal3_ironic::Config::new(url))?;
+            Arc::new(metal3_ironic_provisioner::IronicProvisioner::new(
+                client,
+                metal3_ironic_provisioner::Config {
+                    // Never fetched: without an agent only live ISOs are deployed.
+                    deploy_iso_url: Some("http://images.example/ironic-python-agent.iso".into()),
+                    ..Default::default()
+                },
+            ))
+        }
+    };
+    let config = metal3_operator::OperatorConfig {
+        namespace: Some(NAMESPACE.into()),
+        concurrency: args.concurrency,
+        ..Default::default()
+    };
+    metal3_operator::run(
+        client,
+        provisioner,
+        config,
+        Arc::new(metal3_operator::Metrics::default()),
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        },
+    )
+    .await;
+    if let Some(pool) = pool {
+        pool.logout_all().await;
+    }
+    Ok(())
+}
+
+/// Starts this binary as the operator child against the cluster of `kubeconfig` (and the
+/// Ironic at `ironic_url`), its log going to `log_path`. `METAL3_BENCH_OPERATOR_WRAPPER`
+/// (e.g. `heaptrack`) runs it under a profiler.
+pub(crate) fn spawn(
+    args: &Args,
+    kubeconfig: &Path,
+    ironic_url: Option<String>,
+    log_path: &Path,
+) -> Result<Child> {
+    let mut child = match std::env::var("METAL3_BENCH_OPERATOR_WRAPPER") {
+        Ok(wrapper) if !wrapper.trim().is_empty() => {
+            let mut c = Command::new(wrapper.trim());
+            c.arg(std::env::current_exe()?);
+            c
+        }
+        _ => Command::new(std::env::current_exe()?),
+    };
+    child.arg("--child-operator").arg(kubeconfig).args([
+        "--provisioner",
+        match args.provisioner {
+            Backend::Redfish => "redfish",
+            Backend::Fixture => "fixture",
+            Backend::Ironic => "ironic",
+        },
+    ]);
+    if let Some(url) = &ironic_url {
+        child.args(["--ironic-url", url]);
+    }
+    child
+        .args(["--concurrency", &args.concurrency.to_string()])
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(log_path)?)
+        .spawn()
+        .context("starting the operator child")
+}
+
+/// Interrupts the child (as Ctrl-C would) and waits until it has exited.
+pub(crate) async fn stop(mut child: Child) {
+    let _ = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    let _ = tokio::task::spawn_blocking(move || child.wait()).await;
+}

@@ -1,0 +1,285 @@
+//! Wires the watches, the caches and the three controllers (BareMetalHost,
+//! BMCEventSubscription, PreprovisioningImage) together, and runs them until shutdown.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Secret;
+use kube::runtime::reflector::{self, ObjectRef};
+use kube::runtime::{Controller, WatchStreamExt, controller, watcher};
+use kube::{Api, Client};
+use metal3_api::consts::{SECRET_ENVIRONMENT_LABEL, SECRET_ENVIRONMENT_VALUE};
+use metal3_api::v1alpha1::{
+    BMCEventSubscription, BareMetalHost, DataImage, FirmwareSchema, HardwareData,
+    HostFirmwareComponents, HostFirmwareSettings, HostUpdatePolicy, PreprovisioningImage,
+};
+use metal3_provisioner::Provisioner;
+use tracing::{debug, info};
+
+use crate::cache::{Cached, Caches};
+use crate::context::Context;
+use crate::metrics::Metrics;
+use crate::{OperatorConfig, REPORTING_CONTROLLER, events, host, preprov, subscription};
+
+fn api<K>(client: &Client, namespace: Option<&str>) -> Api<K>
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>,
+    <K as kube::Resource>::DynamicType: Default,
+{
+    match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    }
+}
+
+/// Runs the BareMetalHost and BMCEventSubscription controllers (and the PreprovisioningImage
+/// one, when deploy images are configured) until `shutdown` completes.
+pub async fn run(
+    client: Client,
+    provisioner: Arc<dyn Provisioner>,
+    config: OperatorConfig,
+    metrics: Arc<Metrics>,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+) {
+    let shutdown = futures::FutureExt::shared(Box::pin(shutdown));
+    let ns = config.namespace.as_deref();
+    let (reader, host_stream) = host_changes(&client, ns);
+    let (caches, with_companions) =
+        watch_companions(Controller::for_stream(host_stream, reader), &client, ns);
+    let subscription_controller = subscription_controller(
+        &client,
+        ns,
+        provisioner.clone(),
+        &config,
+        caches.secrets.clone(),
+        shutdown.clone(),
+    );
+    let recorder = events::Recorder::new(
+        client.clone(),
+        REPORTING_CONTROLLER,
+        config.instance.clone(),
+    );
+    let mut context = Context::new(
+        client.clone(),
+        provisioner,
+        config.machine.clone(),
+        recorder,
+        metrics,
+        caches,
+    );
+    context.firmware_poll = config.firmware_poll.clone();
+    context.build_preprovisioning_images = config.preprovisioning_images.is_some();
+    let image_controller = image_controller(&client, ns, &config, shutdown.clone());
+    let ctx = Arc::new(context);
+
+    info!(
+        namespace = ns.unwrap_or("<all>"),
+        provisioner = ctx.provisioner.name(),
+        "starting the BareMetalHost controller"
+    );
+    let host_controller = with_companions
+        .with_config(controller::Config::default().concurrency(config.concurrency))
+        .graceful_shutdown_on(shutdown)
+        .run(host::reconcile, host::error_policy, ctx)
+        .for_each(|result| async move {
+            match result {
+                Ok((obj, _)) => debug!(host = %obj_name(&obj), "reconciled"),
+                Err(e) => debug!(error = %e, "reconcile error"),
+            }
+        });
+    futures::join!(host_controller, subscription_controller, image_controller);
+    info!("controllers stopped");
+}
+
+/// The hosts' cache and the changes that wake a host: spec, annotation, finalizer and
+/// deletion changes only, so our own status writes do not trigger another pass (the state
+/// machine asks for its own requeues).
+fn host_changes(
+    client: &Client,
+    namespace: Option<&str>,
+) -> (
+    reflector::Store<BareMetalHost>,
+    impl futures::Stream<Item = Result<BareMetalHost, watcher::Error>> + Send + 'static,
+) {
+    let wake = |h: &BareMetalHost| {
+        use std::hash::{DefaultHasher, Hash, Hasher};
+        let mut hasher = DefaultHasher::new();
+        h.metadata.generation.hash(&mut hasher);
+        h.metadata.annotations.hash(&mut hasher);
+        h.metadata.finalizers.hash(&mut hasher);
+        h.metadata.deletion_timestamp.is_some().hash(&mut hasher);
+        Some(hasher.finish())
+    };
+    let (reader, writer) = reflector::store();
+    let stream = watcher(
+        api::<BareMetalHost>(client, namespace),
+        watcher::Config::default(),
+    )
+    .default_backoff()
+    .modify(slim)
+    .reflect(writer)
+    .applied_objects()
+    .predicate_filter(wake, Default::default());
+    (reader, stream)
+}
+
+/// Watches what belongs to a host into the [`Caches`], and has `hosts` woken by it: the
+/// labelled credentials Secrets the host owns wake it on any change; the same-name companions
+/// wake it when their spec changes or they are deleted (our own status writes to them do not).
+/// HardwareData and FirmwareSchemas are only cached: the host reads them when it needs them.
+fn watch_companions(
+    hosts: Controller<BareMetalHost>,
+    client: &Client,
+    ns: Option<&str>,
+) -> (Caches, Controller<BareMetalHost>) {
+    let labelled = watcher::Config::default().labels(&format!(
+        "{SECRET_ENVIRONMENT_LABEL}={SECRET_ENVIRONMENT_VALUE}"
+    ));
+    let (secret_store, secret_writer) = reflector::store();
+    let secret_changes = watcher(api::<Secret>(client, ns), labelled)
+        .default_backoff()
+        .modify(slim)
+        .reflect(secret_writer)
+        .applied_objects();
+    let (hardware_store, hardware_writer) = reflector::store();
+    let hardware_changes = watcher(api::<HardwareData>(client, ns), watcher::Config::default())
+        .default_backoff()
+        .modify(slim)
+        .reflect(hardware_writer)
+        .applied_objects();
+    let (data_images, data_image_changes) = companion::<DataImage>(client, ns);
+    let (settings, settings_changes) = companion::<HostFirmwareSettings>(client, ns);
+    let (components, component_changes) = companion::<HostFirmwareComponents>(client, ns);
+    let (policies, policy_changes) = companion::<HostUpdatePolicy>(client, ns);
+    let (schema_store, schema_writer) = reflector::store();
+    let schema_changes = watcher(
+        api::<FirmwareSchema>(client, ns),
+        watcher::Config::default(),
+    )
+    .default_backoff()
+    .modify(slim)
+    .reflect(schema_writer)
+    .applied_objects();
+    let caches = Caches {
+        hardware: Cached::new(hardware_store),
+        settings: Cached::new(settings),
+        components: Cached::new(components),
+        data_images: Cached::new(data_images),
+        policies: Cached::new(policies),
+        schemas: Cached::new(schema_store),
+        secrets: Arc::new(Cached::new(secret_store)),
+    };
+    let hosts = hosts
+        .owns_stream(secret_changes)
+        .watches_stream(data_image_changes, same_name_host)
+        .watches_stream(settings_changes, same_name_host)
+        .watches_stream(component_changes, same_name_host)
+        .watches_stream(policy_changes, same_name_host)
+        .watches_stream(hardware_changes, |_: HardwareData| None)
+        .watches_stream(schema_changes, |_: FirmwareSchema| None);
+    (caches, hosts)
+}
+
+/// The BMCEventSubscription controller, run to completion.
+fn subscription_controller(
+    client: &Client,
+    ns: Option<&str>,
+    provisioner: Arc<dyn Provisioner>,
+    config: &OperatorConfig,
+    secrets: Arc<Cached<Secret>>,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+) -> impl Future<Output = ()> {
+    let subscriptions: Api<BMCEventSubscription> = api(client, ns);
+    let ctx = Arc::new(subscription::SubscriptionContext {
+        client: client.clone(),
+        provisioner,
+        retry: config.dependency_retry,
+        secrets,
+    });
+    Controller::new(subscriptions, watcher::Config::default())
+        .graceful_shutdown_on(shutdown)
+        .run(subscription::reconcile, subscription::error_policy, ctx)
+        .for_each(|_| async {})
+}
+
+/// The PreprovisioningImage controller, run to completion; done at once when no deploy images
+/// are configured.
+fn image_controller(
+    client: &Client,
+    ns: Option<&str>,
+    config: &OperatorConfig,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+) -> impl Future<Output = ()> {
+    let sources = config.preprovisioning_images.clone();
+    let retry = config.dependency_retry;
+    let images: Api<PreprovisioningImage> = api(client, ns);
+    let client = client.clone();
+    async move {
+        let Some(sources) = sources else { return };
+        let ctx = Arc::new(preprov::ImageContext {
+            client,
+            sources,
+            retry,
+        });
+        Controller::new(images, watcher::Config::default())
+            .graceful_shutdown_on(shutdown)
+            .run(preprov::reconcile, preprov::error_policy, ctx)
+            .for_each(|_| async {})
+            .await;
+    }
+}
+
+/// A cache of a kind that belongs to the same-name host, and the changes to its spec
+/// (generation) or deletion.
+fn companion<K>(
+    client: &Client,
+    namespace: Option<&str>,
+) -> (
+    reflector::Store<K>,
+    impl futures::Stream<Item = Result<K, watcher::Error>> + Send + 'static,
+)
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + std::fmt::Debug
+        + serde::de::DeserializeOwned
+        + Send
+        + Sync
+        + 'static,
+{
+    let (store, writer) = reflector::store();
+    let changes = watcher(api::<K>(client, namespace), watcher::Config::default())
+        .default_backoff()
+        .modify(slim)
+        .reflect(writer)
+        .applied_objects()
+        .predicate_filter(
+            |o: &K| {
+                let meta = o.meta();
+                let deleting = u64::from(meta.deletion_timestamp.is_some());
+                meta.generation.map(|g| ((g as u64) << 1) | deleting)
+            },
+            Default::default(),
+        );
+    (store, changes)
+}
+
+/// Drops `metadata.managedFields` before an object is cached: the operator never reads them,
+/// and they are often the larger part of a small object. Writing an object back without them
+/// is safe: the API server keeps its managed fields when a request carries none.
+fn slim<K: kube::Resource>(o: &mut K) {
+    o.meta_mut().managed_fields = None;
+}
+
+fn same_name_host<K: kube::Resource>(o: K) -> Option<ObjectRef<BareMetalHost>> {
+    let meta = o.meta();
+    Some(ObjectRef::new(meta.name.as_deref()?).within(meta.namespace.as_deref()?))
+}
+
+fn obj_name(o: &ObjectRef<BareMetalHost>) -> String {
+    match &o.namespace {
+        Some(ns) => format!("{ns}/{}", o.name),
+        None => o.name.clone(),
+    }
+}
