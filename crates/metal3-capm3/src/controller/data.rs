@@ -23,12 +23,12 @@ use metal3_capm3_api::v1beta2::{Metal3Data, Metal3DataTemplate, Metal3Machine};
 use serde_json::{Value, json};
 
 use crate::capi::{self, Cluster, Machine};
+use crate::context::{Context, Error};
 use crate::render::{self, Objects, PoolAddress, PoolRef};
-use crate::{Ctx, Error};
 
 /// The controller, woken by the Secrets it renders.
-pub fn controller(ctx: &Ctx) -> Controller<Metal3Data> {
-    crate::controller_for::<Metal3Data>(ctx)
+pub fn controller(ctx: &Context) -> Controller<Metal3Data> {
+    crate::context::controller_for::<Metal3Data>(ctx)
         .owns(ctx.scoped::<Secret>(), watcher::Config::default())
 }
 
@@ -46,8 +46,8 @@ enum Stop {
 }
 
 /// One pass over a Metal3Data.
-pub async fn reconcile(data: Arc<Metal3Data>, ctx: Arc<Ctx>) -> Result<Action, Error> {
-    let Some(data) = crate::fresh(&ctx, &*data).await?.map(Arc::new) else {
+pub async fn reconcile(data: Arc<Metal3Data>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let Some(data) = crate::context::fresh(&ctx, &*data).await?.map(Arc::new) else {
         return Ok(Action::await_change());
     };
     let ns = data.namespace().unwrap_or_default();
@@ -127,7 +127,7 @@ async fn exists(secrets: &Api<Secret>, reference: &SecretReference) -> Result<bo
 }
 
 async fn render_secrets(
-    ctx: &Ctx,
+    ctx: &Context,
     ns: &str,
     data: &mut Metal3Data,
     cluster: &str,
@@ -280,7 +280,7 @@ async fn render_secrets(
 
 /// An untyped API of an IPAM kind (whose CRDs belong to the IPAM provider, not to us).
 fn dynamic(
-    ctx: &Ctx,
+    ctx: &Context,
     ns: &str,
     group: &str,
     version: &str,
@@ -295,7 +295,7 @@ fn dynamic(
 
 /// The claim and address kinds serving `pool`.
 fn ipam_kinds(
-    ctx: &Ctx,
+    ctx: &Context,
     ns: &str,
     pool: &PoolRef,
 ) -> ((Api<DynamicObject>, ApiResource), Api<DynamicObject>) {
@@ -326,7 +326,7 @@ fn claim_name(data: &Metal3Data, pool: &PoolRef) -> String {
 /// for `IPPool`s, a Cluster API `IPAddressClaim` for other pools. `Ok(None)` while waiting;
 /// the inner `Err` is an allocation failure reported by the pool.
 async fn address_from_pool(
-    ctx: &Ctx,
+    ctx: &Context,
     ns: &str,
     data: &Metal3Data,
     pool: &PoolRef,
@@ -387,7 +387,7 @@ async fn address_from_pool(
 }
 
 /// Deletes the IP claims of a deleted Metal3Data.
-async fn release_addresses(ctx: &Ctx, ns: &str, data: &Metal3Data) -> Result<(), Error> {
+async fn release_addresses(ctx: &Context, ns: &str, data: &Metal3Data) -> Result<(), Error> {
     let Some(template_ref) = data.spec.template.clone() else {
         return Ok(());
     };

@@ -31,10 +31,11 @@ use tracing::info;
 
 use crate::capi::{self, Cluster, Machine, MachineSet};
 use crate::conditions::{set, summarize};
+use crate::context::{Context, Error};
 use crate::hosts::{Choice, Claimant, choose, consumer_is};
 use crate::hostspec::{self, Reservation};
 use crate::provider_id::ProviderId;
-use crate::{Ctx, Error, selector};
+use crate::selector;
 
 /// Node label carrying the BareMetalHost's UID (set by the kubelet from the metadata).
 pub const NODE_UUID_LABEL: &str = "metal3.io/uuid";
@@ -44,8 +45,8 @@ fn to_machine(namespace: Option<String>, name: String) -> Option<ObjectRef<Metal
 }
 
 /// The controller, woken by its Machine, its host, its data claim and data, and its Cluster.
-pub fn controller(ctx: &Ctx) -> Controller<Metal3Machine> {
-    let base = crate::controller_for::<Metal3Machine>(ctx);
+pub fn controller(ctx: &Context) -> Controller<Metal3Machine> {
+    let base = crate::context::controller_for::<Metal3Machine>(ctx);
     let store = base.store();
     let by_cluster = move |namespace: Option<String>, cluster: String| {
         store
@@ -105,7 +106,7 @@ pub fn controller(ctx: &Ctx) -> Controller<Metal3Machine> {
 
 /// What one pass works on: the object as read and as it should be written.
 struct Pass<'a> {
-    ctx: &'a Ctx,
+    ctx: &'a Context,
     ns: String,
     name: String,
     old: Arc<Metal3Machine>,
@@ -213,8 +214,8 @@ fn is_conflict(e: &Error) -> bool {
 }
 
 /// One pass over a Metal3Machine.
-pub async fn reconcile(m3m: Arc<Metal3Machine>, ctx: Arc<Ctx>) -> Result<Action, Error> {
-    let Some(m3m) = crate::fresh(&ctx, &*m3m).await?.map(Arc::new) else {
+pub async fn reconcile(m3m: Arc<Metal3Machine>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let Some(m3m) = crate::context::fresh(&ctx, &*m3m).await?.map(Arc::new) else {
         return Ok(Action::await_change());
     };
     let mut pass = Pass {
@@ -434,7 +435,7 @@ async fn normal(pass: &mut Pass<'_>, world: &World) -> Result<Option<Action>, Er
 
 /// The node-reuse label value reserving hosts for the machine's owner: `cp-<control plane>` or
 /// `md-<MachineDeployment>`.
-async fn reuse_label(ctx: &Ctx, machine: &Machine) -> Result<Option<String>, Error> {
+async fn reuse_label(ctx: &Context, machine: &Machine) -> Result<Option<String>, Error> {
     if machine.is_control_plane() {
         return Ok(
             capi::owner(machine.owner_references(), capi::CONTROL_PLANE_GROUP, None)
@@ -452,7 +453,7 @@ async fn reuse_label(ctx: &Ctx, machine: &Machine) -> Result<Option<String>, Err
     .map(|o| format!("md-{}", o.name)))
 }
 
-async fn machine_set(ctx: &Ctx, machine: &Machine) -> Result<Option<MachineSet>, Error> {
+async fn machine_set(ctx: &Context, machine: &Machine) -> Result<Option<MachineSet>, Error> {
     let Some(owner) = capi::owner(machine.owner_references(), capi::GROUP, Some("MachineSet"))
     else {
         return Ok(None);
@@ -465,7 +466,7 @@ async fn machine_set(ctx: &Ctx, machine: &Machine) -> Result<Option<MachineSet>,
 }
 
 /// Whether the machine's template asks for node reuse.
-async fn node_reuse_enabled(ctx: &Ctx, machine: &Machine) -> Result<bool, Error> {
+async fn node_reuse_enabled(ctx: &Context, machine: &Machine) -> Result<bool, Error> {
     let ns = machine.namespace().unwrap_or_default();
     let template = if machine.is_control_plane() {
         let Some(owner) = capi::owner(machine.owner_references(), capi::CONTROL_PLANE_GROUP, None)
@@ -488,7 +489,7 @@ async fn node_reuse_enabled(ctx: &Ctx, machine: &Machine) -> Result<bool, Error>
 /// The infrastructure template of a control plane (`spec.machineTemplate.spec.infrastructureRef`
 /// by the Cluster API contract), read as an untyped object of whatever kind it is.
 async fn control_plane_template(
-    ctx: &Ctx,
+    ctx: &Context,
     ns: &str,
     owner: &OwnerReference,
 ) -> Result<Option<String>, Error> {
@@ -635,7 +636,7 @@ async fn associate(pass: &mut Pass<'_>, world: &World) -> Result<Option<Action>,
 /// Sets (or with `None`, removes) the cluster label on the host's BMC credentials Secret, so
 /// `clusterctl move` takes it along.
 async fn label_bmc_secret(
-    ctx: &Ctx,
+    ctx: &Context,
     ns: &str,
     host: &BareMetalHost,
     cluster: Option<&str>,

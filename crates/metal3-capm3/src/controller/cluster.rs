@@ -20,11 +20,11 @@ use metal3_capm3_api::v1beta2::{
 
 use crate::capi::{self, Cluster};
 use crate::conditions::{set, summarize};
-use crate::{Ctx, Error};
+use crate::context::{Context, Error};
 
 /// The controller, woken by its Cluster's changes too.
-pub fn controller(ctx: &Ctx) -> Controller<Metal3Cluster> {
-    crate::controller_for::<Metal3Cluster>(ctx).watches(
+pub fn controller(ctx: &Context) -> Controller<Metal3Cluster> {
+    crate::context::controller_for::<Metal3Cluster>(ctx).watches(
         ctx.scoped::<Cluster>(),
         kube::runtime::watcher::Config::default(),
         |cluster: Cluster| {
@@ -35,8 +35,8 @@ pub fn controller(ctx: &Ctx) -> Controller<Metal3Cluster> {
 }
 
 /// One pass over a Metal3Cluster.
-pub async fn reconcile(m3c: Arc<Metal3Cluster>, ctx: Arc<Ctx>) -> Result<Action, Error> {
-    let Some(m3c) = crate::fresh(&ctx, &*m3c).await?.map(Arc::new) else {
+pub async fn reconcile(m3c: Arc<Metal3Cluster>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let Some(m3c) = crate::context::fresh(&ctx, &*m3c).await?.map(Arc::new) else {
         return Ok(Action::await_change());
     };
     let ns = m3c.namespace().unwrap_or_default();

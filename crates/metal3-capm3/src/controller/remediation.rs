@@ -23,17 +23,17 @@ use serde_json::json;
 use tracing::info;
 
 use crate::capi::{self, Machine};
+use crate::context::{Context, Error};
 use crate::remediation::{Facts, NodeFacts, Step, next};
-use crate::webhooks::DEFAULT_TIMEOUT_SECONDS;
-use crate::{Ctx, Error};
+use metal3_admission::capm3::DEFAULT_TIMEOUT_SECONDS;
 
 /// The Node taint that takes a powered-off node out of service.
 pub const OUT_OF_SERVICE_TAINT: &str = "node.kubernetes.io/out-of-service";
 
 /// The controller; a running remediation looks at its host every
 /// [`crate::Config::remediation_poll`].
-pub fn controller(ctx: &Ctx) -> Controller<Metal3Remediation> {
-    crate::controller_for::<Metal3Remediation>(ctx)
+pub fn controller(ctx: &Context) -> Controller<Metal3Remediation> {
+    crate::context::controller_for::<Metal3Remediation>(ctx)
 }
 
 fn reboot_key(m3r: &Metal3Remediation) -> String {
@@ -68,8 +68,8 @@ async fn drained(client: &Client, node: &str) -> Result<bool, Error> {
 }
 
 /// One pass over a Metal3Remediation.
-pub async fn reconcile(m3r: Arc<Metal3Remediation>, ctx: Arc<Ctx>) -> Result<Action, Error> {
-    let Some(m3r) = crate::fresh(&ctx, &*m3r).await?.map(Arc::new) else {
+pub async fn reconcile(m3r: Arc<Metal3Remediation>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let Some(m3r) = crate::context::fresh(&ctx, &*m3r).await?.map(Arc::new) else {
         return Ok(Action::await_change());
     };
     let ns = m3r.namespace().unwrap_or_default();
@@ -318,7 +318,7 @@ pub async fn reconcile(m3r: Arc<Metal3Remediation>, ctx: Arc<Ctx>) -> Result<Act
 
 /// Marks the Machine's v1beta1 `OwnerRemediated` condition false (`WaitingForRemediation`):
 /// the signal for its owner to delete and replace it.
-async fn owner_remediated_false(ctx: &Ctx, ns: &str, machine: &Machine) -> Result<(), Error> {
+async fn owner_remediated_false(ctx: &Context, ns: &str, machine: &Machine) -> Result<(), Error> {
     let mut conditions = machine
         .status
         .as_ref()
