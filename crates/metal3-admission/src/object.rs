@@ -33,7 +33,7 @@ pub fn validate_value(new: &Value, old: Option<&Value>) -> Verdict {
         return Verdict::NotOurs;
     }
     if api_version != API_VERSION {
-        return Verdict::Checked(Findings::errors(vec![FieldError::new(
+        return Verdict::Checked(Findings::from_errors(vec![FieldError::new(
             "apiVersion",
             format!("unsupported version {api_version:?}; use {API_VERSION:?}"),
         )]));
@@ -48,7 +48,7 @@ pub fn validate_value(new: &Value, old: Option<&Value>) -> Verdict {
         "FirmwareSchema" => check::<FirmwareSchema, _>(new, old, no_rules),
         "HostUpdatePolicy" => check::<HostUpdatePolicy, _>(new, old, no_rules),
         "PreprovisioningImage" => check::<PreprovisioningImage, _>(new, old, no_rules),
-        other => Findings::errors(vec![FieldError::new(
+        other => Findings::from_errors(vec![FieldError::new(
             "kind",
             format!("unknown kind {other:?} in {API_VERSION}"),
         )]),

@@ -45,7 +45,7 @@ pub struct Findings {
 
 impl Findings {
     /// Findings of `errors` and no warnings.
-    pub fn errors(errors: Vec<FieldError>) -> Self {
+    pub fn from_errors(errors: Vec<FieldError>) -> Self {
         Self {
             errors,
             warnings: Vec::new(),
@@ -64,7 +64,7 @@ impl Findings {
 
 impl From<Vec<FieldError>> for Findings {
     fn from(errors: Vec<FieldError>) -> Self {
-        Self::errors(errors)
+        Self::from_errors(errors)
     }
 }
 
@@ -105,12 +105,12 @@ where
 {
     let new = match decode::<T>(new) {
         Ok(v) => v,
-        Err(e) => return Findings::errors(vec![e]),
+        Err(e) => return Findings::from_errors(vec![e]),
     };
     let old = match old.map(decode::<T>).transpose() {
         Ok(v) => v,
         Err(e) => {
-            return Findings::errors(vec![FieldError::new(
+            return Findings::from_errors(vec![FieldError::new(
                 format!("(old object) {}", e.field),
                 e.message,
             )]);
@@ -155,7 +155,7 @@ mod tests {
 
     #[test]
     fn the_message_names_every_field() {
-        let findings = Findings::errors(vec![
+        let findings = Findings::from_errors(vec![
             FieldError::new("spec.a", "is wrong"),
             FieldError::new("spec.b", "is missing"),
         ]);

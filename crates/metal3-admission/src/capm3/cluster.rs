@@ -24,12 +24,12 @@ fn cluster_spec_errors(spec: &Metal3ClusterSpec, path: &str, need_port: bool) ->
 
 /// The rules of a Metal3Cluster: an endpoint host (the port is defaulted).
 pub fn metal3cluster(new: &Metal3Cluster) -> Findings {
-    Findings::errors(cluster_spec_errors(&new.spec, "spec", false))
+    Findings::from_errors(cluster_spec_errors(&new.spec, "spec", false))
 }
 
 /// The rules of a Metal3ClusterTemplate: an endpoint host and port.
 pub fn metal3clustertemplate(new: &Metal3ClusterTemplate) -> Findings {
-    Findings::errors(cluster_spec_errors(
+    Findings::from_errors(cluster_spec_errors(
         &new.spec.template.spec,
         "spec.template.spec",
         true,

@@ -40,5 +40,5 @@ pub fn metal3data(new: &Metal3Data, old: Option<&Metal3Data>) -> Findings {
             ));
         }
     }
-    Findings::errors(out)
+    Findings::from_errors(out)
 }

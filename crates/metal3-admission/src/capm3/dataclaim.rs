@@ -29,5 +29,5 @@ pub fn metal3dataclaim(new: &Metal3DataClaim, old: Option<&Metal3DataClaim>) -> 
             format!("the template must be in the claim's namespace {namespace:?}"),
         ));
     }
-    Findings::errors(out)
+    Findings::from_errors(out)
 }

@@ -113,14 +113,14 @@ pub fn metal3machine(new: &Metal3Machine) -> Findings {
         &ns,
         "spec.networkData",
     ));
-    Findings::errors(out)
+    Findings::from_errors(out)
 }
 
 /// The rules of a Metal3MachineTemplate: the image unless a custom deploy is given.
 pub fn metal3machinetemplate(new: &Metal3MachineTemplate) -> Findings {
     let spec = &new.spec.template.spec;
     if spec.custom_deploy.method.is_empty() {
-        Findings::errors(validate_image(&spec.image, "spec.template.spec.image"))
+        Findings::from_errors(validate_image(&spec.image, "spec.template.spec.image"))
     } else {
         Findings::default()
     }

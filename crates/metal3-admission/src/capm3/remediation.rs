@@ -40,7 +40,7 @@ fn strategy_errors(strategy: &RemediationStrategy, path: &str) -> Vec<FieldError
 
 /// The rules of a Metal3Remediation: its strategy, when it has one.
 pub fn metal3remediation(new: &Metal3Remediation) -> Findings {
-    Findings::errors(
+    Findings::from_errors(
         new.spec
             .strategy
             .as_ref()
@@ -52,7 +52,7 @@ pub fn metal3remediation(new: &Metal3Remediation) -> Findings {
 /// The rules of a Metal3RemediationTemplate: its strategy (defaulted before it is judged).
 pub fn metal3remediationtemplate(new: &Metal3RemediationTemplate) -> Findings {
     let strategy = new.spec.template.spec.strategy.clone().unwrap_or_default();
-    Findings::errors(strategy_errors(&strategy, "spec.template.spec.strategy"))
+    Findings::from_errors(strategy_errors(&strategy, "spec.template.spec.strategy"))
 }
 
 /// Upstream's defaults of a Metal3RemediationTemplate's strategy: type Reboot, timeout 600 s,
