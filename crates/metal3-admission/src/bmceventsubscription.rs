@@ -2,8 +2,9 @@
 
 use metal3_api::v1alpha1::BMCEventSubscription;
 
+use metal3_bmc::url::parse_request_uri;
+
 use crate::FieldError;
-use crate::syntax::request_uri;
 
 /// Validates a BMCEventSubscription on create (`old` is `None`) or update. Subscriptions are
 /// immutable: the BMC holds them, so a change means deleting and creating again.
@@ -36,12 +37,12 @@ pub fn validate_bmceventsubscription(
             "spec.destination",
             "destination cannot be empty",
         )),
-        destination => match request_uri(destination) {
+        destination => match parse_request_uri(destination) {
             Err(e) => errors.push(FieldError::new(
                 "spec.destination",
                 format!("destination is invalid: {e}"),
             )),
-            Ok((_, path)) if path.is_empty() => errors.push(FieldError::new(
+            Ok(url) if url.path.is_empty() => errors.push(FieldError::new(
                 "spec.destination",
                 format!("hostname-only destination must have a trailing slash ({destination}/)"),
             )),

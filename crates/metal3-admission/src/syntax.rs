@@ -1,131 +1,21 @@
 //! Small syntax checks the upstream webhooks get from Go's standard library, reproduced so that
-//! the same inputs are accepted and rejected: request URIs (`url.ParseRequestURI`), MAC
-//! addresses (`net.ParseMAC`) and UUIDs (`uuid.Parse`).
+//! the same inputs are accepted and rejected: URLs of images (`url.ParseRequestURI`, whose one
+//! copy is [`metal3_bmc::url`]), MAC addresses (`net.ParseMAC`) and UUIDs (`uuid.Parse`).
+
+use metal3_bmc::url::parse_request_uri;
 
 /// URL schemes accepted for images and data images.
 pub const ALLOWED_URL_SCHEMES: &[&str] = &["http", "https", "ftp", "gopher", "oci"];
 
 /// Checks `input` the way upstream's `validateURL` does: it must parse as an absolute request
-/// URI and use one of [`ALLOWED_URL_SCHEMES`]. The error says what is wrong.
+/// URI (Go's `url.ParseRequestURI`, [`metal3_bmc::url::parse_request_uri`]) and use one of
+/// [`ALLOWED_URL_SCHEMES`]. The error says what is wrong.
 pub fn check_url(input: &str) -> Result<(), String> {
-    let scheme = parse_request_uri(input)?;
+    let scheme = parse_request_uri(input)?.scheme;
     if !ALLOWED_URL_SCHEMES.contains(&scheme.as_str()) {
         return Err(format!("invalid scheme in URL, \"{scheme}\" not allowed"));
     }
     Ok(())
-}
-
-/// Parses like Go's `url.ParseRequestURI` and returns the (lower-cased) scheme, empty for an
-/// absolute path.
-pub fn parse_request_uri(input: &str) -> Result<String, String> {
-    request_uri(input).map(|(scheme, _)| scheme)
-}
-
-/// Like [`parse_request_uri`], returning the scheme and the path (`""` for `http://host`).
-pub fn request_uri(input: &str) -> Result<(String, String), String> {
-    let fail = |why: &str| Err(format!("parse \"{input}\": {why}"));
-    if input.is_empty() {
-        return fail("empty url");
-    }
-    if input.chars().any(|c| c.is_ascii_control()) {
-        return fail("net/url: invalid control character in URL");
-    }
-    if input.starts_with('/') {
-        let path = input.split('?').next().unwrap_or_default();
-        return Ok((String::new(), path.to_string()));
-    }
-    // scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) ":"
-    let Some(colon) = input.find(':') else {
-        return fail("invalid URI for request");
-    };
-    let scheme = &input[..colon];
-    let mut chars = scheme.chars();
-    match chars.next() {
-        None => return fail("missing protocol scheme"),
-        Some(c) if !c.is_ascii_alphabetic() => {
-            // Go treats a leading non-letter as "no scheme at all".
-            return fail("invalid URI for request");
-        }
-        Some(_) => {}
-    }
-    if !chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')) {
-        return fail("invalid URI for request");
-    }
-    let rest = &input[colon + 1..];
-    // A scheme followed by a rootless path is an opaque URI (`mailto:x`), which parses.
-    if !rest.starts_with('/') {
-        return Ok((scheme.to_ascii_lowercase(), String::new()));
-    }
-    let rest = rest.split('?').next().unwrap_or_default();
-    let path = match rest.strip_prefix("//") {
-        Some(authority_and_path) => {
-            let (authority, path) = match authority_and_path.find('/') {
-                Some(i) => authority_and_path.split_at(i),
-                None => (authority_and_path, ""),
-            };
-            if let Err(why) = check_authority(authority) {
-                return fail(&why);
-            }
-            path
-        }
-        None => rest,
-    };
-    Ok((scheme.to_ascii_lowercase(), path.to_string()))
-}
-
-fn check_authority(authority: &str) -> Result<(), String> {
-    let (userinfo, host) = match authority.rfind('@') {
-        Some(at) => (Some(&authority[..at]), &authority[at + 1..]),
-        None => (None, authority),
-    };
-    if let Some(userinfo) = userinfo
-        && !userinfo
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-._:~!$&'()*+,;=%@".contains(c))
-    {
-        return Err("net/url: invalid userinfo".into());
-    }
-    check_host(host)
-}
-
-fn check_host(host: &str) -> Result<(), String> {
-    if let Some(bracketed) = host.strip_prefix('[') {
-        let Some(end) = bracketed.find(']') else {
-            return Err("missing ']' in host".into());
-        };
-        let (addr, after) = (&bracketed[..end], &bracketed[end + 1..]);
-        let addr = addr.split('%').next().unwrap_or_default();
-        if addr.parse::<std::net::Ipv6Addr>().is_err() {
-            return Err(format!("invalid host: {addr:?} is not an IPv6 address"));
-        }
-        return match after {
-            "" => Ok(()),
-            port if port.starts_with(':') => check_port(&port[1..]),
-            other => Err(format!("invalid port {other:?} after host")),
-        };
-    }
-    let (name, port) = match host.rfind(':') {
-        Some(i) => (&host[..i], Some(&host[i + 1..])),
-        None => (host, None),
-    };
-    if let Some(port) = port {
-        check_port(port)?;
-    }
-    if let Some(bad) = name
-        .chars()
-        .find(|c| c.is_ascii_whitespace() || "{}|\\^`#".contains(*c))
-    {
-        return Err(format!("invalid character {bad:?} in host name"));
-    }
-    Ok(())
-}
-
-fn check_port(port: &str) -> Result<(), String> {
-    if port.chars().all(|c| c.is_ascii_digit()) {
-        Ok(())
-    } else {
-        Err(format!("invalid port \":{port}\" after host"))
-    }
 }
 
 /// Checks a hardware address the way Go's `net.ParseMAC` does: 6, 8 or 20 octets written as
@@ -224,18 +114,6 @@ mod tests {
             let err = check_url(input).expect_err(input);
             assert!(err.contains(message), "{input}: {err}");
         }
-    }
-
-    #[test]
-    fn request_uri_paths() {
-        let path = |s: &str| request_uri(s).map(|(_, p)| p);
-        assert_eq!(path("http://example.com"), Ok(String::new()));
-        assert_eq!(path("http://example.com/"), Ok("/".into()));
-        assert_eq!(
-            path("https://example.com:8443/events?x=1"),
-            Ok("/events".into())
-        );
-        assert_eq!(path("/only/path"), Ok("/only/path".into()));
     }
 
     #[test]

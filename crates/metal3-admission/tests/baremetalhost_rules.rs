@@ -1,7 +1,7 @@
 //! Every BareMetalHost admission rule, create and update, driven through the same entry point
 //! the webhook and `metal3 validate` use (`validate_value` on JSON objects).
 
-use metal3_admission::{FieldError, Outcome, validate_value};
+use metal3_admission::{FieldError, Verdict, validate_value};
 use serde_json::{Value, json};
 
 /// A valid host: redfish-virtualmedia BMC, online, no image.
@@ -44,8 +44,8 @@ fn merge(target: &mut Value, patch: &Value) {
 
 fn errors(new: &Value, old: Option<&Value>) -> Vec<FieldError> {
     match validate_value(new, old) {
-        Outcome::Checked(errors) => errors,
-        Outcome::NotOurs => panic!("a BareMetalHost is ours"),
+        Verdict::Checked(found) => found.errors,
+        Verdict::NotOurs => panic!("a BareMetalHost is ours"),
     }
 }
 

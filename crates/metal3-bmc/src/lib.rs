@@ -6,11 +6,14 @@
 //! error messages, and the resulting [`BmcAddress`] knows the Ironic driver, the hardware
 //! interfaces, the capabilities (boot MAC needed, secure boot, ISO boot, provisioning network)
 //! and the Ironic `driver_info` of the address. Pure logic, no I/O.
+//!
+//! [`url`] is the Go URL parsing this rests on (`url.Parse`, and `url.ParseRequestURI`, which
+//! the admission rules use for image and event URLs), kept here so there is one copy of it.
 
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-mod url;
+pub mod url;
 
 /// Why an address was rejected. The messages are upstream's, word for word.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

@@ -1,11 +1,13 @@
-//! The subset of Go's `net/url` and `net` parsing that upstream's BMC address handling relies
-//! on. Upstream accepts or rejects an address according to Go's exact rules (opaque URLs, which
-//! characters a host may hold, when a port is valid), so we reproduce those rules rather than
-//! use a WHATWG URL parser, which accepts and normalises different inputs.
+//! Go's URL parsing (`net/url`), reproduced where Metal³ must accept and reject exactly what
+//! upstream's Go code does: [`parse`] is `url.Parse` (BMC addresses), [`parse_request_uri`] is
+//! `url.ParseRequestURI` (image, firmware and event-destination URLs in the admission rules).
+//! Upstream's verdicts depend on Go's exact rules (opaque URLs, which characters a host may
+//! hold, when a port is valid, percent escapes), so we reproduce those rules rather than use a
+//! WHATWG URL parser, which accepts and normalises different inputs. Pure, no I/O.
 
 /// A parsed URL, with the fields upstream reads.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub(crate) struct GoUrl {
+pub struct GoUrl {
     /// Lower-cased scheme, empty when there is none.
     pub scheme: String,
     /// What follows `scheme:` when it does not start with `/` (`ipmi:10.0.0.1`).
@@ -50,12 +52,21 @@ fn valid_optional_port(port: &str) -> bool {
     }
 }
 
-/// Go's `url.Parse`. The error text is what Go prints: `parse "<input>": <reason>`.
-pub(crate) fn parse(raw: &str) -> Result<GoUrl, String> {
-    parse_inner(raw).map_err(|reason| format!("parse {raw:?}: {reason}"))
+/// Go's `url.Parse`: an absolute URL or a relative reference, with an optional `#fragment`.
+/// The error text is what Go prints: `parse "<input>": <reason>`.
+pub fn parse(raw: &str) -> Result<GoUrl, String> {
+    parse_reference(raw).map_err(|reason| format!("parse {raw:?}: {reason}"))
 }
 
-fn parse_inner(raw: &str) -> Result<GoUrl, String> {
+/// Go's `url.ParseRequestURI`: `raw` must be an absolute URI (`scheme:…`) or an absolute path,
+/// and has no fragment (a `#` is part of the path or host). The error text is what Go prints:
+/// `parse "<input>": <reason>`.
+pub fn parse_request_uri(raw: &str) -> Result<GoUrl, String> {
+    parse_uri(raw, true).map_err(|reason| format!("parse {raw:?}: {reason}"))
+}
+
+/// Go's `url.Parse` without the error wrapping: the fragment is cut off first.
+fn parse_reference(raw: &str) -> Result<GoUrl, String> {
     let (raw, fragment) = match raw.split_once('#') {
         Some((before, after)) => (before, Some(after)),
         None => (raw, None),
@@ -63,8 +74,17 @@ fn parse_inner(raw: &str) -> Result<GoUrl, String> {
     if let Some(fragment) = fragment {
         unescape(fragment, Mode::Fragment)?;
     }
+    parse_uri(raw, false)
+}
+
+/// Go's `url.parse`: the common core of [`parse`] and [`parse_request_uri`], the latter with
+/// `via_request` (no empty input, no relative references).
+fn parse_uri(raw: &str, via_request: bool) -> Result<GoUrl, String> {
     if raw.bytes().any(|b| b < 0x20 || b == 0x7f) {
         return Err("net/url: invalid control character in URL".into());
+    }
+    if raw.is_empty() && via_request {
+        return Err("empty url".into());
     }
     let mut url = GoUrl::default();
     if raw.is_empty() || raw == "*" {
@@ -86,13 +106,17 @@ fn parse_inner(raw: &str) -> Result<GoUrl, String> {
             url.opaque = rest.to_string();
             return Ok(url);
         }
+        if via_request {
+            return Err("invalid URI for request".into());
+        }
         let first_segment = rest.split('/').next().unwrap_or_default();
         if first_segment.contains(':') {
             return Err("first path segment in URL cannot contain colon".into());
         }
     }
     let mut rest = rest;
-    if (!url.scheme.is_empty() || !rest.starts_with("///")) && rest.starts_with("//") {
+    let authority_allowed = !url.scheme.is_empty() || (!via_request && !rest.starts_with("///"));
+    if authority_allowed && rest.starts_with("//") {
         let after = &rest[2..];
         let (authority, path) = match after.find('/') {
             Some(i) => (&after[..i], &after[i..]),
@@ -328,6 +352,67 @@ mod tests {
             assert!(err.starts_with(&format!("parse {input:?}: ")), "{err}");
             assert!(err.ends_with(reason), "{input}: {err}");
         }
+    }
+
+    #[test]
+    fn request_uris_as_go_parses_them() {
+        for ok in [
+            "http://images/os.img",
+            "https://a.b:8080/x?y",
+            "file:///var/img",
+            "oci://quay.io/x:1",
+            "/abs/path",
+        ] {
+            assert!(parse_request_uri(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            "relative/path",
+            "http://bad host/x",
+            "1http://x",
+            "http://x/\u{7}",
+        ] {
+            assert!(parse_request_uri(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn request_uri_paths() {
+        let path = |s: &str| parse_request_uri(s).map(|u| u.path);
+        assert_eq!(path("http://example.com"), Ok(String::new()));
+        assert_eq!(path("http://example.com/"), Ok("/".into()));
+        assert_eq!(
+            path("https://example.com:8443/events?x=1"),
+            Ok("/events".into())
+        );
+        assert_eq!(path("/only/path"), Ok("/only/path".into()));
+    }
+
+    #[test]
+    fn request_uris_differ_from_references_as_in_go() {
+        // No fragment in a request URI: `#` stays in the path, and is refused in a host.
+        assert_eq!(
+            parse_request_uri("http://h/a#b").map(|u| u.path),
+            Ok("/a#b".into())
+        );
+        assert!(parse("http://h#b").is_ok());
+        assert!(parse_request_uri("http://h#b").is_err());
+        // Relative references and empty input parse as URLs, not as request URIs.
+        assert!(parse("").is_ok());
+        assert_eq!(
+            parse_request_uri(""),
+            Err("parse \"\": empty url".to_string())
+        );
+        assert_eq!(
+            parse_request_uri("test1"),
+            Err("parse \"test1\": invalid URI for request".to_string())
+        );
+        // `//host/path` without a scheme is a path for a request.
+        assert_eq!(
+            parse_request_uri("//h/p").map(|u| (u.host, u.path)),
+            Ok((String::new(), "//h/p".into()))
+        );
+        assert_eq!(parse("//h/p").map(|u| u.host), Ok("h".into()));
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The reboot remediation of an unhealthy machine, as a pure decision: given what is observed
 //! (phase, power, the reboot annotation, the Node, time since the attempt started), the next
-//! step. The controller ([`crate::remediation_controller`]) observes, applies the step, and
+//! step. The controller ([`crate::controller::remediation`]) observes, applies the step, and
 //! looks again.
 //!
 //! An attempt powers the host off through a reboot annotation, takes the Node out of service

@@ -14,7 +14,7 @@ use kube::api::{Api, DeleteParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 use metal3_api::v1alpha1::{BareMetalHost, ProvisioningState};
-use metal3_capm3::admission::{DEFAULTED, KINDS, mutate_path, validate_path};
+use metal3_capm3::webhook::{DEFAULTED, KINDS, mutate_path, validate_path};
 use metal3_capm3_api::crds::CONVERSION_PATH;
 use metal3_capm3_api::v1beta2::{Metal3DataTemplate, Metal3Machine};
 use serde_json::{Value, json};

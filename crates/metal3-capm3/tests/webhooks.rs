@@ -17,7 +17,7 @@ use k8s_openapi::api::admissionregistration::v1::{
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
 use kube::{Client, ResourceExt};
-use metal3_capm3::admission::{DEFAULTED, KINDS, mutate_path, validate_path};
+use metal3_capm3::webhook::{DEFAULTED, KINDS, mutate_path, validate_path};
 use metal3_capm3_api::GROUP;
 use metal3_capm3_api::consts::CONVERSION_DATA_ANNOTATION;
 use metal3_capm3_api::crds::{CONVERSION_PATH, with_conversion_webhook};
@@ -93,7 +93,7 @@ fn server() -> &'static Server {
                 .enable_all()
                 .build()
                 .expect("runtime");
-            let router = metal3_capm3::admission::router().layer(axum::middleware::from_fn(
+            let router = metal3_capm3::webhook::router().layer(axum::middleware::from_fn(
                 |request: axum::extract::Request, next: axum::middleware::Next| async move {
                     if request.uri().path() == CONVERSION_PATH {
                         CONVERSIONS.fetch_add(1, Ordering::SeqCst);

@@ -71,7 +71,7 @@ pub fn run(args: &Args) -> Result<ExitCode> {
             let dir = args.webhook_cert_dir.clone();
             info!(%addr, "serving the conversion, defaulting and validating webhooks");
             tokio::spawn(async move {
-                let router = metal3_capm3::admission::router();
+                let router = metal3_capm3::webhook::router();
                 if let Err(e) = metal3_kube::webhook::serve_router(addr, &dir, router).await {
                     tracing::error!(error = %e, "the webhook server stopped");
                 }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use metal3_admission::{Outcome, validate_value};
+use metal3_admission::{Findings, Verdict, validate_value};
 use serde_json::Value;
 
 #[derive(clap::Args, Debug)]
@@ -90,7 +90,9 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     for path in &args.files {
         for object in read_documents(path)? {
             let key = ObjectKey::of(&object);
-            if let Outcome::Checked(errors) = validate_value(&object, old.get(&key)) {
+            if let Verdict::Checked(Findings { errors, .. }) =
+                validate_value(&object, old.get(&key))
+            {
                 for error in &errors {
                     println!("{key}: {error}");
                 }

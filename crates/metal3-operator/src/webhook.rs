@@ -9,7 +9,7 @@ use axum::Router;
 use axum::routing::post;
 use kube::core::DynamicObject;
 use kube::core::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview, Operation};
-use metal3_admission::{FieldError, Outcome};
+use metal3_admission::{FieldError, Verdict};
 use metal3_kube::webhook::{answer, serve_router, serve_router_on};
 
 /// The kinds with validating webhooks, and their paths.
@@ -46,9 +46,9 @@ pub fn review(request: &AdmissionRequest<DynamicObject>) -> AdmissionResponse {
         return response.deny("the object could not be read");
     };
     match metal3_admission::validate_value(&new, old.as_ref()) {
-        Outcome::NotOurs => response,
-        Outcome::Checked(errors) if errors.is_empty() => response,
-        Outcome::Checked(errors) => response.deny(message(&errors)),
+        Verdict::NotOurs => response,
+        Verdict::Checked(found) if found.errors.is_empty() => response,
+        Verdict::Checked(found) => response.deny(message(&found.errors)),
     }
 }
 

@@ -20,11 +20,11 @@ use metal3_capm3_api::v1beta2::{
 
 use crate::capi::{self, Cluster};
 use crate::conditions::{set, summarize};
-use crate::{Ctx, Error};
+use crate::context::{Context, Error};
 
 /// The controller, woken by its Cluster's changes too.
-pub fn controller(ctx: &Ctx) -> Controller<Metal3Cluster> {
-    crate::controller_for::<Metal3Cluster>(ctx).watches(
+pub fn controller(ctx: &Context) -> Controller<Metal3Cluster> {
+    crate::context::controller_for::<Metal3Cluster>(ctx).watches(
         ctx.scoped::<Cluster>(),
         kube::runtime::watcher::Config::default(),
         |cluster: Cluster| {
@@ -35,8 +35,8 @@ pub fn controller(ctx: &Ctx) -> Controller<Metal3Cluster> {
 }
 
 /// One pass over a Metal3Cluster.
-pub async fn reconcile(m3c: Arc<Metal3Cluster>, ctx: Arc<Ctx>) -> Result<Action, Error> {
-    let Some(m3c) = crate::fresh(&ctx, &*m3c).await?.map(Arc::new) else {
+pub async fn reconcile(m3c: Arc<Metal3Cluster>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let Some(m3c) = crate::context::fresh(&ctx, &*m3c).await?.map(Arc::new) else {
         return Ok(Action::await_change());
     };
     let ns = m3c.namespace().unwrap_or_default();
@@ -93,34 +93,7 @@ pub async fn reconcile(m3c: Arc<Metal3Cluster>, ctx: Arc<Ctx>) -> Result<Action,
     );
 
     if m3c.metadata.deletion_timestamp.is_some() {
-        set(
-            &mut status.conditions,
-            c::READY,
-            ConditionStatus::False,
-            c::DELETING_REASON,
-            "",
-            generation,
-        );
-        let machines = ctx
-            .api::<Metal3Machine>(&ns)
-            .list_metadata(
-                &ListParams::default()
-                    .labels(&format!("{CLUSTER_NAME_LABEL}={}", cluster.name_any())),
-            )
-            .await?;
-        if !machines.items.is_empty() {
-            crate::patch::write(&api, &m3c, &new).await?;
-            return Ok(Action::requeue(ctx.config.requeue));
-        }
-        new.metadata.finalizers = Some(
-            m3c.finalizers()
-                .iter()
-                .filter(|f| *f != CLUSTER_FINALIZER)
-                .cloned()
-                .collect(),
-        );
-        crate::patch::write(&api, &m3c, &new).await?;
-        return Ok(Action::await_change());
+        return delete(&ctx, &m3c, new, &cluster).await;
     }
 
     if !m3c.finalizers().iter().any(|f| f == CLUSTER_FINALIZER) {
@@ -129,8 +102,23 @@ pub async fn reconcile(m3c: Arc<Metal3Cluster>, ctx: Arc<Ctx>) -> Result<Action,
             .get_or_insert_with(Vec::new)
             .push(CLUSTER_FINALIZER.into());
     }
+    record_endpoint(&mut new, generation);
+    if new.status != m3c.status {
+        new.status.get_or_insert_with(Default::default).last_updated =
+            Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+                k8s_openapi::jiff::Timestamp::now(),
+            ));
+    }
+    crate::patch::write(&api, &m3c, &new).await?;
+    Ok(Action::await_change())
+}
+
+/// Records whether the control-plane endpoint is known (the infrastructure is provisioned
+/// once it is) in the status and its conditions.
+fn record_endpoint(new: &mut Metal3Cluster, generation: Option<i64>) {
+    let valid = new.spec.control_plane_endpoint.is_valid();
     let status = new.status.get_or_insert_with(Default::default);
-    if new.spec.control_plane_endpoint.is_valid() {
+    if valid {
         status.initialization.provisioned = Some(true);
         set(
             &mut status.conditions,
@@ -168,12 +156,44 @@ pub async fn reconcile(m3c: Arc<Metal3Cluster>, ctx: Arc<Ctx>) -> Result<Action,
         &[c::BAREMETAL_INFRASTRUCTURE_READY],
         generation,
     );
-    if new.status != m3c.status {
-        new.status.get_or_insert_with(Default::default).last_updated =
-            Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
-                k8s_openapi::jiff::Timestamp::now(),
-            ));
+}
+
+/// The pass of a Metal3Cluster being deleted: it waits for the cluster's Metal3Machines to be
+/// gone, then drops its finalizer.
+async fn delete(
+    ctx: &Context,
+    m3c: &Metal3Cluster,
+    mut new: Metal3Cluster,
+    cluster: &Cluster,
+) -> Result<Action, Error> {
+    let ns = m3c.namespace().unwrap_or_default();
+    let api = ctx.api::<Metal3Cluster>(&ns);
+    let status = new.status.get_or_insert_with(Default::default);
+    set(
+        &mut status.conditions,
+        c::READY,
+        ConditionStatus::False,
+        c::DELETING_REASON,
+        "",
+        m3c.metadata.generation,
+    );
+    let machines = ctx
+        .api::<Metal3Machine>(&ns)
+        .list_metadata(
+            &ListParams::default().labels(&format!("{CLUSTER_NAME_LABEL}={}", cluster.name_any())),
+        )
+        .await?;
+    if !machines.items.is_empty() {
+        crate::patch::write(&api, m3c, &new).await?;
+        return Ok(Action::requeue(ctx.config.requeue));
     }
-    crate::patch::write(&api, &m3c, &new).await?;
+    new.metadata.finalizers = Some(
+        m3c.finalizers()
+            .iter()
+            .filter(|f| *f != CLUSTER_FINALIZER)
+            .cloned()
+            .collect(),
+    );
+    crate::patch::write(&api, m3c, &new).await?;
     Ok(Action::await_change())
 }

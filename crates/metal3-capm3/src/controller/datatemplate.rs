@@ -19,7 +19,7 @@ use metal3_capm3_api::v1beta2::{
 };
 
 use crate::capi::{self, Cluster};
-use crate::{Ctx, Error};
+use crate::context::{Context, Error};
 
 /// The lowest index ≥ 0 that no entry uses.
 pub fn lowest_free_index(entries: &[IndexEntry]) -> i32 {
@@ -38,8 +38,8 @@ fn template_of_claim(claim: &Metal3DataClaim) -> Option<ObjectRef<Metal3DataTemp
 }
 
 /// The controller, woken by claims and data of its templates.
-pub fn controller(ctx: &Ctx) -> Controller<Metal3DataTemplate> {
-    crate::controller_for::<Metal3DataTemplate>(ctx)
+pub fn controller(ctx: &Context) -> Controller<Metal3DataTemplate> {
+    crate::context::controller_for::<Metal3DataTemplate>(ctx)
         .watches(
             ctx.scoped::<Metal3DataClaim>(),
             watcher::Config::default(),
@@ -64,8 +64,11 @@ fn named_template(claim: &Metal3DataClaim, template: &str) -> bool {
 }
 
 /// One pass over a Metal3DataTemplate.
-pub async fn reconcile(template: Arc<Metal3DataTemplate>, ctx: Arc<Ctx>) -> Result<Action, Error> {
-    let Some(template) = crate::fresh(&ctx, &*template).await?.map(Arc::new) else {
+pub async fn reconcile(
+    template: Arc<Metal3DataTemplate>,
+    ctx: Arc<Context>,
+) -> Result<Action, Error> {
+    let Some(template) = crate::context::fresh(&ctx, &*template).await?.map(Arc::new) else {
         return Ok(Action::await_change());
     };
     let ns = template.namespace().unwrap_or_default();
@@ -159,7 +162,7 @@ pub async fn reconcile(template: Arc<Metal3DataTemplate>, ctx: Arc<Ctx>) -> Resu
     Ok(Action::await_change())
 }
 
-async fn claim_paused(ctx: &Ctx, ns: &str, claim: &Metal3DataClaim) -> Result<bool, Error> {
+async fn claim_paused(ctx: &Context, ns: &str, claim: &Metal3DataClaim) -> Result<bool, Error> {
     if claim.annotations().contains_key(CAPI_PAUSED_ANNOTATION) {
         return Ok(true);
     }
@@ -174,7 +177,7 @@ async fn claim_paused(ctx: &Ctx, ns: &str, claim: &Metal3DataClaim) -> Result<bo
 }
 
 async fn render_claim(
-    ctx: &Ctx,
+    ctx: &Context,
     ns: &str,
     template: &Metal3DataTemplate,
     claim: &Metal3DataClaim,
@@ -254,7 +257,7 @@ async fn render_claim(
 }
 
 async fn release_claim(
-    ctx: &Ctx,
+    ctx: &Context,
     ns: &str,
     template: &str,
     claim: &Metal3DataClaim,

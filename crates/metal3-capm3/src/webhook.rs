@@ -1,7 +1,8 @@
 //! The CAPM3 webhook server: `/convert` (the `ConversionReview` of all nine kinds, running
 //! [`metal3_capm3_api::conversion`]), and the defaulting (`/mutate-…`) and validating
-//! (`/validate-…`) admission webhooks at upstream's paths, running [`crate::webhooks`]. Served
-//! over TLS like the operator's webhooks (`metal3_kube::webhook::serve_router`).
+//! (`/validate-…`) admission webhooks at upstream's paths, running the pure rules of
+//! [`metal3_admission::capm3`]. Served over TLS like the operator's webhooks
+//! (`metal3_kube::webhook::serve_router`).
 
 use axum::Json;
 use axum::Router;
@@ -12,7 +13,8 @@ use kube::core::{DynamicObject, Status};
 use metal3_capm3_api::conversion;
 use metal3_capm3_api::crds::CONVERSION_PATH;
 
-use crate::webhooks::{self, FieldError, Outcome};
+use metal3_admission::Verdict;
+use metal3_admission::capm3 as rules;
 
 /// The kinds and the lower-case names in their webhook paths.
 pub const KINDS: &[(&str, &str)] = &[
@@ -63,14 +65,6 @@ pub fn convert_review(review: ConversionReview) -> ConversionReview {
     .into_review()
 }
 
-fn message(errors: &[FieldError]) -> String {
-    errors
-        .iter()
-        .map(|e| format!("{}: {}", e.field, e.message))
-        .collect::<Vec<_>>()
-        .join("; ")
-}
-
 fn object_json(o: &DynamicObject) -> Option<serde_json::Value> {
     serde_json::to_value(o).ok()
 }
@@ -85,15 +79,16 @@ pub fn validate_request(request: &AdmissionRequest<DynamicObject>) -> AdmissionR
         return response.deny("the object could not be read");
     };
     let old = request.old_object.as_ref().and_then(object_json);
-    match webhooks::validate(&request.kind.kind, &new, old.as_ref()) {
-        Outcome::NotOurs => response,
-        Outcome::Checked(verdict) => {
+    match rules::validate(&request.kind.kind, &new, old.as_ref()) {
+        Verdict::NotOurs => response,
+        Verdict::Checked(findings) => {
             let mut response = response;
-            response.warnings = (!verdict.warnings.is_empty()).then_some(verdict.warnings);
-            if verdict.errors.is_empty() {
+            let message = findings.message();
+            response.warnings = (!findings.warnings.is_empty()).then_some(findings.warnings);
+            if findings.errors.is_empty() {
                 response
             } else {
-                response.deny(message(&verdict.errors))
+                response.deny(message)
             }
         }
     }
@@ -108,7 +103,7 @@ pub fn mutate_request(request: &AdmissionRequest<DynamicObject>) -> AdmissionRes
     let Some(object) = request.object.as_ref().and_then(object_json) else {
         return response.deny("the object could not be read");
     };
-    match webhooks::default(&request.kind.kind, &object) {
+    match rules::default(&request.kind.kind, &object) {
         Ok(None) => response,
         Ok(Some(defaulted)) => {
             let patch = json_patch::diff(&object, &defaulted);
@@ -117,7 +112,7 @@ pub fn mutate_request(request: &AdmissionRequest<DynamicObject>) -> AdmissionRes
                 Err(e) => response.deny(format!("cannot encode the defaults: {e}")),
             }
         }
-        Err(e) => response.deny(format!("{}: {}", e.field, e.message)),
+        Err(e) => response.deny(e.to_string()),
     }
 }
 

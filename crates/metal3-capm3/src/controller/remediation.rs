@@ -23,17 +23,17 @@ use serde_json::json;
 use tracing::info;
 
 use crate::capi::{self, Machine};
+use crate::context::{Context, Error};
 use crate::remediation::{Facts, NodeFacts, Step, next};
-use crate::webhooks::DEFAULT_TIMEOUT_SECONDS;
-use crate::{Ctx, Error};
+use metal3_admission::capm3::DEFAULT_TIMEOUT_SECONDS;
 
 /// The Node taint that takes a powered-off node out of service.
 pub const OUT_OF_SERVICE_TAINT: &str = "node.kubernetes.io/out-of-service";
 
 /// The controller; a running remediation looks at its host every
 /// [`crate::Config::remediation_poll`].
-pub fn controller(ctx: &Ctx) -> Controller<Metal3Remediation> {
-    crate::controller_for::<Metal3Remediation>(ctx)
+pub fn controller(ctx: &Context) -> Controller<Metal3Remediation> {
+    crate::context::controller_for::<Metal3Remediation>(ctx)
 }
 
 fn reboot_key(m3r: &Metal3Remediation) -> String {
@@ -67,24 +67,70 @@ async fn drained(client: &Client, node: &str) -> Result<bool, Error> {
     Ok(!attached.items.iter().any(|a| a.spec.node_name == node))
 }
 
-/// One pass over a Metal3Remediation.
-pub async fn reconcile(m3r: Arc<Metal3Remediation>, ctx: Arc<Ctx>) -> Result<Action, Error> {
-    let Some(m3r) = crate::fresh(&ctx, &*m3r).await?.map(Arc::new) else {
+/// One pass over a Metal3Remediation: observe, ask [`next`] for the step, apply it, write.
+pub async fn reconcile(m3r: Arc<Metal3Remediation>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let Some(m3r) = crate::context::fresh(&ctx, &*m3r).await?.map(Arc::new) else {
         return Ok(Action::await_change());
     };
     let ns = m3r.namespace().unwrap_or_default();
-    let poll = ctx.config.remediation_poll;
+    let observed = observe(&ctx, &ns, &m3r).await?;
+    let step = next(&facts(&ctx, &m3r, &observed));
+    let api = ctx.api::<Metal3Remediation>(&ns);
+    let mut new = (*m3r).clone();
+    let after = apply(&ctx, &ns, &m3r, &mut new, &observed, step).await?;
+    match crate::patch::write(&api, &m3r, &new).await {
+        Ok(_) => Ok(after),
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(Action::await_change()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The objects around a remediation: the remediated Machine, its host and its Node.
+struct Observed {
+    machine: Machine,
+    host: BareMetalHost,
+    host_name: String,
+    hosts: Api<BareMetalHost>,
+    /// The workload cluster's Nodes.
+    nodes: Api<Node>,
+    /// The Machine's Node: `None` when absent, `Err` when reading it is forbidden.
+    node: Option<Result<Node, ()>>,
+    /// Whether the Node (when there is one) has the out-of-service taint and is drained.
+    node_facts: NodeFacts,
+}
+
+impl Observed {
+    /// The Node, when it exists and could be read.
+    fn node(&self) -> Option<&Node> {
+        self.node.as_ref().and_then(|n| n.as_ref().ok())
+    }
+
+    /// Merge-patches the host.
+    async fn patch_host(&self, patch: serde_json::Value) -> Result<BareMetalHost, kube::Error> {
+        self.hosts
+            .patch(
+                &self.host_name,
+                &PatchParams::default(),
+                &Patch::Merge(&patch),
+            )
+            .await
+    }
+}
+
+/// Reads the Machine owning the remediation, its Metal3Machine's host, and the Machine's Node
+/// in the workload cluster. A missing owner, machine or host is an error (retried).
+async fn observe(ctx: &Context, ns: &str, m3r: &Metal3Remediation) -> Result<Observed, Error> {
     let Some(owner) = capi::owner(m3r.owner_references(), capi::GROUP, Some("Machine")).cloned()
     else {
         return Err(Error::Other(
             "the Metal3Remediation has no owner Machine".into(),
         ));
     };
-    let Some(machine) = ctx.api::<Machine>(&ns).get_opt(&owner.name).await? else {
+    let Some(machine) = ctx.api::<Machine>(ns).get_opt(&owner.name).await? else {
         return Err(Error::Other(format!("Machine {} not found", owner.name)));
     };
     let m3m_name = machine.spec.infrastructure_ref.name.clone();
-    let Some(m3m) = ctx.api::<Metal3Machine>(&ns).get_opt(&m3m_name).await? else {
+    let Some(m3m) = ctx.api::<Metal3Machine>(ns).get_opt(&m3m_name).await? else {
         return Err(Error::Other(format!("Metal3Machine {m3m_name} not found")));
     };
     let Some(host_name) = m3m
@@ -96,13 +142,13 @@ pub async fn reconcile(m3r: Arc<Metal3Remediation>, ctx: Arc<Ctx>) -> Result<Act
             "Metal3Machine {m3m_name} has no BareMetalHost"
         )));
     };
-    let hosts = ctx.api::<BareMetalHost>(&ns);
+    let hosts = ctx.api::<BareMetalHost>(ns);
     let Some(host) = hosts.get_opt(&host_name).await? else {
         return Err(Error::Other(format!("BareMetalHost {host_name} not found")));
     };
     let workload = ctx
         .workloads
-        .client(&ctx.client, &ns, &machine.spec.cluster_name)
+        .client(&ctx.client, ns, &machine.spec.cluster_name)
         .await?;
     let nodes: Api<Node> = Api::all(workload.clone());
     let node = match machine.node_name() {
@@ -121,6 +167,19 @@ pub async fn reconcile(m3r: Arc<Metal3Remediation>, ctx: Arc<Ctx>) -> Result<Act
             drained: !ctx.out_of_service_taint || drained(&workload, &n.name_any()).await?,
         },
     };
+    Ok(Observed {
+        machine,
+        host,
+        host_name,
+        hosts,
+        nodes,
+        node,
+        node_facts,
+    })
+}
+
+/// What [`next`] decides from: the remediation's state and strategy, and what was observed.
+fn facts(ctx: &Context, m3r: &Metal3Remediation, observed: &Observed) -> Facts {
     let strategy = m3r.spec.strategy.clone().unwrap_or_default();
     let status = m3r.status.clone().unwrap_or_default();
     let since = status.last_remediated.as_ref().map(|t| {
@@ -132,15 +191,15 @@ pub async fn reconcile(m3r: Arc<Metal3Remediation>, ctx: Arc<Ctx>) -> Result<Act
     } else {
         DEFAULT_TIMEOUT_SECONDS
     };
-    let key = reboot_key(&m3r);
-    let facts = Facts {
+    let host = &observed.host;
+    Facts {
         phase: status.phase,
         reboot_strategy: strategy.r#type == Some(RemediationType::Reboot),
         has_finalizer: m3r.finalizers().iter().any(|f| f == REMEDIATION_FINALIZER),
         host_online: host.spec.online,
-        reboot_requested: host.annotations().contains_key(&key),
+        reboot_requested: host.annotations().contains_key(&reboot_key(m3r)),
         powered_on: host.status.as_ref().is_some_and(|s| s.powered_on),
-        node: node_facts,
+        node: observed.node_facts,
         node_backed_up: m3r
             .annotations()
             .contains_key(NODE_LABELS_BACKUP_ANNOTATION)
@@ -152,24 +211,26 @@ pub async fn reconcile(m3r: Arc<Metal3Remediation>, ctx: Arc<Ctx>) -> Result<Act
         timeout: Duration::from_secs(u64::try_from(timeout).unwrap_or(600)),
         retry_limit: strategy.retry_limit,
         retry_count: status.retry_count,
-    };
-    let step = next(&facts);
-    let api = ctx.api::<Metal3Remediation>(&ns);
-    let mut new = (*m3r).clone();
-    let now = || Some(Time(k8s_openapi::jiff::Timestamp::now()));
-    let patch_host = |p: serde_json::Value| {
-        let hosts = hosts.clone();
-        let name = host_name.clone();
-        async move {
-            hosts
-                .patch(&name, &PatchParams::default(), &Patch::Merge(&p))
-                .await
-        }
-    };
-    let node_ok = || match &node {
-        Some(Ok(n)) => Some(n.clone()),
-        _ => None,
-    };
+    }
+}
+
+fn now() -> Option<Time> {
+    Some(Time(k8s_openapi::jiff::Timestamp::now()))
+}
+
+/// Carries out `step`: on the host, the Node, the Machine, or in `new` (the remediation as it
+/// is to be written). Returns when to look again.
+async fn apply(
+    ctx: &Context,
+    ns: &str,
+    m3r: &Metal3Remediation,
+    new: &mut Metal3Remediation,
+    observed: &Observed,
+    step: Step,
+) -> Result<Action, Error> {
+    let host_name = &observed.host_name;
+    let key = reboot_key(m3r);
+    let poll = ctx.config.remediation_poll;
     let mut after = Action::requeue(poll);
     match step {
         Step::Nothing => after = Action::await_change(),
@@ -188,89 +249,49 @@ pub async fn reconcile(m3r: Arc<Metal3Remediation>, ctx: Arc<Ctx>) -> Result<Act
             .push(REMEDIATION_FINALIZER.into()),
         Step::PowerOff => {
             info!(host = %host_name, "remediation: powering the host off");
-            patch_host(json!({"metadata": {"annotations": {key.clone(): r#"{"mode":"hard"}"#}}}))
+            observed
+                .patch_host(json!({"metadata": {"annotations": {key: r#"{"mode":"hard"}"#}}}))
                 .await?;
         }
         Step::PowerOn => {
             info!(host = %host_name, "remediation: powering the host on again");
-            patch_host(json!({"metadata": {"annotations": {key.clone(): null}}})).await?;
+            observed
+                .patch_host(json!({"metadata": {"annotations": {key: null}}}))
+                .await?;
         }
         Step::WaitPoweredOff | Step::WaitPoweredOn | Step::WaitDrained => {}
         Step::TaintNode => {
-            if let Some(n) = node_ok() {
-                let mut taints = n
-                    .spec
-                    .clone()
-                    .unwrap_or_default()
-                    .taints
-                    .unwrap_or_default();
+            if let Some(n) = observed.node() {
+                let mut taints = taints_of(n);
                 taints.push(Taint {
                     key: OUT_OF_SERVICE_TAINT.into(),
                     value: Some("nodeshutdown".into()),
                     effect: "NoExecute".into(),
                     time_added: None,
                 });
-                let p = json!({"metadata": {"resourceVersion": n.metadata.resource_version}, "spec": {"taints": taints}});
-                nodes
-                    .patch(&n.name_any(), &PatchParams::default(), &Patch::Merge(&p))
-                    .await?;
+                write_taints(&observed.nodes, n, taints).await?;
             }
         }
         Step::UntaintNode => {
-            if let Some(n) = node_ok() {
-                let taints: Vec<Taint> = n
-                    .spec
-                    .clone()
-                    .unwrap_or_default()
-                    .taints
-                    .unwrap_or_default()
-                    .into_iter()
-                    .filter(|t| t.key != OUT_OF_SERVICE_TAINT)
-                    .collect();
-                let p = json!({"metadata": {"resourceVersion": n.metadata.resource_version}, "spec": {"taints": taints}});
-                nodes
-                    .patch(&n.name_any(), &PatchParams::default(), &Patch::Merge(&p))
-                    .await?;
+            if let Some(n) = observed.node() {
+                let mut taints = taints_of(n);
+                taints.retain(|t| t.key != OUT_OF_SERVICE_TAINT);
+                write_taints(&observed.nodes, n, taints).await?;
             }
         }
         Step::BackupNode => {
-            if let Some(n) = node_ok() {
-                let a = new.metadata.annotations.get_or_insert_with(BTreeMap::new);
-                a.insert(
-                    NODE_LABELS_BACKUP_ANNOTATION.into(),
-                    serde_json::to_string(&n.labels()).unwrap_or_default(),
-                );
-                a.insert(
-                    NODE_ANNOTATIONS_BACKUP_ANNOTATION.into(),
-                    serde_json::to_string(&n.annotations()).unwrap_or_default(),
-                );
+            if let Some(n) = observed.node() {
+                back_up_node(new, n);
             }
         }
         Step::DeleteNode => {
-            if let Some(n) = node_ok() {
-                match nodes.delete(&n.name_any(), &DeleteParams::default()).await {
-                    Ok(_) => {}
-                    Err(kube::Error::Api(s)) if s.code == 404 => {}
-                    Err(e) => return Err(e.into()),
-                }
+            if let Some(n) = observed.node() {
+                delete_node(&observed.nodes, n).await?;
             }
         }
         Step::RestoreNode => {
-            if let Some(n) = node_ok() {
-                let read = |k: &str| -> BTreeMap<String, String> {
-                    m3r.annotations()
-                        .get(k)
-                        .and_then(|v| serde_json::from_str(v).ok())
-                        .unwrap_or_default()
-                };
-                let p = json!({"metadata": {"labels": read(NODE_LABELS_BACKUP_ANNOTATION), "annotations": read(NODE_ANNOTATIONS_BACKUP_ANNOTATION)}});
-                nodes
-                    .patch(&n.name_any(), &PatchParams::default(), &Patch::Merge(&p))
-                    .await?;
-                if let Some(a) = new.metadata.annotations.as_mut() {
-                    a.remove(NODE_LABELS_BACKUP_ANNOTATION);
-                    a.remove(NODE_ANNOTATIONS_BACKUP_ANNOTATION);
-                }
+            if let Some(n) = observed.node() {
+                restore_node(&observed.nodes, n, m3r, new).await?;
             }
         }
         Step::EnterWaiting => {
@@ -278,10 +299,7 @@ pub async fn reconcile(m3r: Arc<Metal3Remediation>, ctx: Arc<Ctx>) -> Result<Act
         }
         Step::Finish => {
             info!(host = %host_name, "remediation done: the node is back");
-            if let Some(a) = new.metadata.annotations.as_mut() {
-                a.remove(NODE_LABELS_BACKUP_ANNOTATION);
-                a.remove(NODE_ANNOTATIONS_BACKUP_ANNOTATION);
-            }
+            forget_node_backup(new);
             new.metadata.finalizers = Some(
                 m3r.finalizers()
                     .iter()
@@ -299,26 +317,97 @@ pub async fn reconcile(m3r: Arc<Metal3Remediation>, ctx: Arc<Ctx>) -> Result<Act
             s.retry_count += 1;
         }
         Step::GiveUp => {
+            let machine = &observed.machine;
             info!(host = %host_name, machine = %machine.name_any(), "remediation failed; the Machine is to be replaced");
-            owner_remediated_false(&ctx, &ns, &machine).await?;
-            patch_host(
-                json!({"metadata": {"annotations": {UNHEALTHY_ANNOTATION: UNHEALTHY_VALUE}}}),
-            )
-            .await?;
+            owner_remediated_false(ctx, ns, machine).await?;
+            observed
+                .patch_host(
+                    json!({"metadata": {"annotations": {UNHEALTHY_ANNOTATION: UNHEALTHY_VALUE}}}),
+                )
+                .await?;
             new.status.get_or_insert_with(Default::default).phase =
                 Some(RemediationPhase::DeletingMachine);
         }
     }
-    match crate::patch::write(&api, &m3r, &new).await {
-        Ok(_) => Ok(after),
-        Err(kube::Error::Api(s)) if s.code == 404 => Ok(Action::await_change()),
+    Ok(after)
+}
+
+/// The Node's taints.
+fn taints_of(node: &Node) -> Vec<Taint> {
+    node.spec
+        .clone()
+        .unwrap_or_default()
+        .taints
+        .unwrap_or_default()
+}
+
+/// Replaces the Node's taints, pinned to the version read.
+async fn write_taints(nodes: &Api<Node>, node: &Node, taints: Vec<Taint>) -> Result<(), Error> {
+    let p = json!({"metadata": {"resourceVersion": node.metadata.resource_version}, "spec": {"taints": taints}});
+    nodes
+        .patch(&node.name_any(), &PatchParams::default(), &Patch::Merge(&p))
+        .await?;
+    Ok(())
+}
+
+/// Keeps the Node's labels and annotations in the remediation's annotations, to restore them
+/// on the Node that comes back.
+fn back_up_node(new: &mut Metal3Remediation, node: &Node) {
+    let a = new.metadata.annotations.get_or_insert_with(BTreeMap::new);
+    a.insert(
+        NODE_LABELS_BACKUP_ANNOTATION.into(),
+        serde_json::to_string(&node.labels()).unwrap_or_default(),
+    );
+    a.insert(
+        NODE_ANNOTATIONS_BACKUP_ANNOTATION.into(),
+        serde_json::to_string(&node.annotations()).unwrap_or_default(),
+    );
+}
+
+/// Drops the Node backup from the remediation's annotations.
+fn forget_node_backup(new: &mut Metal3Remediation) {
+    if let Some(a) = new.metadata.annotations.as_mut() {
+        a.remove(NODE_LABELS_BACKUP_ANNOTATION);
+        a.remove(NODE_ANNOTATIONS_BACKUP_ANNOTATION);
+    }
+}
+
+/// Deletes the Node (gone already is fine).
+async fn delete_node(nodes: &Api<Node>, node: &Node) -> Result<(), Error> {
+    match nodes
+        .delete(&node.name_any(), &DeleteParams::default())
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
         Err(e) => Err(e.into()),
     }
 }
 
+/// Puts the backed-up labels and annotations on the Node that came back, then drops the backup.
+async fn restore_node(
+    nodes: &Api<Node>,
+    node: &Node,
+    m3r: &Metal3Remediation,
+    new: &mut Metal3Remediation,
+) -> Result<(), Error> {
+    let read = |k: &str| -> BTreeMap<String, String> {
+        m3r.annotations()
+            .get(k)
+            .and_then(|v| serde_json::from_str(v).ok())
+            .unwrap_or_default()
+    };
+    let p = json!({"metadata": {"labels": read(NODE_LABELS_BACKUP_ANNOTATION), "annotations": read(NODE_ANNOTATIONS_BACKUP_ANNOTATION)}});
+    nodes
+        .patch(&node.name_any(), &PatchParams::default(), &Patch::Merge(&p))
+        .await?;
+    forget_node_backup(new);
+    Ok(())
+}
+
 /// Marks the Machine's v1beta1 `OwnerRemediated` condition false (`WaitingForRemediation`):
 /// the signal for its owner to delete and replace it.
-async fn owner_remediated_false(ctx: &Ctx, ns: &str, machine: &Machine) -> Result<(), Error> {
+async fn owner_remediated_false(ctx: &Context, ns: &str, machine: &Machine) -> Result<(), Error> {
     let mut conditions = machine
         .status
         .as_ref()

@@ -23,12 +23,12 @@ use metal3_capm3_api::v1beta2::{Metal3Data, Metal3DataTemplate, Metal3Machine};
 use serde_json::{Value, json};
 
 use crate::capi::{self, Cluster, Machine};
+use crate::context::{Context, Error};
 use crate::render::{self, Objects, PoolAddress, PoolRef};
-use crate::{Ctx, Error};
 
 /// The controller, woken by the Secrets it renders.
-pub fn controller(ctx: &Ctx) -> Controller<Metal3Data> {
-    crate::controller_for::<Metal3Data>(ctx)
+pub fn controller(ctx: &Context) -> Controller<Metal3Data> {
+    crate::context::controller_for::<Metal3Data>(ctx)
         .owns(ctx.scoped::<Secret>(), watcher::Config::default())
 }
 
@@ -46,8 +46,8 @@ enum Stop {
 }
 
 /// One pass over a Metal3Data.
-pub async fn reconcile(data: Arc<Metal3Data>, ctx: Arc<Ctx>) -> Result<Action, Error> {
-    let Some(data) = crate::fresh(&ctx, &*data).await?.map(Arc::new) else {
+pub async fn reconcile(data: Arc<Metal3Data>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let Some(data) = crate::context::fresh(&ctx, &*data).await?.map(Arc::new) else {
         return Ok(Action::await_change());
     };
     let ns = data.namespace().unwrap_or_default();
@@ -126,14 +126,94 @@ async fn exists(secrets: &Api<Secret>, reference: &SecretReference) -> Result<bo
         .is_some())
 }
 
+/// Renders the data's metadata and network data into Secrets, each once: a Secret that
+/// exists is left as it is. `Err(Stop)` when rendering must wait or cannot be done.
 async fn render_secrets(
-    ctx: &Ctx,
+    ctx: &Context,
     ns: &str,
     data: &mut Metal3Data,
     cluster: &str,
 ) -> Result<Result<(), Stop>, Error> {
-    let Some(template_ref) = data.spec.template.clone().filter(|t| !t.name.is_empty()) else {
+    let (template, m3m, missing) = match secrets_to_render(ctx, ns, data).await? {
+        Ok(Some(found)) => found,
+        Ok(None) => return Ok(Ok(())),
+        Err(stop) => return Ok(Err(stop)),
+    };
+    if !missing.meta && !missing.network {
         return Ok(Ok(()));
+    }
+    let (machine, host) = match machine_and_host(ctx, ns, &m3m).await? {
+        Ok(found) => found,
+        Err(stop) => return Ok(Err(stop)),
+    };
+    let objects = Objects {
+        index: data.spec.index.unwrap_or(0),
+        namespace: ns,
+        machine: &machine.metadata,
+        metal3machine: &m3m.metadata,
+        host: &host,
+    };
+    let addresses = match pool_addresses(ctx, ns, data, &template, &objects).await? {
+        Ok(addresses) => addresses,
+        Err(stop) => return Ok(Err(stop)),
+    };
+    let secrets = ctx.api::<Secret>(ns);
+    let owner = metal3_kube::meta::owner_reference(&*data, true);
+    let create =
+        async |reference: &Option<SecretReference>, key: &str, text: String| -> Result<(), Error> {
+            let mut secret = Secret {
+                type_: Some(DATA_SECRET_TYPE.into()),
+                data: Some([(key.to_string(), ByteString(text.into_bytes()))].into()),
+                ..Default::default()
+            };
+            secret.metadata.name = reference.as_ref().and_then(|r| r.name.clone());
+            secret.metadata.namespace = Some(ns.into());
+            secret.metadata.labels =
+                Some([(CLUSTER_NAME_LABEL.to_string(), cluster.to_string())].into());
+            secret.metadata.owner_references = owner.clone().map(|o| vec![o]);
+            metal3_kube::meta::create_unless_exists(&secrets, &secret).await?;
+            Ok(())
+        };
+    if missing.meta
+        && let Some(meta) = &template.spec.meta_data
+    {
+        let rendered =
+            match render::metadata(meta, &objects, &addresses).and_then(|m| render::to_yaml(&m)) {
+                Ok(text) => text,
+                Err(e) => return Ok(Err(Stop::Failed(e.0))),
+            };
+        create(&data.spec.meta_data, META_DATA_KEY, rendered).await?;
+    }
+    if missing.network
+        && let Some(network) = &template.spec.network_data
+    {
+        let rendered = match render::network_data(network, &objects, &addresses)
+            .and_then(|n| render::to_yaml(&n))
+        {
+            Ok(text) => text,
+            Err(e) => return Ok(Err(Stop::Failed(e.0))),
+        };
+        create(&data.spec.network_data, NETWORK_DATA_KEY, rendered).await?;
+    }
+    Ok(Ok(()))
+}
+
+/// Which of the data's Secrets do not exist yet.
+struct Missing {
+    meta: bool,
+    network: bool,
+}
+
+/// The data's template and Metal3Machine, with the names of the Secrets the template asks for
+/// filled into the data's spec, and which of them are missing. `None` when the data names no
+/// template.
+async fn secrets_to_render(
+    ctx: &Context,
+    ns: &str,
+    data: &mut Metal3Data,
+) -> Result<Result<Option<(Metal3DataTemplate, Metal3Machine, Missing)>, Stop>, Error> {
+    let Some(template_ref) = data.spec.template.clone().filter(|t| !t.name.is_empty()) else {
+        return Ok(Ok(None));
     };
     let Some(template) = ctx
         .api::<Metal3DataTemplate>(ns)
@@ -163,15 +243,17 @@ async fn render_secrets(
         ))));
     };
     let secrets = ctx.api::<Secret>(ns);
-    let mut missing_meta = false;
-    let mut missing_network = false;
+    let mut missing = Missing {
+        meta: false,
+        network: false,
+    };
     if template.spec.meta_data.is_some() {
         let r = secret_ref(
             &data.spec.meta_data,
             format!("{}{META_DATA_SUFFIX}", m3m.name_any()),
             ns,
         );
-        missing_meta = !exists(&secrets, &r).await?;
+        missing.meta = !exists(&secrets, &r).await?;
         data.spec.meta_data = Some(r);
     }
     if template.spec.network_data.is_some() {
@@ -180,12 +262,18 @@ async fn render_secrets(
             format!("{}{NETWORK_DATA_SUFFIX}", m3m.name_any()),
             ns,
         );
-        missing_network = !exists(&secrets, &r).await?;
+        missing.network = !exists(&secrets, &r).await?;
         data.spec.network_data = Some(r);
     }
-    if !missing_meta && !missing_network {
-        return Ok(Ok(()));
-    }
+    Ok(Ok(Some((template, m3m, missing))))
+}
+
+/// The Machine owning the Metal3Machine, and the Metal3Machine's host.
+async fn machine_and_host(
+    ctx: &Context,
+    ns: &str,
+    m3m: &Metal3Machine,
+) -> Result<Result<(Machine, BareMetalHost), Stop>, Error> {
     let Some(machine_owner) =
         capi::owner(m3m.owner_references(), capi::GROUP, Some("Machine")).cloned()
     else {
@@ -212,17 +300,21 @@ async fn render_secrets(
             "waiting for the Metal3Machine to get a BareMetalHost".into(),
         )));
     };
-    let objects = Objects {
-        index: data.spec.index.unwrap_or(0),
-        namespace: ns,
-        machine: &machine.metadata,
-        metal3machine: &m3m.metadata,
-        host: &host,
-    };
+    Ok(Ok((machine, host)))
+}
+
+/// The addresses allocated to the data from every pool the template refers to, by pool name.
+async fn pool_addresses(
+    ctx: &Context,
+    ns: &str,
+    data: &Metal3Data,
+    template: &Metal3DataTemplate,
+    objects: &Objects<'_>,
+) -> Result<Result<BTreeMap<String, PoolAddress>, Stop>, Error> {
     let pools = match render::referenced_pools(
         template.spec.meta_data.as_ref(),
         template.spec.network_data.as_ref(),
-        Some(&objects),
+        Some(objects),
     ) {
         Ok(p) => p,
         Err(e) => return Ok(Err(Stop::Failed(e.0))),
@@ -242,45 +334,12 @@ async fn render_secrets(
             Err(message) => return Ok(Err(Stop::Failed(message))),
         }
     }
-    let owner = metal3_kube::meta::owner_reference(&*data, true);
-    let create =
-        async |reference: &Option<SecretReference>, key: &str, text: String| -> Result<(), Error> {
-            let mut secret = Secret {
-                type_: Some(DATA_SECRET_TYPE.into()),
-                data: Some([(key.to_string(), ByteString(text.into_bytes()))].into()),
-                ..Default::default()
-            };
-            secret.metadata.name = reference.as_ref().and_then(|r| r.name.clone());
-            secret.metadata.namespace = Some(ns.into());
-            secret.metadata.labels =
-                Some([(CLUSTER_NAME_LABEL.to_string(), cluster.to_string())].into());
-            secret.metadata.owner_references = owner.clone().map(|o| vec![o]);
-            metal3_kube::meta::create_unless_exists(&secrets, &secret).await?;
-            Ok(())
-        };
-    if missing_meta && let Some(meta) = &template.spec.meta_data {
-        let rendered =
-            match render::metadata(meta, &objects, &addresses).and_then(|m| render::to_yaml(&m)) {
-                Ok(text) => text,
-                Err(e) => return Ok(Err(Stop::Failed(e.0))),
-            };
-        create(&data.spec.meta_data, META_DATA_KEY, rendered).await?;
-    }
-    if missing_network && let Some(network) = &template.spec.network_data {
-        let rendered = match render::network_data(network, &objects, &addresses)
-            .and_then(|n| render::to_yaml(&n))
-        {
-            Ok(text) => text,
-            Err(e) => return Ok(Err(Stop::Failed(e.0))),
-        };
-        create(&data.spec.network_data, NETWORK_DATA_KEY, rendered).await?;
-    }
-    Ok(Ok(()))
+    Ok(Ok(addresses))
 }
 
 /// An untyped API of an IPAM kind (whose CRDs belong to the IPAM provider, not to us).
 fn dynamic(
-    ctx: &Ctx,
+    ctx: &Context,
     ns: &str,
     group: &str,
     version: &str,
@@ -295,7 +354,7 @@ fn dynamic(
 
 /// The claim and address kinds serving `pool`.
 fn ipam_kinds(
-    ctx: &Ctx,
+    ctx: &Context,
     ns: &str,
     pool: &PoolRef,
 ) -> ((Api<DynamicObject>, ApiResource), Api<DynamicObject>) {
@@ -326,7 +385,7 @@ fn claim_name(data: &Metal3Data, pool: &PoolRef) -> String {
 /// for `IPPool`s, a Cluster API `IPAddressClaim` for other pools. `Ok(None)` while waiting;
 /// the inner `Err` is an allocation failure reported by the pool.
 async fn address_from_pool(
-    ctx: &Ctx,
+    ctx: &Context,
     ns: &str,
     data: &Metal3Data,
     pool: &PoolRef,
@@ -387,7 +446,7 @@ async fn address_from_pool(
 }
 
 /// Deletes the IP claims of a deleted Metal3Data.
-async fn release_addresses(ctx: &Ctx, ns: &str, data: &Metal3Data) -> Result<(), Error> {
+async fn release_addresses(ctx: &Context, ns: &str, data: &Metal3Data) -> Result<(), Error> {
     let Some(template_ref) = data.spec.template.clone() else {
         return Ok(());
     };

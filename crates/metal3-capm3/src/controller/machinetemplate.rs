@@ -14,17 +14,17 @@ use metal3_capm3_api::consts::{
 use metal3_capm3_api::v1beta2::{Metal3Machine, Metal3MachineTemplate};
 use serde_json::json;
 
-use crate::{Ctx, Error};
+use crate::context::{Context, Error};
 
 /// The controller.
-pub fn controller(ctx: &Ctx) -> Controller<Metal3MachineTemplate> {
-    crate::controller_for::<Metal3MachineTemplate>(ctx)
+pub fn controller(ctx: &Context) -> Controller<Metal3MachineTemplate> {
+    crate::context::controller_for::<Metal3MachineTemplate>(ctx)
 }
 
 /// One pass over a Metal3MachineTemplate.
 pub async fn reconcile(
     template: Arc<Metal3MachineTemplate>,
-    ctx: Arc<Ctx>,
+    ctx: Arc<Context>,
 ) -> Result<Action, Error> {
     let Some(mode) = template.spec.template.spec.automated_cleaning_mode else {
         return Ok(Action::await_change());

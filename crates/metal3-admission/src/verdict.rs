@@ -1,0 +1,165 @@
+//! The vocabulary every rule set shares: one problem with one field ([`FieldError`]), what
+//! judging one object found ([`Findings`]), whether the object was ours to judge at all
+//! ([`Verdict`]), and decoding an untyped JSON object into its kind so that a value that does
+//! not fit is reported as a problem with the field it sits in ([`decode`], [`check`]).
+
+use std::fmt;
+
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+/// One admission problem: which field, and what is wrong with it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FieldError {
+    /// JSON path of the offending field, e.g. `spec.bmc.address` or `metadata.annotations`.
+    pub field: String,
+    /// What is wrong and, where it helps, how to fix it.
+    pub message: String,
+}
+
+impl FieldError {
+    /// A problem with `field`.
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)
+    }
+}
+
+/// What judging one object found: it is refused when there is any error; warnings go back to
+/// the client of an accepted object.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Findings {
+    /// Every problem found (not just the first); empty when the object is accepted.
+    pub errors: Vec<FieldError>,
+    /// Warnings returned to the client; they never refuse the object.
+    pub warnings: Vec<String>,
+}
+
+impl Findings {
+    /// Findings of `errors` and no warnings.
+    pub fn from_errors(errors: Vec<FieldError>) -> Self {
+        Self {
+            errors,
+            warnings: Vec::new(),
+        }
+    }
+
+    /// Every error in one line, each naming its field: `field: message; field: message`.
+    pub fn message(&self) -> String {
+        self.errors
+            .iter()
+            .map(FieldError::to_string)
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}
+
+impl From<Vec<FieldError>> for Findings {
+    fn from(errors: Vec<FieldError>) -> Self {
+        Self::from_errors(errors)
+    }
+}
+
+/// The verdict on one object offered to a rule set.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Not a kind this rule set judges: nothing to say about it.
+    NotOurs,
+    /// One of its kinds, with what was found (no errors when it is valid).
+    Checked(Findings),
+}
+
+/// Decodes a JSON object into `T`, naming the field that does not fit (`(object)` when the
+/// object as a whole does not, e.g. a required field is missing).
+pub fn decode<T: DeserializeOwned>(value: &Value) -> Result<T, FieldError> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let field = if path == "." {
+            "(object)".to_string()
+        } else {
+            path
+        };
+        FieldError::new(field, e.into_inner().to_string())
+    })
+}
+
+/// Decodes `new` (and, on update, `old`) as `T` and applies `rules`. An object that does not
+/// decode is refused with the field that does not fit; for the old object the field is prefixed
+/// with `(old object)`.
+pub fn check<T, R>(
+    new: &Value,
+    old: Option<&Value>,
+    rules: impl Fn(&T, Option<&T>) -> R,
+) -> Findings
+where
+    T: DeserializeOwned,
+    R: Into<Findings>,
+{
+    let new = match decode::<T>(new) {
+        Ok(v) => v,
+        Err(e) => return Findings::from_errors(vec![e]),
+    };
+    let old = match old.map(decode::<T>).transpose() {
+        Ok(v) => v,
+        Err(e) => {
+            return Findings::from_errors(vec![FieldError::new(
+                format!("(old object) {}", e.field),
+                e.message,
+            )]);
+        }
+    };
+    rules(&new, old.as_ref()).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+    use serde_json::json;
+
+    #[derive(Debug, Deserialize)]
+    struct Thing {
+        size: u32,
+    }
+
+    fn no_zero(new: &Thing, _old: Option<&Thing>) -> Vec<FieldError> {
+        match new.size {
+            0 => vec![FieldError::new("size", "must not be zero")],
+            _ => Vec::new(),
+        }
+    }
+
+    #[test]
+    fn decoding_problems_name_the_field_of_the_object_they_are_in() {
+        let wrong_type = check(&json!({"size": "big"}), None, no_zero);
+        assert_eq!(wrong_type.errors.len(), 1);
+        assert_eq!(wrong_type.errors[0].field, "size");
+        let missing = check(&json!({}), None, no_zero);
+        assert_eq!(missing.errors[0].field, "(object)");
+        assert!(missing.errors[0].message.contains("size"));
+        let old = check(&json!({"size": 1}), Some(&json!({"size": -1})), no_zero);
+        assert_eq!(old.errors[0].field, "(old object) size");
+        let updated = check(&json!({"size": 1}), Some(&json!({"size": 2})), no_zero);
+        assert_eq!(updated, Findings::default());
+        let refused = check(&json!({"size": 0}), None, no_zero);
+        assert_eq!(refused.message(), "size: must not be zero");
+    }
+
+    #[test]
+    fn the_message_names_every_field() {
+        let findings = Findings::from_errors(vec![
+            FieldError::new("spec.a", "is wrong"),
+            FieldError::new("spec.b", "is missing"),
+        ]);
+        assert_eq!(findings.message(), "spec.a: is wrong; spec.b: is missing");
+        assert_eq!(Findings::default().message(), "");
+    }
+}
