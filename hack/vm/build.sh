@@ -179,5 +179,8 @@ done
 touch "$OUT/.complete"
 rm -rf "$DEST"
 mv "$OUT" "$DEST"
+# Builds of other script versions fall out of use; drop those untouched for a week.
+find "$CACHE/vm" -mindepth 1 -maxdepth 1 -type d -name 'linux-image-*' ! -path "$DEST" -mtime +7 \
+  -exec rm -rf {} + 2>/dev/null || true
 log "built $DEST in $((SECONDS - start)) s"
 echo "$DEST"

@@ -168,4 +168,31 @@ async fn the_operator_process_manages_hosts_and_serves_metrics() {
         body.contains("metal3_operation_register_duration_seconds_bucket{le=\"30.0\"} 1"),
         "{body}"
     );
+
+    // SIGTERM (what Kubernetes sends a pod it stops): a clean exit that hands the Lease back.
+    let mut operator = _operator;
+    let term = Command::new("kill")
+        .args(["-TERM", &operator.0.id().to_string()])
+        .status()
+        .expect("kill -TERM");
+    assert!(term.success());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = operator.0.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the operator ignored SIGTERM:\n{}",
+            std::fs::read_to_string(logs.path()).unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(status.success(), "{status}");
+    let lease = leases.get("baremetal-operator").await.expect("lease");
+    assert_eq!(
+        lease.spec.and_then(|s| s.holder_identity),
+        None,
+        "the Lease is released on SIGTERM"
+    );
 }

@@ -189,7 +189,24 @@ impl Elector {
     }
 }
 
-/// The shutdown signal of a controller binary: it fires on Ctrl-C, or when `elector` (if any)
+/// Ctrl-C, or SIGTERM (what Kubernetes sends a pod it stops).
+async fn termination() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            // No SIGTERM handler: Ctrl-C still stops.
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = term => {}
+    }
+}
+
+/// The shutdown signal of a controller binary: it fires on Ctrl-C or SIGTERM, or when `elector` (if any)
 /// loses its Lease. Returns the future to hand to the controllers and a receiver that tells,
 /// once it fired, whether leadership was lost (the binary then exits with an error, so a fresh
 /// start competes again).
@@ -208,7 +225,7 @@ pub fn stop_signal(
             }
         };
         let lost_leadership = tokio::select! {
-            _ = tokio::signal::ctrl_c() => false,
+            () = termination() => false,
             () = lost => true,
         };
         let _ = stop_tx.send(lost_leadership);
