@@ -12,6 +12,7 @@
 mod admin;
 mod manager;
 mod service;
+mod storage;
 mod system;
 
 use std::collections::{BTreeMap, HashMap};
@@ -664,6 +665,7 @@ pub(crate) fn bmc_router(shared: &Router, fleet: &Arc<Fleet>, index: usize) -> R
 pub(crate) fn redfish_routes(fleet: &Arc<Fleet>) -> Router {
     service::routes()
         .merge(system::routes())
+        .merge(storage::routes())
         .merge(manager::routes())
         .layer(axum::middleware::from_fn_with_state(
             fleet.clone(),
