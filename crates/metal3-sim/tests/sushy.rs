@@ -1,33 +1,17 @@
 //! The simulator driven by OpenStack's sushy (the Redfish library Ironic uses), run from a
 //! Python virtualenv that `hack/python/sushy.sh` creates.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::sushy_python;
 use metal3_sim::Fleet;
 use metal3_sim::fleet::{Power, Running};
 use serde_json::{Value, json};
-
-fn sushy_python() -> PathBuf {
-    if let Some(python) = std::env::var_os("METAL3_SUSHY_PYTHON") {
-        return PathBuf::from(python);
-    }
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../hack/python/sushy.sh");
-    let out = Command::new("bash")
-        .arg(&script)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run sushy.sh");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    PathBuf::from(stdout.lines().last().expect("python path").trim())
-}
 
 /// An HTTP endpoint that keeps every event POSTed to it.
 async fn event_sink() -> (String, Arc<Mutex<Vec<Value>>>) {

@@ -9,32 +9,15 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::{sushy_python, vm_images as images};
 use metal3_sim::Fleet;
 use metal3_sim::vm::{DiskBus, Firmware, Network, VmOptions, VmSpec};
 use serde_json::{Value, json};
 
 /// How long a TCG guest may take to print a marker (a loaded 2-core machine).
 const BOOT: Duration = Duration::from_secs(180);
-
-/// The directory of VM images, built (or found in the cache) by `hack/vm/build.sh`.
-fn images() -> PathBuf {
-    if let Some(dir) = std::env::var_os("METAL3_VM_IMAGES") {
-        return PathBuf::from(dir);
-    }
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../hack/vm/build.sh");
-    let out = Command::new("bash")
-        .arg(&script)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run hack/vm/build.sh");
-    assert!(
-        out.status.success(),
-        "hack/vm/build.sh: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    PathBuf::from(stdout.lines().last().expect("images dir").trim())
-}
 
 /// A simulator whose server 0 is a VM, served on loopback.
 struct Lab {
@@ -494,25 +477,6 @@ async fn vms_on_a_shared_network_see_each_other() {
         }
     }
     fleet.stop_vms().await;
-}
-
-fn sushy_python() -> PathBuf {
-    if let Some(python) = std::env::var_os("METAL3_SUSHY_PYTHON") {
-        return PathBuf::from(python);
-    }
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../hack/python/sushy.sh");
-    let out = Command::new("bash")
-        .arg(&script)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run sushy.sh");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    PathBuf::from(stdout.lines().last().expect("python path").trim())
 }
 
 async fn sushy(lab: &Lab, args: &[&str]) -> Value {
