@@ -39,7 +39,7 @@ mod errors;
 mod events;
 mod firmware;
 mod inspect;
-pub mod inventory;
+pub use metal3_inventory::ipa as inventory;
 mod media;
 pub mod node;
 mod power;

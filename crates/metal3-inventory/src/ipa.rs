@@ -1,5 +1,6 @@
-//! Ironic's inspection data (the agent's or the out-of-band inventory, plus plugin data) mapped
-//! to the BareMetalHost's hardware details, as upstream maps it. Pure.
+//! An inventory in ironic-python-agent's format (Ironic's inspection data: the agent's or the
+//! out-of-band inventory, plus plugin data) mapped to the BareMetalHost's hardware details, as
+//! upstream maps it. Pure.
 
 use metal3_api::v1alpha1::{
     Bios, Cpu, DiskType, Firmware, HardwareDetails, HardwareSystemVendor, Lldp, Nic, Storage, Vlan,
