@@ -7,10 +7,12 @@
 //!   next [`protocol::Command`];
 //! - [`inventory`]: the hardware inventory in ironic-python-agent's format, so the operator
 //!   maps it to `HardwareDetails` exactly as upstream maps an IPA inventory;
-//! - [`token`]: the per-host token, an HMAC of the host's identity under the operator's key.
+//! - [`token`]: the per-host token, an HMAC of the host's identity under the operator's key;
+//! - [`bootimage`]: the per-host slot in the agent's boot image, and the cpio archives in it.
 //!
 //! See `docs/agent.md` for the design.
 
+pub mod bootimage;
 pub mod config;
 pub mod inventory;
 pub mod protocol;
