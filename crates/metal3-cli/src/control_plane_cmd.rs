@@ -21,11 +21,14 @@ pub fn run(args: &Args) -> Result<ExitCode> {
         let crds = metal3_api::crds::all();
         let client = cp.client().await?;
         let names = metal3_localenv::install_crd_objects(&client, &crds).await?;
-        if let Some(parent) = args.kubeconfig_out.parent() {
-            std::fs::create_dir_all(parent)
+        if let Some(parent) = args.kubeconfig_out.parent()
+            && !parent.as_os_str().is_empty()
+            && !parent.exists()
+        {
+            metal3_localenv::private::create_dir(parent)
                 .with_context(|| format!("cannot create {}", parent.display()))?;
         }
-        std::fs::copy(cp.kubeconfig(), &args.kubeconfig_out)
+        metal3_localenv::private::copy(cp.kubeconfig(), &args.kubeconfig_out)
             .with_context(|| format!("cannot write {}", args.kubeconfig_out.display()))?;
         eprintln!(
             "control plane ready at {} with {} CRDs; kubeconfig: {}\nCtrl-C stops it.",

@@ -246,7 +246,8 @@ pub fn run(args: &Args) -> Result<ExitCode> {
         };
         let manifests = metal3_sim::manifests(&fleet, &addressing);
         match &args.manifests {
-            Some(path) => std::fs::write(path, manifests)
+            // The manifests' Secrets hold every BMC's password.
+            Some(path) => metal3_localenv::private::write(path, manifests)
                 .with_context(|| format!("cannot write {}", path.display()))?,
             None => print!("{manifests}"),
         }

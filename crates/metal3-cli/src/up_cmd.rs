@@ -134,7 +134,8 @@ pub fn run(args: &Args) -> Result<ExitCode> {
         bail!("--hosts 0: nothing to manage; ask for at least one host");
     }
     let dir = &args.state_dir;
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    metal3_localenv::private::create_dir(dir)
+        .with_context(|| format!("cannot create {}", dir.display()))?;
     let log = std::fs::File::create(dir.join("operator.log"))
         .with_context(|| format!("cannot write {}", dir.join("operator.log").display()))?;
     init_logging(log);
@@ -194,7 +195,7 @@ async fn start_control_plane(dir: &Path) -> Result<(ControlPlane, kube::Client, 
     let client = cp.client().await?;
     metal3_localenv::install_crd_objects(&client, &metal3_api::crds::all()).await?;
     let kubeconfig = dir.join("kubeconfig");
-    std::fs::copy(cp.kubeconfig(), &kubeconfig)
+    metal3_localenv::private::copy(cp.kubeconfig(), &kubeconfig)
         .with_context(|| format!("cannot write {}", kubeconfig.display()))?;
     eprintln!("      API server {} ready, CRDs installed", cp.server());
     Ok((cp, client, kubeconfig))
@@ -234,7 +235,8 @@ async fn start_bmcs(args: &Args, dir: &Path) -> Result<(SocketAddr, Vec<serde_js
             doc["spec"]["automatedCleaningMode"] = "disabled".into();
         }
     }
-    std::fs::write(dir.join("fleet.yaml"), metal3_sim::to_yaml(&docs))?;
+    // The fleet's Secrets hold every BMC's password.
+    metal3_localenv::private::write(&dir.join("fleet.yaml"), metal3_sim::to_yaml(&docs))?;
     eprintln!(
         "[2/4] {servers} simulated Redfish BMCs at http://{listen}/redfish/v1 ({} registered, \
          {SPARE} spare for examples/host.yaml); manifests in {}",

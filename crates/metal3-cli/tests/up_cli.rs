@@ -116,6 +116,29 @@ async fn up_provisions_the_example_stops_cleanly_and_resumes() {
     let listed = api.list(&Default::default()).await.expect("list");
     assert_eq!(listed.items.len(), 2);
 
+    // Keys, kubeconfigs and the fleet's manifests (BMC passwords) are private to their owner.
+    let mode = |p: &str| {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(state.path().join(p))
+            .unwrap_or_else(|e| panic!("{p}: {e}"))
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    for dir in ["", "control-plane"] {
+        assert_eq!(mode(dir), 0o700, "{dir:?}");
+    }
+    for file in [
+        "kubeconfig",
+        "fleet.yaml",
+        "control-plane/kubeconfig",
+        "control-plane/admin.key",
+        "control-plane/sa.key",
+        "control-plane/serving.key",
+    ] {
+        assert_eq!(mode(file), 0o600, "{file}");
+    }
+
     // The README's example: boot a live ISO on sim-0.
     provision_the_example(state.path(), &api).await;
 

@@ -86,7 +86,8 @@ impl ControlPlane {
     /// Like [`ControlPlane::start`], keeping certificates, ports and etcd data in `dir`: a
     /// later start in the same directory brings back the same cluster with its objects.
     pub async fn start_in(dir: &Path) -> Result<Self> {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        crate::private::create_dir(dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
         Self::launch(StateDir::Kept(dir.to_path_buf())).await
     }
 
@@ -100,7 +101,8 @@ impl ControlPlane {
             None => pki().context("generating certificates")?,
         };
         for (name, content) in PKI_FILES.iter().zip(pki.parts()) {
-            std::fs::write(path(name), content).with_context(|| format!("writing {name}"))?;
+            crate::private::write(&path(name), content)
+                .with_context(|| format!("writing {name}"))?;
         }
         // etcd remembers its peer address, so a kept cluster keeps its ports.
         let (client_port, peer_port, secure_port) = kept_ports(&path("ports"))?;
@@ -167,7 +169,7 @@ impl ControlPlane {
 
         let server = format!("https://127.0.0.1:{secure_port}");
         let kubeconfig = path("kubeconfig");
-        std::fs::write(&kubeconfig, kubeconfig_yaml(&server, &pki))?;
+        crate::private::write(&kubeconfig, kubeconfig_yaml(&server, &pki))?;
         let mut cp = ControlPlane {
             dir,
             server,

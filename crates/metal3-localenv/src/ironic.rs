@@ -263,8 +263,8 @@ fn write_config(dir: &Path, port: u16, options: &Options, bin: &Path) -> Result<
     let auth = match &options.basic_auth {
         Some((user, password)) => {
             let line = htpasswd_line(bin, user, password)?;
-            std::fs::write(dir.join("htpasswd"), format!("{line}\n"))?;
-            std::fs::write(dir.join("auth"), format!("{user}\n{password}\n"))?;
+            crate::private::write(&dir.join("htpasswd"), format!("{line}\n"))?;
+            crate::private::write(&dir.join("auth"), format!("{user}\n{password}\n"))?;
             format!("auth_strategy = http_basic\nhttp_basic_auth_user_file = {d}/htpasswd")
         }
         None => "auth_strategy = noauth".to_string(),

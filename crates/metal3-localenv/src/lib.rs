@@ -12,12 +12,14 @@
 //! - `pki`: the control plane's CA, serving, admin and service-account keys, and kubeconfig.
 //! - [`tools`]: where kube-apiserver, etcd, kubectl and the Ironic virtualenv are found.
 //! - `process`: free ports, the process watchdog, signals to process groups, log tails.
+//! - [`private`]: writing keys and credentials 0600 in 0700 directories.
 //! - [`ironic`]: a real all-in-one Ironic with SQLite ([`ironic::Ironic`]).
 //! - [`sushy`]: the sushy-tools Redfish emulator with its fake systems driver.
 
 pub mod control_plane;
 pub mod ironic;
 mod pki;
+pub mod private;
 mod process;
 pub mod sushy;
 pub mod tools;
