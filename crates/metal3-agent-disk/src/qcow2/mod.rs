@@ -5,11 +5,14 @@
 //!   encryption, external data files, extended L2 entries);
 //! - [`stream`]: the converter fed the image's bytes in order.
 //!
-//! **Order.** `qemu-img` places each L2 table before the clusters it maps, so a cluster's
-//! place on the disk is known when its bytes arrive. Bytes that arrive before any table maps
-//! them are kept (up to [`stream::DEFAULT_ORPHAN_LIMIT`]) until the remaining L2 tables have
-//! been read; an image that needs more than that fails with a clear error rather than holding
-//! the image in memory (re-create it with `qemu-img convert -O qcow2`, or serve it raw).
+//! **Order.** `qemu-img` places each L2 table before most of the clusters it maps, so a
+//! cluster's place on the disk is usually known when its bytes arrive. Bytes that arrive
+//! before any table maps them (the first compressed clusters of an L2 range come before their
+//! table; refcount blocks are never mapped) are kept while L2 tables are still ahead: the most
+//! recent [`stream::DEFAULT_ORPHAN_LIMIT`] bytes of them, not the image. A table that maps
+//! bytes no longer kept fails the image with a clear error (re-create it with
+//! `qemu-img convert -O qcow2`, or serve it raw) — a second ranged download could fetch them,
+//! but no image qemu-img writes needs it.
 
 pub mod header;
 pub mod stream;

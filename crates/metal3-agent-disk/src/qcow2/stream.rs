@@ -13,7 +13,7 @@ use super::Qcow2Error;
 use super::header::{Compression, HEADER_READ, Header};
 use crate::sink::{SinkError, Target};
 
-/// How many bytes that no table maps yet the converter keeps, by default.
+/// How many bytes that no table maps yet the converter keeps, by default (the most recent).
 pub const DEFAULT_ORPHAN_LIMIT: usize = 64 << 20;
 
 /// Host offset bits of L1 and standard L2 entries (9..=55).
@@ -68,6 +68,8 @@ pub struct Qcow2Stream {
     /// Virtual ranges to zero, merged while they are contiguous.
     zero_run: Option<(u64, u64)>,
     cluster: Vec<u8>,
+    /// Bytes the last compressed cluster's data took.
+    compressed_used: usize,
 }
 
 impl Qcow2Stream {
@@ -87,6 +89,7 @@ impl Qcow2Stream {
             gathering: None,
             zero_run: None,
             cluster: Vec::new(),
+            compressed_used: 0,
         }
     }
 
@@ -156,6 +159,12 @@ impl Qcow2Stream {
                 let (_, buf) = self.gathering.take().unwrap_or_default();
                 if let Some(span) = self.spans.remove(&start) {
                     self.complete(start, span.kind, &buf, target)?;
+                    // A compressed cluster's range is rounded up to sectors: what its data did
+                    // not use may be the start of a cluster whose table is still ahead.
+                    if matches!(span.kind, Kind::Compressed { .. }) && self.tables_pending > 0 {
+                        let used = self.compressed_used.min(buf.len());
+                        self.keep_orphan(start + used as u64, &buf[used..]);
+                    }
                 }
             }
             return Ok(take);
@@ -194,29 +203,38 @@ impl Qcow2Stream {
             .map_or(u64::MAX, |(start, _)| *start);
         let take = (next - pos).min(data.len() as u64) as usize;
         if self.tables_pending > 0 {
-            self.keep_orphan(pos, &data[..take])?;
+            self.keep_orphan(pos, &data[..take]);
         }
         self.pos += take as u64;
         Ok(take)
     }
 
-    fn keep_orphan(&mut self, pos: u64, bytes: &[u8]) -> Result<(), FeedError> {
+    /// Keeps bytes no table maps yet. The oldest go first when more than the limit is kept;
+    /// a table that maps them later fails the image.
+    fn keep_orphan(&mut self, pos: u64, bytes: &[u8]) {
+        if bytes.is_empty() {
+            return;
+        }
         self.orphan_bytes += bytes.len();
-        if self.orphan_bytes > self.orphan_limit {
-            return Err(Qcow2Error::NotStreamable(format!(
-                "more than {} MiB of clusters",
-                self.orphan_limit >> 20
-            ))
-            .into());
+        match self.orphans.iter_mut().next_back() {
+            Some((start, buf)) if start + buf.len() as u64 == pos => buf.extend_from_slice(bytes),
+            _ => {
+                self.orphans.insert(pos, bytes.to_vec());
+            }
         }
-        if let Some((start, buf)) = self.orphans.iter_mut().next_back()
-            && start + buf.len() as u64 == pos
-        {
-            buf.extend_from_slice(bytes);
-            return Ok(());
+        while self.orphan_bytes > self.orphan_limit {
+            let Some((start, mut buf)) = self.orphans.pop_first() else {
+                break;
+            };
+            let excess = self.orphan_bytes - self.orphan_limit;
+            if buf.len() > excess {
+                buf.drain(..excess);
+                self.orphans.insert(start + excess as u64, buf);
+                self.orphan_bytes -= excess;
+            } else {
+                self.orphan_bytes -= buf.len();
+            }
         }
-        self.orphans.insert(pos, bytes.to_vec());
-        Ok(())
     }
 
     /// The kept bytes `[start, start + len)`, if they were kept.
@@ -401,10 +419,14 @@ impl Qcow2Stream {
                 if d.total_out() != size as u64 {
                     return Err(fail(format!("{} bytes instead of {size}", d.total_out())).into());
                 }
+                self.compressed_used = d.total_in() as usize;
             }
             Compression::Zstd => {
-                let mut d = ruzstd::decoding::StreamingDecoder::new(bytes).map_err(|e| fail(e.to_string()))?;
+                let mut rest = bytes;
+                let mut d = ruzstd::decoding::StreamingDecoder::new(&mut rest).map_err(|e| fail(e.to_string()))?;
                 d.read_exact(&mut self.cluster).map_err(|e| fail(e.to_string()))?;
+                drop(d);
+                self.compressed_used = bytes.len() - rest.len();
             }
         }
         Ok(())
