@@ -13,7 +13,7 @@ use metal3_agent_api::{ConfigDrive, DeployResult, ImageFormat};
 use ruzstd::decoding::{FrameDecoder, StreamingDecoder};
 use tokio::sync::mpsc;
 
-use crate::checksum::{Expected, Hasher};
+use crate::checksum::{Algorithm, Expected, Hasher};
 use crate::clean;
 use crate::configdrive;
 use crate::error::DeployError;
@@ -58,7 +58,7 @@ pub fn run(job: Job, rx: mpsc::Receiver<Chunk>) -> Result<DeployResult, DeployEr
     let mut reader = ChannelReader {
         rx,
         current: Bytes::new(),
-        hasher: job.expected.as_ref().map(|e| Hasher::new(e.algorithm)),
+        hasher: job.expected.as_ref().map(|e| HashThread::start(e.algorithm)),
         failure: None,
     };
     let result = write_all(&job, &mut reader, &mut writer);
@@ -109,7 +109,7 @@ fn write_all(job: &Job, reader: &mut ChannelReader, writer: &mut DiskWriter) -> 
     }
     let checksum = match (&job.expected, reader.hasher.take()) {
         (Some(expected), Some(hasher)) => {
-            let actual = hasher.finish_hex();
+            let actual = hasher.finish()?;
             if actual != expected.hex {
                 return Err(DeployError::Mismatch {
                     algorithm: expected.algorithm.name(),
@@ -360,11 +360,53 @@ impl Write for Sink<'_> {
     }
 }
 
-/// The downloaded bytes as a reader, hashed as they pass.
+/// A digest computed on a thread of its own, so hashing overlaps writing.
+struct HashThread {
+    tx: Option<std::sync::mpsc::SyncSender<Bytes>>,
+    handle: Option<std::thread::JoinHandle<String>>,
+}
+
+impl HashThread {
+    fn start(algorithm: Algorithm) -> Self {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Bytes>(64);
+        let handle = std::thread::spawn(move || {
+            let mut hasher = Hasher::new(algorithm);
+            while let Ok(chunk) = rx.recv() {
+                hasher.update(&chunk);
+            }
+            hasher.finish_hex()
+        });
+        HashThread {
+            tx: Some(tx),
+            handle: Some(handle),
+        }
+    }
+
+    /// Hands a chunk (shared, not copied) to the hashing thread.
+    fn update(&self, chunk: &Bytes) {
+        if let Some(tx) = &self.tx {
+            // The thread only stops when `finish` drops the sender.
+            let _ = tx.send(chunk.clone());
+        }
+    }
+
+    /// The digest of every chunk handed over, in hex.
+    fn finish(mut self) -> Result<String, DeployError> {
+        drop(self.tx.take());
+        self.handle
+            .take()
+            .map(|h| h.join())
+            .transpose()
+            .map_err(|_| DeployError::Internal("the checksum thread failed".into()))?
+            .ok_or_else(|| DeployError::Internal("no checksum thread".into()))
+    }
+}
+
+/// The downloaded bytes as a reader, hashed (on another thread) as they pass.
 struct ChannelReader {
     rx: mpsc::Receiver<Chunk>,
     current: Bytes,
-    hasher: Option<Hasher>,
+    hasher: Option<HashThread>,
     /// Why the download stopped, once it did.
     failure: Option<DeployError>,
 }
