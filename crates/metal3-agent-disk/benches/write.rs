@@ -78,7 +78,10 @@ fn dd_once(src: &Path, dst: &Path) -> f64 {
 
 async fn deploy_once(options: &Options, url: &str, sha: &str, dst: &Path, size: u64) -> f64 {
     let _ = std::fs::remove_file(dst);
-    File::create(dst).expect("disk").set_len(size + (1 << 30)).expect("len");
+    File::create(dst)
+        .expect("disk")
+        .set_len(size + (1 << 30))
+        .expect("len");
     let target = BlockDevice {
         name: "/dev/bench".into(),
         path: dst.to_path_buf(),
@@ -117,7 +120,9 @@ async fn main() {
     let sha = make_image(&image, mib);
     let size = mib << 20;
 
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let url = format!("http://{}/image.raw", listener.local_addr().expect("addr"));
     let served = image.clone();
     let app = axum::Router::new().fallback(move || {
@@ -125,7 +130,8 @@ async fn main() {
         async move {
             let file = tokio::fs::File::open(&path).await.expect("open");
             let len = file.metadata().await.expect("meta").len();
-            let body = Body::from_stream(tokio_util::io::ReaderStream::with_capacity(file, 1 << 20));
+            let body =
+                Body::from_stream(tokio_util::io::ReaderStream::with_capacity(file, 1 << 20));
             ([(header::CONTENT_LENGTH, len.to_string())], body).into_response()
         }
     });
@@ -142,9 +148,22 @@ async fn main() {
     }
     let (copy, dd, ours) = (median(copies), median(dds), median(deploys));
     let rate = |s: f64| mib as f64 / s;
-    println!("| raw image, {mib} MiB, median of {runs} | seconds | MiB/s | agent's throughput / this |");
+    println!(
+        "| raw image, {mib} MiB, median of {runs} | seconds | MiB/s | agent's throughput / this |"
+    );
     println!("|---|---|---|---|");
-    println!("| `std::io::copy` file to file + fsync | {copy:.2} | {:.0} | {:.2}× |", rate(copy), copy / ours);
-    println!("| read/write loop, 4 MiB buffer (`dd bs=4M`) + fsync | {dd:.2} | {:.0} | {:.2}× |", rate(dd), dd / ours);
-    println!("| agent deploy: HTTP + sha256 + write + fsync | {ours:.2} | {:.0} | |", rate(ours));
+    println!(
+        "| `std::io::copy` file to file + fsync | {copy:.2} | {:.0} | {:.2}× |",
+        rate(copy),
+        copy / ours
+    );
+    println!(
+        "| read/write loop, 4 MiB buffer (`dd bs=4M`) + fsync | {dd:.2} | {:.0} | {:.2}× |",
+        rate(dd),
+        dd / ours
+    );
+    println!(
+        "| agent deploy: HTTP + sha256 + write + fsync | {ours:.2} | {:.0} | |",
+        rate(ours)
+    );
 }

@@ -43,10 +43,12 @@ pub fn path_id(dev_path: &str, tree: &dyn SysTree) -> Option<String> {
     // The transport, found below the nearest PCI device.
     let top = comps.iter().rposition(|c| is_pci_address(c))?;
     let below = &comps[top + 1..];
-    if below
-        .iter()
-        .any(|c| c.starts_with("usb") || c.starts_with("rport-") || c.starts_with("end_device-") || c.starts_with("session"))
-    {
+    if below.iter().any(|c| {
+        c.starts_with("usb")
+            || c.starts_with("rport-")
+            || c.starts_with("end_device-")
+            || c.starts_with("session")
+    }) {
         return None;
     }
     if let Some(i) = comps.iter().rposition(|c| is_hctl(c)) {
@@ -67,7 +69,10 @@ pub fn path_id(dev_path: &str, tree: &dyn SysTree) -> Option<String> {
         } else {
             let host_dir = comps[..i].iter().rposition(|c| host_number(c).is_some())?;
             let base = lowest_host(tree, &comps[..host_dir].join("/")).unwrap_or(host);
-            parts.push(format!("scsi-{}:{bus}:{target}:{lun}", host.saturating_sub(base)));
+            parts.push(format!(
+                "scsi-{}:{bus}:{target}:{lun}",
+                host.saturating_sub(base)
+            ));
         }
     } else if let Some(i) = comps.iter().rposition(|c| is_nvme_namespace(c)) {
         let nsid = tree
@@ -104,7 +109,10 @@ fn is_nvme_namespace(name: &str) -> bool {
 /// The lowest SCSI host number among the hosts under `parent`: udev numbers hosts relative to
 /// it, so names survive the order in which drivers load.
 fn lowest_host(tree: &dyn SysTree, parent: &str) -> Option<u32> {
-    tree.list(parent).iter().filter_map(|n| host_number(n)).min()
+    tree.list(parent)
+        .iter()
+        .filter_map(|n| host_number(n))
+        .min()
 }
 
 #[cfg(test)]

@@ -43,17 +43,25 @@ pub struct Expected {
 /// Why a checksum cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ChecksumError {
-    #[error("the image checksum {0:?} is not hexadecimal: give the checksum's hex digits or an http(s) URL of a checksums file")]
+    #[error(
+        "the image checksum {0:?} is not hexadecimal: give the checksum's hex digits or an http(s) URL of a checksums file"
+    )]
     NotHex(String),
-    #[error("the image checksum has {len} hex digits, which is no md5 (32), sha256 (64) or sha512 (128): check the checksum")]
+    #[error(
+        "the image checksum has {len} hex digits, which is no md5 (32), sha256 (64) or sha512 (128): check the checksum"
+    )]
     UnknownLength { len: usize },
-    #[error("the image checksum has {len} hex digits but checksumType is {algorithm} ({want} digits): fix the checksum or its type")]
+    #[error(
+        "the image checksum has {len} hex digits but checksumType is {algorithm} ({want} digits): fix the checksum or its type"
+    )]
     WrongLength {
         len: usize,
         algorithm: &'static str,
         want: usize,
     },
-    #[error("the checksums file has no line for {image:?}: it must hold `<checksum>  {image}` (sha256sum's format) or a single checksum")]
+    #[error(
+        "the checksums file has no line for {image:?}: it must hold `<checksum>  {image}` (sha256sum's format) or a single checksum"
+    )]
     NotInFile { image: String },
 }
 
@@ -127,7 +135,10 @@ pub fn from_checksums_file(text: &str, image: &str) -> Result<String, ChecksumEr
 
 fn shorten(s: &str) -> String {
     if s.len() > 40 {
-        format!("{}…", &s[..s.char_indices().nth(40).map_or(s.len(), |(i, _)| i)])
+        format!(
+            "{}…",
+            &s[..s.char_indices().nth(40).map_or(s.len(), |(i, _)| i)]
+        )
     } else {
         s.to_string()
     }
@@ -179,7 +190,11 @@ mod tests {
         let cases = [
             (md5, ChecksumType::Auto, Ok(Some(Algorithm::Md5))),
             (sha256, ChecksumType::Auto, Ok(Some(Algorithm::Sha256))),
-            (&"a".repeat(128), ChecksumType::Auto, Ok(Some(Algorithm::Sha512))),
+            (
+                &"a".repeat(128),
+                ChecksumType::Auto,
+                Ok(Some(Algorithm::Sha512)),
+            ),
             (md5, ChecksumType::Md5, Ok(Some(Algorithm::Md5))),
             (sha256, ChecksumType::Sha256, Ok(Some(Algorithm::Sha256))),
             ("", ChecksumType::Sha256, Ok(None)),
@@ -193,15 +208,26 @@ mod tests {
                     want: 64,
                 }),
             ),
-            ("abc", ChecksumType::Auto, Err(ChecksumError::UnknownLength { len: 3 })),
-            ("xyz", ChecksumType::Md5, Err(ChecksumError::NotHex("xyz".into()))),
+            (
+                "abc",
+                ChecksumType::Auto,
+                Err(ChecksumError::UnknownLength { len: 3 }),
+            ),
+            (
+                "xyz",
+                ChecksumType::Md5,
+                Err(ChecksumError::NotHex("xyz".into())),
+            ),
         ];
         for (sum, ty, want) in cases {
             let got = expected(sum, ty).map(|e| e.map(|e| e.algorithm));
             assert_eq!(got, want, "{sum} {ty:?}");
         }
         assert_eq!(
-            expected(sha256, ChecksumType::Auto).expect("ok").expect("some").hex,
+            expected(sha256, ChecksumType::Auto)
+                .expect("ok")
+                .expect("some")
+                .hex,
             sha256.to_ascii_lowercase()
         );
     }
@@ -209,14 +235,26 @@ mod tests {
     #[test]
     fn checksums_files() {
         let gnu = "abc1  other.img\n# comment\ndef2  image.qcow2\n";
-        assert_eq!(from_checksums_file(gnu, "image.qcow2").as_deref(), Ok("def2"));
+        assert_eq!(
+            from_checksums_file(gnu, "image.qcow2").as_deref(),
+            Ok("def2")
+        );
         let binary = "abc1 *image.raw\n";
-        assert_eq!(from_checksums_file(binary, "image.raw").as_deref(), Ok("abc1"));
+        assert_eq!(
+            from_checksums_file(binary, "image.raw").as_deref(),
+            Ok("abc1")
+        );
         let pathy = "abc1  ./images/image.raw\nffff  image.raw.gz\n";
-        assert_eq!(from_checksums_file(pathy, "image.raw").as_deref(), Ok("abc1"));
+        assert_eq!(
+            from_checksums_file(pathy, "image.raw").as_deref(),
+            Ok("abc1")
+        );
         let bsd = "SHA256 (other) = 1111\nSHA256 (image.raw) = 2222\n";
         assert_eq!(from_checksums_file(bsd, "image.raw").as_deref(), Ok("2222"));
-        assert_eq!(from_checksums_file("\n  cafe  \n", "x").as_deref(), Ok("cafe"));
+        assert_eq!(
+            from_checksums_file("\n  cafe  \n", "x").as_deref(),
+            Ok("cafe")
+        );
         assert_eq!(
             from_checksums_file(gnu, "missing.img"),
             Err(ChecksumError::NotInFile {

@@ -59,7 +59,10 @@ pub fn ranges(table: Option<&Table>, size: u64) -> Vec<Extent> {
             v
         })
         .unwrap_or_default();
-    areas.push(Extent { start: 0, len: size });
+    areas.push(Extent {
+        start: 0,
+        len: size,
+    });
     let mut out: Vec<Extent> = Vec::new();
     for area in areas {
         let end = area.start.saturating_add(area.len).min(size);
@@ -116,27 +119,43 @@ mod tests {
             ranges(None, size),
             vec![
                 Extent { start: 0, len: MIB },
-                Extent { start: 99 * MIB, len: MIB }
+                Extent {
+                    start: 99 * MIB,
+                    len: MIB
+                }
             ]
         );
         // Tiny disk: the whole of it once.
-        assert_eq!(ranges(None, 4096), vec![Extent { start: 0, len: 4096 }]);
+        assert_eq!(
+            ranges(None, 4096),
+            vec![Extent {
+                start: 0,
+                len: 4096
+            }]
+        );
     }
 
     #[test]
     fn erases_tables_and_signatures_on_every_disk() {
         // A GPT disk grown after the image was written (backup in the middle), and an MBR disk
         // with a logical partition; each partition gets a file system signature.
-        let gpt = sfdisk_disk(48 * MIB, "label: gpt\nstart=2048, size=20480\nstart=30720, size=20480\n");
+        let gpt = sfdisk_disk(
+            48 * MIB,
+            "label: gpt\nstart=2048, size=20480\nstart=30720, size=20480\n",
+        );
         gpt.as_file().set_len(256 * MIB).expect("grow");
         let mbr = sfdisk_disk(
             64 * MIB,
             "label: dos\nstart=2048, size=20480, type=83\nstart=30720, size=60000, type=5\nstart=32768, size=20480, type=83\n",
         );
         let ext4_magic = |file: &File, part_start: u64| {
-            file.write_all_at(&[0x53, 0xef], part_start + 1024 + 0x38).expect("magic");
+            file.write_all_at(&[0x53, 0xef], part_start + 1024 + 0x38)
+                .expect("magic");
         };
-        for (file, starts) in [(gpt.as_file(), [MIB, 15 * MIB]), (mbr.as_file(), [MIB, 16 * MIB])] {
+        for (file, starts) in [
+            (gpt.as_file(), [MIB, 15 * MIB]),
+            (mbr.as_file(), [MIB, 16 * MIB]),
+        ] {
             for s in starts {
                 ext4_magic(file, s);
             }
@@ -161,15 +180,21 @@ mod tests {
             assert_eq!(blkid_at(t.path(), 0), "", "no table");
             for offset in [MIB, 15 * MIB, 16 * MIB, 48 * MIB - 512] {
                 let mut b = [0u8; 2];
-                t.as_file().read_exact_at(&mut b, offset + 1024 + 0x38).expect("read");
+                t.as_file()
+                    .read_exact_at(&mut b, offset + 1024 + 0x38)
+                    .expect("read");
                 assert_eq!(b, [0, 0], "signature at {offset}");
             }
         }
         let mut data = [0u8; 4];
-        gpt.as_file().read_exact_at(&mut data, 5 * MIB).expect("data");
+        gpt.as_file()
+            .read_exact_at(&mut data, 5 * MIB)
+            .expect("data");
         assert_eq!(&data, b"DATA");
         let mut backup = [0u8; 8];
-        gpt.as_file().read_exact_at(&mut backup, 48 * MIB - 512).expect("backup");
+        gpt.as_file()
+            .read_exact_at(&mut backup, 48 * MIB - 512)
+            .expect("backup");
         assert_eq!(backup, [0; 8], "the image's backup GPT");
     }
 
@@ -182,6 +207,10 @@ mod tests {
             ..BlockDevice::default()
         };
         let err = clean_metadata(&[missing]).expect_err("fails");
-        assert!(err.to_string().starts_with("cannot erase the metadata of /dev/nope ("), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("cannot erase the metadata of /dev/nope ("),
+            "{err}"
+        );
     }
 }

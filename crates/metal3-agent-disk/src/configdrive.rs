@@ -30,11 +30,15 @@ const MIN_LEN: u64 = 16 * MIB;
 /// Why the config drive was not written.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigDriveError {
-    #[error("the image has no partition table (GPT or MBR), so no config drive partition can be added: use a partitioned disk image")]
+    #[error(
+        "the image has no partition table (GPT or MBR), so no config drive partition can be added: use a partitioned disk image"
+    )]
     NoTable,
     #[error("the image's GPT has wrong checksums: check the image")]
     InvalidGpt,
-    #[error("no room for the config drive: the image reaches {image_end} bytes and the partition would start at {start}; use a disk at least 64 MiB larger than the image")]
+    #[error(
+        "no room for the config drive: the image reaches {image_end} bytes and the partition would start at {start}; use a disk at least 64 MiB larger than the image"
+    )]
     NoRoom { image_end: u64, start: u64 },
     #[error("cannot add the config drive partition: {0}")]
     Table(#[from] AddError),
@@ -46,7 +50,12 @@ pub enum ConfigDriveError {
 
 /// Adds the config drive to the disk in `file` (of `disk_size` bytes) whose image ends at
 /// `image_end`; returns the partition.
-pub fn write(file: &File, disk_size: u64, image_end: u64, drive: &ConfigDrive) -> Result<Extent, ConfigDriveError> {
+pub fn write(
+    file: &File,
+    disk_size: u64,
+    image_end: u64,
+    drive: &ConfigDrive,
+) -> Result<Extent, ConfigDriveError> {
     let part = match Table::read(file, disk_size)? {
         None => return Err(ConfigDriveError::NoTable),
         Some(Table::Gpt(mut g)) => {

@@ -62,7 +62,9 @@ pub async fn deploy_with(
     let image = &deploy.image;
     let url = image.url.trim();
     if !fetch::is_http_url(url) {
-        return Err(DeployError::BadUrl { url: fetch::redact(url) });
+        return Err(DeployError::BadUrl {
+            url: fetch::redact(url),
+        });
     }
     let counters = Arc::new(Counters::default());
     progress(Step::Downloading.name(), counters.progress(0));
@@ -148,7 +150,9 @@ impl<'a> Reporter<'a> {
     }
 
     fn tick(&mut self) {
-        let rate = self.meter.sample(self.start.elapsed(), self.counters.settled());
+        let rate = self
+            .meter
+            .sample(self.start.elapsed(), self.counters.settled());
         (self.callback)(self.counters.step().name(), self.counters.progress(rate));
     }
 }

@@ -10,9 +10,13 @@ use crate::qcow2::Qcow2Error;
 /// Why an image was not written.
 #[derive(Debug, thiserror::Error)]
 pub enum DeployError {
-    #[error("the image URL {url} is not http(s): give an http:// or https:// URL the host can reach")]
+    #[error(
+        "the image URL {url} is not http(s): give an http:// or https:// URL the host can reach"
+    )]
     BadUrl { url: String },
-    #[error("cannot reach {url}: {cause}. Check the URL and that the host's network reaches the server")]
+    #[error(
+        "cannot reach {url}: {cause}. Check the URL and that the host's network reaches the server"
+    )]
     Unreachable { url: String, cause: String },
     #[error("{url} answered 404 Not Found: check the URL")]
     NotFound { url: String },
@@ -26,24 +30,34 @@ pub enum DeployError {
     },
     #[error("{0}")]
     Checksum(#[from] ChecksumError),
-    #[error("the checksums file {url} is larger than 1 MiB: give the checksum itself or a checksums file")]
+    #[error(
+        "the checksums file {url} is larger than 1 MiB: give the checksum itself or a checksums file"
+    )]
     ChecksumFileTooLarge { url: String },
-    #[error("checksum mismatch: the image's {algorithm} is {actual} but {expected} was expected. Check the image and its checksum")]
+    #[error(
+        "checksum mismatch: the image's {algorithm} is {actual} but {expected} was expected. Check the image and its checksum"
+    )]
     Mismatch {
         algorithm: &'static str,
         expected: String,
         actual: String,
     },
-    #[error("the image is {found} but its format is given as {given}: set the format to {found} (or leave it out)")]
+    #[error(
+        "the image is {found} but its format is given as {given}: set the format to {found} (or leave it out)"
+    )]
     FormatMismatch {
         found: &'static str,
         given: &'static str,
     },
-    #[error("the image is in {0} format, which the agent does not write: convert it to raw or qcow2")]
+    #[error(
+        "the image is in {0} format, which the agent does not write: convert it to raw or qcow2"
+    )]
     UnsupportedFormat(&'static str),
     #[error("{0}")]
     Qcow2(#[from] Qcow2Error),
-    #[error("the image needs at least {needed} bytes but the disk {disk} has {capacity}: choose a larger disk (root device hints) or a smaller image")]
+    #[error(
+        "the image needs at least {needed} bytes but the disk {disk} has {capacity}: choose a larger disk (root device hints) or a smaller image"
+    )]
     TooBig {
         disk: String,
         needed: u64,

@@ -64,7 +64,11 @@ impl Dir {
 
     /// Directory entries this directory's table holds (with `.` and `..` unless root).
     fn entry_count(&self, root: bool) -> u64 {
-        let names = self.dirs.iter().map(|(n, _)| n).chain(self.files.iter().map(|(n, ..)| n));
+        let names = self
+            .dirs
+            .iter()
+            .map(|(n, _)| n)
+            .chain(self.files.iter().map(|(n, ..)| n));
         names.map(|n| lfn_entries(n) + 1).sum::<u64>() + if root { 1 } else { 2 }
     }
 }
@@ -96,33 +100,16 @@ pub fn layout(
     if root.entry_count(true) > ROOT_ENTRIES {
         return Err(FatError::RootFull);
     }
-    let mut fat = vec![0u16; (clusters + 2) as usize];
-    fat[0] = 0xfff8;
-    fat[1] = 0xffff;
-    let mut next = 2u64;
     let mut pieces = Vec::new();
     let cluster_offset = |c: u16| (data_start + (u64::from(c) - 2) * SECTORS_PER_CLUSTER) * SECTOR;
-    let mut alloc = |bytes: u64, fat: &mut Vec<u16>| -> Result<u16, FatError> {
-        let n = bytes.div_ceil(CLUSTER);
-        if n == 0 {
-            return Ok(0);
-        }
-        if next + n > clusters + 2 {
-            return Err(FatError::Full);
-        }
-        let first = next;
-        for c in first..first + n {
-            fat[c as usize] = if c + 1 == first + n { 0xffff } else { (c + 1) as u16 };
-        }
-        next += n;
-        Ok(first as u16)
-    };
-    assign(&mut root, true, &mut alloc, &mut fat)?;
+    let mut fat = Fat::new(clusters);
+    assign(&mut root, true, &mut fat)?;
     let mut root_table = Vec::new();
     root_table.extend(short_entry(&sfn_label(label), ATTR_VOLUME, 0, 0));
     write_dir(&root, &mut root_table, &mut pieces, &cluster_offset);
     root_table.resize((ROOT_SECTORS * SECTOR) as usize, 0);
     let fat_bytes: Vec<u8> = fat
+        .table
         .iter()
         .flat_map(|e| e.to_le_bytes())
         .chain(std::iter::repeat(0))
@@ -131,27 +118,61 @@ pub fn layout(
     let boot = boot_sector(total, fat_sectors, hidden_sectors, volume_id, label);
     pieces.push((0, boot));
     for i in 0..FATS {
-        pieces.push(((RESERVED_SECTORS + i * fat_sectors) * SECTOR, fat_bytes.clone()));
+        pieces.push((
+            (RESERVED_SECTORS + i * fat_sectors) * SECTOR,
+            fat_bytes.clone(),
+        ));
     }
     pieces.push(((RESERVED_SECTORS + FATS * fat_sectors) * SECTOR, root_table));
     Ok(pieces)
 }
 
+/// The file allocation table being filled: clusters are given out in order.
+struct Fat {
+    table: Vec<u16>,
+    next: u64,
+}
+
+impl Fat {
+    fn new(clusters: u64) -> Self {
+        let mut table = vec![0u16; (clusters + 2) as usize];
+        table[0] = 0xfff8;
+        table[1] = 0xffff;
+        Fat { table, next: 2 }
+    }
+
+    /// A chain of clusters for `bytes`; its first cluster (0 for nothing).
+    fn alloc(&mut self, bytes: u64) -> Result<u16, FatError> {
+        let n = bytes.div_ceil(CLUSTER);
+        if n == 0 {
+            return Ok(0);
+        }
+        let first = self.next;
+        if first + n > self.table.len() as u64 {
+            return Err(FatError::Full);
+        }
+        for c in first..first + n {
+            self.table[c as usize] = if c + 1 == first + n {
+                0xffff
+            } else {
+                (c + 1) as u16
+            };
+        }
+        self.next += n;
+        Ok(first as u16)
+    }
+}
+
 /// Gives every subdirectory and file its clusters (each contiguous), depth first.
-fn assign(
-    dir: &mut Dir,
-    root: bool,
-    alloc: &mut dyn FnMut(u64, &mut Vec<u16>) -> Result<u16, FatError>,
-    fat: &mut Vec<u16>,
-) -> Result<(), FatError> {
+fn assign(dir: &mut Dir, root: bool, fat: &mut Fat) -> Result<(), FatError> {
     if !root {
-        dir.cluster = alloc((dir.entry_count(false) * 32).max(1), fat)?;
+        dir.cluster = fat.alloc((dir.entry_count(false) * 32).max(1))?;
     }
     for (_, sub) in &mut dir.dirs {
-        assign(sub, false, alloc, fat)?;
+        assign(sub, false, fat)?;
     }
     for (_, data, cluster) in &mut dir.files {
-        *cluster = alloc(data.len() as u64, fat)?;
+        *cluster = fat.alloc(data.len() as u64)?;
     }
     Ok(())
 }
@@ -169,7 +190,14 @@ fn write_dir(dir: &Dir, table: &mut Vec<u8>, pieces: &mut Vec<Piece>, at: &dyn F
         pieces.push((at(sub.cluster), sub_table));
     }
     for (name, data, cluster) in &dir.files {
-        named_entry(table, name, &mut taken, ATTR_ARCHIVE, *cluster, data.len() as u32);
+        named_entry(
+            table,
+            name,
+            &mut taken,
+            ATTR_ARCHIVE,
+            *cluster,
+            data.len() as u32,
+        );
         if *cluster != 0 {
             pieces.push((at(*cluster), data.clone()));
         }
@@ -177,9 +205,18 @@ fn write_dir(dir: &Dir, table: &mut Vec<u8>, pieces: &mut Vec<Piece>, at: &dyn F
 }
 
 /// The long-name entries and the short entry of `name`.
-fn named_entry(table: &mut Vec<u8>, name: &str, taken: &mut HashSet<[u8; 11]>, attr: u8, cluster: u16, size: u32) {
+fn named_entry(
+    table: &mut Vec<u8>,
+    name: &str,
+    taken: &mut HashSet<[u8; 11]>,
+    attr: u8,
+    cluster: u16,
+    size: u32,
+) {
     let sfn = short_name(name, taken);
-    let checksum = sfn.iter().fold(0u8, |sum, b| (sum >> 1).wrapping_add(sum << 7).wrapping_add(*b));
+    let checksum = sfn.iter().fold(0u8, |sum, b| {
+        (sum >> 1).wrapping_add(sum << 7).wrapping_add(*b)
+    });
     let units: Vec<u16> = name.encode_utf16().collect();
     let count = units.len().div_ceil(13);
     for seq in (1..=count).rev() {
@@ -214,7 +251,13 @@ fn short_name(name: &str, taken: &mut HashSet<[u8; 11]>) -> [u8; 11] {
     let clean = |s: &str| -> Vec<u8> {
         s.bytes()
             .filter(|b| *b != b'.' && *b != b' ')
-            .map(|b| if b.is_ascii_alphanumeric() || b"!#$%&'()-@^_`{}~".contains(&b) { b.to_ascii_uppercase() } else { b'_' })
+            .map(|b| {
+                if b.is_ascii_alphanumeric() || b"!#$%&'()-@^_`{}~".contains(&b) {
+                    b.to_ascii_uppercase()
+                } else {
+                    b'_'
+                }
+            })
             .collect()
     };
     let (base, ext) = match name.rsplit_once('.') {
@@ -315,8 +358,14 @@ mod tests {
     #[test]
     fn sizes_and_room() {
         let files: &[(&str, &[u8])] = &[("a/b", b"x")];
-        assert_eq!(layout(4 << 20, 0, 1, "l", files), Err(FatError::Size(4 << 20)));
-        assert_eq!(layout(200 << 20, 0, 1, "l", files), Err(FatError::Size(200 << 20)));
+        assert_eq!(
+            layout(4 << 20, 0, 1, "l", files),
+            Err(FatError::Size(4 << 20))
+        );
+        assert_eq!(
+            layout(200 << 20, 0, 1, "l", files),
+            Err(FatError::Size(200 << 20))
+        );
         let pieces = layout(64 << 20, 2048, 7, "config-2", files).expect("layout");
         let boot = &pieces.iter().find(|(o, _)| *o == 0).expect("boot").1;
         assert_eq!(&boot[43..54], b"config-2   ");

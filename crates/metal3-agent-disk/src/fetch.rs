@@ -44,7 +44,10 @@ pub fn is_http_url(s: &str) -> bool {
 pub fn file_name(url: &str) -> String {
     Url::parse(url)
         .ok()
-        .and_then(|u| u.path_segments().and_then(|mut s| s.next_back().map(str::to_string)))
+        .and_then(|u| {
+            u.path_segments()
+                .and_then(|mut s| s.next_back().map(str::to_string))
+        })
         .unwrap_or_default()
 }
 

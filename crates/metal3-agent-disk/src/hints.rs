@@ -17,13 +17,17 @@ pub const MIN_ROOT_DISK_BYTES: u64 = 4 * GIB;
 /// Why no root disk was chosen.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum HintError {
-    #[error("no disks found on the host: check that its disk controller is supported and the disks are present")]
+    #[error(
+        "no disks found on the host: check that its disk controller is supported and the disks are present"
+    )]
     NoDisks,
     #[error(
         "no disk of at least 4 GiB on the host (seen: {seen}): add a larger disk or give root device hints"
     )]
     NoneLargeEnough { seen: String },
-    #[error("no disk matches the root device hints ({hints}): {reasons}. Fix the BareMetalHost's rootDeviceHints")]
+    #[error(
+        "no disk matches the root device hints ({hints}): {reasons}. Fix the BareMetalHost's rootDeviceHints"
+    )]
     NoMatch { hints: String, reasons: String },
 }
 
@@ -135,7 +139,10 @@ fn checks(h: &RootDeviceHints) -> Vec<Check> {
         } else if device_name.starts_with("/dev/") {
             out.push(Check::Equals(Field::Name, normalise(device_name)));
         } else {
-            out.push(Check::Equals(Field::Name, normalise(&format!("/dev/{device_name}"))));
+            out.push(Check::Equals(
+                Field::Name,
+                normalise(&format!("/dev/{device_name}")),
+            ));
         }
     }
     let exact = [

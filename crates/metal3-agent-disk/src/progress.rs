@@ -99,7 +99,12 @@ impl RateMeter {
     /// the window.
     pub fn sample(&mut self, at: Duration, bytes: u64) -> u64 {
         self.samples.push_back((at, bytes));
-        while self.samples.len() > 2 && self.samples.front().is_some_and(|(t, _)| at.saturating_sub(*t) > self.window) {
+        while self.samples.len() > 2
+            && self
+                .samples
+                .front()
+                .is_some_and(|(t, _)| at.saturating_sub(*t) > self.window)
+        {
             self.samples.pop_front();
         }
         let Some(&(t0, b0)) = self.samples.front() else {
@@ -136,7 +141,14 @@ mod tests {
         assert_eq!(c.step(), Step::Downloading);
         c.set_step(Step::Writing);
         c.settled.fetch_add(42, Ordering::Relaxed);
-        assert_eq!(c.progress(7), Progress { bytes_done: 42, bytes_total: None, bytes_per_second: 7 });
+        assert_eq!(
+            c.progress(7),
+            Progress {
+                bytes_done: 42,
+                bytes_total: None,
+                bytes_per_second: 7
+            }
+        );
         c.set_total(100);
         assert_eq!(c.progress(0).bytes_total, Some(100));
         assert_eq!(c.step().name(), "writing image");

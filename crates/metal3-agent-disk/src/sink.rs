@@ -12,7 +12,7 @@ use rustix::fs::FallocateFlags;
 
 /// Writes are gathered up to this size before they reach the disk.
 pub const WRITE_BUFFER: usize = 4 << 20;
-const ZEROS: [u8; 64 << 10] = [0; 64 << 10];
+static ZEROS: [u8; 64 << 10] = [0; 64 << 10];
 
 /// Why a write did not happen.
 #[derive(Debug, thiserror::Error)]
@@ -224,7 +224,9 @@ mod tests {
     fn gathers_writes_and_zeros_in_order() {
         let size = 3 * WRITE_BUFFER as u64;
         let (tmp, mut w, settled) = disk(size);
-        w.file().write_all_at(&vec![0xee; size as usize], 0).expect("fill");
+        w.file()
+            .write_all_at(&vec![0xee; size as usize], 0)
+            .expect("fill");
         // Small sequential writes, a zero range inside the buffer, one next to it, a large
         // write that bypasses the buffer, and an out-of-order write.
         w.write_at(0, &[1; 1000]).expect("w1");
@@ -246,7 +248,11 @@ mod tests {
         assert!(d[2058..2100].iter().all(|b| *b == 0xee));
         assert!(d[100_000..105_000].iter().all(|b| *b == 0));
         assert_eq!(d[105_000], 0xee);
-        assert!(d[WRITE_BUFFER..2 * WRITE_BUFFER + 7].iter().all(|b| *b == 4));
+        assert!(
+            d[WRITE_BUFFER..2 * WRITE_BUFFER + 7]
+                .iter()
+                .all(|b| *b == 4)
+        );
         assert_eq!(d[2 * WRITE_BUFFER + 7], 0xee);
         assert_eq!(w.end(), 2 * WRITE_BUFFER as u64 + 7);
         assert_eq!(

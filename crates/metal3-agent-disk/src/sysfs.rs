@@ -64,7 +64,8 @@ pub fn block_devices(roots: &Roots) -> io::Result<Vec<BlockDevice>> {
             continue;
         }
         let dir = entry.path();
-        if attr(&dir, "removable").as_deref() == Some("1") || attr(&dir, "ro").as_deref() == Some("1")
+        if attr(&dir, "removable").as_deref() == Some("1")
+            || attr(&dir, "ro").as_deref() == Some("1")
         {
             continue;
         }
@@ -78,10 +79,18 @@ pub fn block_devices(roots: &Roots) -> io::Result<Vec<BlockDevice>> {
     Ok(devices)
 }
 
-fn read_device(roots: &Roots, sys_root: &Path, kname: &str, dir: &Path, sectors: u64) -> BlockDevice {
+fn read_device(
+    roots: &Roots,
+    sys_root: &Path,
+    kname: &str,
+    dir: &Path,
+    sectors: u64,
+) -> BlockDevice {
     let wwid = attr(dir, "device/wwid").or_else(|| attr(dir, "wwid"));
-    let (wwn, wwn_with_extension, wwn_vendor_extension) =
-        wwid.as_deref().map(|w| parse_wwid(kname, w)).unwrap_or_default();
+    let (wwn, wwn_with_extension, wwn_vendor_extension) = wwid
+        .as_deref()
+        .map(|w| parse_wwid(kname, w))
+        .unwrap_or_default();
     let serial = attr(dir, "device/serial")
         .or_else(|| attr(dir, "serial"))
         .or_else(|| {

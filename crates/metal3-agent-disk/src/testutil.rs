@@ -34,7 +34,11 @@ pub fn sfdisk_dump(path: &Path) -> String {
         .arg(path)
         .output()
         .expect("sfdisk -d");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 

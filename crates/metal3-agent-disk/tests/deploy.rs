@@ -28,25 +28,41 @@ async fn vm_images_with_checksums_files_and_config_drives() {
         let url = server.add(image, Served::File(images.join(image)));
         let sums_file = images.join(format!("{image}.{sums}"));
         let checksum = if literal {
-            fs::read_to_string(&sums_file).expect("sums").split_whitespace().next().expect("hex").to_string()
+            fs::read_to_string(&sums_file)
+                .expect("sums")
+                .split_whitespace()
+                .next()
+                .expect("hex")
+                .to_string()
         } else {
             server.add(&format!("{image}.{sums}"), Served::File(sums_file))
         };
         let target = disk(dir.path(), &image.replace('.', "-"), 8 * GIB);
         let reports = Reports::default();
-        let result = deploy(&deploy_of(&url, &checksum, true), &target, &reports.callback())
-            .await
-            .unwrap_or_else(|e| panic!("{image}: {e}"));
+        let result = deploy(
+            &deploy_of(&url, &checksum, true),
+            &target,
+            &reports.callback(),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{image}: {e}"));
         assert_eq!(result.root_device, target.name);
         assert_eq!(result.bytes_written, 48 * MIB, "{image}");
-        assert!(result.checksum.starts_with(&format!("{sums}:")), "{image}: {}", result.checksum);
+        assert!(
+            result.checksum.starts_with(&format!("{sums}:")),
+            "{image}: {}",
+            result.checksum
+        );
         assert!(result.config_drive);
 
         // The image's file system partition is as in the raw image.
         let raw = images.join(image.replace("qcow2", "raw"));
         let original = fs::read(&raw).expect("raw");
         let fs_part = MIB as usize..(47 * MIB) as usize;
-        assert!(read(&target, MIB, 46 * MIB) == original[fs_part], "{image}: partition 1 differs");
+        assert!(
+            read(&target, MIB, 46 * MIB) == original[fs_part],
+            "{image}: partition 1 differs"
+        );
         // The config drive is there, for Linux and for cloud-init.
         let (label, files) = config_drive_files(&target);
         assert_eq!(label, "config-2");
@@ -60,12 +76,26 @@ async fn vm_images_with_checksums_files_and_config_drives() {
             .output()
             .expect("blkid");
         let blkid = String::from_utf8_lossy(&blkid.stdout);
-        assert!(blkid.contains("LABEL=config-2") && blkid.contains("TYPE=vfat"), "{blkid}");
-        let verify = Command::new("sfdisk").arg("--verify").arg(&target.path).output().expect("sfdisk");
-        assert!(verify.status.success(), "{image}: {}", String::from_utf8_lossy(&verify.stdout));
+        assert!(
+            blkid.contains("LABEL=config-2") && blkid.contains("TYPE=vfat"),
+            "{blkid}"
+        );
+        let verify = Command::new("sfdisk")
+            .arg("--verify")
+            .arg(&target.path)
+            .output()
+            .expect("sfdisk");
+        assert!(
+            verify.status.success(),
+            "{image}: {}",
+            String::from_utf8_lossy(&verify.stdout)
+        );
 
         let all = reports.all();
-        assert_eq!(all.first().map(|(s, _)| s.as_str()), Some("downloading image"));
+        assert_eq!(
+            all.first().map(|(s, _)| s.as_str()),
+            Some("downloading image")
+        );
         let last = &all.last().expect("reports").1;
         assert!(last.bytes_done >= 48 * MIB, "{image}: {last:?}");
         assert_eq!(last.bytes_total, Some(48 * MIB));
@@ -89,7 +119,11 @@ async fn vm_images_without_config_drive_are_written_exactly() {
             .write_all(&vec![0xee; 48 * MIB as usize])
             .expect("fill");
         let mut d = deploy_of(&url, "", false);
-        d.image.format = if image.ends_with("qcow2") { ImageFormat::Qcow2 } else { ImageFormat::Raw };
+        d.image.format = if image.ends_with("qcow2") {
+            ImageFormat::Qcow2
+        } else {
+            ImageFormat::Raw
+        };
         let result = deploy(&d, &target, &|_: &str, _| {}).await.expect("deploy");
         assert_eq!(result.checksum, "");
         assert!(!result.config_drive);
@@ -150,11 +184,20 @@ async fn compressed_raw_and_every_qcow2_flavour() {
     enc.write_all(&original).expect("gzip");
     fs::write(&gz, enc.finish().expect("gzip")).expect("write gz");
     let zst = dir.path().join("image.raw.zst");
-    let z = ruzstd::encoding::compress_to_vec(&original[..], ruzstd::encoding::CompressionLevel::Fastest);
+    let z = ruzstd::encoding::compress_to_vec(
+        &original[..],
+        ruzstd::encoding::CompressionLevel::Fastest,
+    );
     // Two frames: the image split in halves, as multi-threaded zstd writes.
     let half = original.len() / 2;
-    let mut two = ruzstd::encoding::compress_to_vec(&original[..half], ruzstd::encoding::CompressionLevel::Fastest);
-    two.extend(ruzstd::encoding::compress_to_vec(&original[half..], ruzstd::encoding::CompressionLevel::Fastest));
+    let mut two = ruzstd::encoding::compress_to_vec(
+        &original[..half],
+        ruzstd::encoding::CompressionLevel::Fastest,
+    );
+    two.extend(ruzstd::encoding::compress_to_vec(
+        &original[half..],
+        ruzstd::encoding::CompressionLevel::Fastest,
+    ));
     fs::write(&zst, z).expect("write zst");
     let zst2 = dir.path().join("image2.raw.zst");
     fs::write(&zst2, two).expect("write zst2");
@@ -185,15 +228,28 @@ async fn compressed_raw_and_every_qcow2_flavour() {
         ("xz", xz),
         ("qcow2", qcow2("plain.qcow2", &[])),
         ("qcow2 -c", qcow2("deflate.qcow2", &["-c"])),
-        ("qcow2 zstd", qcow2("zstd.qcow2", &["-c", "-o", "compression_type=zstd"])),
+        (
+            "qcow2 zstd",
+            qcow2("zstd.qcow2", &["-c", "-o", "compression_type=zstd"]),
+        ),
         ("qcow2 v2", qcow2("v2.qcow2", &["-o", "compat=0.10"])),
-        ("qcow2 4k clusters", qcow2("small.qcow2", &["-c", "-o", "cluster_size=4096"])),
-        ("qcow2 metadata preallocated", qcow2("prealloc.qcow2", &["-o", "preallocation=metadata"])),
+        (
+            "qcow2 4k clusters",
+            qcow2("small.qcow2", &["-c", "-o", "cluster_size=4096"]),
+        ),
+        (
+            "qcow2 metadata preallocated",
+            qcow2("prealloc.qcow2", &["-o", "preallocation=metadata"]),
+        ),
     ];
     let server = Server::start().await;
     let options = Options::new().expect("options");
     for (what, path) in images {
-        let name = path.file_name().expect("name").to_string_lossy().into_owned();
+        let name = path
+            .file_name()
+            .expect("name")
+            .to_string_lossy()
+            .into_owned();
         let url = server.add(&name, Served::File(path.clone()));
         let checksum = sha256_file(&path);
         let target = disk(dir.path(), "disk", 8 * GIB);
@@ -203,9 +259,14 @@ async fn compressed_raw_and_every_qcow2_flavour() {
             .expect("open")
             .write_all(&vec![0xee; len as usize])
             .expect("fill");
-        let result = deploy_with(&options, &deploy_of(&url, &checksum, true), &target, &|_: &str, _| {})
-            .await
-            .unwrap_or_else(|e| panic!("{what}: {e}"));
+        let result = deploy_with(
+            &options,
+            &deploy_of(&url, &checksum, true),
+            &target,
+            &|_: &str, _| {},
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
         assert_eq!(result.bytes_written, len, "{what}");
         assert_eq!(result.checksum, format!("sha256:{checksum}"), "{what}");
         // Everything but the table (which gained the config drive) is the original.

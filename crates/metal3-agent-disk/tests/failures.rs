@@ -14,9 +14,17 @@ use metal3_agent_disk::{DeployError, HintError, clean_metadata, deploy, select_r
 
 /// The disk holds no partition table and no signature at either end.
 fn assert_wiped(target: &metal3_agent_disk::BlockDevice) {
-    assert!(table(target).is_none(), "{}: a partition table is left", target.name);
+    assert!(
+        table(target).is_none(),
+        "{}: a partition table is left",
+        target.name
+    );
     assert!(zeros(target, 0, MIB), "{}: first MiB", target.name);
-    assert!(zeros(target, target.size - MIB, MIB), "{}: last MiB", target.name);
+    assert!(
+        zeros(target, target.size - MIB, MIB),
+        "{}: last MiB",
+        target.name
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -32,10 +40,25 @@ async fn wrong_checksums_wipe_the_disk() {
             .await
             .expect_err("mismatch");
         assert!(err.wiped(), "{err}");
-        assert!(matches!(cause(&err), DeployError::Mismatch { algorithm: "sha256", .. }), "{err}");
+        assert!(
+            matches!(
+                cause(&err),
+                DeployError::Mismatch {
+                    algorithm: "sha256",
+                    ..
+                }
+            ),
+            "{err}"
+        );
         let text = err.to_string();
-        assert!(text.starts_with("checksum mismatch: the image's sha256 is "), "{text}");
-        assert!(text.ends_with("(what was written to the disk was wiped)"), "{text}");
+        assert!(
+            text.starts_with("checksum mismatch: the image's sha256 is "),
+            "{text}"
+        );
+        assert!(
+            text.ends_with("(what was written to the disk was wiped)"),
+            "{text}"
+        );
         assert_wiped(&target);
         // The image's own backup GPT (at the image's end) is gone too.
         assert!(zeros(&target, 47 * MIB, MIB), "{image}: the image's end");
@@ -52,7 +75,10 @@ async fn missing_unreachable_and_unlisted_images() {
     let err = deploy(&deploy_of(&missing, "", false), &target, &|_: &str, _| {})
         .await
         .expect_err("404");
-    assert_eq!(err.to_string(), format!("{missing} answered 404 Not Found: check the URL"));
+    assert_eq!(
+        err.to_string(),
+        format!("{missing} answered 404 Not Found: check the URL")
+    );
 
     // A port nothing listens on.
     let closed = {
@@ -65,13 +91,23 @@ async fn missing_unreachable_and_unlisted_images() {
         .expect_err("unreachable");
     assert!(matches!(err, DeployError::Unreachable { .. }), "{err}");
     let text = err.to_string();
-    assert!(text.starts_with(&format!("cannot reach http://{closed}/image.raw: ")), "{text}");
-    assert!(!text.contains("secret") && !text.contains("token"), "{text}");
+    assert!(
+        text.starts_with(&format!("cannot reach http://{closed}/image.raw: ")),
+        "{text}"
+    );
+    assert!(
+        !text.contains("secret") && !text.contains("token"),
+        "{text}"
+    );
 
     // Not http(s).
-    let err = deploy(&deploy_of("file:///etc/passwd", "", false), &target, &|_: &str, _| {})
-        .await
-        .expect_err("file URL");
+    let err = deploy(
+        &deploy_of("file:///etc/passwd", "", false),
+        &target,
+        &|_: &str, _| {},
+    )
+    .await
+    .expect_err("file URL");
     assert!(matches!(err, DeployError::BadUrl { .. }), "{err}");
 
     // A checksums file without the image's line, and a missing checksums file.
@@ -80,10 +116,17 @@ async fn missing_unreachable_and_unlisted_images() {
     let err = deploy(&deploy_of(&url, &sums, false), &target, &|_: &str, _| {})
         .await
         .expect_err("not listed");
-    assert!(matches!(err, DeployError::Checksum(ChecksumError::NotInFile { .. })), "{err}");
-    let err = deploy(&deploy_of(&url, &format!("{}/MISSING", server.base), false), &target, &|_: &str, _| {})
-        .await
-        .expect_err("no sums");
+    assert!(
+        matches!(err, DeployError::Checksum(ChecksumError::NotInFile { .. })),
+        "{err}"
+    );
+    let err = deploy(
+        &deploy_of(&url, &format!("{}/MISSING", server.base), false),
+        &target,
+        &|_: &str, _| {},
+    )
+    .await
+    .expect_err("no sums");
     assert!(matches!(err, DeployError::NotFound { .. }), "{err}");
     // Nothing was written.
     assert!(zeros(&target, 0, 48 * MIB));
@@ -112,7 +155,10 @@ async fn images_larger_than_the_disk() {
     let raw = fs::read(images.join("test-bios.raw")).expect("raw");
     let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     std::io::Write::write_all(&mut enc, &raw).expect("gzip");
-    let url = server.add("test-bios.raw.gz", Served::Bytes(enc.finish().expect("gzip").into()));
+    let url = server.add(
+        "test-bios.raw.gz",
+        Served::Bytes(enc.finish().expect("gzip").into()),
+    );
     let err = deploy(&deploy_of(&url, "", false), &small, &|_: &str, _| {})
         .await
         .expect_err("too big");
@@ -125,7 +171,10 @@ async fn images_larger_than_the_disk() {
     let err = deploy(&deploy_of(&url, "", true), &snug, &|_: &str, _| {})
         .await
         .expect_err("no room for the config drive");
-    assert!(err.to_string().starts_with("no room for the config drive"), "{err}");
+    assert!(
+        err.to_string().starts_with("no room for the config drive"),
+        "{err}"
+    );
     assert_wiped(&snug);
 }
 
@@ -146,12 +195,20 @@ async fn unknown_and_mismatched_formats() {
         "the image is in vmdk format, which the agent does not write: convert it to raw or qcow2"
     );
     // A qcow2 image given as raw, and a raw one given as qcow2.
-    let qcow2 = server.add("test-bios.qcow2", Served::File(images.join("test-bios.qcow2")));
+    let qcow2 = server.add(
+        "test-bios.qcow2",
+        Served::File(images.join("test-bios.qcow2")),
+    );
     let raw = server.add("test-bios.raw", Served::File(images.join("test-bios.raw")));
-    for (url, given, found) in [(&qcow2, ImageFormat::Raw, "qcow2"), (&raw, ImageFormat::Qcow2, "raw")] {
+    for (url, given, found) in [
+        (&qcow2, ImageFormat::Raw, "qcow2"),
+        (&raw, ImageFormat::Qcow2, "raw"),
+    ] {
         let mut d = deploy_of(url, "", false);
         d.image.format = given;
-        let err = deploy(&d, &target, &|_: &str, _| {}).await.expect_err("mismatch");
+        let err = deploy(&d, &target, &|_: &str, _| {})
+            .await
+            .expect_err("mismatch");
         assert!(
             matches!(err, DeployError::FormatMismatch { found: f, .. } if f == found),
             "{err}"
@@ -174,7 +231,10 @@ async fn unknown_and_mismatched_formats() {
     let err = deploy(&deploy_of(&url, "", false), &target, &|_: &str, _| {})
         .await
         .expect_err("backing file");
-    assert!(matches!(err, DeployError::Qcow2(Qcow2Error::BackingFile)), "{err}");
+    assert!(
+        matches!(err, DeployError::Qcow2(Qcow2Error::BackingFile)),
+        "{err}"
+    );
     assert!(zeros(&target, 0, 48 * MIB), "nothing was written");
 }
 
@@ -203,7 +263,10 @@ async fn hints_that_match_no_disk_and_cleaning_after_a_deploy() {
     let images = vm_images();
     let server = Server::start().await;
     let dir = tempfile::tempdir().expect("tmp");
-    let mut disks = vec![disk(dir.path(), "vda", 8 * GIB), disk(dir.path(), "vdb", 10 * GIB)];
+    let mut disks = vec![
+        disk(dir.path(), "vda", 8 * GIB),
+        disk(dir.path(), "vdb", 10 * GIB),
+    ];
     disks[1].serial = "SECOND".into();
     let hints = RootDeviceHints {
         serial_number: "THIRD".into(),
@@ -211,7 +274,11 @@ async fn hints_that_match_no_disk_and_cleaning_after_a_deploy() {
     };
     let err = select_root(&disks, Some(&hints)).expect_err("no match");
     assert!(matches!(err, HintError::NoMatch { .. }));
-    assert!(err.to_string().contains("/dev/vdb has serialNumber \"SECOND\""), "{err}");
+    assert!(
+        err.to_string()
+            .contains("/dev/vdb has serialNumber \"SECOND\""),
+        "{err}"
+    );
     // The hint for the second disk picks it; the image goes there.
     let hints = RootDeviceHints {
         serial_number: "second".into(),
@@ -219,7 +286,10 @@ async fn hints_that_match_no_disk_and_cleaning_after_a_deploy() {
     };
     let root = select_root(&disks, Some(&hints)).expect("match").clone();
     assert_eq!(root.name, "/dev/vdb");
-    let url = server.add("test-uefi.qcow2", Served::File(images.join("test-uefi.qcow2")));
+    let url = server.add(
+        "test-uefi.qcow2",
+        Served::File(images.join("test-uefi.qcow2")),
+    );
     deploy(&deploy_of(&url, "", true), &root, &|_: &str, _| {})
         .await
         .expect("deploy");

@@ -29,7 +29,11 @@ fn fsck(path: &std::path::Path, part: Extent) {
         .arg(copy.path())
         .output()
         .expect("fsck.vfat (Debian package dosfstools) must be installed");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 }
 
 /// The label and the files under `openstack/latest`, read by the fatfs crate.
@@ -42,7 +46,12 @@ fn read_back(file: &File, part: Extent) -> (String, Vec<(String, Vec<u8>)>) {
         .expect("label")
         .unwrap_or_default();
     let mut files = Vec::new();
-    for entry in fs.root_dir().open_dir("openstack/latest").expect("latest").iter() {
+    for entry in fs
+        .root_dir()
+        .open_dir("openstack/latest")
+        .expect("latest")
+        .iter()
+    {
         let entry = entry.expect("entry");
         if entry.is_file() {
             let mut content = Vec::new();
@@ -51,7 +60,11 @@ fn read_back(file: &File, part: Extent) -> (String, Vec<(String, Vec<u8>)>) {
         }
     }
     files.sort();
-    assert_eq!(fs.volume_label().trim_end(), label.trim_end(), "boot sector label");
+    assert_eq!(
+        fs.volume_label().trim_end(),
+        label.trim_end(),
+        "boot sector label"
+    );
     (label.trim_end().to_string(), files)
 }
 
@@ -71,15 +84,27 @@ fn check(path: &std::path::Path, file: &File, part: Extent) {
 
 #[test]
 fn mbr_disks_get_a_new_primary_partition() {
-    let tmp = sfdisk_disk(48 * MIB, "label: dos\nstart=2048, size=94208, type=c, bootable\n");
+    let tmp = sfdisk_disk(
+        48 * MIB,
+        "label: dos\nstart=2048, size=94208, type=c, bootable\n",
+    );
     let file = tmp.as_file();
     let disk = 300 * MIB;
     file.set_len(disk).expect("grow");
     let part = write(file, disk, 48 * MIB, &drive()).expect("config drive");
-    assert_eq!(part, Extent { start: 236 * MIB, len: 64 * MIB });
+    assert_eq!(
+        part,
+        Extent {
+            start: 236 * MIB,
+            len: 64 * MIB
+        }
+    );
     check(tmp.path(), file, part);
     let dump = sfdisk_dump(tmp.path());
-    assert!(dump.contains("start=      483328, size=      131072, type=c"), "{dump}");
+    assert!(
+        dump.contains("start=      483328, size=      131072, type=c"),
+        "{dump}"
+    );
 }
 
 #[test]
@@ -92,8 +117,16 @@ fn gpt_disks_get_the_backup_moved_and_a_partition() {
     assert!(part.len <= CONFIG_DRIVE_MAX && part.len > 62 * MIB);
     assert_eq!(part.start % MIB, 0);
     check(tmp.path(), file, part);
-    let verify = Command::new("sfdisk").arg("--verify").arg(tmp.path()).output().expect("verify");
-    assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stdout));
+    let verify = Command::new("sfdisk")
+        .arg("--verify")
+        .arg(tmp.path())
+        .output()
+        .expect("verify");
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stdout)
+    );
 }
 
 #[test]
@@ -130,5 +163,8 @@ fn refusals() {
     );
     tmp.as_file().set_len(256 * MIB).expect("grow");
     let err = write(tmp.as_file(), 256 * MIB, 48 * MIB, &drive()).expect_err("full");
-    assert!(err.to_string().contains("all four primary partitions"), "{err}");
+    assert!(
+        err.to_string().contains("all four primary partitions"),
+        "{err}"
+    );
 }

@@ -185,7 +185,13 @@ impl Gpt {
         let end = start + len;
         let last_usable = end / ss - 1;
         let backup_entries_lba = last_usable + 1;
-        let used = self.used().map(|(_, last)| last + 1).max().unwrap_or(0).max(self.first_usable()) * ss;
+        let used = self
+            .used()
+            .map(|(_, last)| last + 1)
+            .max()
+            .unwrap_or(0)
+            .max(self.first_usable())
+            * ss;
         if start < used || start >= end {
             return Err(AddError::NoRoom { used, start });
         }

@@ -44,7 +44,9 @@ pub struct Mbr {
 pub enum AddError {
     #[error("all four primary partitions of the MBR are in use")]
     Full,
-    #[error("no room at the end of the disk: the partitions end at {used} bytes and the new one needs to start by {start}")]
+    #[error(
+        "no room at the end of the disk: the partitions end at {used} bytes and the new one needs to start by {start}"
+    )]
     NoRoom { used: u64, start: u64 },
     #[error(transparent)]
     Io(#[from] io::Error),
@@ -69,7 +71,10 @@ impl Mbr {
                 sectors: le32(b, 12),
             };
         }
-        let used = entries.iter().filter(|e| e.kind != 0 && e.sectors > 0).count();
+        let used = entries
+            .iter()
+            .filter(|e| e.kind != 0 && e.sectors > 0)
+            .count();
         if used == 0 || entries.iter().any(|e| e.kind == 0xee) {
             return None;
         }
@@ -131,13 +136,19 @@ impl Mbr {
     /// Adds a primary partition of type `kind` at `[start, end)` (bytes, sector aligned) and
     /// writes the boot sector. The partition must start after every existing one.
     pub fn add(&mut self, file: &File, kind: u8, start: u64, end: u64) -> Result<u8, AddError> {
-        let slot = self.entries.iter().position(|e| e.kind == 0 || e.sectors == 0).ok_or(AddError::Full)?;
+        let slot = self
+            .entries
+            .iter()
+            .position(|e| e.kind == 0 || e.sectors == 0)
+            .ok_or(AddError::Full)?;
         let used = self.entries.iter().map(Entry::end_lba).max().unwrap_or(0) * SECTOR;
         if start < used {
             return Err(AddError::NoRoom { used, start });
         }
-        let start_lba = u32::try_from(start / SECTOR).map_err(|_| AddError::NoRoom { used, start })?;
-        let sectors = u32::try_from((end - start) / SECTOR).map_err(|_| AddError::NoRoom { used, start })?;
+        let start_lba =
+            u32::try_from(start / SECTOR).map_err(|_| AddError::NoRoom { used, start })?;
+        let sectors =
+            u32::try_from((end - start) / SECTOR).map_err(|_| AddError::NoRoom { used, start })?;
         self.entries[slot] = Entry {
             kind,
             start_lba,
@@ -160,7 +171,6 @@ impl Mbr {
 
 /// The largest disk an MBR addresses.
 pub const MBR_LIMIT: u64 = (u32::MAX as u64) * SECTOR;
-
 
 #[cfg(test)]
 mod tests {
@@ -200,19 +210,45 @@ mod tests {
         assert_eq!(
             table.partitions(),
             vec![
-                Extent { start: 2048 * 512, len: 2048 * 512 },
-                Extent { start: (8192 + 2048) * 512, len: 1024 * 512 },
-                Extent { start: (16384 + 2048) * 512, len: 512 * 512 },
+                Extent {
+                    start: 2048 * 512,
+                    len: 2048 * 512
+                },
+                Extent {
+                    start: (8192 + 2048) * 512,
+                    len: 1024 * 512
+                },
+                Extent {
+                    start: (16384 + 2048) * 512,
+                    len: 512 * 512
+                },
             ]
         );
         // Overlapping the extended partition is refused; after it, slot 3 is used.
-        assert!(matches!(table.add(file, 0x0c, 20000 * 512, size), Err(AddError::NoRoom { .. })));
+        assert!(matches!(
+            table.add(file, 0x0c, 20000 * 512, size),
+            Err(AddError::NoRoom { .. })
+        ));
         assert_eq!(table.add(file, 0x0c, 32 << 20, size).expect("add"), 3);
         let again = Mbr::read(file, size).expect("read").expect("mbr");
-        assert_eq!(again.entries[2], Entry { kind: 0x0c, start_lba: 65536, sectors: 65536 });
+        assert_eq!(
+            again.entries[2],
+            Entry {
+                kind: 0x0c,
+                start_lba: 65536,
+                sectors: 65536
+            }
+        );
         let mut full = again.clone();
-        full.entries[3] = Entry { kind: 0x83, start_lba: 1, sectors: 1 };
-        assert!(matches!(full.add(file, 0x0c, size - 512, size), Err(AddError::Full)));
+        full.entries[3] = Entry {
+            kind: 0x83,
+            start_lba: 1,
+            sectors: 1,
+        };
+        assert!(matches!(
+            full.add(file, 0x0c, size - 512, size),
+            Err(AddError::Full)
+        ));
     }
 
     #[test]

@@ -47,7 +47,10 @@ impl Header {
 
     /// Parses and checks the header at the start of `head`.
     pub fn parse(head: &[u8]) -> Result<Header, Qcow2Error> {
-        let u32_at = |o: usize| head.get(o..o + 4).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+        let u32_at = |o: usize| {
+            head.get(o..o + 4)
+                .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+        };
         let u64_at = |o: usize| {
             head.get(o..o + 8).map(|b| {
                 let mut a = [0u8; 8];
@@ -71,7 +74,9 @@ impl Header {
         }
         let cluster_bits = u32_at(20).ok_or_else(short)?;
         if !(9..=21).contains(&cluster_bits) {
-            return Err(Qcow2Error::Invalid(format!("cluster_bits {cluster_bits} is outside 9..=21")));
+            return Err(Qcow2Error::Invalid(format!(
+                "cluster_bits {cluster_bits} is outside 9..=21"
+            )));
         }
         let size = u64_at(24).ok_or_else(short)?;
         if u32_at(32).ok_or_else(short)? != 0 {
@@ -102,7 +107,9 @@ impl Header {
             }
             if features & COMPRESSION_TYPE != 0 {
                 if header_len < 105 {
-                    return Err(Qcow2Error::Invalid("the compression type is outside the header".into()));
+                    return Err(Qcow2Error::Invalid(
+                        "the compression type is outside the header".into(),
+                    ));
                 }
                 compression = match head.get(104).ok_or_else(short)? {
                     0 => Compression::Deflate,
@@ -126,10 +133,16 @@ impl Header {
             )));
         }
         if u64::from(l1_size) * 8 > MAX_L1_BYTES {
-            return Err(Qcow2Error::Invalid("the L1 table is larger than 32 MiB".into()));
+            return Err(Qcow2Error::Invalid(
+                "the L1 table is larger than 32 MiB".into(),
+            ));
         }
-        if l1_table_offset % header.cluster_size() != 0 || (l1_size > 0 && l1_table_offset == 0) {
-            return Err(Qcow2Error::Invalid("the L1 table is not cluster aligned".into()));
+        if !l1_table_offset.is_multiple_of(header.cluster_size())
+            || (l1_size > 0 && l1_table_offset == 0)
+        {
+            return Err(Qcow2Error::Invalid(
+                "the L1 table is not cluster aligned".into(),
+            ));
         }
         Ok(header)
     }
@@ -167,14 +180,32 @@ mod tests {
         type Patch = fn(&mut Vec<u8>);
         let cases: Vec<(Patch, Qcow2Error)> = vec![
             (|h| h[0] = b'X', Qcow2Error::NotQcow2),
-            (|h| h[4..8].copy_from_slice(&4u32.to_be_bytes()), Qcow2Error::Version(4)),
-            (|h| h[8..16].copy_from_slice(&512u64.to_be_bytes()), Qcow2Error::BackingFile),
-            (|h| h[32..36].copy_from_slice(&2u32.to_be_bytes()), Qcow2Error::Encrypted),
+            (
+                |h| h[4..8].copy_from_slice(&4u32.to_be_bytes()),
+                Qcow2Error::Version(4),
+            ),
+            (
+                |h| h[8..16].copy_from_slice(&512u64.to_be_bytes()),
+                Qcow2Error::BackingFile,
+            ),
+            (
+                |h| h[32..36].copy_from_slice(&2u32.to_be_bytes()),
+                Qcow2Error::Encrypted,
+            ),
             (|h| h[79] = 2, Qcow2Error::MarkedCorrupt),
             (|h| h[79] = 4, Qcow2Error::Feature("an external data file")),
-            (|h| h[79] = 16, Qcow2Error::Feature("extended L2 entries (subclusters)")),
-            (|h| h[79] = 32, Qcow2Error::Feature("unknown incompatible features")),
-            (|h| h.truncate(60), Qcow2Error::Truncated("the header is incomplete".into())),
+            (
+                |h| h[79] = 16,
+                Qcow2Error::Feature("extended L2 entries (subclusters)"),
+            ),
+            (
+                |h| h[79] = 32,
+                Qcow2Error::Feature("unknown incompatible features"),
+            ),
+            (
+                |h| h.truncate(60),
+                Qcow2Error::Truncated("the header is incomplete".into()),
+            ),
             (
                 |h| h[36..40].copy_from_slice(&1u32.to_be_bytes()),
                 Qcow2Error::Invalid("the L1 table has 1 entries, 2 are needed".into()),
@@ -193,7 +224,10 @@ mod tests {
         let mut zstd = v3();
         zstd[79] = 8;
         zstd[104] = 1;
-        assert_eq!(Header::parse(&zstd).expect("zstd").compression, Compression::Zstd);
+        assert_eq!(
+            Header::parse(&zstd).expect("zstd").compression,
+            Compression::Zstd
+        );
         let mut dirty = v3();
         dirty[79] = 1;
         assert!(Header::parse(&dirty).is_ok());

@@ -27,11 +27,15 @@ pub enum Qcow2Error {
     NotQcow2,
     #[error("qcow2 version {0} is not supported (only 2 and 3)")]
     Version(u32),
-    #[error("the qcow2 image has a backing file: flatten it first (`qemu-img convert -O qcow2 image.qcow2 flat.qcow2`)")]
+    #[error(
+        "the qcow2 image has a backing file: flatten it first (`qemu-img convert -O qcow2 image.qcow2 flat.qcow2`)"
+    )]
     BackingFile,
     #[error("the qcow2 image is encrypted: the agent writes unencrypted images only")]
     Encrypted,
-    #[error("the qcow2 image uses {0}, which the agent does not support: re-create it with `qemu-img convert -O qcow2`")]
+    #[error(
+        "the qcow2 image uses {0}, which the agent does not support: re-create it with `qemu-img convert -O qcow2`"
+    )]
     Feature(&'static str),
     #[error("the qcow2 image is marked corrupt: repair it with `qemu-img check -r all`")]
     MarkedCorrupt,

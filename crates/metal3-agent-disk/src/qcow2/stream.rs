@@ -35,11 +35,17 @@ pub enum FeedError {
 enum Kind {
     L1,
     /// An L2 table mapping the virtual range from `guest`.
-    L2 { guest: u64 },
+    L2 {
+        guest: u64,
+    },
     /// Clusters stored as they are, for the virtual range from `guest`.
-    Data { guest: u64 },
+    Data {
+        guest: u64,
+    },
     /// One compressed cluster for the virtual cluster at `guest`.
-    Compressed { guest: u64 },
+    Compressed {
+        guest: u64,
+    },
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -250,7 +256,12 @@ impl Qcow2Stream {
             .ok_or_else(|| Qcow2Error::Truncated("no header".into()).into())
     }
 
-    fn write_data(&mut self, guest: u64, data: &[u8], target: &mut dyn Target) -> Result<(), FeedError> {
+    fn write_data(
+        &mut self,
+        guest: u64,
+        data: &[u8],
+        target: &mut dyn Target,
+    ) -> Result<(), FeedError> {
         let size = self.header_ref()?.size;
         let keep = size.saturating_sub(guest).min(data.len() as u64) as usize;
         if keep > 0 {
@@ -287,7 +298,13 @@ impl Qcow2Stream {
     }
 
     /// A table or compressed cluster is complete.
-    fn complete(&mut self, start: u64, kind: Kind, bytes: &[u8], target: &mut dyn Target) -> Result<(), FeedError> {
+    fn complete(
+        &mut self,
+        start: u64,
+        kind: Kind,
+        bytes: &[u8],
+        target: &mut dyn Target,
+    ) -> Result<(), FeedError> {
         let header = self.header_ref()?.clone();
         match kind {
             Kind::L1 => {
@@ -302,7 +319,14 @@ impl Qcow2Stream {
                     } else {
                         self.tables_pending += 1;
                         let len = header.cluster_size();
-                        self.register(offset, Span { len, kind: Kind::L2 { guest } }, target)?;
+                        self.register(
+                            offset,
+                            Span {
+                                len,
+                                kind: Kind::L2 { guest },
+                            },
+                            target,
+                        )?;
                     }
                 }
             }
@@ -315,19 +339,33 @@ impl Qcow2Stream {
                     }
                     if entry & COMPRESSED != 0 {
                         let (offset, len) = compressed_range(&header, entry);
-                        self.register(offset, Span { len, kind: Kind::Compressed { guest } }, target)?;
+                        self.register(
+                            offset,
+                            Span {
+                                len,
+                                kind: Kind::Compressed { guest },
+                            },
+                            target,
+                        )?;
                         continue;
                     }
                     let offset = entry & OFFSET_MASK;
                     if entry & ZERO != 0 || offset == 0 {
                         self.zero(guest, cluster, target)?;
-                    } else if offset % cluster != 0 {
+                    } else if !offset.is_multiple_of(cluster) {
                         return Err(Qcow2Error::Invalid(format!(
                             "cluster at offset {offset} is not aligned"
                         ))
                         .into());
                     } else {
-                        self.register(offset, Span { len: cluster, kind: Kind::Data { guest } }, target)?;
+                        self.register(
+                            offset,
+                            Span {
+                                len: cluster,
+                                kind: Kind::Data { guest },
+                            },
+                            target,
+                        )?;
                     }
                 }
             }
@@ -353,7 +391,12 @@ impl Qcow2Stream {
 
     /// Notes what `[offset, offset + len)` of the file holds; if those bytes already passed,
     /// uses the kept copy at once.
-    fn register(&mut self, offset: u64, mut span: Span, target: &mut dyn Target) -> Result<(), FeedError> {
+    fn register(
+        &mut self,
+        offset: u64,
+        mut span: Span,
+        target: &mut dyn Target,
+    ) -> Result<(), FeedError> {
         let compressed = matches!(span.kind, Kind::Compressed { .. });
         if offset < self.pos {
             let what = match span.kind {
@@ -387,7 +430,8 @@ impl Qcow2Stream {
                     return Err(overlap(offset));
                 }
                 prev_span.len = offset - prev;
-            } else if let (Kind::Data { guest: g0 }, Kind::Data { guest }) = (prev_span.kind, span.kind)
+            } else if let (Kind::Data { guest: g0 }, Kind::Data { guest }) =
+                (prev_span.kind, span.kind)
                 && prev_end == offset
                 && g0 + prev_span.len == guest
             {
@@ -423,8 +467,10 @@ impl Qcow2Stream {
             }
             Compression::Zstd => {
                 let mut rest = bytes;
-                let mut d = ruzstd::decoding::StreamingDecoder::new(&mut rest).map_err(|e| fail(e.to_string()))?;
-                d.read_exact(&mut self.cluster).map_err(|e| fail(e.to_string()))?;
+                let mut d = ruzstd::decoding::StreamingDecoder::new(&mut rest)
+                    .map_err(|e| fail(e.to_string()))?;
+                d.read_exact(&mut self.cluster)
+                    .map_err(|e| fail(e.to_string()))?;
                 drop(d);
                 self.compressed_used = bytes.len() - rest.len();
             }
@@ -442,14 +488,21 @@ impl Qcow2Stream {
             && let Some(span) = self.spans.remove(&start)
         {
             if !matches!(span.kind, Kind::Compressed { .. }) {
-                return Err(Qcow2Error::Truncated(format!("the table at offset {start} is cut off")).into());
+                return Err(Qcow2Error::Truncated(format!(
+                    "the table at offset {start} is cut off"
+                ))
+                .into());
             }
-            self.complete(start, span.kind, &buf, target).map_err(|e| match e {
-                FeedError::Qcow2(Qcow2Error::Compressed { offset, .. }) => {
-                    Qcow2Error::Truncated(format!("the compressed cluster at offset {offset} is cut off")).into()
-                }
-                e => e,
-            })?;
+            self.complete(start, span.kind, &buf, target)
+                .map_err(|e| match e {
+                    FeedError::Qcow2(Qcow2Error::Compressed { offset, .. }) => {
+                        Qcow2Error::Truncated(format!(
+                            "the compressed cluster at offset {offset} is cut off"
+                        ))
+                        .into()
+                    }
+                    e => e,
+                })?;
         }
         if let Some((start, span)) = self.spans.iter().next() {
             let what = match span.kind {
@@ -457,7 +510,9 @@ impl Qcow2Stream {
                 Kind::L2 { .. } => "an L2 table",
                 Kind::Data { .. } | Kind::Compressed { .. } => "a cluster",
             };
-            return Err(Qcow2Error::Truncated(format!("{what} at offset {start} is past the end")).into());
+            return Err(
+                Qcow2Error::Truncated(format!("{what} at offset {start} is past the end")).into(),
+            );
         }
         self.flush_zeros(target)?;
         Ok(self.header_ref()?.size)

@@ -61,11 +61,18 @@ fn reads_virtio_scsi_and_nvme_disks_and_skips_the_rest() {
         ],
     );
     t.file("devices/pci0000:00/0000:00:04.0/virtio1/vendor", "0x1af4\n");
-    t.link("devices/pci0000:00/0000:00:04.0/virtio1/block/vda/device", "../../../virtio1");
+    t.link(
+        "devices/pci0000:00/0000:00:04.0/virtio1/block/vda/device",
+        "../../../virtio1",
+    );
 
     // virtio-scsi disk with a 16-byte NAA WWN and a VPD serial.
     let scsi = "pci0000:00/0000:00:05.0/virtio2/host0/target0:0:1/0:0:1:0";
-    t.disk(&format!("{scsi}/block/sda"), 20 * GIB_SECTORS, &[("queue/rotational", "0")]);
+    t.disk(
+        &format!("{scsi}/block/sda"),
+        20 * GIB_SECTORS,
+        &[("queue/rotational", "0")],
+    );
     t.file(&format!("devices/{scsi}/model"), "QEMU HARDDISK   \n");
     t.file(&format!("devices/{scsi}/vendor"), "QEMU    \n");
     t.file(
@@ -76,7 +83,10 @@ fn reads_virtio_scsi_and_nvme_disks_and_skips_the_rest() {
     vpd.extend_from_slice(b"SCSI-S1 ");
     t.file(&format!("devices/{scsi}/vpd_pg80"), vpd);
     t.file(&format!("devices/{scsi}/scsi_device/0:0:1:0/dev"), "21:0");
-    t.link(&format!("devices/{scsi}/block/sda/device"), "../../../0:0:1:0");
+    t.link(
+        &format!("devices/{scsi}/block/sda/device"),
+        "../../../0:0:1:0",
+    );
 
     // NVMe namespace: serial and model on the controller, wwid on the namespace.
     let nvme = "pci0000:00/0000:00:06.0/nvme/nvme0";
@@ -93,9 +103,21 @@ fn reads_virtio_scsi_and_nvme_disks_and_skips_the_rest() {
     t.disk("virtual/block/loop0", GIB_SECTORS, &[]);
     t.disk("virtual/block/ram0", GIB_SECTORS, &[]);
     t.disk("virtual/block/zram0", GIB_SECTORS, &[]);
-    t.disk("pci0000:00/0000:00:01.1/ata1/host1/target1:0:0/1:0:0:0/block/sr0", GIB_SECTORS, &[]);
-    t.disk("pci0000:00/0000:00:09.0/virtio5/block/vdb", GIB_SECTORS, &[("removable", "1")]);
-    t.disk("pci0000:00/0000:00:0a.0/virtio6/block/vdc", GIB_SECTORS, &[("ro", "1")]);
+    t.disk(
+        "pci0000:00/0000:00:01.1/ata1/host1/target1:0:0/1:0:0:0/block/sr0",
+        GIB_SECTORS,
+        &[],
+    );
+    t.disk(
+        "pci0000:00/0000:00:09.0/virtio5/block/vdb",
+        GIB_SECTORS,
+        &[("removable", "1")],
+    );
+    t.disk(
+        "pci0000:00/0000:00:0a.0/virtio6/block/vdc",
+        GIB_SECTORS,
+        &[("ro", "1")],
+    );
     t.disk("pci0000:00/0000:00:0b.0/virtio7/block/vdd", 0, &[]);
 
     let devices = block_devices(&t.roots()).expect("block devices");
@@ -121,7 +143,10 @@ fn reads_virtio_scsi_and_nvme_disks_and_skips_the_rest() {
     assert_eq!(sda.wwn_with_extension, "0x6001405abcdef0123456789abcdef012");
     assert_eq!(sda.wwn_vendor_extension, "0x3456789abcdef012");
     assert_eq!(sda.hctl, "0:0:1:0");
-    assert_eq!(sda.by_path, "/dev/disk/by-path/pci-0000:00:05.0-scsi-0:0:1:0");
+    assert_eq!(
+        sda.by_path,
+        "/dev/disk/by-path/pci-0000:00:05.0-scsi-0:0:1:0"
+    );
 
     let vda = &devices[2];
     assert_eq!(vda.size, 8 << 30);
@@ -137,19 +162,35 @@ fn reads_virtio_scsi_and_nvme_disks_and_skips_the_rest() {
 #[test]
 fn wwids_split_as_udev_does() {
     let cases = [
-        ("sda", "naa.5000c500a1b2c3d4", ("0x5000c500a1b2c3d4", "0x5000c500a1b2c3d4", "")),
+        (
+            "sda",
+            "naa.5000c500a1b2c3d4",
+            ("0x5000c500a1b2c3d4", "0x5000c500a1b2c3d4", ""),
+        ),
         (
             "sdb",
             "naa.600508b1001c2ba5d1b2c3d4e5f60718",
-            ("0x600508b1001c2ba5", "0x600508b1001c2ba5d1b2c3d4e5f60718", "0xd1b2c3d4e5f60718"),
+            (
+                "0x600508b1001c2ba5",
+                "0x600508b1001c2ba5d1b2c3d4e5f60718",
+                "0xd1b2c3d4e5f60718",
+            ),
         ),
-        ("sdc", "t10.ATA     QEMU HARDDISK                           QM00001", ("", "", "")),
+        (
+            "sdc",
+            "t10.ATA     QEMU HARDDISK                           QM00001",
+            ("", "", ""),
+        ),
         ("sdd", "naa.zz", ("", "", "")),
-        ("nvme0n1", "nvme.1b36-31323334-51454d55-00000001", (
+        (
+            "nvme0n1",
             "nvme.1b36-31323334-51454d55-00000001",
-            "nvme.1b36-31323334-51454d55-00000001",
-            "",
-        )),
+            (
+                "nvme.1b36-31323334-51454d55-00000001",
+                "nvme.1b36-31323334-51454d55-00000001",
+                "",
+            ),
+        ),
     ];
     for (kname, wwid, (wwn, with, ext)) in cases {
         let got = parse_wwid(kname, wwid);
@@ -159,8 +200,14 @@ fn wwids_split_as_udev_does() {
 
 #[test]
 fn vpd_serials() {
-    assert_eq!(serial_from_vpd80(&[0, 0x80, 0, 3, b'A', b'B', b'C']).as_deref(), Some("ABC"));
-    assert_eq!(serial_from_vpd80(&[0, 0x80, 0, 9, b' ', b'X', 0]).as_deref(), Some("X"));
+    assert_eq!(
+        serial_from_vpd80(&[0, 0x80, 0, 3, b'A', b'B', b'C']).as_deref(),
+        Some("ABC")
+    );
+    assert_eq!(
+        serial_from_vpd80(&[0, 0x80, 0, 9, b' ', b'X', 0]).as_deref(),
+        Some("X")
+    );
     assert_eq!(serial_from_vpd80(&[0, 0x83, 0, 1, b'A']), None);
     assert_eq!(serial_from_vpd80(&[0, 0x80]), None);
 }

@@ -44,9 +44,13 @@ pub struct Server {
 impl Server {
     pub async fn start() -> Server {
         let routes: Arc<Mutex<HashMap<String, Served>>> = Arc::default();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
-        let app = axum::Router::new().fallback(serve).with_state(routes.clone());
+        let app = axum::Router::new()
+            .fallback(serve)
+            .with_state(routes.clone());
         let task = tokio::spawn(async move {
             axum::serve(listener, app).await.expect("serve");
         });
@@ -67,23 +71,33 @@ impl Server {
     }
 }
 
-async fn serve(State(routes): State<Arc<Mutex<HashMap<String, Served>>>>, req: Request) -> Response {
-    let found = routes.lock().expect("routes").get(req.uri().path()).cloned();
+async fn serve(
+    State(routes): State<Arc<Mutex<HashMap<String, Served>>>>,
+    req: Request,
+) -> Response {
+    let found = routes
+        .lock()
+        .expect("routes")
+        .get(req.uri().path())
+        .cloned();
     match found {
         None => StatusCode::NOT_FOUND.into_response(),
         Some(Served::Bytes(b)) => b.into_response(),
         Some(Served::File(path)) => {
             let file = tokio::fs::File::open(&path).await.expect("open");
             let len = file.metadata().await.expect("metadata").len();
-            let body = Body::from_stream(tokio_util::io::ReaderStream::with_capacity(file, 256 << 10));
+            let body =
+                Body::from_stream(tokio_util::io::ReaderStream::with_capacity(file, 256 << 10));
             ([(header::CONTENT_LENGTH, len.to_string())], body).into_response()
         }
         Some(Served::Broken(path, n)) => {
             let data = std::fs::read(&path).expect("read");
             let len = data.len();
             let head = Bytes::copy_from_slice(&data[..n]);
-            let chunks: Vec<Result<Bytes, std::io::Error>> =
-                vec![Ok(head), Err(std::io::Error::other("connection reset by the test"))];
+            let chunks: Vec<Result<Bytes, std::io::Error>> = vec![
+                Ok(head),
+                Err(std::io::Error::other("connection reset by the test")),
+            ];
             let body = Body::from_stream(futures::stream::iter(chunks));
             ([(header::CONTENT_LENGTH, len.to_string())], body).into_response()
         }
@@ -135,7 +149,11 @@ pub fn vm_images() -> PathBuf {
         .stdin(Stdio::null())
         .output()
         .expect("run hack/vm/build.sh");
-    assert!(out.status.success(), "hack/vm/build.sh: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "hack/vm/build.sh: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     PathBuf::from(stdout.lines().last().unwrap_or_default().trim())
 }
@@ -146,7 +164,11 @@ pub fn qemu_img(args: &[&str]) {
         .args(args)
         .output()
         .expect("qemu-img (Debian package qemu-utils, see hack/vm/install.sh) must be installed");
-    assert!(out.status.success(), "qemu-img {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "qemu-img {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// The sha256 of a file, in hex.
@@ -211,13 +233,19 @@ pub fn config_drive_extent(disk: &BlockDevice) -> Extent {
 pub fn config_drive_files(disk: &BlockDevice) -> (String, Vec<(String, Vec<u8>)>) {
     let part = config_drive_extent(disk);
     let bytes = read(disk, part.start, part.len);
-    let fs = fatfs::FileSystem::new(std::io::Cursor::new(bytes), fatfs::FsOptions::new()).expect("fat");
+    let fs =
+        fatfs::FileSystem::new(std::io::Cursor::new(bytes), fatfs::FsOptions::new()).expect("fat");
     let label = fs
         .read_volume_label_from_root_dir()
         .expect("label")
         .unwrap_or_default();
     let mut files = Vec::new();
-    for entry in fs.root_dir().open_dir("openstack/latest").expect("dir").iter() {
+    for entry in fs
+        .root_dir()
+        .open_dir("openstack/latest")
+        .expect("dir")
+        .iter()
+    {
         let entry = entry.expect("entry");
         let mut content = Vec::new();
         if entry.is_file() {

@@ -14,12 +14,26 @@ fn adds_a_partition_at_the_end_of_a_grown_disk() {
     assert!(gpt.valid);
     assert_eq!(gpt.sector, 512);
     assert_eq!(gpt.backup_lba(), 48 * MIB / 512 - 1);
-    assert_eq!(gpt.partitions(), vec![Extent { start: MIB, len: 20 * MIB }]);
-    assert_eq!(gpt.backup_extent(), Some(Extent { start: 48 * MIB - 512, len: 512 }));
+    assert_eq!(
+        gpt.partitions(),
+        vec![Extent {
+            start: MIB,
+            len: 20 * MIB
+        }]
+    );
+    assert_eq!(
+        gpt.backup_extent(),
+        Some(Extent {
+            start: 48 * MIB - 512,
+            len: 512
+        })
+    );
 
     let linux = guid_bytes("0FC63DAF-8483-4772-8E79-3D69D8477DE4").expect("guid");
     assert_eq!(&linux[..4], &[0xaf, 0x3d, 0xc6, 0x0f]);
-    let part = gpt.add_at_end(file, disk, linux, "config-2", 64 * MIB).expect("add");
+    let part = gpt
+        .add_at_end(file, disk, linux, "config-2", 64 * MIB)
+        .expect("add");
     // 33 sectors of backup at the end; the partition starts on a MiB boundary.
     assert_eq!(part.start, 136 * MIB);
     assert_eq!(part.start + part.len, disk - 33 * 512);
@@ -41,11 +55,27 @@ fn adds_a_partition_at_the_end_of_a_grown_disk() {
 
     // What Linux's tools make of it.
     let dump = sfdisk_dump(tmp.path());
-    assert!(dump.contains(&format!("last-lba: {}", disk / 512 - 34)), "{dump}");
-    assert!(dump.contains("start=      278528, size=      131039, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4"), "{dump}");
+    assert!(
+        dump.contains(&format!("last-lba: {}", disk / 512 - 34)),
+        "{dump}"
+    );
+    assert!(
+        dump.contains(
+            "start=      278528, size=      131039, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4"
+        ),
+        "{dump}"
+    );
     assert!(dump.contains("name=\"config-2\""), "{dump}");
-    let verify = Command::new("sfdisk").arg("--verify").arg(tmp.path()).output().expect("verify");
-    assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stdout));
+    let verify = Command::new("sfdisk")
+        .arg("--verify")
+        .arg(tmp.path())
+        .output()
+        .expect("verify");
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stdout)
+    );
 }
 
 #[test]
@@ -54,7 +84,9 @@ fn refuses_when_the_image_fills_the_disk() {
     let file = tmp.as_file();
     let mut gpt = Gpt::read(file, 48 * MIB).expect("read").expect("gpt");
     let linux = guid_bytes("0FC63DAF-8483-4772-8E79-3D69D8477DE4").expect("guid");
-    let err = gpt.add_at_end(file, 48 * MIB, linux, "config-2", 64 * MIB).expect_err("full");
+    let err = gpt
+        .add_at_end(file, 48 * MIB, linux, "config-2", 64 * MIB)
+        .expect_err("full");
     assert!(matches!(err, AddError::NoRoom { .. }), "{err}");
 }
 

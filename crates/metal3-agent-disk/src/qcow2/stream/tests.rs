@@ -64,7 +64,9 @@ fn build(guest: &[u8], store: impl Fn(usize) -> Store, layout: Layout) -> Vec<u8
     };
     let place_tables = |file: &mut Vec<u8>, l1: &mut Vec<u64>| {
         for (i, e) in l1.iter_mut().enumerate() {
-            if (i * L2_ENTRIES..((i + 1) * L2_ENTRIES).min(clusters)).any(|c| store(c) != Store::Unallocated) {
+            if (i * L2_ENTRIES..((i + 1) * L2_ENTRIES).min(clusters))
+                .any(|c| store(c) != Store::Unallocated)
+            {
                 *e = alloc(file, &[0u8; CS]);
             }
         }
@@ -112,7 +114,10 @@ fn build(guest: &[u8], store: impl Fn(usize) -> Store, layout: Layout) -> Vec<u8
             file[at as usize..at as usize + CS].copy_from_slice(&table);
         }
     }
-    let l1_bytes: Vec<u8> = l1.iter().flat_map(|e| (e | if *e != 0 { 1 << 63 } else { 0 }).to_be_bytes()).collect();
+    let l1_bytes: Vec<u8> = l1
+        .iter()
+        .flat_map(|e| (e | if *e != 0 { 1 << 63 } else { 0 }).to_be_bytes())
+        .collect();
     file[CS..CS + l1_bytes.len()].copy_from_slice(&l1_bytes);
     let h = &mut file[..CS];
     h[..4].copy_from_slice(b"QFI\xfb");
@@ -171,8 +176,16 @@ fn converts_every_kind_of_cluster_in_any_chunking() {
         for chunk in [1, 7, 512, 4096, image.len()] {
             let disk = convert(&image, len + 1000, chunk, 1 << 20).expect("convert");
             let first_bad = (0..len).find(|&i| disk[i] != want[i]);
-            assert_eq!(first_bad, None, "chunk {chunk}, tables last: {}", layout == Layout::TablesLast);
-            assert!(disk[len..].iter().all(|b| *b == 0xaa), "nothing past the virtual size");
+            assert_eq!(
+                first_bad,
+                None,
+                "chunk {chunk}, tables last: {}",
+                layout == Layout::TablesLast
+            );
+            assert!(
+                disk[len..].iter().all(|b| *b == 0xaa),
+                "nothing past the virtual size"
+            );
         }
     }
 }
@@ -180,7 +193,13 @@ fn converts_every_kind_of_cluster_in_any_chunking() {
 #[test]
 fn unallocated_l2_ranges_read_as_zeros() {
     // The second L2 range has no table at all.
-    let store = |c: usize| if (L2_ENTRIES..2 * L2_ENTRIES).contains(&c) { Store::Unallocated } else { Store::Plain };
+    let store = |c: usize| {
+        if (L2_ENTRIES..2 * L2_ENTRIES).contains(&c) {
+            Store::Unallocated
+        } else {
+            Store::Plain
+        }
+    };
     let len = 3 * L2_ENTRIES * CS;
     let want = guest(len, store);
     let image = build(&want, store, Layout::TablesFirst);
@@ -210,7 +229,10 @@ fn refuses_images_larger_than_the_disk_before_writing() {
     let mut target = MemDisk(vec![0xaa; len - 1]);
     let mut stream = Qcow2Stream::new(len as u64 - 1, 1 << 20);
     let err = stream.feed(&image, &mut target).expect_err("too big");
-    assert!(matches!(err, FeedError::Sink(SinkError::TooBig { .. })), "{err}");
+    assert!(
+        matches!(err, FeedError::Sink(SinkError::TooBig { .. })),
+        "{err}"
+    );
     assert!(target.0.iter().all(|b| *b == 0xaa));
 }
 
