@@ -3,11 +3,11 @@
 //! the backup GPT wherever the table says it is, and the first and last MiB of the disk —
 //! which removes partition tables and file system signatures, not the data between them.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io;
 
 use crate::partition::{Extent, Table};
-use crate::sink::zero_range;
+use crate::sink::{open_disk, zero_range};
 use crate::sysfs::BlockDevice;
 
 const MIB: u64 = 1 << 20;
@@ -34,11 +34,7 @@ pub fn clean_metadata(devices: &[BlockDevice]) -> Result<(), CleanError> {
     let failures: Vec<(String, io::Error)> = devices
         .iter()
         .filter_map(|d| {
-            let result = OpenOptions::new()
-                .read(true)
-                .write(true)
-                .open(&d.path)
-                .and_then(|file| erase(&file, d.size));
+            let result = open_disk(&d.path).and_then(|file| erase(&file, d.size));
             result.err().map(|e| (d.name.clone(), e))
         })
         .collect();

@@ -84,7 +84,6 @@ pub async fn deploy_with(
         disk_name: target.name.clone(),
         disk_path: target.path.clone(),
         disk_size: target.size,
-        url: fetch::redact(url),
         counters: counters.clone(),
         orphan_limit: options.orphan_limit,
     };

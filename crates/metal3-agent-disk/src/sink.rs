@@ -169,6 +169,19 @@ impl Target for DiskWriter {
     }
 }
 
+/// Opens a disk for reading and writing; a block device exclusively, so one that is mounted
+/// (or otherwise in use) is refused rather than overwritten under its user.
+pub fn open_disk(path: &std::path::Path) -> io::Result<File> {
+    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+    let block = std::fs::metadata(path)?.file_type().is_block_device();
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true).write(true);
+    if block {
+        options.custom_flags(rustix::fs::OFlags::EXCL.bits() as i32);
+    }
+    options.open(path)
+}
+
 /// Makes `[offset, offset + len)` of `file` read as zeros: the kernel zeroes (or unmaps)
 /// the range where the device or file system can, else zeros are written.
 pub fn zero_range(file: &File, offset: u64, len: u64) -> io::Result<()> {

@@ -6,7 +6,6 @@
 //! - [`source`]: the downloaded bytes as a reader, the checksum thread, zstd frames;
 //! - [`sink`]: raw or qcow2, told by the image's first bytes and checked against its format.
 
-use std::fs::OpenOptions;
 use std::io::{self, BufReader, Cursor, Read};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -40,8 +39,6 @@ pub struct Job {
     pub disk_name: String,
     pub disk_path: PathBuf,
     pub disk_size: u64,
-    /// The image URL as it may be shown.
-    pub url: String,
     pub counters: Arc<Counters>,
     /// Bytes of qcow2 clusters kept while their table is still ahead.
     pub orphan_limit: usize,
@@ -52,14 +49,10 @@ pub type Chunk = Result<Bytes, DeployError>;
 
 /// Writes the image arriving on `rx` to the job's disk.
 pub fn run(job: Job, rx: mpsc::Receiver<Chunk>) -> Result<DeployResult, DeployError> {
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(&job.disk_path)
-        .map_err(|cause| DeployError::Disk {
-            disk: job.disk_name.clone(),
-            cause,
-        })?;
+    let file = crate::sink::open_disk(&job.disk_path).map_err(|cause| DeployError::Disk {
+        disk: job.disk_name.clone(),
+        cause,
+    })?;
     let mut writer = DiskWriter::new(file, job.disk_size, job.counters.settled.clone());
     let mut reader = ChannelReader {
         rx,
