@@ -14,7 +14,7 @@ use crate::checksum;
 use crate::error::DeployError;
 use crate::fetch;
 use crate::pipeline::{self, Chunk, Job};
-use crate::progress::{Counters, RateMeter, Step};
+use crate::progress::{Counters, RateMeter};
 use crate::qcow2::stream::DEFAULT_ORPHAN_LIMIT;
 use crate::sysfs::BlockDevice;
 
@@ -67,15 +67,28 @@ pub async fn deploy_with(
         });
     }
     let counters = Arc::new(Counters::default());
-    progress(Step::Downloading.name(), counters.progress(0));
-    let checksum_text = if fetch::is_http_url(&image.checksum) {
-        let file = fetch::checksums_file(&options.client, image.checksum.trim()).await?;
-        checksum::from_checksums_file(&file, &fetch::file_name(url))?
-    } else {
-        image.checksum.clone()
+    let mut report = Reporter::new(&counters, progress);
+    let mut ticks = tokio::time::interval(PROGRESS_EVERY);
+    // The checksum (perhaps from a checksums file) and the image's response, reporting the
+    // while (the first tick is at once).
+    let prepare = async {
+        let checksum_text = if fetch::is_http_url(&image.checksum) {
+            let file = fetch::checksums_file(&options.client, image.checksum.trim()).await?;
+            checksum::from_checksums_file(&file, &fetch::file_name(url))?
+        } else {
+            image.checksum.clone()
+        };
+        let expected = checksum::expected(&checksum_text, image.checksum_type)?;
+        let response = fetch::get(&options.client, url).await?;
+        Ok::<_, DeployError>((expected, response))
     };
-    let expected = checksum::expected(&checksum_text, image.checksum_type)?;
-    let response = fetch::get(&options.client, url).await?;
+    tokio::pin!(prepare);
+    let (expected, response) = loop {
+        tokio::select! {
+            prepared = &mut prepare => break prepared?,
+            _ = ticks.tick() => report.tick(),
+        }
+    };
     let job = Job {
         format: image.format,
         expected,
@@ -89,9 +102,7 @@ pub async fn deploy_with(
     };
     let (tx, rx) = mpsc::channel::<Chunk>(QUEUE);
     let writer = tokio::task::spawn_blocking(move || pipeline::run(job, rx));
-    let mut report = Reporter::new(&counters, progress);
     let mut body = response.bytes_stream();
-    let mut ticks = tokio::time::interval(PROGRESS_EVERY);
     let mut downloaded = 0u64;
     // Download until the body ends, the writer stops taking bytes, or the download fails.
     loop {
