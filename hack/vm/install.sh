@@ -10,6 +10,7 @@ PACKAGES=(
   xorriso isolinux syslinux syslinux-common # BIOS-bootable ISO and disk
   grub-common grub-pc-bin grub-efi-amd64-bin # hybrid BIOS+UEFI ISO, the UEFI disk's loader
   mtools dosfstools fdisk                  # FAT file systems and partition tables on files
+  xz-utils                                 # xz-compressed test images for the agent
 )
 
 missing=()
