@@ -7,8 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::schema::{atomic, ip_pattern, subnet_pattern};
 
-/// An IPv4 or IPv6 address as written in a manifest (the schema checks its syntax; parse it
-/// with [`IpAddressStr::parse`] to compute with it).
+/// An IPv4 address (dotted decimal) or IPv6 address (hexadecimal groups).
 #[derive(
     Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, JsonSchema,
 )]
@@ -17,7 +16,7 @@ use crate::schema::{atomic, ip_pattern, subnet_pattern};
 pub struct IpAddressStr(pub String);
 
 impl IpAddressStr {
-    /// The address, or `None` when the text is not one.
+    /// The address, or `None` when the text is not one (the schema checks only the syntax).
     pub fn parse(&self) -> Option<std::net::IpAddr> {
         self.0.parse().ok()
     }

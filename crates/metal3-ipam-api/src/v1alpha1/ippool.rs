@@ -11,7 +11,8 @@ use serde::{Deserialize, Serialize};
 use super::common::{IpAddressStr, IpSubnetStr};
 use crate::schema::{is_default, plain_integer};
 
-/// How a pool picks the next address within one range.
+/// How addresses are picked within a range: `sequential` (the lowest free one; the default)
+/// or `random`. Either way, a range is used up before the next one. Cannot be changed.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, Hash, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum AllocationStrategy {
@@ -94,8 +95,7 @@ pub struct IPPoolSpec {
     /// The ranges, used in this order: a range is full before the next one is used.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pools: Vec<Pool>,
-    /// How an address is picked within a range: `sequential` (the lowest free one) or
-    /// `random`. Cannot be changed.
+    /// How addresses are picked within a range (see [`AllocationStrategy`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("default" = "sequential"))]
     pub allocation_strategy: Option<AllocationStrategy>,
