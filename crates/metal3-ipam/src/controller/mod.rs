@@ -78,7 +78,11 @@ fn controller(ctx: &Context) -> Controller<IPPool> {
 /// After a failed pass: log it, count it, and look again after [`Config::error_retry`].
 fn error_policy(pool: Arc<IPPool>, error: &Error, ctx: Arc<Context>) -> Action {
     ctx.metrics.reconcile_errors.inc();
-    let pool = format!("{}/{}", pool.namespace().unwrap_or_default(), pool.name_any());
+    let pool = format!(
+        "{}/{}",
+        pool.namespace().unwrap_or_default(),
+        pool.name_any()
+    );
     if error.is_conflict() {
         // Another manager (or pass) wrote first, again and again: nothing is wrong.
         info!(%pool, "kept losing races on the pool or its claims; retrying");

@@ -145,6 +145,17 @@ impl Env {
         metrics
     }
 
+    /// Runs the manager with `config` on `client` (e.g. one with fewer rights).
+    pub fn start_as(&self, client: Client, config: metal3_ipam::Config) {
+        let metrics = Arc::new(metal3_ipam::Metrics::default());
+        tokio::spawn(metal3_ipam::run(
+            client,
+            config,
+            metrics,
+            std::future::pending::<()>(),
+        ));
+    }
+
     pub fn api<K>(&self) -> Api<K>
     where
         K: Resource<Scope = k8s_openapi::NamespaceResourceScope>,
