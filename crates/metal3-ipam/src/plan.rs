@@ -96,18 +96,17 @@ struct Held {
     object: Option<String>,
 }
 
-/// The pass's decisions (see the module's description). `chance` picks random addresses.
-pub fn plan(observed: &Observed<'_>, chance: Chance<'_>) -> Plan {
-    let pool = observed.pool;
+/// What is taken before the pass decides anything: pre-allocations (unless the pool is being
+/// deleted), addresses held by objects, and reservations of live claims without an object.
+fn taken(observed: &Observed<'_>) -> (InUse, BTreeMap<ClaimKey, Held>) {
     let mut in_use = InUse::new();
     if !observed.deleting {
-        for (name, text) in &pool.pre_allocations {
+        for (name, text) in &observed.pool.pre_allocations {
             if let Some(ip) = parse_ip(text.as_str()) {
                 in_use.insert(ip, Holder::Reserved(name.clone()));
             }
         }
     }
-    // What address objects hold.
     let mut held: BTreeMap<ClaimKey, Held> = BTreeMap::new();
     for a in observed.addresses {
         let Some(ip) = a.address else { continue };
@@ -118,7 +117,6 @@ pub fn plan(observed: &Observed<'_>, chance: Chance<'_>) -> Plan {
             object: Some(a.name.clone()),
         });
     }
-    // What the status reserves for live claims that have no address object yet.
     for (name, text) in observed.indexes {
         let Some(ip) = parse_ip(text.as_str()) else {
             continue;
@@ -148,6 +146,13 @@ pub fn plan(observed: &Observed<'_>, chance: Chance<'_>) -> Plan {
             );
         }
     }
+    (in_use, held)
+}
+
+/// The pass's decisions (see the module's description). `chance` picks random addresses.
+pub fn plan(observed: &Observed<'_>, chance: Chance<'_>) -> Plan {
+    let pool = observed.pool;
+    let (mut in_use, mut held) = taken(observed);
 
     let mut out = Plan::default();
     let mut claims: Vec<&ClaimFacts> = observed.claims.iter().collect();

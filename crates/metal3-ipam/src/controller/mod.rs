@@ -24,9 +24,13 @@ pub mod claims;
 pub mod observe;
 pub mod pool;
 
-/// Whether the API server serves Cluster API IPAddressClaims.
-async fn capi_served(client: &Client) -> bool {
-    let api: kube::Api<capi::IPAddressClaim> = kube::Api::all(client.clone());
+/// Whether the API server serves Cluster API IPAddressClaims (asked in the watched namespace,
+/// so that a manager with rights in that namespace only can tell).
+async fn capi_served(client: &Client, namespace: Option<&str>) -> bool {
+    let api: kube::Api<capi::IPAddressClaim> = match namespace {
+        Some(ns) => kube::Api::namespaced(client.clone(), ns),
+        None => kube::Api::all(client.clone()),
+    };
     match api.list(&kube::api::ListParams::default().limit(1)).await {
         Ok(_) => true,
         Err(e) if is_not_found(&e) => false,
@@ -101,7 +105,7 @@ pub async fn run(
 ) {
     let capi = match config.capi {
         Some(v) => v,
-        None => capi_served(&client).await,
+        None => capi_served(&client, config.namespace.as_deref()).await,
     };
     let ctx = Arc::new(Context {
         client,

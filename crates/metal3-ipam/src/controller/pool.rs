@@ -85,12 +85,13 @@ async fn pass(pool: &IPPool, ctx: &Context) -> Result<Action, Error> {
     }
     let cluster = match cluster(ctx, &ns, &pool).await? {
         Ok(c) => c,
-        Err(wait) => {
-            let why = match wait {
-                Wait::Paused => "paused",
-                Wait::NoCluster => "waiting for its Cluster",
-            };
-            debug!(pool = %pool.name_any(), why, "pool left alone");
+        Err(Wait::Paused) => {
+            debug!(pool = %pool.name_any(), "paused: pool left alone");
+            return Ok(Action::requeue(ctx.config.requeue));
+        }
+        Err(Wait::NoCluster) => {
+            info!(pool = %pool.name_any(), namespace = %ns, cluster = ?pool.spec.cluster_name,
+                  "waiting for the pool's Cluster");
             return Ok(Action::requeue(ctx.config.requeue));
         }
     };
