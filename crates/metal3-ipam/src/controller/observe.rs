@@ -30,20 +30,13 @@ impl Observed {
     }
 }
 
-/// Lists the claims and addresses of `pool` (in its namespace). Read after the pool, so that
-/// every reservation the pool's status holds names a claim that is listed, or gone for good.
+/// Lists the addresses and claims of `pool` (in its namespace), in that order and after the
+/// pool: every reservation in the pool's status then names a claim that is listed or gone for
+/// good, and every address object's claim existed before the object, so a claim missing from
+/// the list is truly gone.
 pub async fn observe(ctx: &Context, ns: &str, pool: &IPPool) -> Result<Observed, Error> {
     let name = pool.metadata.name.clone().unwrap_or_default();
     let all = ListParams::default();
-    let metal3_claims: Vec<IPClaim> = ctx
-        .api::<IPClaim>(ns)
-        .list(&all)
-        .await?
-        .items
-        .into_iter()
-        .filter(|c| facts::metal3_claim_of(c, &name))
-        .collect();
-    let mut claims: Vec<ClaimFacts> = metal3_claims.iter().map(facts::metal3_claim).collect();
     let mut addresses: Vec<AddressFacts> = ctx
         .api::<IPAddress>(ns)
         .list(&all)
@@ -53,6 +46,26 @@ pub async fn observe(ctx: &Context, ns: &str, pool: &IPPool) -> Result<Observed,
         .filter(|a| facts::metal3_address_of(a, &name))
         .map(facts::metal3_address)
         .collect();
+    if ctx.capi {
+        addresses.extend(
+            ctx.api::<capi::IPAddress>(ns)
+                .list(&all)
+                .await?
+                .items
+                .iter()
+                .filter(|a| facts::capi_address_of(a, &name))
+                .map(facts::capi_address),
+        );
+    }
+    let metal3_claims: Vec<IPClaim> = ctx
+        .api::<IPClaim>(ns)
+        .list(&all)
+        .await?
+        .items
+        .into_iter()
+        .filter(|c| facts::metal3_claim_of(c, &name))
+        .collect();
+    let mut claims: Vec<ClaimFacts> = metal3_claims.iter().map(facts::metal3_claim).collect();
     let mut capi_claims = Vec::new();
     if ctx.capi {
         capi_claims = ctx
@@ -64,15 +77,6 @@ pub async fn observe(ctx: &Context, ns: &str, pool: &IPPool) -> Result<Observed,
             .filter(|c| facts::capi_claim_of(c, &name))
             .collect();
         claims.extend(capi_claims.iter().map(facts::capi_claim));
-        addresses.extend(
-            ctx.api::<capi::IPAddress>(ns)
-                .list(&all)
-                .await?
-                .items
-                .iter()
-                .filter(|a| facts::capi_address_of(a, &name))
-                .map(facts::capi_address),
-        );
     }
     Ok(Observed {
         metal3_claims,
