@@ -14,16 +14,20 @@ pub struct Args {
     output_dir: Option<PathBuf>,
 }
 
-/// Every CRD as `(file name, YAML)`: the metal3.io kinds, then the Cluster API provider's.
+/// Every CRD as `(file name, YAML)`: the metal3.io kinds, then the Cluster API provider's,
+/// then the IP address manager's.
 fn rendered() -> anyhow::Result<Vec<(String, String)>> {
     let mut all = metal3_api::crds::render_all()?;
     all.extend(metal3_capm3_api::crds::render_all()?);
+    all.extend(metal3_ipam_api::crds::render_all()?);
     Ok(all)
 }
 
 /// Subdirectory of the Cluster API provider's CRDs: the BareMetalHost operator's deployment
 /// (`config/default`) installs `config/crd`, the provider's (`config/capm3`) `config/crd/capm3`.
 pub const CAPM3_DIR: &str = "capm3";
+/// Subdirectory of the IP address manager's CRDs, installed by `config/ipam`.
+pub const IPAM_DIR: &str = "ipam";
 
 fn kustomization(files: &[(String, String)]) -> String {
     let mut out = String::from(
@@ -37,19 +41,21 @@ fn kustomization(files: &[(String, String)]) -> String {
 }
 
 /// The files `--output-dir` writes (paths relative to it): one per metal3.io CRD and a
-/// kustomization listing them, and the same for the provider's CRDs under [`CAPM3_DIR`].
+/// kustomization listing them, and the same for the provider's CRDs under [`CAPM3_DIR`] and
+/// the IP address manager's under [`IPAM_DIR`].
 fn files() -> anyhow::Result<Vec<(String, String)>> {
     let metal3 = metal3_api::crds::render_all()?;
-    let capm3 = metal3_capm3_api::crds::render_all()?;
     let mut out = metal3.clone();
     out.push(("kustomization.yaml".to_string(), kustomization(&metal3)));
-    for (name, yaml) in &capm3 {
-        out.push((format!("{CAPM3_DIR}/{name}"), yaml.clone()));
+    for (dir, crds) in [
+        (CAPM3_DIR, metal3_capm3_api::crds::render_all()?),
+        (IPAM_DIR, metal3_ipam_api::crds::render_all()?),
+    ] {
+        for (name, yaml) in &crds {
+            out.push((format!("{dir}/{name}"), yaml.clone()));
+        }
+        out.push((format!("{dir}/kustomization.yaml"), kustomization(&crds)));
     }
-    out.push((
-        format!("{CAPM3_DIR}/kustomization.yaml"),
-        kustomization(&capm3),
-    ));
     Ok(out)
 }
 
@@ -68,8 +74,10 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         Some(dir) => {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("cannot create {}", dir.display()))?;
-            std::fs::create_dir_all(dir.join(CAPM3_DIR))
-                .with_context(|| format!("cannot create {}", dir.join(CAPM3_DIR).display()))?;
+            for sub in [CAPM3_DIR, IPAM_DIR] {
+                std::fs::create_dir_all(dir.join(sub))
+                    .with_context(|| format!("cannot create {}", dir.join(sub).display()))?;
+            }
             for (name, yaml) in &rendered {
                 let path = dir.join(name);
                 std::fs::write(&path, yaml)
@@ -100,7 +108,7 @@ mod tests {
             }
         }
         let expected: BTreeSet<&str> = rendered.iter().map(|(n, _)| n.as_str()).collect();
-        for sub in ["", super::CAPM3_DIR] {
+        for sub in ["", super::CAPM3_DIR, super::IPAM_DIR] {
             for entry in std::fs::read_dir(dir.join(sub)).expect("config/crd exists") {
                 let entry = entry.expect("readable entry");
                 let name = entry.file_name();

@@ -3,6 +3,7 @@
 //! - `up_cmd`: `metal3 up`, everything on this machine (control plane, simulated fleet, operator).
 //! - `operator_cmd`: `metal3 operator`, the Bare Metal Operator against a cluster.
 //! - `capm3_cmd`: `metal3 capm3`, the Cluster API provider against a cluster.
+//! - `ipam_cmd`: `metal3 ipam`, the IP address manager against a cluster.
 //! - `control_plane_cmd`: `metal3 control-plane`, a local kube-apiserver and etcd with our CRDs.
 //! - `sim_cmd`: `metal3 sim`, a fleet of simulated Redfish BMCs.
 //! - `crds_cmd`: `metal3 crds`, the CustomResourceDefinitions.
@@ -18,6 +19,7 @@ mod bmc_cmd;
 mod capm3_cmd;
 mod control_plane_cmd;
 mod crds_cmd;
+mod ipam_cmd;
 mod operator_cmd;
 mod sim_cmd;
 mod up_cmd;
@@ -37,7 +39,8 @@ enum Command {
     /// Everything on this machine: a control plane, simulated BMCs as BareMetalHosts, the
     /// operator. Ctrl-C stops it.
     Up(up_cmd::Args),
-    /// Print the CustomResourceDefinitions of every metal3.io and Cluster API provider kind.
+    /// Print the CustomResourceDefinitions of every metal3.io, Cluster API provider and IP
+    /// address manager kind.
     Crds(crds_cmd::Args),
     /// Inspect BMC addresses.
     #[command(subcommand)]
@@ -50,6 +53,8 @@ enum Command {
     Operator(operator_cmd::Args),
     /// Run the Cluster API provider Metal3 (CAPM3) against a cluster.
     Capm3(capm3_cmd::Args),
+    /// Run the IP address manager (ipam.metal3.io) against a cluster.
+    Ipam(ipam_cmd::Args),
     /// Serve a fleet of simulated servers over Redfish.
     Sim(sim_cmd::Args),
 }
@@ -64,6 +69,7 @@ fn main() -> ExitCode {
         Command::ControlPlane(args) => control_plane_cmd::run(&args),
         Command::Operator(args) => operator_cmd::run(&args),
         Command::Capm3(args) => capm3_cmd::run(&args),
+        Command::Ipam(args) => ipam_cmd::run(&args),
         Command::Sim(args) => sim_cmd::run(&args),
     };
     match result {

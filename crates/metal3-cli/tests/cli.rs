@@ -166,13 +166,15 @@ fn crds_prints_every_kind() {
     let out = metal3(&["crds"]);
     assert!(out.status.success());
     let text = stdout(&out);
-    // The nine metal3.io kinds and the nine of the Cluster API provider.
-    assert_eq!(text.matches("kind: CustomResourceDefinition").count(), 18);
+    // The nine metal3.io kinds, the nine of the Cluster API provider and the IP address
+    // manager's three.
+    assert_eq!(text.matches("kind: CustomResourceDefinition").count(), 21);
     for name in [
         "baremetalhosts.metal3.io",
         "hardwaredata.metal3.io",
         "dataimages.metal3.io",
         "metal3machines.infrastructure.cluster.x-k8s.io",
+        "ippools.ipam.metal3.io",
     ] {
         assert!(text.contains(&format!("name: {name}")), "{name}");
     }
