@@ -45,6 +45,7 @@ pub fn install_crds() {
                 for dir in [
                     shared.join("reference/crds/cluster-api"),
                     metal3_testenv::crd_dir().join("capm3"),
+                    metal3_testenv::crd_dir().join("ipam"),
                 ] {
                     for entry in
                         std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()))

@@ -180,104 +180,92 @@ async fn a_data_template_renders_metadata_and_network_data() {
     assert_eq!(released.spec.network_data, None);
 }
 
-/// Installs, for an IPAM provider this test plays itself, schema-less CRDs of the IPAM kinds
-/// the provider claims addresses with: Metal3 IPAM (`ipam.metal3.io/v1alpha1` IPClaim,
-/// IPAddress) and Cluster API IPAM (`ipam.cluster.x-k8s.io/v1beta2` IPAddressClaim,
-/// IPAddress). Status is a plain field (no subresource), as the test writes it.
-async fn install_ipam_crds(env: &Env) -> [kube::api::ApiResource; 4] {
-    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-    let kinds = [
-        ("ipam.metal3.io", "v1alpha1", "IPClaim", "ipclaims"),
-        ("ipam.metal3.io", "v1alpha1", "IPAddress", "ipaddresses"),
-        (
-            "ipam.cluster.x-k8s.io",
-            "v1beta2",
-            "IPAddressClaim",
-            "ipaddressclaims",
-        ),
-        (
-            "ipam.cluster.x-k8s.io",
-            "v1beta2",
-            "IPAddress",
-            "ipaddresses",
-        ),
-    ];
-    let mut crds = Vec::new();
-    for (group, version, kind, plural) in kinds {
-        let crd: CustomResourceDefinition = serde_json::from_value(json!({
-            "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
-            "metadata": {"name": format!("{plural}.{group}")},
-            "spec": {
-                "group": group, "scope": "Namespaced",
-                "names": {"kind": kind, "plural": plural, "singular": kind.to_lowercase(), "listKind": format!("{kind}List")},
-                "versions": [{"name": version, "served": true, "storage": true,
-                    "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}],
-            },
-        }))
-        .expect("CRD");
-        crds.push(crd);
-    }
-    metal3_testenv::install_crd_objects(&env.client, &crds)
-        .await
-        .expect("the IPAM CRDs install");
-    kinds.map(|(group, version, kind, plural)| kube::api::ApiResource {
+/// The API resource of an IPAM kind the test reads without typed structs.
+fn resource(group: &str, version: &str, kind: &str, plural: &str) -> kube::api::ApiResource {
+    kube::api::ApiResource {
         group: group.into(),
         version: version.into(),
         api_version: format!("{group}/{version}"),
         kind: kind.into(),
         plural: plural.into(),
-    })
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn addresses_from_ip_pools_are_claimed_rendered_and_released() {
     use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
     use metal3_capm3_api::v1beta2::Metal3DataTemplate;
+    use metal3_ipam_api::v1alpha1::IPPool;
     let env = Env::new("ipam").await;
-    let [m3_claim, m3_address, capi_claim, capi_address] = install_ipam_crds(&env).await;
+    // The IP address manager (`metal3 ipam`) answers the claims from two pools.
+    let ipam = tokio::spawn(metal3_ipam::run(
+        env.client.clone(),
+        metal3_ipam::Config {
+            namespace: Some(env.ns.clone()),
+            capi: Some(true),
+            requeue: std::time::Duration::from_millis(300),
+            error_retry: std::time::Duration::from_millis(300),
+            ..metal3_ipam::Config::default()
+        },
+        std::sync::Arc::new(metal3_ipam::Metrics::default()),
+        std::future::pending::<()>(),
+    ));
+    let pools: Api<IPPool> = env.api();
+    for (name, spec) in [(
+        "provisioning",
+        json!({"namePrefix": "prov", "pools": [{"start": "192.0.2.10", "end": "192.0.2.20"}], "prefix": 24,
+                   "gateway": "192.0.2.1", "dnsServers": ["192.0.2.53"]}),
+    )] {
+        let pool: IPPool =
+            serde_json::from_value(json!({"metadata": {"name": name}, "spec": spec}))
+                .expect("pool");
+        pools
+            .create(&PostParams::default(), &pool)
+            .await
+            .expect("IPPool");
+    }
     let api = |r: &kube::api::ApiResource| -> Api<DynamicObject> {
         Api::namespaced_with(env.client.clone(), &env.ns, r)
     };
-    // The IPAM provider: answers every claim with the next address of its pool.
-    let ipam = {
-        let (m3_claims, m3_addresses) = (api(&m3_claim), api(&m3_address));
-        let (capi_claims, capi_addresses) = (api(&capi_claim), api(&capi_address));
-        let (m3_address, capi_address) = (m3_address.clone(), capi_address.clone());
+    let m3_claim = resource("ipam.metal3.io", "v1alpha1", "IPClaim", "ipclaims");
+    let capi_claim = resource(
+        "ipam.cluster.x-k8s.io",
+        "v1beta2",
+        "IPAddressClaim",
+        "ipaddressclaims",
+    );
+    let capi_address = resource(
+        "ipam.cluster.x-k8s.io",
+        "v1beta2",
+        "IPAddress",
+        "ipaddresses",
+    );
+    // A pool of another IPAM provider (Cluster API's in-cluster provider, a Go program not
+    // built here) is served through Cluster API's IPAddressClaims; the test answers those.
+    let in_cluster = {
+        let (claims, addresses) = (api(&capi_claim), api(&capi_address));
+        let kind = capi_address.clone();
         tokio::spawn(async move {
-            let mut next = [10, 10];
+            let mut next = 10;
             loop {
-                for (claims, addresses, kind, metal3) in [
-                    (&m3_claims, &m3_addresses, &m3_address, true),
-                    (&capi_claims, &capi_addresses, &capi_address, false),
-                ] {
-                    let Ok(list) = claims.list(&Default::default()).await else {
-                        continue;
-                    };
+                if let Ok(list) = claims.list(&Default::default()).await {
                     for claim in list.items {
-                        let answered = if metal3 {
-                            &claim.data["status"]["address"]["name"]
-                        } else {
-                            &claim.data["status"]["addressRef"]["name"]
-                        };
-                        if answered.is_string() {
+                        if claim.data["status"]["addressRef"]["name"].is_string() {
                             continue;
                         }
                         let name = format!("{}-address", claim.name_any());
-                        let mut address = DynamicObject::new(&name, kind);
-                        address.data = if metal3 {
-                            json!({"spec": {"address": format!("192.0.2.{}", next[0]), "prefix": 24, "gateway": "192.0.2.1", "dnsServers": ["192.0.2.53"]}})
-                        } else {
-                            json!({"spec": {"address": format!("198.51.100.{}", next[1]), "prefix": 25, "gateway": "198.51.100.1"}})
-                        };
-                        next[usize::from(!metal3)] += 1;
+                        let mut address = DynamicObject::new(&name, &kind);
+                        address.data = json!({"spec": {
+                            "address": format!("198.51.100.{next}"), "prefix": 25,
+                            "gateway": "198.51.100.1",
+                            "claimRef": {"name": claim.name_any()},
+                            "poolRef": claim.data["spec"]["poolRef"].clone(),
+                        }});
+                        next += 1;
                         let _ = addresses.create(&PostParams::default(), &address).await;
-                        let status = if metal3 {
-                            json!({"status": {"address": {"name": name}}})
-                        } else {
-                            json!({"status": {"addressRef": {"name": name}}})
-                        };
+                        let status = json!({"status": {"addressRef": {"name": name}}});
                         let _ = claims
-                            .patch(
+                            .patch_status(
                                 &claim.name_any(),
                                 &PatchParams::default(),
                                 &Patch::Merge(&status),
@@ -388,4 +376,5 @@ async fn addresses_from_ip_pools_are_claimed_rendered_and_released() {
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
     ipam.abort();
+    in_cluster.abort();
 }
