@@ -18,9 +18,9 @@ use crate::Error;
 /// Bytes read from the image file at a time.
 const CHUNK: u64 = 256 * 1024;
 
-/// The generic image: where it is, how long, where its slot is.
+/// The generic agent boot image, checked: where it is, how long, where its slot is.
 #[derive(Clone, Debug)]
-pub(crate) struct BootImage {
+pub struct BootImage {
     path: PathBuf,
     len: u64,
     slot: u64,
@@ -28,7 +28,7 @@ pub(crate) struct BootImage {
 
 impl BootImage {
     /// Reads the image once to find its slot; fails when it has none or more than one.
-    pub(crate) fn open(path: &Path) -> Result<Self, Error> {
+    pub fn open(path: &Path) -> Result<Self, Error> {
         let bad = |why: String| Error::Image {
             path: path.to_path_buf(),
             why,
@@ -49,8 +49,18 @@ impl BootImage {
     }
 
     /// Bytes of the image (and of every host's copy).
-    pub(crate) fn len(&self) -> u64 {
+    pub fn len(&self) -> u64 {
         self.len
+    }
+
+    /// Whether the image is empty (it never is: it holds the slot).
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Where the image is.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 
     /// The bytes `range` of the host's copy, the slot holding `archive`.

@@ -34,10 +34,10 @@ use std::time::{Duration, Instant};
 
 use metal3_agent_api::{AgentConfig, Command, HostRef, Reply, Report, Secret, token};
 
+pub use image::BootImage;
 pub use registry::{AgentView, HostIdentity, Polls, Rejection};
 pub use secrets::{KEY_SECRET, Keys, TLS_SECRET};
 
-use image::BootImage;
 use registry::Registry;
 
 /// Why the hub cannot start.
@@ -68,8 +68,6 @@ pub enum Error {
 pub struct HubConfig {
     /// The hub's base URL as hosts reach it, e.g. `https://10.0.2.2:9443`.
     pub url: String,
-    /// The generic agent boot image (`metal3 agent-image`).
-    pub image: PathBuf,
     /// How soon agents call again while a command is queued or runs (2 s).
     pub poll_busy: Duration,
     /// How soon agents call again otherwise (10 s).
@@ -79,11 +77,10 @@ pub struct HubConfig {
 }
 
 impl HubConfig {
-    /// A hub at `url` serving `image`, with the default poll intervals.
-    pub fn new(url: impl Into<String>, image: impl Into<PathBuf>) -> Self {
+    /// A hub at `url`, with the default poll intervals.
+    pub fn new(url: impl Into<String>) -> Self {
         Self {
             url: url.into().trim_end_matches('/').to_string(),
-            image: image.into(),
             poll_busy: Duration::from_secs(2),
             poll_idle: Duration::from_secs(10),
             image_ca_pem: String::new(),
@@ -126,11 +123,10 @@ fn nonce() -> String {
 }
 
 impl Hub {
-    /// A hub with `keys`, serving `config.image` (read once now: it must hold exactly one
-    /// per-host slot).
-    pub fn new(config: HubConfig, keys: Keys) -> Result<Self, Error> {
+    /// A hub with `keys`, serving copies of `image` (the generic agent boot image, see
+    /// [`BootImage::open`]).
+    pub fn new(config: HubConfig, keys: Keys, image: BootImage) -> Result<Self, Error> {
         pki::names(&config.url)?;
-        let image = BootImage::open(&config.image)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 config,
@@ -185,7 +181,7 @@ impl Hub {
         if changed {
             let config = self.config_of(&identity);
             metal3_agent_api::bootimage::host_archive(&config).map_err(|e| Error::Image {
-                path: self.inner.config.image.clone(),
+                path: self.inner.image.path().to_path_buf(),
                 why: format!("host {host}: {e}"),
             })?;
         }

@@ -37,6 +37,9 @@ pub struct AgentView {
     pub inventory: Option<Arc<InspectionData>>,
     /// The command the agent runs or last ran.
     pub status: Option<CommandStatus>,
+    /// The id of the command last handed to the agent (it may not report on it: an agent
+    /// told to reboot may be gone before its next report).
+    pub delivered: Option<String>,
 }
 
 impl AgentView {
@@ -86,6 +89,8 @@ struct Entry {
     nonce: String,
     /// The command the backend wants run next (resent until the agent reports on it).
     wanted: Option<Command>,
+    /// The id of the command last sent in a reply.
+    delivered: Option<String>,
     seen: Option<Seen>,
 }
 
@@ -111,6 +116,7 @@ impl Registry {
                     if entry.identity.host.uid != identity.host.uid {
                         // Another host under the same name: nothing of the old one applies.
                         entry.wanted = None;
+                        entry.delivered = None;
                         entry.seen = None;
                     }
                     entry.identity = identity;
@@ -124,6 +130,7 @@ impl Registry {
                         identity,
                         nonce: nonce.clone(),
                         wanted: None,
+                        delivered: None,
                         seen: None,
                     },
                 );
@@ -136,7 +143,10 @@ impl Registry {
     pub(crate) fn renew(&mut self, host: &HostRef, nonce: String) -> bool {
         match self.hosts.get_mut(&key(host)) {
             Some(entry) => {
+                // A new boot starts with no command: one queued for the old boot is void.
                 entry.nonce = nonce;
+                entry.wanted = None;
+                entry.delivered = None;
                 true
             }
             None => false,
@@ -169,7 +179,8 @@ impl Registry {
 
     /// What the host's agent said last, if it reported since the host was registered.
     pub(crate) fn view(&self, host: &HostRef, now: Instant) -> Option<AgentView> {
-        let seen = self.hosts.get(&key(host))?.seen.as_ref()?;
+        let entry = self.hosts.get(&key(host))?;
+        let seen = entry.seen.as_ref()?;
         Some(AgentView {
             boot_id: seen.boot_id.clone(),
             age: now.saturating_duration_since(seen.at),
@@ -177,6 +188,7 @@ impl Registry {
             macs: seen.macs.clone(),
             inventory: seen.inventory.clone(),
             status: seen.status.clone(),
+            delivered: entry.delivered.clone(),
         })
     }
 
@@ -248,6 +260,11 @@ impl Registry {
             .seen
             .as_ref()
             .is_some_and(|s| s.boot_id == report.boot_id);
+        if !same_boot {
+            // Commands are queued for the boot the backend saw: never for this one.
+            entry.wanted = None;
+            entry.delivered = None;
+        }
         let kept_inventory = entry
             .seen
             .take()
@@ -262,6 +279,9 @@ impl Registry {
             status: report.status,
         };
         let reply = answer(entry.wanted.as_ref(), seen.status.as_ref(), polls);
+        if let Some(command) = &reply.command {
+            entry.delivered = Some(command.id.clone());
+        }
         entry.seen = Some(seen);
         Ok(reply)
     }
@@ -270,16 +290,16 @@ impl Registry {
 /// The answer to an agent reporting `status` while the backend wants `wanted` run: the command
 /// until the agent reports on it, and a short poll while something is to do or under way.
 fn answer(wanted: Option<&Command>, status: Option<&CommandStatus>, polls: Polls) -> Reply {
-    let undelivered = wanted.filter(|w| status.is_none_or(|s| s.id != w.id));
+    let unacknowledged = wanted.filter(|w| status.is_none_or(|s| s.id != w.id));
     let standing_by = wanted.is_some_and(|w| w.action == Action::Standby);
     let running = status.is_some_and(|s| s.state == CommandState::Running) && !standing_by;
-    let poll = if undelivered.is_some() || running {
+    let poll = if unacknowledged.is_some() || running {
         polls.busy
     } else {
         polls.idle
     };
     Reply {
-        command: undelivered.cloned(),
+        command: unacknowledged.cloned(),
         poll_after_ms: u64::try_from(poll.as_millis()).unwrap_or(u64::MAX),
     }
 }
@@ -390,6 +410,9 @@ mod tests {
             assert_eq!(reply.command.as_ref(), Some(&clean), "until acknowledged");
             assert_eq!(reply.poll_after_ms, 2_000);
         }
+        let view = r.view(&a.host, t0).expect("view");
+        assert_eq!(view.delivered.as_deref(), Some("clean-b1"));
+        assert_eq!(view.status_of("clean-b1"), None, "not reported on yet");
         let running = Some(status("clean-b1", CommandState::Running));
         let reply = r
             .report(Some(token), report(&a, "b1", running), verify, t0, POLLS)
@@ -420,6 +443,47 @@ mod tests {
             .report(Some(token), report(&a, "b1", on_standby), verify, t1, POLLS)
             .expect("report");
         assert_eq!((reply.command, reply.poll_after_ms), (None, 10_000));
+    }
+
+    #[test]
+    fn a_command_for_one_boot_never_reaches_the_next() {
+        let mut r = Registry::default();
+        let a = identity("a", "uid-a");
+        let token = "uid-a/52:54:00:00:00:01";
+        let now = Instant::now();
+        r.register(a.clone(), "n1".into());
+        r.report(Some(token), report(&a, "b1", None), verify, now, POLLS)
+            .expect("report");
+        let off = Command {
+            id: "poweroff-b1".into(),
+            action: Action::PowerOff,
+        };
+        r.queue(&a.host, off.clone());
+        let reply = r
+            .report(Some(token), report(&a, "b1", None), verify, now, POLLS)
+            .expect("report");
+        assert_eq!(
+            reply.command,
+            Some(off.clone()),
+            "b1 powers off without reporting"
+        );
+        let reply = r
+            .report(Some(token), report(&a, "b2", None), verify, now, POLLS)
+            .expect("report");
+        assert_eq!(
+            reply.command, None,
+            "the next boot does not get b1's command"
+        );
+        assert_eq!(r.view(&a.host, now).and_then(|v| v.delivered), None);
+        r.queue(&a.host, off);
+        assert!(r.renew(&a.host, "n2".into()));
+        let reply = r
+            .report(Some(token), report(&a, "b2", None), verify, now, POLLS)
+            .expect("report");
+        assert_eq!(
+            reply.command, None,
+            "a new boot image voids the queued command"
+        );
     }
 
     #[test]

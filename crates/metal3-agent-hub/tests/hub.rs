@@ -10,7 +10,7 @@ use metal3_agent_api::bootimage::{self, PLACEHOLDER_SIZE};
 use metal3_agent_api::inventory::InspectionData;
 use metal3_agent_api::{Action, Command, CommandState, CommandStatus, HostRef};
 use metal3_agent_hub::stand_in::{StandIn, config_in};
-use metal3_agent_hub::{Error, HostIdentity, Hub, HubConfig, Keys};
+use metal3_agent_hub::{BootImage, Error, HostIdentity, Hub, HubConfig, Keys};
 use tokio::sync::oneshot;
 
 const SECTOR: usize = 2048;
@@ -50,10 +50,11 @@ fn listener() -> (TcpListener, String) {
 }
 
 fn start(listener: TcpListener, url: &str, image: &std::path::Path, keys: Keys) -> Running {
-    let mut config = HubConfig::new(url, image);
+    let mut config = HubConfig::new(url);
     config.poll_busy = std::time::Duration::from_millis(20);
     config.poll_idle = std::time::Duration::from_millis(100);
-    let hub = Hub::new(config, keys).expect("hub");
+    let image = BootImage::open(image).expect("image");
+    let hub = Hub::new(config, keys, image).expect("hub");
     let (stop, stopped) = oneshot::channel::<()>();
     let serving = hub.clone();
     let task = tokio::spawn(async move {
@@ -328,22 +329,24 @@ async fn an_image_without_a_single_slot_is_refused_at_start() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("plain.iso");
     std::fs::write(&path, vec![0u8; SECTOR * 64]).expect("write");
-    let url = "https://127.0.0.1:9443";
-    let e = Hub::new(
-        HubConfig::new(url, &path),
-        Keys::generate(url).expect("keys"),
-    )
-    .expect_err("no slot");
+    let e = BootImage::open(&path).expect_err("no slot");
     assert!(matches!(e, Error::Image { .. }), "{e}");
     assert!(e.to_string().contains("metal3 agent-image"), "{e}");
     let missing = dir.path().join("missing.iso");
-    let e = Hub::new(
-        HubConfig::new(url, &missing),
-        Keys::generate(url).expect("keys"),
-    )
-    .expect_err("no file");
+    let e = BootImage::open(&missing).expect_err("no file");
     assert!(e.to_string().contains("missing.iso"), "{e}");
-    let e = Keys::generate("http://10.0.2.2:9443").expect_err("plain HTTP");
+    let mut two = vec![0u8; SECTOR * 200];
+    two[..PLACEHOLDER_SIZE].copy_from_slice(&bootimage::placeholder());
+    two[SECTOR * 100..SECTOR * 100 + PLACEHOLDER_SIZE].copy_from_slice(&bootimage::placeholder());
+    std::fs::write(&path, two).expect("write");
+    assert!(BootImage::open(&path).is_err(), "two slots");
+    let url = "https://127.0.0.1:9443";
+    let e = Hub::new(
+        HubConfig::new("http://10.0.2.2:9443"),
+        Keys::generate(url).expect("keys"),
+        BootImage::open(&image(&dir).0).expect("image"),
+    )
+    .expect_err("plain HTTP");
     assert!(e.to_string().contains("https://"), "{e}");
 }
 
