@@ -72,7 +72,12 @@ async fn report(State(hub): State<Hub>, headers: HeaderMap, body: Bytes) -> Resp
     match answer {
         Ok(reply) => axum::Json(reply).into_response(),
         Err(rejection) => {
-            tracing::warn!(%host, reason = %rejection.reason, "refused an agent's report");
+            if rejection.status == 401 {
+                tracing::warn!(%host, reason = %rejection.reason, "refused an agent's report");
+            } else {
+                // Routine after an operator restart, until the backend looks at the host.
+                tracing::info!(%host, reason = %rejection.reason, "refused an agent's report");
+            }
             let status = StatusCode::from_u16(rejection.status).unwrap_or(StatusCode::FORBIDDEN);
             refuse(status, rejection.reason)
         }
