@@ -580,3 +580,42 @@ async fn an_operator_restart_mid_deploy_neither_writes_twice_nor_reboots() {
     );
     assert_eq!(env.server().running, Running::Disk);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_restart_after_the_image_is_written_reboots_into_it_once() {
+    let mut env = env().await;
+    let host = env.host();
+    let data = disk_image(ImageFormat::Raw);
+    let before_restart = {
+        let p = env.provisioner(true);
+        register(&p, &host, AutomatedCleaningMode::Metadata).await;
+        assert_eq!(
+            inspect(&p, &host, InspectionMode::Agent).await.outcome,
+            Outcome::Done
+        );
+        // Provision until the disk is set to boot, then the operator goes away.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while env.server().boot.target != "Hdd" {
+            let out = p.provision(&host, &data, false).await.expect("provision");
+            assert!(matches!(out, Outcome::InProgress { .. }), "{out:?}");
+            assert!(Instant::now() < deadline, "the image was never written");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        env.boots()
+    };
+    assert!(
+        matches!(env.server().running, Running::VirtualMedia(_)),
+        "the agent still runs"
+    );
+    env.restart_hub().await;
+    let p = env.provisioner(true);
+    register(&p, &host, AutomatedCleaningMode::Metadata).await;
+    let (outcome, _) = provision(&p, &host, &data).await;
+    assert_eq!(outcome, Outcome::Done);
+    assert_eq!(env.script.deploys().len(), 1, "not written again");
+    assert_eq!(env.boots(), before_restart + 1, "one reboot, into the disk");
+    let server = env.server();
+    assert_eq!(server.running, Running::Disk);
+    assert!(!server.cd.inserted);
+    assert_eq!(env.script.work().last().map(String::as_str), Some("reboot"));
+}
