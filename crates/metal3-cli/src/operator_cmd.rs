@@ -105,6 +105,108 @@ pub struct Args {
     /// Seconds between attempts to acquire or renew the Lease.
     #[arg(long, env = "RETRY_PERIOD_SECONDS", default_value_t = 2)]
     pub retry_period_seconds: u64,
+    /// Redfish backend: the generic agent boot image (`metal3 agent-image`). With it the
+    /// backend writes disk images, inspects in band and cleans disks through the agent, whose
+    /// hub it serves; needs --agent-listen and --agent-url.
+    #[arg(long, env = "AGENT_IMAGE")]
+    pub agent_image: Option<PathBuf>,
+    /// Address the agent hub serves HTTPS on, e.g. 0.0.0.0:9443 (not the webhook's port).
+    #[arg(long, env = "AGENT_LISTEN")]
+    pub agent_listen: Option<SocketAddr>,
+    /// The agent hub's URL as hosts reach it, e.g. https://10.0.2.2:9443 for the VMs of
+    /// `metal3 sim`; its certificate is issued for this host name or address.
+    #[arg(long, env = "AGENT_URL")]
+    pub agent_url: Option<String>,
+    /// Keep the agent running on available hosts, so provisioning writes the image and boots
+    /// the host once (false: hosts are powered off after inspection and cleaning).
+    #[arg(long, env = "AGENT_FAST_TRACK", default_value_t = true, action = clap::ArgAction::Set)]
+    pub agent_fast_track: bool,
+    /// Namespace of the agent hub's Secrets (metal3-agent-key, metal3-agent-tls); default: the
+    /// operator's own (POD_NAMESPACE), else --namespace, else `default`.
+    #[arg(long, env = "POD_NAMESPACE")]
+    pub agent_namespace: Option<String>,
+}
+
+/// The agent hub's flags, checked.
+#[derive(Debug, PartialEq)]
+struct AgentFlags {
+    image: PathBuf,
+    listen: SocketAddr,
+    url: String,
+    namespace: String,
+}
+
+/// The agent hub's flags, when given, each missing one named.
+fn agent_flags(args: &Args) -> Result<Option<AgentFlags>> {
+    let Some(image) = args.agent_image.clone() else {
+        if args.agent_listen.is_some() || args.agent_url.is_some() {
+            bail!("--agent-listen and --agent-url serve the agent: they need --agent-image");
+        }
+        return Ok(None);
+    };
+    if args.provisioner != Backend::Redfish {
+        bail!(
+            "--agent-image is for --provisioner redfish (the Ironic backend boots Ironic's own \
+             agent)"
+        );
+    }
+    let listen = args.agent_listen.context(
+        "--agent-image needs --agent-listen, the address the agent hub serves on (e.g. \
+         0.0.0.0:9443)",
+    )?;
+    let url = args.agent_url.clone().context(
+        "--agent-image needs --agent-url, the hub's URL as hosts reach it (e.g. \
+         https://10.0.2.2:9443 for the VMs of `metal3 sim`)",
+    )?;
+    if args.webhook_port != 0 && listen.port() == args.webhook_port {
+        bail!(
+            "--agent-listen {listen} and --webhook-port {} use the same port; choose another \
+             for one of them",
+            args.webhook_port
+        );
+    }
+    let namespace = args
+        .agent_namespace
+        .clone()
+        .or_else(|| args.namespace.clone())
+        .unwrap_or_else(|| "default".into());
+    Ok(Some(AgentFlags {
+        image,
+        listen,
+        url,
+        namespace,
+    }))
+}
+
+/// Starts the agent hub: its key material from the cluster (created on first use), the
+/// image checked, HTTPS served on its own task.
+async fn agent_hub(
+    flags: &AgentFlags,
+    image: metal3_agent_hub::BootImage,
+    client: &Client,
+    fast_track: bool,
+) -> Result<metal3_redfish_provisioner::AgentSettings> {
+    let keys = metal3_agent_hub::Keys::load_or_create(client.clone(), &flags.namespace, &flags.url)
+        .await
+        .with_context(|| format!("--agent-url {} (Secrets in {})", flags.url, flags.namespace))?;
+    let hub = metal3_agent_hub::Hub::new(
+        metal3_agent_hub::HubConfig::new(flags.url.clone()),
+        keys,
+        image,
+    )
+    .context("--agent-url")?;
+    let listener = std::net::TcpListener::bind(flags.listen)
+        .with_context(|| format!("--agent-listen {}", flags.listen))?;
+    info!(listen = %flags.listen, url = %flags.url, "serving the agent hub");
+    let serving = hub.clone();
+    tokio::spawn(async move {
+        if let Err(e) = serving.serve(listener, std::future::pending()).await {
+            tracing::error!(error = %e, "the agent hub stopped");
+        }
+    });
+    let mut agent = metal3_redfish_provisioner::AgentSettings::new(hub);
+    agent.fast_track = fast_track;
+    Ok(agent)
 }
 
 /// Lease name, as upstream's leader-election ID.
@@ -159,21 +261,39 @@ fn ironic(args: &Args) -> Result<metal3_ironic_provisioner::IronicProvisioner> {
     ))
 }
 
+/// The Redfish backend, with the agent when `agent` is given.
+fn redfish(
+    args: &Args,
+    agent: Option<metal3_redfish_provisioner::AgentSettings>,
+) -> Result<metal3_redfish_provisioner::RedfishProvisioner> {
+    let config = metal3_redfish_provisioner::Config {
+        power_check: Duration::from_secs(args.power_check_seconds.max(1)),
+        capacity: args.provisioning_limit,
+        agent,
+        ..metal3_redfish_provisioner::Config::default()
+    };
+    metal3_redfish_provisioner::RedfishProvisioner::new(config).context("--provisioner redfish")
+}
+
 pub fn run(args: &Args) -> Result<ExitCode> {
+    let agent = agent_flags(args)?;
+    // The agent image is checked before anything else starts.
+    let agent_image = match &agent {
+        Some(flags) => {
+            Some(metal3_agent_hub::BootImage::open(&flags.image).context("--agent-image")?)
+        }
+        None => None,
+    };
     let mut redfish_pool = None;
-    let provisioner: Arc<dyn Provisioner> = match args.provisioner {
-        Backend::Fixture => Arc::new(metal3_fixture::Fixture::new()),
-        Backend::Ironic => Arc::new(ironic(args)?),
+    let mut provisioner: Option<Arc<dyn Provisioner>> = match args.provisioner {
+        Backend::Fixture => Some(Arc::new(metal3_fixture::Fixture::new())),
+        Backend::Ironic => Some(Arc::new(ironic(args)?)),
+        // With the agent, built once the cluster holds the hub's key material.
+        Backend::Redfish if agent.is_some() => None,
         Backend::Redfish => {
-            let config = metal3_redfish_provisioner::Config {
-                power_check: Duration::from_secs(args.power_check_seconds.max(1)),
-                capacity: args.provisioning_limit,
-                ..metal3_redfish_provisioner::Config::default()
-            };
-            let p = metal3_redfish_provisioner::RedfishProvisioner::new(config)
-                .context("--provisioner redfish")?;
+            let p = redfish(args, None)?;
             redfish_pool = Some(p.pool().clone());
-            Arc::new(p)
+            Some(Arc::new(p))
         }
     };
     crate::webhook_cert::check(args.webhook_port, &args.webhook_cert_dir)?;
@@ -183,6 +303,13 @@ pub fn run(args: &Args) -> Result<ExitCode> {
     let runtime = tokio::runtime::Runtime::new().context("tokio runtime")?;
     runtime.block_on(async {
         let client = client(args.kubeconfig.as_ref()).await?;
+        if let (Some(flags), Some(image)) = (&agent, agent_image) {
+            let settings = agent_hub(flags, image, &client, args.agent_fast_track).await?;
+            let p = redfish(args, Some(settings))?;
+            redfish_pool = Some(p.pool().clone());
+            provisioner = Some(Arc::new(p));
+        }
+        let provisioner = provisioner.context("no provisioner")?;
         let metrics = Arc::new(Metrics::default());
         serve_endpoints(args, &metrics).await?;
         let elector = elect(args, &client).await?;

@@ -146,6 +146,20 @@ fn by_state(status: &BareMetalHostStatus) -> Vec<Want> {
     }
 }
 
+/// Puts the backend's word on an operation's progress (e.g. how much of the image is written)
+/// into the `Progressing` condition, while it is true.
+pub fn show_progress(wants: &mut [Want], progress: Option<String>) {
+    let Some(message) = progress.filter(|m| !m.is_empty()) else {
+        return;
+    };
+    if let Some(w) = wants
+        .iter_mut()
+        .find(|w| w.r#type == PROGRESSING && w.status == ConditionStatus::True)
+    {
+        w.message = message;
+    }
+}
+
 /// The conditions of a registering host (whose registration may have failed).
 fn registering(status: &BareMetalHostStatus) -> Vec<Want> {
     let failed = status.error_type == Some(ErrorType::Registration);
@@ -314,6 +328,40 @@ mod tests {
     }
 
     use ConditionStatus::{False as F, True as T};
+
+    #[test]
+    fn a_backends_progress_shows_while_progressing_only() {
+        let progress = || Some("writing the image: 1.0 GiB of 2.0 GiB (50%)".to_string());
+        let mut provisioning = lifecycle(&status(
+            ProvisioningState::Provisioning,
+            OperationalStatus::Ok,
+        ));
+        show_progress(&mut provisioning, progress());
+        let shown = provisioning
+            .iter()
+            .find(|w| w.r#type == PROGRESSING)
+            .map(|w| w.message.as_str());
+        assert_eq!(shown, Some("writing the image: 1.0 GiB of 2.0 GiB (50%)"));
+        let mut unchanged = lifecycle(&status(
+            ProvisioningState::Provisioning,
+            OperationalStatus::Ok,
+        ));
+        show_progress(&mut unchanged, None);
+        assert_eq!(
+            unchanged,
+            lifecycle(&status(
+                ProvisioningState::Provisioning,
+                OperationalStatus::Ok
+            ))
+        );
+        let mut available = lifecycle(&status(ProvisioningState::Available, OperationalStatus::Ok));
+        show_progress(&mut available, progress());
+        assert_eq!(
+            available,
+            lifecycle(&status(ProvisioningState::Available, OperationalStatus::Ok)),
+            "not progressing: not shown"
+        );
+    }
 
     #[test]
     fn every_state_has_the_five_conditions() {

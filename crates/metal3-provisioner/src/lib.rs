@@ -490,6 +490,15 @@ pub trait Provisioner: Send + Sync {
 
     /// Health reported by the BMC.
     async fn health(&self, host: &HostData) -> ProvResult<Health>;
+
+    /// What a long operation on the host (inspecting, preparing, provisioning,
+    /// deprovisioning) is doing now, in a few words for the host's `Progressing` condition,
+    /// e.g. how much of the image is written; `None` when the backend has nothing to add. It
+    /// should change at most every few seconds (each change is a status write) and never show
+    /// user data or credentials.
+    fn progress(&self, _host: &HostData) -> Option<String> {
+        None
+    }
 }
 
 #[cfg(test)]

@@ -1,13 +1,16 @@
 //! What the provisioner remembers between calls, only to save BMC calls: per host the paths
 //! found on its BMC, the last power and health readings, the live-ISO boot and staged changes
-//! in progress, the last firmware readings; per BMC attribute registry its schema. All of it
-//! may be lost (a restart starts afresh from the BMC).
+//! in progress, the last firmware readings, the agent's boot and how far its work got; per BMC
+//! attribute registry its schema. All of it may be lost (a restart starts afresh from the BMC
+//! and from what the agent reports).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
-use metal3_api::v1alpha1::{FirmwareComponentStatus, SettingSchema};
+use metal3_api::v1alpha1::{
+    AutomatedCleaningMode, BootMode, FirmwareComponentStatus, SettingSchema,
+};
 use metal3_provisioner::{Health, HostData};
 
 /// What we remember about a host between calls (lost on restart, by design harmless).
@@ -44,6 +47,54 @@ pub(crate) struct Known {
     pub(crate) bios: Option<(Instant, BTreeMap<String, String>, Option<String>)>,
     /// The firmware versions last read.
     pub(crate) components: Option<(Instant, Vec<FirmwareComponentStatus>)>,
+    /// What registration said about the host that the agent flows need later.
+    pub(crate) facts: Option<HostFacts>,
+    /// A boot into the agent we started, not yet answered by the agent.
+    pub(crate) agent_boot: Option<AgentBoot>,
+    /// Since when we wait for an agent that may already run (we did not boot it: the operator
+    /// restarted) before booting the host anew.
+    pub(crate) agent_wait: Option<Instant>,
+    /// How far the agent's part of an operation got, where the BMC cannot tell.
+    pub(crate) agent_phase: Option<(Operation, Phase)>,
+    /// What the host shows of the operation's progress, and since when.
+    pub(crate) progress: Option<(Instant, String)>,
+}
+
+/// What registration said about the host, for the agent flows.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct HostFacts {
+    /// `spec.bootMode`: the mode the agent and the written disk boot in.
+    pub(crate) boot_mode: BootMode,
+    /// `spec.automatedCleaningMode`.
+    pub(crate) cleaning: AutomatedCleaningMode,
+    /// The preprovisioning network data (YAML or JSON), for the agent; empty: DHCP.
+    pub(crate) network_data: String,
+}
+
+/// A boot into the agent we started.
+#[derive(Clone, Debug)]
+pub(crate) struct AgentBoot {
+    /// When we powered the host on or restarted it.
+    pub(crate) at: Instant,
+    /// The boot id of the agent that ran before (its reports are not this boot's).
+    pub(crate) before: Option<String>,
+}
+
+/// The operations the agent takes part in whose progress the BMC does not show.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Operation {
+    Inspect,
+    Prepare,
+    Deprovision,
+}
+
+/// Where an operation stands after the agent did its work.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Phase {
+    /// The agent's work is done; it is told to stand by or to power the host off.
+    Resting,
+    /// The agent rests; the operation goes on without it.
+    Rested,
 }
 
 /// Changes staged on the BMC to apply at the next boot.

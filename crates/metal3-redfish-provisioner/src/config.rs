@@ -1,4 +1,4 @@
-//! The provisioner's settings and their defaults.
+//! The provisioner's settings and their defaults, the in-band agent's among them.
 
 use std::time::Duration;
 
@@ -21,6 +21,42 @@ pub struct Config {
     /// unless the host was powered on, restarted or had changes staged since (settings and
     /// firmware change only then, or by someone at the console).
     pub firmware_refresh: Duration,
+    /// The in-band agent, when the operator runs its hub (`--agent-image`); without it disk
+    /// images are refused, inspection is out of band only and nothing is cleaned.
+    pub agent: Option<AgentSettings>,
+}
+
+/// How the backend uses the in-band agent.
+#[derive(Clone, Debug)]
+pub struct AgentSettings {
+    /// The operator's agent hub.
+    pub hub: metal3_agent_hub::Hub,
+    /// Keep the agent running on hosts after inspection, cleaning and deprovisioning, so that
+    /// provisioning writes the image and boots the host once (upstream's fast track).
+    pub fast_track: bool,
+    /// How long a host booted into the agent may take to call home.
+    pub call_home_timeout: Duration,
+    /// An agent that has not reported for this long is gone.
+    pub stale_after: Duration,
+    /// After an operator restart, how long an agent that may be running gets to report before
+    /// its host is booted anew.
+    pub grace: Duration,
+    /// What a host shows of an operation's progress changes at most this often.
+    pub progress_every: Duration,
+}
+
+impl AgentSettings {
+    /// The agent through `hub`, fast track on, with the default timings.
+    pub fn new(hub: metal3_agent_hub::Hub) -> Self {
+        Self {
+            hub,
+            fast_track: true,
+            call_home_timeout: Duration::from_secs(600),
+            stale_after: Duration::from_secs(40),
+            grace: Duration::from_secs(60),
+            progress_every: Duration::from_secs(10),
+        }
+    }
 }
 
 impl Default for Config {
@@ -33,6 +69,7 @@ impl Default for Config {
             poll: Duration::from_secs(2),
             boot_timeout: Duration::from_secs(600),
             firmware_refresh: Duration::from_secs(24 * 3600),
+            agent: None,
         }
     }
 }

@@ -2,12 +2,18 @@
 //! UEFI HTTP boot (Secure Boot on when the host asks for it): boot override first, then the
 //! medium, then one power on or restart; done when the override is used up with our medium
 //! in and the host on, which a restarted operator can tell from the BMC alone. Disk images
-//! need an in-band agent, which this backend does not have yet. Deprovisioning ejects the
-//! ISO, clears the override and Secure Boot and powers the host off.
+//! and custom deploy steps go through the in-band agent (`image`, with the command built in
+//! the pure `instance`) when the operator runs its hub, and are refused otherwise.
+//! Deprovisioning ejects the ISO, clears the override and Secure Boot and powers the host off;
+//! with the agent it first cleans the disks (`automatedCleaningMode: metadata`), and with fast
+//! track leaves the agent standing by instead of powering the host off.
+
+mod image;
+mod instance;
 
 use std::time::Instant;
 
-use metal3_api::v1alpha1::BootMode;
+use metal3_api::v1alpha1::{AutomatedCleaningMode, BootMode};
 use metal3_provisioner::{HostData, Outcome, ProvisionData};
 use metal3_redfish::Connection;
 use metal3_redfish::types::{ComputerSystem, SecureBoot, VirtualMedia};
@@ -15,6 +21,9 @@ use serde_json::json;
 
 use crate::RedfishProvisioner;
 use crate::address;
+use crate::agent::{AgentState, Ran, command, command_id, wait};
+use crate::cache::{Operation, Phase};
+use crate::config::AgentSettings;
 use crate::errors::{Fault, Step};
 use crate::power::is_on;
 
@@ -56,9 +65,15 @@ impl RedfishProvisioner {
         data: &ProvisionData,
         force: bool,
     ) -> Step<Outcome> {
-        let result = self.boot_live_iso(host, data, force).await;
+        let result = match self.agent() {
+            Some(agent) if !data.image.is_live_iso() || data.custom_deploy.is_some() => {
+                self.provision_image(host, data, agent).await
+            }
+            _ => self.boot_live_iso(host, data, force).await,
+        };
         if matches!(result, Ok(Outcome::Done) | Err(Fault::Failed(_))) {
             self.cache.remember(host, |k| k.provisioning = false);
+            self.agent_finished(host);
         }
         result
     }
@@ -197,7 +212,7 @@ impl RedfishProvisioner {
     }
 
     /// Turns UEFI Secure Boot on or off for the next boot, when it is not already so.
-    async fn set_secure_boot(
+    pub(crate) async fn set_secure_boot(
         &self,
         conn: &Connection,
         system: &ComputerSystem,
@@ -222,9 +237,71 @@ impl RedfishProvisioner {
         Ok(())
     }
 
-    /// Ejects the ISO, clears the boot override and Secure Boot, and powers the host off;
-    /// done once it is off. Live ISOs never touch the disks, so there is nothing to clean.
-    pub(crate) async fn do_deprovision(&self, host: &HostData) -> Step<Outcome> {
+    /// Removes the deployment: with the agent, cleaning first (see [`Self::deprovision_with_agent`]);
+    /// without, the host is powered off with the ISO ejected.
+    pub(crate) async fn do_deprovision(
+        &self,
+        host: &HostData,
+        cleaning: AutomatedCleaningMode,
+    ) -> Step<Outcome> {
+        let result = match self.agent() {
+            Some(agent) if cleaning != AutomatedCleaningMode::Disabled || agent.fast_track => {
+                self.deprovision_with_agent(host, agent, cleaning).await
+            }
+            _ => self.power_down(host).await,
+        };
+        if matches!(result, Ok(Outcome::Done) | Err(Fault::Failed(_))) {
+            self.agent_finished(host);
+        }
+        result
+    }
+
+    /// The agent up, the disks cleaned (`metadata`), then the agent standing by (fast track:
+    /// the host stays on, ready for the next provisioning) or the host powered off with the CD
+    /// ejected and the override cleared.
+    async fn deprovision_with_agent(
+        &self,
+        host: &HostData,
+        agent: &AgentSettings,
+        cleaning: AutomatedCleaningMode,
+    ) -> Step<Outcome> {
+        const OP: Operation = Operation::Deprovision;
+        if self.phase(host, OP).is_none() {
+            let at = self.on_host(host).await?;
+            let view = match self.agent_up(host, agent, &at, false).await? {
+                AgentState::Booting { .. } => return Ok(wait(self.config.poll)),
+                AgentState::Up(view) => view,
+            };
+            if cleaning == AutomatedCleaningMode::Metadata {
+                let id = command_id("clean", &view.boot_id, &[]);
+                match self.order(agent, host, &view, clean(id)) {
+                    Ran::Failed(m) => {
+                        return Err(Fault::Failed(format!("cleaning the disks failed: {m}")));
+                    }
+                    Ran::Done(_) => {}
+                    _ => {
+                        self.show(host, agent, "cleaning the disks' metadata");
+                        return Ok(wait(self.config.poll));
+                    }
+                }
+            }
+            self.set_phase(host, OP, Some(Phase::Resting));
+        }
+        if agent.fast_track {
+            let at = self.on_host(host).await?;
+            self.agent_rest(host, agent, &at).await?;
+            self.cache.remember(host, |k| {
+                k.provisioning = false;
+                k.booted = None;
+            });
+            return Ok(Outcome::Done);
+        }
+        self.power_down(host).await
+    }
+
+    /// Ejects the ISO, clears the boot override and Secure Boot, and powers the host off (the
+    /// agent, when it reports, powers it off itself); done once it is off.
+    async fn power_down(&self, host: &HostData) -> Step<Outcome> {
         let (conn, path) = self.connect(host).await?;
         let system = self.system(host, &conn, &path).await?;
         if let Ok(cd) = self.media_path(host, &conn, &system, false).await {
@@ -245,7 +322,13 @@ impl RedfishProvisioner {
             .await?;
         }
         if is_on(&system) {
-            self.reset(host, &conn, &path, "ForceOff").await?;
+            match self.agent() {
+                Some(agent) => {
+                    self.power_off_agent(host, agent, &conn, &path, &system)
+                        .await?;
+                }
+                None => self.reset(host, &conn, &path, "ForceOff").await?,
+            }
             return Ok(Outcome::wait(self.config.poll));
         }
         self.cache.remember(host, |k| {
@@ -254,6 +337,16 @@ impl RedfishProvisioner {
         });
         Ok(Outcome::Done)
     }
+}
+
+/// Cleaning as `automatedCleaningMode: metadata` asks.
+pub(crate) fn clean(id: String) -> metal3_agent_api::Command {
+    command(
+        id,
+        metal3_agent_api::Action::Clean {
+            mode: metal3_agent_api::CleanMode::Metadata,
+        },
+    )
 }
 
 #[cfg(test)]

@@ -2,7 +2,6 @@
 //! something becomes an [`Outcome::Failed`] reported on the host, one that may pass on its own
 //! a [`ProvisionerError::Transient`] retried with backoff.
 
-use metal3_api::v1alpha1::HardwareDetails;
 use metal3_provisioner::{InspectOutcome, Outcome, PrepareOutcome, ProvResult, ProvisionerError};
 
 /// Why a call could not finish.
@@ -54,15 +53,11 @@ pub(crate) fn prepared(result: Step<PrepareOutcome>) -> ProvResult<PrepareOutcom
     }
 }
 
-/// An inspection result: the details, or a failure reported on the host (inspection is
+/// An inspection result: as it stands, or a failure reported on the host (inspection is
 /// started either way), a transient fault retried.
-pub(crate) fn inspected(result: Step<HardwareDetails>) -> ProvResult<InspectOutcome> {
+pub(crate) fn inspected(result: Step<InspectOutcome>) -> ProvResult<InspectOutcome> {
     match result {
-        Ok(details) => Ok(InspectOutcome {
-            outcome: Outcome::Done,
-            started: true,
-            details: Some(details),
-        }),
+        Ok(outcome) => Ok(outcome),
         Err(Fault::Failed(message)) => Ok(InspectOutcome {
             outcome: Outcome::Failed { message },
             started: true,

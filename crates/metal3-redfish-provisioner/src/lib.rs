@@ -5,11 +5,16 @@
 //!
 //! - Registration reads the system once (reachability, credentials, the system path).
 //! - Inspection is out of band, from Systems/Processors/EthernetInterfaces/Storage, while the
-//!   host stays powered off ([`inventory`]).
+//!   host stays powered off ([`inventory`]); with the agent (`inspectionMode: agent`) the host
+//!   boots it and its inventory, completed by the BMC's, is the host's.
 //! - Provisioning boots live ISOs from virtual media: boot override first, then the medium,
 //!   then one power on or restart; done when the override is used up with our medium in and
-//!   the host on. Disk images need an in-band agent, which this backend does not have yet: such
-//!   hosts get a clear provisioning error.
+//!   the host on. Disk images and custom deploy steps need the in-band agent ([`Config`]'s
+//!   `agent`, the operator's hub): it writes the image and config drive, then the host boots
+//!   its disk. Without the agent such hosts get a clear provisioning error.
+//! - With the agent, `automatedCleaningMode: metadata` cleans the disks before a host becomes
+//!   available and after deprovisioning; with fast track the agent stands by on available
+//!   hosts, so provisioning boots the host once.
 //! - Preparation and servicing stage BIOS settings (`@Redfish.Settings`), firmware updates
 //!   (`SimpleUpdate`) and hardware RAID volumes (`OnReset`) together and apply them with a
 //!   single reboot.
@@ -29,8 +34,11 @@
 //! - `inspect`: out-of-band inspection; [`inventory`] maps what it reads (pure).
 //! - `prepare`: staging BIOS settings, firmware updates and RAID volumes for preparing and
 //!   servicing, applied with one reboot.
-//! - `deploy`: provisioning live ISOs (virtual media or UEFI HTTP boot, Secure Boot) and
-//!   deprovisioning; the provisioning capacity.
+//! - `agent`: the in-band agent brought up on a host (booted from its image in the virtual CD,
+//!   or found standing by), its commands and their results, the progress a host shows.
+//! - `deploy`: provisioning live ISOs (virtual media or UEFI HTTP boot, Secure Boot), disk
+//!   images through the agent (`deploy/image`, the command built in the pure
+//!   `deploy/instance`), and deprovisioning; the provisioning capacity.
 //! - `power`: power on/off and resets, power state and health readings.
 //! - `firmware`: reading BIOS settings, the attribute registry and component versions;
 //!   [`schema`] maps the registry and typed values (pure).
@@ -38,6 +46,7 @@
 //! - `media`: the virtual CD and USB devices, inserting and ejecting, data images.
 
 mod address;
+mod agent;
 mod cache;
 mod config;
 mod deploy;
@@ -62,7 +71,7 @@ use metal3_provisioner::{
 };
 use metal3_redfish::Pool;
 
-pub use config::Config;
+pub use config::{AgentSettings, Config};
 use errors::{inspected, prepared, settle, transient, with_id};
 
 /// The provisioner.
@@ -86,6 +95,14 @@ impl RedfishProvisioner {
     pub fn pool(&self) -> &Pool {
         &self.pool
     }
+
+    /// Forgets the host (and the agent hub forgets it too).
+    fn forget(&self, host: &HostData) {
+        self.cache.forget(host);
+        if let Some(agent) = self.agent() {
+            agent.hub.forget(&agent::host_ref(host));
+        }
+    }
 }
 
 #[async_trait]
@@ -97,10 +114,10 @@ impl Provisioner for RedfishProvisioner {
     async fn register(
         &self,
         host: &HostData,
-        _data: &ManagementAccessData,
+        data: &ManagementAccessData,
         options: RegisterOptions,
     ) -> ProvResult<(Outcome, String)> {
-        self.do_register(host, options).await
+        self.do_register(host, data, options).await
     }
 
     async fn preprovisioning_image_formats(&self) -> ProvResult<Option<Vec<String>>> {
@@ -110,10 +127,10 @@ impl Provisioner for RedfishProvisioner {
     async fn inspect_hardware(
         &self,
         host: &HostData,
-        _data: &InspectData,
-        _options: InspectOptions,
+        data: &InspectData,
+        options: InspectOptions,
     ) -> ProvResult<InspectOutcome> {
-        inspected(self.do_inspect(host).await)
+        inspected(self.do_inspect(host, data, options).await)
     }
 
     async fn update_hardware_state(&self, host: &HostData) -> ProvResult<HardwareState> {
@@ -160,18 +177,18 @@ impl Provisioner for RedfishProvisioner {
         &self,
         host: &HostData,
         _restart: bool,
-        _cleaning_mode: AutomatedCleaningMode,
+        cleaning_mode: AutomatedCleaningMode,
     ) -> ProvResult<Outcome> {
-        settle(self.do_deprovision(host).await)
+        settle(self.do_deprovision(host, cleaning_mode).await)
     }
 
     async fn delete(&self, host: &HostData) -> ProvResult<Outcome> {
-        self.cache.forget(host);
+        self.forget(host);
         Ok(Outcome::Done)
     }
 
     async fn detach(&self, host: &HostData, _force: bool) -> ProvResult<Outcome> {
-        self.cache.forget(host);
+        self.forget(host);
         Ok(Outcome::Done)
     }
 
@@ -242,5 +259,9 @@ impl Provisioner for RedfishProvisioner {
 
     async fn health(&self, host: &HostData) -> ProvResult<Health> {
         Ok(self.do_health(host).await)
+    }
+
+    fn progress(&self, host: &HostData) -> Option<String> {
+        self.progress_of(host)
     }
 }

@@ -1,28 +1,109 @@
 //! Preparing and servicing: staging BIOS settings (`@Redfish.Settings`), firmware updates
 //! (`SimpleUpdate`) and, when preparing, hardware RAID volumes (`OnReset`) together, applying
-//! them with a single reboot, and following their task monitors until they took effect.
+//! them with a single reboot, and following their task monitors until they took effect. When
+//! preparing with the agent and `automatedCleaningMode: metadata`, the agent cleans the disks
+//! first (then stands by, or powers the host off), as upstream cleans before a host becomes
+//! available.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
 
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-use metal3_api::v1alpha1::{HardwareRaidLevel, HardwareRaidVolume};
+use metal3_api::v1alpha1::{AutomatedCleaningMode, HardwareRaidLevel, HardwareRaidVolume};
 use metal3_provisioner::{HostData, Outcome, PrepareData, PrepareOutcome};
 use metal3_redfish::types::{Bios, Collection, ComputerSystem, Storage, Volume};
 use metal3_redfish::{Connection, TaskProgress};
 use serde_json::{Value, json};
 
 use crate::RedfishProvisioner;
-use crate::cache::Staged;
+use crate::agent::{AgentState, Ran, command_id};
+use crate::cache::{Operation, Phase, Staged};
+use crate::config::AgentSettings;
+use crate::deploy::clean;
 use crate::errors::{Fault, Step};
 use crate::power::is_on;
 use crate::schema;
 
 impl RedfishProvisioner {
+    /// Prepares (`raid`) or services the host: cleaning with the agent when preparing, then
+    /// the staged changes.
+    pub(crate) async fn do_prepare(
+        &self,
+        host: &HostData,
+        data: &PrepareData,
+        raid: bool,
+    ) -> Step<PrepareOutcome> {
+        if raid
+            && let Some(agent) = self.agent()
+            && self.facts(host).cleaning == AutomatedCleaningMode::Metadata
+            && self.phase(host, Operation::Prepare) != Some(Phase::Rested)
+        {
+            let cleaned = self.clean_with_agent(host, agent).await;
+            match cleaned {
+                Ok(None) => {}
+                Ok(Some(waiting)) => return Ok(waiting),
+                Err(e) => {
+                    self.agent_finished(host);
+                    return Err(e);
+                }
+            }
+        }
+        let result = self.stage_and_apply(host, data, raid).await;
+        if matches!(
+            result,
+            Ok(PrepareOutcome {
+                outcome: Outcome::Done,
+                ..
+            }) | Err(Fault::Failed(_))
+        ) {
+            self.agent_finished(host);
+        }
+        result
+    }
+
+    /// The agent cleans every disk's metadata, then rests; `None` once it does, else how the
+    /// cleaning stands.
+    async fn clean_with_agent(
+        &self,
+        host: &HostData,
+        agent: &AgentSettings,
+    ) -> Step<Option<PrepareOutcome>> {
+        const OP: Operation = Operation::Prepare;
+        let waiting = |started| {
+            Some(PrepareOutcome {
+                outcome: Outcome::wait(self.config.poll),
+                started,
+            })
+        };
+        let at = self.on_host(host).await?;
+        if self.phase(host, OP).is_none() {
+            let view = match self.agent_up(host, agent, &at, false).await? {
+                AgentState::Booting { started } => return Ok(waiting(started)),
+                AgentState::Up(view) => view,
+            };
+            let id = command_id("clean", &view.boot_id, &[]);
+            match self.order(agent, host, &view, clean(id)) {
+                Ran::Failed(m) => {
+                    return Err(Fault::Failed(format!("cleaning the disks failed: {m}")));
+                }
+                Ran::Done(_) => self.set_phase(host, OP, Some(Phase::Resting)),
+                ran => {
+                    self.show(host, agent, "cleaning the disks' metadata");
+                    return Ok(waiting(ran == Ran::NotYet));
+                }
+            }
+        }
+        if !self.agent_rest(host, agent, &at).await? {
+            return Ok(waiting(false));
+        }
+        self.set_phase(host, OP, Some(Phase::Rested));
+        Ok(None)
+    }
+
     /// Stages what `data` asks for (RAID volumes only when `raid`) and applies it with one
     /// reboot; done when every staged change has taken effect (the host is then left powered
     /// off).
-    pub(crate) async fn do_prepare(
+    async fn stage_and_apply(
         &self,
         host: &HostData,
         data: &PrepareData,

@@ -4,22 +4,24 @@
 
 use std::time::Instant;
 
-use metal3_provisioner::{HostData, Outcome, ProvResult, RegisterOptions};
+use metal3_provisioner::{HostData, ManagementAccessData, Outcome, ProvResult, RegisterOptions};
 use metal3_redfish::Connection;
 use metal3_redfish::types::{Collection, ComputerSystem};
 
 use crate::RedfishProvisioner;
 use crate::address;
-use crate::cache::Known;
+use crate::cache::{HostFacts, Known};
 use crate::errors::{Fault, Step, settle, with_id};
 use crate::power::{health_of, is_on};
 
 impl RedfishProvisioner {
     /// Registers the host: answered from memory unless the credentials changed or the host
-    /// is new to us, otherwise by reading the system.
+    /// is new to us, otherwise by reading the system. With the agent, what the agent flows
+    /// need of `data` is remembered (every pass registers, so it is never older than a pass).
     pub(crate) async fn do_register(
         &self,
         host: &HostData,
+        data: &ManagementAccessData,
         options: RegisterOptions,
     ) -> ProvResult<(Outcome, String)> {
         let RegisterOptions {
@@ -33,7 +35,16 @@ impl RedfishProvisioner {
                     ..Known::default()
                 }
             });
-        } else if let Some(id) = self.cache.known(host).registered {
+        }
+        if self.agent().is_some() {
+            let facts = HostFacts {
+                boot_mode: data.boot_mode,
+                cleaning: data.automated_cleaning_mode,
+                network_data: data.preprovisioning_network_data.clone(),
+            };
+            self.cache.remember(host, |k| k.facts = Some(facts));
+        }
+        if !credentials_changed && let Some(id) = self.cache.known(host).registered {
             return Ok((Outcome::Done, id));
         }
         with_id(self.check_system(host).await)

@@ -254,6 +254,11 @@ impl<'a, P: Provisioner + ?Sized> Machine<'a, P> {
             if let Some(h) = self.health {
                 wants.push(conditions::healthy(h));
             }
+            if is_capacity_limited(&self.status.provisioning.state)
+                || self.status.provisioning.state == ProvisioningState::Preparing
+            {
+                conditions::show_progress(&mut wants, self.prov.progress(&self.host_data));
+            }
             conditions::merge(&mut self.status.conditions, &wants, generation, &now);
         }
         Decision {
