@@ -39,7 +39,8 @@ struct Args {
     /// Bring the network up from the configuration's network data (or DHCP), as PID 1 does.
     #[arg(long)]
     network: bool,
-    /// Listen for LLDP this many seconds before the first inventory (0: do not listen).
+    /// Listen for LLDP; an inspection waits up to this many seconds for frames (0: do not
+    /// listen).
     #[arg(long, default_value_t = 0)]
     lldp_seconds: u64,
 }
@@ -116,7 +117,8 @@ fn pid1() -> ! {
                     sources: Sources::default(),
                     steps_dir: PathBuf::from(metal3_agent::client::steps::STEPS_DIR),
                     network: Some(NetOptions::new("/sys")),
-                    lldp_window: Some(Duration::from_secs(5)),
+                    // As ironic-python-agent waits for LLDP by default.
+                    lldp_window: Some(Duration::from_secs(30)),
                     set_hostname: true,
                     config_retry: Duration::from_secs(30),
                 };

@@ -27,7 +27,7 @@ pub struct Options {
     pub steps_dir: PathBuf,
     /// Bring the network up from the configuration (PID 1 always does).
     pub network: Option<NetOptions>,
-    /// Listen for LLDP this long before the first inventory (none: do not listen).
+    /// Listen for LLDP; an inspection waits this long for frames (none: do not listen).
     pub lldp_window: Option<Duration>,
     /// Set the host name to the BareMetalHost's name (PID 1 does).
     pub set_hostname: bool,

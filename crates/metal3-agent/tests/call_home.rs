@@ -87,22 +87,13 @@ fn step(dir: &Path, name: &str, body: &str) {
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
 }
 
-/// Answers calls with no command until one reports `id` no longer running; returns it.
 async fn until_ended(hub: &mut TestHub, id: &str) -> Call {
-    loop {
-        let call = hub.next(CALL).await;
-        let status = call.report.status.clone().expect("a status");
-        assert_eq!(status.id, id, "{:?}", call.report.status);
-        if status.state != CommandState::Running {
-            return call;
-        }
-        call.answer(reply(None));
-    }
+    common::until_ended(hub, id, CALL).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_agent_reports_and_runs_every_command_of_the_protocol() {
-    let mut hub = TestHub::start("127.0.0.1:0").await;
+    let mut hub = TestHub::start("127.0.0.1:0", BOOT_MAC).await;
     let dir = tempfile::tempdir().expect("dir");
     let config_path = dir.path().join("config.json");
     // The configuration is not there yet: the agent waits for it.
@@ -245,7 +236,7 @@ async fn the_agent_reports_and_runs_every_command_of_the_protocol() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_token_is_refused_and_the_agent_keeps_trying() {
-    let mut hub = TestHub::start("127.0.0.1:0").await;
+    let mut hub = TestHub::start("127.0.0.1:0", BOOT_MAC).await;
     let dir = tempfile::tempdir().expect("dir");
     let config_path = dir.path().join("config.json");
     let mut config = hub.config(&format!("https://{}", hub.addr), "uid-0");
@@ -272,7 +263,7 @@ async fn a_wrong_token_is_refused_and_the_agent_keeps_trying() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_binary_resolves_the_hubs_name_itself_and_stops_when_told() {
-    let mut hub = TestHub::start("127.0.0.1:0").await;
+    let mut hub = TestHub::start("127.0.0.1:0", BOOT_MAC).await;
     let dir = tempfile::tempdir().expect("dir");
     let (proc, sys) = fake_host(dir.path());
     let config_path = dir.path().join("config.json");

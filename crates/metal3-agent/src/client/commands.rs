@@ -51,7 +51,7 @@ pub async fn run(agent: &Agent, action: &Action, status: &SharedStatus) -> Outco
     match action {
         Action::Inspect => {
             set_step(status, "inspecting");
-            Outcome::Inventory(Box::new(agent.inventory().await))
+            Outcome::Inventory(Box::new(agent.inventory(true).await))
         }
         Action::Clean { mode } => {
             set_step(status, "cleaning");

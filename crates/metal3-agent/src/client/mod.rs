@@ -46,14 +46,22 @@ pub struct Agent {
     /// For the NICs' addresses in the inventory (none: not reported).
     pub netlink: Option<Netlink>,
     pub lldp: Neighbours,
-    /// How long the LLDP listener has listened before an inventory is taken.
+    /// How long an inspection waits for LLDP frames (stopping early once every NIC with a
+    /// link heard one).
     pub lldp_window: Duration,
 }
 
 impl Agent {
-    /// The inventory now.
-    pub async fn inventory(&self) -> InspectionData {
-        self.lldp.listened(self.lldp_window).await;
+    /// The inventory now; `wait_lldp`: first give switches the time to announce themselves
+    /// (an inspection does; the first report of a boot does not wait).
+    pub async fn inventory(&self, wait_lldp: bool) -> InspectionData {
+        if wait_lldp {
+            let with_link: Vec<String> = crate::sysfs::physical_nics(&self.sources.sys)
+                .into_iter()
+                .filter(|n| crate::sysfs::nic_carrier(&self.sources.sys, n))
+                .collect();
+            self.lldp.listened(self.lldp_window, &with_link).await;
+        }
         let disks = self.disks.list().unwrap_or_else(|e| {
             console::error(format!("cannot list the disks: {e}"));
             Vec::new()
@@ -90,7 +98,7 @@ fn new_boot_id() -> String {
 pub async fn run(agent: Arc<Agent>, hub: Hub) -> PowerAction {
     let boot_id = new_boot_id();
     let finished = Arc::new(Notify::new());
-    let mut inventory = Some(agent.inventory().await);
+    let mut inventory = Some(agent.inventory(false).await);
     let mut current: Option<Current> = None;
     let mut pending_power: Option<PowerAction> = None;
     let mut backoff = Backoff::default();

@@ -20,6 +20,8 @@ const ETH_P_LLDP: u16 = 0x88cc;
 pub struct Neighbours {
     frames: Arc<Mutex<BTreeMap<String, Vec<u8>>>>,
     started: Option<Instant>,
+    /// The NICs listened on.
+    nics: Vec<String>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -32,14 +34,23 @@ impl Neighbours {
         lock(&self.frames).clone()
     }
 
-    /// Waits until the listener has listened for `window` (at once when it has, or when it
-    /// never started).
-    pub async fn listened(&self, window: Duration) {
-        if let Some(started) = self.started {
-            let elapsed = started.elapsed();
-            if elapsed < window {
-                tokio::time::sleep(window - elapsed).await;
+    /// Waits until a frame was heard on every NIC of `with_link` (the NICs that have a link
+    /// now) or the listener has listened for `window`, whichever comes first (at once when
+    /// it never started). Switches announce themselves every 30 s or so.
+    pub async fn listened(&self, window: Duration, with_link: &[String]) {
+        let Some(started) = self.started else {
+            return;
+        };
+        let expected: Vec<&String> = with_link.iter().filter(|n| self.nics.contains(n)).collect();
+        while started.elapsed() < window {
+            let all_heard = {
+                let heard = lock(&self.frames);
+                expected.iter().all(|n| heard.contains_key(*n))
+            };
+            if all_heard {
+                return;
             }
+            tokio::time::sleep(Duration::from_millis(500)).await;
         }
     }
 
@@ -57,6 +68,7 @@ impl Neighbours {
         let neighbours = Self {
             frames: Arc::default(),
             started: Some(Instant::now()),
+            nics: nics.iter().map(|n| n.name.clone()).collect(),
         };
         let frames = neighbours.frames.clone();
         // A thread of its own, blocked in recvfrom: frames come every 30 s or so.

@@ -15,6 +15,30 @@ use tokio::sync::{mpsc, oneshot};
 /// The boot MAC of the fake host.
 pub const BOOT_MAC: &str = "52:54:00:12:34:56";
 
+/// The path in `$var`, else the last line `hack/<script>` prints (the scripts build what the
+/// tests need, or find it in their cache).
+pub fn from_env_or_hack(var: &str, script: &str) -> PathBuf {
+    if let Some(path) = std::env::var_os(var) {
+        return PathBuf::from(path);
+    }
+    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../hack")
+        .join(script);
+    let out = std::process::Command::new("bash")
+        .arg(&script)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("run {}: {e}", script.display()));
+    assert!(
+        out.status.success(),
+        "{}: {}",
+        script.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    PathBuf::from(stdout.lines().last().unwrap_or_default().trim())
+}
+
 /// One call of the agent.
 pub struct Call {
     pub report: Report,
@@ -35,12 +59,14 @@ pub struct TestHub {
     pub addr: SocketAddr,
     pub ca_pem: String,
     pub key: Vec<u8>,
+    pub boot_mac: String,
     calls: mpsc::UnboundedReceiver<Call>,
 }
 
 #[derive(Clone)]
 struct HubState {
     key: Vec<u8>,
+    boot_mac: String,
     calls: mpsc::UnboundedSender<Call>,
 }
 
@@ -55,9 +81,10 @@ async fn report(
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or_default();
     // The hub's checks: the token is this host's (by UID and boot MAC), and the agent sees
-    // that MAC. The test's configurations all use BOOT_MAC.
-    let authorized = token::verify(&state.key, &report.host.uid, BOOT_MAC, bearer)
-        && report.macs.iter().any(|m| m.eq_ignore_ascii_case(BOOT_MAC));
+    // that MAC.
+    let mac = state.boot_mac.as_str();
+    let authorized = token::verify(&state.key, &report.host.uid, mac, bearer)
+        && report.macs.iter().any(|m| m.eq_ignore_ascii_case(mac));
     let (answer, reply) = oneshot::channel();
     let _ = state.calls.send(Call {
         report,
@@ -74,9 +101,9 @@ async fn report(
 }
 
 impl TestHub {
-    /// A hub on `bind` (port 0: any), with a certificate for loopback and for `10.0.2.2`
-    /// (the host as a qemu guest sees it).
-    pub async fn start(bind: &str) -> Self {
+    /// A hub on `bind` (port 0: any) for hosts booting from `boot_mac`, with a certificate
+    /// for loopback and for `10.0.2.2` (the host as a qemu guest sees it).
+    pub async fn start(bind: &str, boot_mac: &str) -> Self {
         use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
         let _ = rustls::crypto::ring::default_provider().install_default();
         let ca_key = KeyPair::generate().expect("CA key");
@@ -102,6 +129,7 @@ impl TestHub {
             .route(REPORT_PATH, axum::routing::post(report))
             .with_state(HubState {
                 key: hub_key.clone(),
+                boot_mac: boot_mac.to_string(),
                 calls: tx,
             });
         let listener = std::net::TcpListener::bind(bind).expect("bind");
@@ -113,6 +141,7 @@ impl TestHub {
             addr,
             ca_pem: ca_cert.pem(),
             key: hub_key,
+            boot_mac: boot_mac.to_string(),
             calls,
         }
     }
@@ -127,8 +156,8 @@ impl TestHub {
                 name: "node-0".into(),
                 uid: uid.to_string(),
             },
-            token: Secret(token::token(&self.key, uid, BOOT_MAC)),
-            boot_mac: BOOT_MAC.to_string(),
+            token: Secret(token::token(&self.key, uid, &self.boot_mac)),
+            boot_mac: self.boot_mac.clone(),
             network_data: None,
             image_ca_pem: String::new(),
         }
@@ -205,4 +234,17 @@ pub fn fake_host(root: &Path) -> (PathBuf, PathBuf) {
     nic("eth1", "52:54:00:12:34:57", "0000:00:04.0", None, "1000");
     write(&sys.join("class/net/br0/address"), "52:54:00:aa:aa:aa\n");
     (proc, sys)
+}
+
+/// Answers calls with no command until one reports `id` no longer running; returns it.
+pub async fn until_ended(hub: &mut TestHub, id: &str, within: Duration) -> Call {
+    loop {
+        let call = hub.next(within).await;
+        let status = call.report.status.clone().expect("a status");
+        assert_eq!(status.id, id, "{:?}", call.report.status);
+        if status.state != metal3_agent_api::CommandState::Running {
+            return call;
+        }
+        call.answer(reply(None));
+    }
 }
