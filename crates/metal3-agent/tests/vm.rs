@@ -148,6 +148,8 @@ impl Lab {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_agent_boots_from_its_iso_calls_home_reports_the_vm_and_powers_it_off() {
+    let started = Instant::now();
+    let phase = |what: &str| eprintln!("{:>6.1} s  {what}", started.elapsed().as_secs_f64());
     let images = from_env_or_hack("METAL3_VM_IMAGES", "vm/build.sh");
     let agent = from_env_or_hack("METAL3_AGENT_STATIC", "agent/build.sh");
     let work = tempfile::tempdir().expect("work");
@@ -161,6 +163,7 @@ async fn the_agent_boots_from_its_iso_calls_home_reports_the_vm_and_powers_it_of
         &generic,
     )
     .expect("agent ISO");
+    phase("agent ISO built");
     eprintln!(
         "agent binary {} bytes, initramfs {} bytes, ISO {} bytes",
         std::fs::metadata(&agent).expect("agent").len(),
@@ -182,6 +185,7 @@ async fn the_agent_boots_from_its_iso_calls_home_reports_the_vm_and_powers_it_of
     let console = lab.wait_console("waiting for a configuration").await;
     assert!(console.contains("starting as PID 1"), "{console}");
     assert!(console.contains("generic agent image"), "{console}");
+    phase("the generic ISO booted and waits for a configuration");
     lab.reset("ForceOff").await;
 
     // The ISO as the hub serves it to this host: its configuration in the slot.
@@ -199,6 +203,7 @@ async fn the_agent_boots_from_its_iso_calls_home_reports_the_vm_and_powers_it_of
 
     let first = hub.next(BOOT).await;
     let to_first_report = powered_on.elapsed();
+    phase("first report");
     eprintln!("power-on to the agent's first report: {to_first_report:?}");
     let console = lab.console();
     assert!(first.authorized, "token and boot MAC check out:\n{console}");
@@ -245,7 +250,9 @@ async fn the_agent_boots_from_its_iso_calls_home_reports_the_vm_and_powers_it_of
     call.answer(reply(Some(json!({"id": "off-1", "action": "powerOff"}))));
     let call = until_ended(&mut hub, "off-1", BOOT).await;
     call.answer(reply(None));
+    phase("standby, then power off, reported");
     lab.wait_power("Off").await;
+    phase("the VM is off");
     let console = lab.console();
     assert!(console.contains("power off now"), "{console}");
     lab.fleet.stop_vms().await;
