@@ -25,6 +25,9 @@ const DIRS: [&str; 9] = [
     "usr/lib/metal3-agent",
 ];
 
+/// `/etc/hosts` of the ramdisk.
+const HOSTS: &[u8] = b"127.0.0.1 localhost\n::1 localhost\n";
+
 /// Where custom deploy steps go in the image.
 pub const STEPS: &str = "usr/lib/metal3-agent/steps";
 
@@ -71,6 +74,8 @@ pub fn archive(inputs: &Inputs) -> Result<Vec<u8>, ImageError> {
         cpio.dir(dir, 0o755);
     }
     cpio.file("init", 0o755, &read(&inputs.agent)?);
+    // The agent resolves names itself; `localhost` is the only name it knows without DNS.
+    cpio.file("etc/hosts", 0o644, HOSTS);
     let modules = inputs.kernel_dir.join("modules");
     if modules.is_dir() {
         add_tree(&mut cpio, &modules, "")?;
@@ -165,6 +170,7 @@ mod tests {
         };
         assert_eq!(mode("init"), 0o100755);
         assert_eq!(mode("modules.load"), 0o100644);
+        assert_eq!(mode("etc/hosts"), 0o100644);
         assert_eq!(mode("lib"), 0o040755);
         assert_eq!(
             mode("lib/modules/6.1/kernel/drivers/virtio/virtio.ko"),

@@ -79,6 +79,7 @@ pub async fn configure(
     if let Some(lo) = interfaces.iter().find(|i| i.name == "lo") {
         nl.up(lo.index).await?;
     }
+    let mut static_addresses = 0;
     let (dhcp_on, mut dns) = match network_data {
         Some(data) => {
             let plan = Plan::from_network_data(data)?;
@@ -90,6 +91,7 @@ pub async fn configure(
             let names = plan.resolve(&nics)?;
             nl.apply_links(&plan, &names).await?;
             nl.apply_addresses(&plan, &names).await?;
+            static_addresses = plan.addresses.len();
             for a in &plan.addresses {
                 done.lines
                     .push(format!("{} {}/{}", names[&a.link], a.ip, a.prefix));
@@ -124,12 +126,17 @@ pub async fn configure(
                         "{name} {}/{} by DHCP from {}",
                         lease.address, lease.prefix, lease.server
                     ));
-                    dns.extend(lease.dns.iter().map(|d| IpAddr::V4(*d)));
+                    for server in &lease.dns {
+                        if !dns.contains(&IpAddr::V4(*server)) {
+                            dns.push(IpAddr::V4(*server));
+                        }
+                    }
                 }
                 Err(e) => failures.push(e.to_string()),
             }
         }
-        if leases.iter().all(|(_, l)| l.is_err()) && network_data.is_none() {
+        // No address at all: nothing to call home with, so the caller tries again.
+        if leases.iter().all(|(_, l)| l.is_err()) && static_addresses == 0 {
             let why = if dhcp_on.is_empty() {
                 "no NIC has a link".to_string()
             } else {
@@ -139,7 +146,6 @@ pub async fn configure(
         }
         done.lines.extend(failures);
     }
-    dns.dedup();
     write_resolv(&opts.resolv_conf, &dns)?;
     if !dns.is_empty() {
         let list: Vec<String> = dns.iter().map(IpAddr::to_string).collect();
