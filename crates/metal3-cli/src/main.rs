@@ -1,5 +1,6 @@
 //! `metal3`: the one binary of Metal³ in Rust. One module per subcommand:
 //!
+//! - `agent_image_cmd`: `metal3 agent-image`, the agent's boot ISO.
 //! - `up_cmd`: `metal3 up`, everything on this machine (control plane, simulated fleet, operator).
 //! - `operator_cmd`: `metal3 operator`, the Bare Metal Operator against a cluster.
 //! - `capm3_cmd`: `metal3 capm3`, the Cluster API provider against a cluster.
@@ -15,6 +16,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod agent_image_cmd;
 mod bmc_cmd;
 mod capm3_cmd;
 mod control_plane_cmd;
@@ -57,6 +59,8 @@ enum Command {
     Ipam(ipam_cmd::Args),
     /// Serve a fleet of simulated servers over Redfish.
     Sim(sim_cmd::Args),
+    /// Build the agent's boot ISO (hybrid BIOS/UEFI) from a kernel and the agent binary.
+    AgentImage(agent_image_cmd::Args),
 }
 
 fn main() -> ExitCode {
@@ -71,6 +75,7 @@ fn main() -> ExitCode {
         Command::Capm3(args) => capm3_cmd::run(&args),
         Command::Ipam(args) => ipam_cmd::run(&args),
         Command::Sim(args) => sim_cmd::run(&args),
+        Command::AgentImage(args) => agent_image_cmd::run(&args),
     };
     match result {
         Ok(code) => code,

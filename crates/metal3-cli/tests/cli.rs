@@ -179,3 +179,45 @@ fn crds_prints_every_kind() {
         assert!(text.contains(&format!("name: {name}")), "{name}");
     }
 }
+
+#[test]
+fn agent_image_builds_an_iso_with_the_per_host_slot_and_says_what_is_missing() {
+    let dir = tempfile::tempdir().expect("dir");
+    let kernel = dir.path().join("kernel");
+    std::fs::create_dir_all(kernel.join("modules/lib/modules/6.1")).expect("dirs");
+    std::fs::write(kernel.join("modules/lib/modules/6.1/m.ko"), b"module").expect("ko");
+    std::fs::write(kernel.join("modules.load"), "/lib/modules/6.1/m.ko\n").expect("list");
+    std::fs::write(kernel.join("vmlinuz"), b"not really a kernel").expect("kernel");
+    let agent = dir.path().join("metal3-agent");
+    std::fs::write(&agent, b"not really the agent").expect("agent");
+    let iso = dir.path().join("agent.iso");
+    let path = |p: &std::path::Path| p.display().to_string();
+    let args = [
+        "agent-image",
+        "--kernel-dir",
+        &path(&kernel),
+        "--agent",
+        &path(&agent),
+        "--out",
+        &path(&iso),
+    ];
+    let out = metal3(&args);
+    assert!(out.status.success(), "{out:?}");
+    assert!(stdout(&out).contains("per-host slot at byte"), "{out:?}");
+    let image = std::fs::read(&iso).expect("the ISO");
+    assert!(image.len() > 1 << 20);
+
+    let missing = dir.path().join("absent");
+    let out = metal3(&[
+        "agent-image",
+        "--kernel-dir",
+        &path(&kernel),
+        "--agent",
+        &path(&missing),
+        "--out",
+        &path(&iso),
+    ]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("absent"), "{stderr}");
+}
