@@ -11,7 +11,7 @@ use std::time::Duration;
 use clap::Parser;
 use metal3_agent::client::power::{self, PowerAction};
 use metal3_agent::console;
-use metal3_agent::disks::{Disks, NoDisks};
+use metal3_agent::disks::{BlockDisks, Disks};
 use metal3_agent::init::{self, reaper::Children, reaper::Reaper};
 use metal3_agent::inventory::Sources;
 use metal3_agent::net::NetOptions;
@@ -46,9 +46,8 @@ struct Args {
 }
 
 /// The disks the agent works on.
-// TODO(issue 17): `metal3-agent-disk`'s implementation, over `Roots { sys, dev }`.
-fn disks(_sys: &Path, _dev: &Path) -> Arc<dyn Disks> {
-    Arc::new(NoDisks)
+fn disks(sys: &Path, dev: &Path, config: &Path) -> Arc<dyn Disks> {
+    Arc::new(BlockDisks::new(sys, dev, config))
 }
 
 fn main() -> ExitCode {
@@ -63,6 +62,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let disks = disks(&args.sys_root, &args.dev_root, &args.config);
     let options = Options {
         config: args.config,
         sources: Sources {
@@ -75,7 +75,7 @@ fn main() -> ExitCode {
         set_hostname: false,
         config_retry: Duration::from_secs(5),
     };
-    let disks = disks(&args.sys_root, &args.dev_root);
+
     let action = runtime.block_on(run::run(options, disks, Children::Own));
     console::say(format!(
         "the hub asked to {action}; not PID 1, so not doing it"
@@ -122,7 +122,11 @@ fn pid1() -> ! {
                     set_hostname: true,
                     config_retry: Duration::from_secs(30),
                 };
-                let disks = disks(Path::new("/sys"), Path::new("/dev"));
+                let disks = disks(
+                    Path::new("/sys"),
+                    Path::new("/dev"),
+                    Path::new(metal3_agent_api::CONFIG_PATH),
+                );
                 let action = run::run(options, disks, Children::Reaped(reaper)).await;
                 Ok::<PowerAction, String>(action)
             })

@@ -225,20 +225,15 @@ async fn the_agent_boots_from_its_iso_calls_home_reports_the_vm_and_powers_it_of
     assert_eq!(data.inventory.boot.current_boot_mode, "bios");
     assert_eq!(data.inventory.system_vendor.manufacturer, "QEMU");
     assert_eq!(data.inventory.hostname, "node-0", "the host's name");
-    // The agent sees both disks (its modules loaded); it lists them in the inventory once
-    // the block-device code is wired in.
+    // The agent sees both disks (its modules loaded) and lists them in the inventory.
     assert!(console.contains("vda(96 MiB) vdb(64 MiB)"), "{console}");
-    if metal3_agent::disks::STAND_IN {
-        assert!(data.inventory.disks.is_empty());
-    } else {
-        let serials: Vec<&str> = data
-            .inventory
-            .disks
-            .iter()
-            .map(|d| d.serial.as_str())
-            .collect();
-        assert_eq!(serials, ["AGENT-DISK-0", "AGENT-DISK-1"]);
-    }
+    let serials: Vec<&str> = data
+        .inventory
+        .disks
+        .iter()
+        .map(|d| d.serial.as_str())
+        .collect();
+    assert_eq!(serials, ["AGENT-DISK-0", "AGENT-DISK-1"]);
     assert!(
         !console.contains(config.token.expose()),
         "the token never shows on the console"
