@@ -296,14 +296,15 @@ async fn the_binary_resolves_the_hubs_name_itself_and_stops_when_told() {
             .inventory
             .disks
             .is_empty(),
-        "the stand-in lists no disk"
+        "the fake host has no disk"
     );
     first.answer(reply(Some(json!({"id": "deploy-1", "action": "deploy",
         "image": {"url": "http://10.0.2.2/i.raw", "format": "raw", "checksumType": "auto"}}))));
     let call = until_ended(&mut hub, "deploy-1").await;
     assert_eq!(
         call.report.status.as_ref().expect("status").message,
-        "deploying the image failed: disk support not built in"
+        "deploying the image failed: no disks found on the host: check that its disk \
+         controller is supported and the disks are present"
     );
     call.answer(reply(Some(json!({"id": "reboot-1", "action": "reboot"}))));
     let call = until_ended(&mut hub, "reboot-1").await;

@@ -204,6 +204,8 @@ pub fn fake_host(root: &Path) -> (PathBuf, PathBuf) {
         write(&sys.join(format!("firmware/dmi/entries/17-{i}/raw")), raw);
     }
     std::fs::create_dir_all(sys.join("firmware/efi")).expect("efi");
+    // A host without disks: the binary's real disk support finds none.
+    std::fs::create_dir_all(sys.join("block")).expect("block");
     for (file, value) in [
         ("sys_vendor", "QEMU"),
         ("product_name", "Standard PC (Q35 + ICH9, 2009)"),
