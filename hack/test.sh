@@ -68,6 +68,15 @@ if [[ -x hack/vm/build.sh ]]; then
   echo "vm images: $METAL3_VM_IMAGES"
 fi
 
+# The agent: a static binary and its boot ISO (kernel and modules from hack/vm), cached.
+if [[ -x hack/agent/build.sh ]]; then
+  agent_out="$(hack/agent/build.sh --iso)"
+  METAL3_AGENT_STATIC="$(echo "$agent_out" | tail -n 2 | head -n 1)"
+  METAL3_AGENT_ISO="$(echo "$agent_out" | tail -n 1)"
+  export METAL3_AGENT_STATIC METAL3_AGENT_ISO
+  echo "agent: $METAL3_AGENT_STATIC, ISO $METAL3_AGENT_ISO"
+fi
+
 # `-p CRATE` narrows the run to that crate; without it, the whole workspace.
 scope=(--workspace)
 for arg in "$@"; do

@@ -65,9 +65,11 @@ KREL="${KPKG#linux-image-}"
 cp "$WORK/kpkg/boot/vmlinuz-$KREL" "$OUT/vmlinuz"
 echo "$KREL" >"$OUT/kernel-release"
 depmod -b "$WORK/kpkg" "$KREL"
-# virtio devices, IDE and SCSI CDs, ISO and FAT file systems, the ACPI power button.
+# virtio devices, IDE and SCSI CDs, ISO and FAT file systems (FAT's default I/O character set
+# is ASCII in Debian's kernel: without nls_ascii a FAT file system does not mount), VLANs,
+# the ACPI power button.
 MODULES="virtio_pci virtio_net virtio_blk virtio_scsi virtio_rng ata_piix sr_mod sd_mod isofs vfat
-  nls_cp437 nls_iso8859_1 button evdev"
+  nls_cp437 nls_iso8859_1 nls_ascii nls_utf8 8021q button evdev"
 for m in $MODULES; do
   modprobe -d "$WORK/kpkg" -S "$KREL" --show-depends "$m"
 done | awk '$1 == "insmod" {print $2}' | awk '!seen[$0]++' >"$WORK/modules.list"

@@ -33,7 +33,7 @@ done
 say "disks $(ls /sys/block | grep -v -e '^loop' -e '^ram' | tr '\n' ' ')"
 
 drive=$(findfs LABEL=config-2 2>/dev/null)
-if [ -n "$drive" ] && mkdir -p /mnt/config && mount -o ro "$drive" /mnt/config; then
+if [ -n "$drive" ] && mkdir -p /mnt/config && mount -o ro "$drive" /mnt/config 2>/tmp/mount.err; then
   say "config-drive $drive"
   latest=/mnt/config/openstack/latest
   hostname=$(sed -n 's/.*"hostname": *"\([^"]*\)".*/\1/p' "$latest/meta_data.json" 2>/dev/null)
@@ -47,7 +47,7 @@ if [ -n "$drive" ] && mkdir -p /mnt/config && mount -o ro "$drive" /mnt/config; 
     fi
   done
 else
-  say "no-config-drive"
+  say "no-config-drive ${drive:-no-label-config-2} $(cat /tmp/mount.err 2>/dev/null)"
 fi
 
 # The network, by DHCP from qemu's user networking (the host is 10.0.2.2).

@@ -76,11 +76,27 @@ pub fn select_root<'a>(
 #[derive(Debug, Clone, PartialEq)]
 enum Check {
     /// Exact, case-insensitive.
-    Equals(Field, String),
+    Equals(Field, Wanted),
     /// Substring, case-insensitive.
-    Contains(Field, String),
+    Contains(Field, Wanted),
     MinGib(i64),
     Rotational(bool),
+}
+
+/// A hint's value: normalised for matching, as given for messages.
+#[derive(Debug, Clone, PartialEq)]
+struct Wanted {
+    normal: String,
+    given: String,
+}
+
+impl Wanted {
+    fn new(given: &str) -> Self {
+        Self {
+            normal: normalise(given),
+            given: given.trim().to_string(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -135,13 +151,13 @@ fn checks(h: &RootDeviceHints) -> Vec<Check> {
     let device_name = h.device_name.trim();
     if !device_name.is_empty() {
         if device_name.starts_with("/dev/disk/by-path/") {
-            out.push(Check::Equals(Field::ByPath, normalise(device_name)));
+            out.push(Check::Equals(Field::ByPath, Wanted::new(device_name)));
         } else if device_name.starts_with("/dev/") {
-            out.push(Check::Equals(Field::Name, normalise(device_name)));
+            out.push(Check::Equals(Field::Name, Wanted::new(device_name)));
         } else {
             out.push(Check::Equals(
                 Field::Name,
-                normalise(&format!("/dev/{device_name}")),
+                Wanted::new(&format!("/dev/{device_name}")),
             ));
         }
     }
@@ -154,12 +170,12 @@ fn checks(h: &RootDeviceHints) -> Vec<Check> {
     ];
     for (field, value) in exact {
         if !value.trim().is_empty() {
-            out.push(Check::Equals(field, normalise(value)));
+            out.push(Check::Equals(field, Wanted::new(value)));
         }
     }
     for (field, value) in [(Field::Model, &h.model), (Field::Vendor, &h.vendor)] {
         if !value.trim().is_empty() {
-            out.push(Check::Contains(field, normalise(value)));
+            out.push(Check::Contains(field, Wanted::new(value)));
         }
     }
     if h.min_size_gigabytes > 0 {
@@ -179,8 +195,8 @@ impl Check {
                 let have = normalise(field.value(d));
                 let ok = !have.is_empty()
                     && match self {
-                        Check::Contains(..) => have.contains(want.as_str()),
-                        _ => have == *want,
+                        Check::Contains(..) => have.contains(want.normal.as_str()),
+                        _ => have == want.normal,
                     };
                 (!ok).then(|| {
                     let shown = field.value(d).trim();
@@ -207,8 +223,10 @@ impl Check {
 
     fn describe(&self) -> String {
         match self {
-            Check::Equals(field, v) => format!("{} = {v:?}", field.hint_name()),
-            Check::Contains(field, v) => format!("{} contains {v:?}", field.hint_name()),
+            Check::Equals(field, v) => format!("{} = {:?}", field.hint_name(), v.given),
+            Check::Contains(field, v) => {
+                format!("{} contains {:?}", field.hint_name(), v.given)
+            }
             Check::MinGib(n) => format!("minSizeGigabytes >= {n}"),
             Check::Rotational(r) => format!("rotational = {r}"),
         }

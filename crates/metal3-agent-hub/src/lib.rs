@@ -74,6 +74,9 @@ pub struct HubConfig {
     pub poll_idle: Duration,
     /// Extra certificate authorities (PEM) agents trust for image downloads.
     pub image_ca_pem: String,
+    /// The base URL BMCs fetch boot images from, when they reach the hub otherwise than hosts
+    /// do (a BMC network apart from the provisioning network); `None`: [`HubConfig::url`].
+    pub media_url: Option<String>,
 }
 
 impl HubConfig {
@@ -84,7 +87,13 @@ impl HubConfig {
             poll_busy: Duration::from_secs(2),
             poll_idle: Duration::from_secs(10),
             image_ca_pem: String::new(),
+            media_url: None,
         }
+    }
+
+    /// The base URL of boot images, as BMCs fetch them.
+    pub fn media_base(&self) -> &str {
+        self.media_url.as_deref().unwrap_or(&self.url)
     }
 }
 
@@ -127,6 +136,9 @@ impl Hub {
     /// [`BootImage::open`]).
     pub fn new(config: HubConfig, keys: Keys, image: BootImage) -> Result<Self, Error> {
         pki::names(&config.url)?;
+        if let Some(media) = &config.media_url {
+            pki::names(media)?;
+        }
         Ok(Self {
             inner: Arc::new(Inner {
                 config,
@@ -166,7 +178,7 @@ impl Hub {
     fn iso_url(&self, host: &HostRef, nonce: &str) -> String {
         format!(
             "{}/agent/{}/{}/{nonce}.iso",
-            self.url(),
+            self.inner.config.media_base().trim_end_matches('/'),
             host.namespace,
             host.name
         )
@@ -199,7 +211,12 @@ impl Hub {
 
     /// Whether `url` is a boot image URL of this hub for `host` (of any boot).
     pub fn is_boot_image(&self, host: &HostRef, url: &str) -> bool {
-        let prefix = format!("{}/agent/{}/{}/", self.url(), host.namespace, host.name);
+        let prefix = format!(
+            "{}/agent/{}/{}/",
+            self.inner.config.media_base().trim_end_matches('/'),
+            host.namespace,
+            host.name
+        );
         url.strip_prefix(&prefix)
             .is_some_and(|rest| rest.ends_with(".iso") && !rest.contains('/'))
     }

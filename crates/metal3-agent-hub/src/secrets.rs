@@ -70,9 +70,21 @@ impl Keys {
     }
 
     /// The key material kept in `namespace`, created there when missing, with a serving
-    /// certificate that covers `url`'s host.
-    pub async fn load_or_create(client: Client, namespace: &str, url: &str) -> Result<Self, Error> {
-        let names = pki::names(url)?;
+    /// certificate that covers the hosts of `urls` (the hub's URL as hosts reach it, and the
+    /// one BMCs fetch boot images from when it differs).
+    pub async fn load_or_create(
+        client: Client,
+        namespace: &str,
+        urls: &[&str],
+    ) -> Result<Self, Error> {
+        let mut names = Vec::new();
+        for url in urls {
+            for name in pki::names(url)? {
+                if !names.contains(&name) {
+                    names.push(name);
+                }
+            }
+        }
         let api: Api<Secret> = Api::namespaced(client, namespace);
         let token_key = token_key(&api, namespace).await?;
         let (ca, serving) = tls(&api, namespace, &names).await?;

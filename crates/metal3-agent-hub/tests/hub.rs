@@ -50,7 +50,15 @@ fn listener() -> (TcpListener, String) {
 }
 
 fn start(listener: TcpListener, url: &str, image: &std::path::Path, keys: Keys) -> Running {
-    let mut config = HubConfig::new(url);
+    start_with(listener, HubConfig::new(url), image, keys)
+}
+
+fn start_with(
+    listener: TcpListener,
+    mut config: HubConfig,
+    image: &std::path::Path,
+    keys: Keys,
+) -> Running {
     config.poll_busy = std::time::Duration::from_millis(20);
     config.poll_idle = std::time::Duration::from_millis(100);
     let image = BootImage::open(image).expect("image");
@@ -138,6 +146,38 @@ async fn reports_need_the_hosts_own_token_and_boot_mac() {
     let view = hub.agent(&a.config.host).expect("recorded");
     assert_eq!(view.boot_id, a.boot_id);
     assert_eq!(view.agent_version, "stand-in");
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn bmcs_fetch_images_at_the_media_url_and_agents_call_the_hub_url() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (path, _) = image(&dir);
+    let (l, media) = listener();
+    // Hosts reach the hub by name, BMCs by address (another network): one server, two URLs.
+    let hosts = media.replace("127.0.0.1", "localhost");
+    let mut config = HubConfig::new(&hosts);
+    config.media_url = Some(media.clone());
+    let keys = Keys::generate(&hosts).expect("keys");
+    let running = start_with(l, config, &path, keys);
+    let hub = &running.hub;
+    let iso = hub.register(identity("a", MAC_A)).expect("register");
+    assert!(
+        iso.starts_with(&format!("{media}/agent/metal3/a/")),
+        "{iso}"
+    );
+    assert!(hub.is_boot_image(&identity("a", MAC_A).host, &iso));
+    let agent = StandIn::boot(&iso, vec![MAC_A.into()])
+        .await
+        .expect("the BMC fetches the image at the media URL");
+    assert_eq!(
+        agent.config.hub_url, hosts,
+        "the agent calls the hosts' URL"
+    );
+    agent
+        .report(None, None)
+        .await
+        .expect("the agent reaches the hub by its name");
     running.stop().await;
 }
 
@@ -362,7 +402,7 @@ async fn key_material_is_kept_in_secrets_across_hub_instances() {
     let (path, _) = image(&dir);
 
     let (l, url) = listener();
-    let keys = Keys::load_or_create(client.clone(), &ns, &url)
+    let keys = Keys::load_or_create(client.clone(), &ns, &[&url])
         .await
         .expect("created");
     let first = start(l, &url, &path, keys.clone());
@@ -374,7 +414,7 @@ async fn key_material_is_kept_in_secrets_across_hub_instances() {
     first.stop().await;
 
     // A second instance (a restarted operator) finds the same key and CA.
-    let again = Keys::load_or_create(client.clone(), &ns, &url)
+    let again = Keys::load_or_create(client.clone(), &ns, &[&url])
         .await
         .expect("loaded");
     assert_eq!(again.ca_pem(), keys.ca_pem());
@@ -397,13 +437,24 @@ async fn key_material_is_kept_in_secrets_across_hub_instances() {
     assert_eq!(tls_data["names"].0, b"127.0.0.1");
 
     // Another URL: a new serving certificate from the same CA.
-    let moved = Keys::load_or_create(client.clone(), &ns, "https://hub.example.test:9443")
+    let moved = Keys::load_or_create(client.clone(), &ns, &["https://hub.example.test:9443"])
         .await
         .expect("reissued");
     assert_eq!(moved.ca_pem(), keys.ca_pem());
     let tls = secrets.get("metal3-agent-tls").await.expect("tls Secret");
     let tls_data = tls.data.expect("data");
     assert_eq!(tls_data["names"].0, b"hub.example.test");
+    // Hosts and BMCs reaching the hub by different names: one certificate covers both.
+    Keys::load_or_create(
+        client.clone(),
+        &ns,
+        &["https://hub.example.test:9443", "https://10.1.0.5:9443"],
+    )
+    .await
+    .expect("reissued for two names");
+    let tls = secrets.get("metal3-agent-tls").await.expect("tls Secret");
+    let tls_data = tls.data.expect("data");
+    assert_eq!(tls_data["names"].0, b"hub.example.test,10.1.0.5");
     assert_ne!(
         tls_data["tls.crt"].0,
         data_of(&tls_data, "ca.crt"),

@@ -10,141 +10,12 @@
 
 mod common;
 
-use std::path::Path;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
+use common::lab::{BOOT, Lab};
 use common::{TestHub, from_env_or_hack, reply, until_ended};
-use metal3_agent_api::bootimage;
-use metal3_sim::Fleet;
-use metal3_sim::vm::{Firmware, VmOptions, VmSpec};
-use serde_json::{Value, json};
-
-/// How long a TCG guest may take (a loaded 2-core machine).
-const BOOT: Duration = Duration::from_secs(240);
-
-/// A simulator with one VM-backed server, served over Redfish on loopback.
-struct Lab {
-    fleet: Arc<Fleet>,
-    url: String,
-    _state: tempfile::TempDir,
-}
-
-impl Lab {
-    async fn start(spec: VmSpec) -> Self {
-        let state = tempfile::tempdir().expect("state dir");
-        let fleet = Fleet::new(1, "admin", "pw");
-        fleet
-            .attach_vms(&VmOptions::new(state.path()), vec![(0, spec)])
-            .expect("attach");
-        let addr = metal3_sim::start(fleet.clone(), "127.0.0.1:0".parse().expect("addr"))
-            .await
-            .expect("serve");
-        Self {
-            fleet,
-            url: format!("http://{addr}"),
-            _state: state,
-        }
-    }
-
-    fn id(&self) -> String {
-        self.fleet.host(0).expect("host").id
-    }
-
-    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
-        let mut request = reqwest::Client::new()
-            .request(method.clone(), format!("{}{path}", self.url))
-            .basic_auth("admin", Some("pw"));
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.expect("request");
-        let status = response.status();
-        let text = response.text().await.expect("body");
-        assert!(status.is_success(), "{method} {path}: {status} {text}");
-        serde_json::from_str(&text).unwrap_or(Value::Null)
-    }
-
-    async fn reset(&self, reset_type: &str) {
-        let path = format!(
-            "/redfish/v1/Systems/{}/Actions/ComputerSystem.Reset",
-            self.id()
-        );
-        self.call(
-            reqwest::Method::POST,
-            &path,
-            Some(json!({"ResetType": reset_type})),
-        )
-        .await;
-    }
-
-    /// Inserts `iso` into the virtual CD and boots it once.
-    async fn boot_iso(&self, iso: &Path) {
-        let manager = format!("/redfish/v1/Managers/{}/VirtualMedia/Cd/Actions", self.id());
-        self.call(
-            reqwest::Method::POST,
-            &format!("{manager}/VirtualMedia.EjectMedia"),
-            Some(json!({})),
-        )
-        .await;
-        self.call(
-            reqwest::Method::POST,
-            &format!("{manager}/VirtualMedia.InsertMedia"),
-            Some(json!({"Image": format!("file://{}", iso.display()), "Inserted": true})),
-        )
-        .await;
-        self.call(
-            reqwest::Method::PATCH,
-            &format!("/redfish/v1/Systems/{}", self.id()),
-            Some(json!({"Boot": {"BootSourceOverrideTarget": "Cd",
-                "BootSourceOverrideEnabled": "Once", "BootSourceOverrideMode": "Legacy"}})),
-        )
-        .await;
-    }
-
-    fn console(&self) -> String {
-        let path = self.fleet.vm(0).expect("vm").files.console();
-        std::fs::read_to_string(path).unwrap_or_default()
-    }
-
-    async fn wait_console(&self, marker: &str) -> String {
-        let deadline = Instant::now() + BOOT;
-        loop {
-            let console = self.console();
-            if console.contains(marker) {
-                return console;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no {marker:?} on the console within {BOOT:?}:\n{console}"
-            );
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        }
-    }
-
-    async fn wait_power(&self, want: &str) {
-        let deadline = Instant::now() + BOOT;
-        loop {
-            let system = self
-                .call(
-                    reqwest::Method::GET,
-                    &format!("/redfish/v1/Systems/{}", self.id()),
-                    None,
-                )
-                .await;
-            if system["PowerState"] == want {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "PowerState stayed {} instead of {want}:\n{}",
-                system["PowerState"],
-                self.console()
-            );
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        }
-    }
-}
+use metal3_sim::vm::{Firmware, VmSpec};
+use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_agent_boots_from_its_iso_calls_home_reports_the_vm_and_powers_it_off() {
@@ -191,12 +62,8 @@ async fn the_agent_boots_from_its_iso_calls_home_reports_the_vm_and_powers_it_of
     // The ISO as the hub serves it to this host: its configuration in the slot.
     let mut hub = TestHub::start("127.0.0.1:0", &mac).await;
     let config = hub.config(&format!("https://10.0.2.2:{}", hub.addr.port()), "uid-vm-0");
-    let mut image = std::fs::read(&generic).expect("read ISO");
-    let at = bootimage::find_placeholder(&image).expect("the slot") as usize;
-    let slot = bootimage::host_archive(&config).expect("fits");
-    image[at..at + slot.len()].copy_from_slice(&slot);
     let patched = work.path().join("agent-sim-0.iso");
-    std::fs::write(&patched, &image).expect("write patched ISO");
+    common::lab::patch_iso(&generic, &config, &patched);
     lab.boot_iso(&patched).await;
     let powered_on = Instant::now();
     lab.reset("On").await;

@@ -117,6 +117,11 @@ pub struct Args {
     /// `metal3 sim`; its certificate is issued for this host name or address.
     #[arg(long, env = "AGENT_URL")]
     pub agent_url: Option<String>,
+    /// The agent hub's URL as BMCs reach it to fetch the agent's boot image, when that differs
+    /// from --agent-url (BMCs on a network apart from the hosts'); the certificate covers both.
+    /// `metal3 sim`'s BMCs run on this machine: https://127.0.0.1:<port>.
+    #[arg(long, env = "AGENT_MEDIA_URL")]
+    pub agent_media_url: Option<String>,
     /// Keep the agent running on available hosts, so provisioning writes the image and boots
     /// the host once (false: hosts are powered off after inspection and cleaning).
     #[arg(long, env = "AGENT_FAST_TRACK", default_value_t = true, action = clap::ArgAction::Set)]
@@ -133,14 +138,19 @@ struct AgentFlags {
     image: PathBuf,
     listen: SocketAddr,
     url: String,
+    media_url: Option<String>,
     namespace: String,
 }
 
 /// The agent hub's flags, when given, each missing one named.
 fn agent_flags(args: &Args) -> Result<Option<AgentFlags>> {
     let Some(image) = args.agent_image.clone() else {
-        if args.agent_listen.is_some() || args.agent_url.is_some() {
-            bail!("--agent-listen and --agent-url serve the agent: they need --agent-image");
+        if args.agent_listen.is_some() || args.agent_url.is_some() || args.agent_media_url.is_some()
+        {
+            bail!(
+                "--agent-listen, --agent-url and --agent-media-url serve the agent: they need \
+                 --agent-image"
+            );
         }
         return Ok(None);
     };
@@ -174,6 +184,10 @@ fn agent_flags(args: &Args) -> Result<Option<AgentFlags>> {
         image,
         listen,
         url,
+        media_url: args
+            .agent_media_url
+            .as_ref()
+            .map(|u| u.trim_end_matches('/').to_string()),
         namespace,
     }))
 }
@@ -186,18 +200,29 @@ async fn agent_hub(
     client: &Client,
     fast_track: bool,
 ) -> Result<metal3_redfish_provisioner::AgentSettings> {
-    let keys = metal3_agent_hub::Keys::load_or_create(client.clone(), &flags.namespace, &flags.url)
+    let mut urls = vec![flags.url.as_str()];
+    urls.extend(flags.media_url.as_deref());
+    let keys = metal3_agent_hub::Keys::load_or_create(client.clone(), &flags.namespace, &urls)
         .await
-        .with_context(|| format!("--agent-url {} (Secrets in {})", flags.url, flags.namespace))?;
-    let hub = metal3_agent_hub::Hub::new(
-        metal3_agent_hub::HubConfig::new(flags.url.clone()),
-        keys,
-        image,
-    )
-    .context("--agent-url")?;
+        .with_context(|| {
+            format!(
+                "--agent-url/--agent-media-url {} (Secrets in {})",
+                urls.join(", "),
+                flags.namespace
+            )
+        })?;
+    let mut config = metal3_agent_hub::HubConfig::new(flags.url.clone());
+    config.media_url = flags.media_url.clone();
+    let hub = metal3_agent_hub::Hub::new(config, keys, image)
+        .context("--agent-url or --agent-media-url")?;
     let listener = std::net::TcpListener::bind(flags.listen)
         .with_context(|| format!("--agent-listen {}", flags.listen))?;
-    info!(listen = %flags.listen, url = %flags.url, "serving the agent hub");
+    info!(
+        listen = %flags.listen,
+        url = %flags.url,
+        media_url = flags.media_url.as_deref().unwrap_or(&flags.url),
+        "serving the agent hub"
+    );
     let serving = hub.clone();
     tokio::spawn(async move {
         if let Err(e) = serving.serve(listener, std::future::pending()).await {

@@ -247,7 +247,7 @@ fn no_match_says_what_each_disk_has() {
     });
     let err = select_root(&devices, Some(&h)).expect_err("no match");
     let msg = err.to_string();
-    assert!(msg.starts_with("no disk matches the root device hints (serialNumber = \"s-missing\", minSizeGigabytes >= 100): "), "{msg}");
+    assert!(msg.starts_with("no disk matches the root device hints (serialNumber = \"S-MISSING\", minSizeGigabytes >= 100): "), "{msg}");
     assert!(
         msg.contains("/dev/sda has serialNumber \"S3Z9NB0K\""),
         "{msg}"

@@ -12,6 +12,8 @@ use axum::http::{HeaderMap, StatusCode};
 use metal3_agent_api::{AgentConfig, HostRef, REPORT_PATH, Reply, Report, Secret, token};
 use tokio::sync::{mpsc, oneshot};
 
+pub mod lab;
+
 /// The boot MAC of the fake host.
 pub const BOOT_MAC: &str = "52:54:00:12:34:56";
 

@@ -11,6 +11,8 @@ use kube::api::{Api, PostParams};
 use metal3_api::v1alpha1::BareMetalHost;
 use serde_json::Value;
 
+pub mod agent_lab;
+
 /// A loopback port nothing listens on (yet).
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")

@@ -36,6 +36,8 @@ pub async fn fetch(url: &str, dir: &Path, name: &str) -> Result<PathBuf, String>
 async fn download(url: &str, to: &Path) -> Result<(), String> {
     let client = reqwest::Client::builder()
         .danger_accept_invalid_certs(true)
+        // An address this machine cannot reach fails the insert soon, as a BMC's does.
+        .connect_timeout(std::time::Duration::from_secs(15))
         .build()
         .map_err(|e| format!("cannot build an HTTP client: {e}"))?;
     let response = client

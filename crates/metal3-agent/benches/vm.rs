@@ -1,0 +1,296 @@
+//! The agent on a real VM (qemu, TCG here), measured:
+//! - insert-media to call-home: the simulator's BMC is told to insert the agent ISO and boot
+//!   it once (Redfish, as the operator does), then to power on; until the agent's first report
+//!   reaches the hub;
+//! - image write throughput: the agent deploys a raw image of incompressible bytes (HTTP from
+//!   the host at 10.0.2.2, sha256 as the bytes stream) to the VM's disk, against a baseline in
+//!   the same boot of the same VM — busybox `wget | dd bs=4M conv=fsync` of the same image to
+//!   the same disk, run as a custom deploy step the bench ships in its agent image. Runs
+//!   alternate (baseline, agent, agent, baseline, …) after a first write that allocates the
+//!   disk's clusters, so neither side gets a fresher disk;
+//! - the agent's memory while it streams: the peak resident set of PID 1 (the agent), read in
+//!   the VM after the writes (`VmHWM`), against the VM's RAM and the image's size;
+//! - the agent binary's and initramfs' sizes.
+//!
+//! `cargo bench -p metal3-agent --bench vm` (env: AGENT_BENCH_MIB, default 1024;
+//! AGENT_BENCH_PAIRS, default 2; AGENT_BENCH_BOOTS, default 3; METAL3_VM_IMAGES and
+//! METAL3_AGENT_STATIC as the tests take them). Prints a Markdown table.
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use common::lab::{BOOT, Lab, patch_iso};
+use common::{Call, TestHub, from_env_or_hack, reply};
+use metal3_agent_api::CommandState;
+use metal3_sim::vm::{Firmware, VmSpec};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+/// How long one write of the image may take on TCG.
+const WRITE: Duration = Duration::from_secs(900);
+
+const STEPS: &str = "/usr/lib/metal3-agent/steps";
+
+fn env_or(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// `mib` MiB of noise at `path`; its sha256.
+fn make_image(path: &Path, mib: u64) -> String {
+    let mut out =
+        std::io::BufWriter::with_capacity(4 << 20, std::fs::File::create(path).expect("create"));
+    let mut hash = Sha256::new();
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut block = vec![0u8; 1 << 20];
+    for _ in 0..mib {
+        for word in block.chunks_exact_mut(8) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            word.copy_from_slice(&x.to_le_bytes());
+        }
+        hash.update(&block);
+        out.write_all(&block).expect("write");
+    }
+    out.flush().expect("flush");
+    hash.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Serves `file` at `/image.raw` on loopback (the VM reaches it at 10.0.2.2), streamed.
+async fn image_server(file: PathBuf) -> u16 {
+    let app = axum::Router::new().route(
+        "/image.raw",
+        axum::routing::get(move || {
+            let file = file.clone();
+            async move {
+                let f = tokio::fs::File::open(&file).await.expect("open image");
+                let len = f.metadata().await.expect("len").len();
+                let body = axum::body::Body::from_stream(
+                    tokio_util::io::ReaderStream::with_capacity(f, 1 << 20),
+                );
+                (
+                    [(axum::http::header::CONTENT_LENGTH, len.to_string())],
+                    body,
+                )
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    port
+}
+
+/// The steps the bench ships: busybox, the `wget | dd` baseline, and a reader of PID 1's
+/// memory.
+fn steps(dir: &Path, url: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(dir).expect("steps dir");
+    std::fs::copy("/bin/busybox", dir.join("busybox")).expect("busybox (busybox-static)");
+    let script = |name: &str, body: &str| {
+        let path = dir.join(name);
+        std::fs::write(
+            &path,
+            format!("#!{STEPS}/busybox sh\nB={STEPS}/busybox\n{body}\n"),
+        )
+        .expect("step");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    };
+    script(
+        "dd-baseline",
+        &format!(
+            "set -o pipefail\n$B wget -q -O - {url} | $B dd of=/dev/vda bs=4M iflag=fullblock conv=fsync"
+        ),
+    );
+    script("agent-memory", "$B grep -E '^Vm(HWM|RSS)' /proc/1/status");
+}
+
+/// Sends `command` in answer to `call` and answers until it ends; the time it took and the
+/// ending call (answered by the caller).
+async fn run(hub: &mut TestHub, call: Call, command: Value) -> (Duration, Call) {
+    let id = command["id"].as_str().expect("id").to_string();
+    let start = Instant::now();
+    call.answer(reply(Some(command)));
+    loop {
+        let call = hub.next(WRITE).await;
+        let status = call.report.status.clone().expect("a status");
+        if status.id == id && status.state != CommandState::Running {
+            assert_eq!(status.state, CommandState::Done, "{id}: {}", status.message);
+            return (start.elapsed(), call);
+        }
+        call.answer(reply(None));
+    }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let mib = env_or("AGENT_BENCH_MIB", 1024);
+    let pairs = env_or("AGENT_BENCH_PAIRS", 2);
+    let boots = env_or("AGENT_BENCH_BOOTS", 3);
+    let images = from_env_or_hack("METAL3_VM_IMAGES", "vm/build.sh");
+    let agent = from_env_or_hack("METAL3_AGENT_STATIC", "agent/build.sh");
+    let work = tempfile::tempdir().expect("work");
+
+    let image = work.path().join("image.raw");
+    let sha = make_image(&image, mib);
+    let port = image_server(image).await;
+    let url = format!("http://10.0.2.2:{port}/image.raw");
+    let steps_dir = work.path().join("steps");
+    steps(&steps_dir, &url);
+    let generic = work.path().join("agent.iso");
+    let built = metal3_agent_image::build(
+        &metal3_agent_image::Inputs {
+            kernel_dir: images,
+            agent: agent.clone(),
+            steps: Some(steps_dir),
+        },
+        &generic,
+    )
+    .expect("agent ISO");
+
+    let memory_mib = 512;
+    let mut spec = VmSpec::small("bench-0", &[(mib + 1024) << 20]);
+    spec.memory_mib = memory_mib;
+    spec.firmware = Firmware::Bios;
+    let lab = Lab::start(spec).await;
+    let mac = lab.fleet.host(0).expect("host").macs[0].clone();
+    let mut hub = TestHub::start("127.0.0.1:0", &mac).await;
+    let config = hub.config(
+        &format!("https://10.0.2.2:{}", hub.addr.port()),
+        "uid-bench-0",
+    );
+    let iso = work.path().join("agent-bench-0.iso");
+    patch_iso(&generic, &config, &iso);
+
+    // Insert-media to call-home, `boots` times; the last boot stays up for the writes.
+    let mut to_call_home = Vec::new();
+    let mut first = None;
+    for boot in 0..boots {
+        let start = Instant::now();
+        lab.boot_iso(&iso).await;
+        lab.reset("On").await;
+        let call = hub.next(BOOT).await;
+        to_call_home.push(start.elapsed().as_secs_f64());
+        eprintln!(
+            "boot {boot}: call-home after {:.1} s",
+            start.elapsed().as_secs_f64()
+        );
+        if boot + 1 < boots {
+            let (_, call) = run(
+                &mut hub,
+                call,
+                json!({"id": format!("off-{boot}"), "action": "powerOff"}),
+            )
+            .await;
+            call.answer(reply(None));
+            lab.wait_power("Off").await;
+        } else {
+            first = Some(call);
+        }
+    }
+    let mut call = first.expect("a boot");
+
+    let deploy = |id: String| {
+        json!({"id": id, "action": "deploy", "image": {"url": url, "format": "raw",
+            "checksum": sha, "checksumType": "sha256"}})
+    };
+    // The first write allocates the disk; then baseline and agent alternate.
+    let (warm, next) = run(&mut hub, call, deploy("warm".into())).await;
+    eprintln!(
+        "first write (allocates the disk): {:.1} s",
+        warm.as_secs_f64()
+    );
+    call = next;
+    let (mut agent_s, mut dd_s) = (Vec::new(), Vec::new());
+    for pair in 0..pairs {
+        let order: [bool; 2] = if pair % 2 == 0 {
+            [false, true]
+        } else {
+            [true, false]
+        };
+        for is_agent in order {
+            let command = if is_agent {
+                deploy(format!("agent-{pair}"))
+            } else {
+                json!({"id": format!("dd-{pair}"), "action": "runStep", "name": "dd-baseline"})
+            };
+            let (took, next) = run(&mut hub, call, command).await;
+            call = next;
+            let s = took.as_secs_f64();
+            eprintln!("{} {pair}: {s:.1} s", if is_agent { "agent" } else { "dd" });
+            if is_agent {
+                agent_s.push(s)
+            } else {
+                dd_s.push(s)
+            }
+        }
+    }
+    let (_, next) = run(
+        &mut hub,
+        call,
+        json!({"id": "mem", "action": "runStep", "name": "agent-memory"}),
+    )
+    .await;
+    let memory = next
+        .report
+        .status
+        .as_ref()
+        .and_then(|s| s.result.clone())
+        .map(|r| {
+            r.as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| r.to_string())
+        })
+        .unwrap_or_default();
+    let (_, last) = run(&mut hub, next, json!({"id": "off", "action": "powerOff"})).await;
+    last.answer(reply(None));
+    lab.wait_power("Off").await;
+    lab.fleet.stop_vms().await;
+
+    let rate = |s: f64| mib as f64 / s;
+    let (agent_med, dd) = (median(agent_s.clone()), median(dd_s.clone()));
+    println!("| measure | value |");
+    println!("|---|---|");
+    println!(
+        "| insert-media → call-home (median of {boots}) | {:.1} s (all: {}) |",
+        median(to_call_home.clone()),
+        to_call_home
+            .iter()
+            .map(|s| format!("{s:.1}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    println!(
+        "| write {mib} MiB raw, `wget \\| dd bs=4M conv=fsync` (median of {pairs}) | {dd:.1} s, {:.0} MiB/s |",
+        rate(dd)
+    );
+    println!(
+        "| write {mib} MiB raw, agent deploy with sha256 (median of {pairs}) | {agent_med:.1} s, {:.0} MiB/s |",
+        rate(agent_med)
+    );
+    println!("| agent ÷ dd throughput | {:.2}× |", dd / agent_med);
+    println!(
+        "| agent's memory after streaming (VM RAM {memory_mib} MiB) | {} |",
+        memory.split_whitespace().collect::<Vec<_>>().join(" ")
+    );
+    println!(
+        "| agent binary / initramfs / ISO | {:.1} MiB / {:.1} MiB / {:.1} MiB |",
+        std::fs::metadata(&agent).map(|m| m.len()).unwrap_or(0) as f64 / 1048576.0,
+        built.initramfs_bytes as f64 / 1048576.0,
+        built.iso_bytes as f64 / 1048576.0
+    );
+}
