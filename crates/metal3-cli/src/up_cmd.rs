@@ -1,7 +1,11 @@
 //! `metal3 up`: the whole system on one machine, in one command — a Kubernetes control plane
 //! with our CRDs, a fleet of simulated Redfish BMCs registered as BareMetalHosts, and the
 //! operator managing them. Ctrl-C stops everything; the state directory keeps the cluster for
-//! the next run.
+//! the next run. With `--kubeconfig`, an existing cluster takes the local control plane's place.
+//!
+//! Module: `spares`, the manifests of the spare simulated servers written for the user.
+
+mod spares;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -13,6 +17,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use k8s_openapi::api::core::v1::{Namespace, Secret};
 use kube::api::{Api, ListParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
 use metal3_api::v1alpha1::BareMetalHost;
 use metal3_kube::meta::create_unless_exists;
 use metal3_localenv::ControlPlane;
@@ -20,9 +25,8 @@ use metal3_localenv::ironic::Ironic;
 use metal3_operator::{Metrics, OperatorConfig};
 use metal3_provisioner::Provisioner;
 
-/// The namespace the hosts live in.
-pub const NAMESPACE: &str = "metal3";
-/// Simulated servers beyond `--hosts`, left unregistered for `examples/host.yaml`.
+/// Simulated servers beyond `--hosts`, left unregistered; their manifests are written to
+/// `<state-dir>/examples/`.
 const SPARE: usize = 2;
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,6 +56,38 @@ pub struct Args {
     /// Power-on self test of the simulated servers, in milliseconds.
     #[arg(long, default_value_t = 2000)]
     pub post_ms: u64,
+    /// Use this existing cluster (kind, k3s, a lab cluster) instead of starting a local
+    /// control plane; the CRDs are installed there (server-side apply).
+    #[arg(long)]
+    pub kubeconfig: Option<PathBuf>,
+    /// Namespace of the simulated fleet's BareMetalHosts and Secrets.
+    #[arg(long, default_value = "metal3")]
+    pub namespace: String,
+    /// With --kubeconfig, watch every namespace and not only --namespace (on its own local
+    /// control plane the operator always watches every namespace).
+    #[arg(long, requires = "kubeconfig")]
+    pub all_namespaces: bool,
+}
+
+impl Args {
+    /// The namespace the operator watches; `None` for all of them. On its own control plane
+    /// every namespace, as upstream's operator by default, so a host applied without `-n` is
+    /// managed too; on an existing cluster, where another operator may manage hosts, only the
+    /// fleet's unless `--all-namespaces`.
+    fn watched_namespace(&self) -> Option<String> {
+        match (&self.kubeconfig, self.all_namespaces) {
+            (Some(_), false) => Some(self.namespace.clone()),
+            _ => None,
+        }
+    }
+}
+
+/// "all namespaces" or "namespace NS only", for the progress lines.
+fn describe_watch(namespace: Option<&str>) -> String {
+    match namespace {
+        None => "all namespaces".into(),
+        Some(ns) => format!("namespace {ns} only"),
+    }
 }
 
 fn init_logging(file: std::fs::File) {
@@ -65,7 +101,7 @@ fn init_logging(file: std::fs::File) {
 }
 
 /// "2 available, 1 inspecting": hosts counted by provisioning state.
-fn summary(hosts: &[BareMetalHost]) -> String {
+fn summary<'a>(hosts: impl IntoIterator<Item = &'a BareMetalHost>) -> String {
     let mut by_state: BTreeMap<String, usize> = BTreeMap::new();
     for h in hosts {
         let mut state = h.provisioning_state().as_str().to_string();
@@ -94,6 +130,7 @@ fn kubectl_path() -> String {
     }
 }
 
+/// The manifests in the workspace's `examples/`.
 fn examples_dir() -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
     dir.canonicalize().unwrap_or(dir)
@@ -145,13 +182,24 @@ pub fn run(args: &Args) -> Result<ExitCode> {
 
 async fn up(args: &Args, dir: &Path) -> Result<ExitCode> {
     eprintln!("metal3 up: state in {}", dir.display());
-    let (cp, client, kubeconfig) = start_control_plane(dir).await?;
+    let (cp, client, kubeconfig) = match &args.kubeconfig {
+        None => {
+            let (cp, client, kubeconfig) = start_control_plane(dir).await?;
+            (Some(cp), client, kubeconfig)
+        }
+        Some(path) => {
+            let (client, kubeconfig) = connect(path).await?;
+            (None, client, kubeconfig)
+        }
+    };
+    let ns = args.namespace.as_str();
     let (listen, docs) = start_bmcs(args, dir).await?;
-    register_fleet(&client, &docs).await?;
+    register_fleet(&client, ns, &docs).await?;
     let backend = start_backend(args.provisioner, listen).await?;
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let watched = args.watched_namespace();
     let config = OperatorConfig {
-        namespace: Some(NAMESPACE.into()),
+        namespace: watched.clone(),
         ..OperatorConfig::default()
     };
     let operator = tokio::spawn(metal3_operator::run(
@@ -164,18 +212,35 @@ async fn up(args: &Args, dir: &Path) -> Result<ExitCode> {
         },
     ));
     eprintln!(
-        "[3/4] operator running (--provisioner {}); its log: {}",
+        "[3/4] operator running (--provisioner {}), watching {}; its log: {}",
         match args.provisioner {
             Backend::Fixture => "fixture",
             Backend::Redfish => "redfish",
             Backend::Ironic => "ironic",
         },
+        describe_watch(watched.as_deref()),
         dir.join("operator.log").display()
     );
-    print_next_steps(&kubeconfig, dir);
-    let hosts: Api<BareMetalHost> = Api::namespaced(client.clone(), NAMESPACE);
-    watch_until_stopped(&hosts, &kubeconfig).await;
-    eprintln!("stopping: operator, BMC sessions, Ironic, simulator, control plane");
+    print_next_steps(
+        &kubeconfig,
+        dir,
+        ns,
+        watched.is_none(),
+        args.hosts,
+        cp.is_some(),
+    );
+    let hosts: Api<BareMetalHost> = match &watched {
+        None => Api::all(client.clone()),
+        Some(watched) => Api::namespaced(client.clone(), watched),
+    };
+    watch_until_stopped(&hosts, ns, &kubeconfig).await;
+    if cp.is_some() {
+        eprintln!("stopping: operator, BMC sessions, Ironic, simulator, control plane");
+    } else {
+        eprintln!(
+            "stopping: operator, BMC sessions, Ironic, simulator (the cluster keeps the hosts)"
+        );
+    }
     let _ = stop_tx.send(());
     let _ = tokio::time::timeout(Duration::from_secs(15), operator).await;
     backend.stop().await;
@@ -189,7 +254,7 @@ async fn up(args: &Args, dir: &Path) -> Result<ExitCode> {
 async fn start_control_plane(dir: &Path) -> Result<(ControlPlane, kube::Client, PathBuf)> {
     eprintln!(
         "[1/4] Kubernetes control plane (the first run builds kube-apiserver, etcd and kubectl \
-         from the Go module proxy; that takes several minutes)"
+         from the Go module proxy; that takes several minutes, its progress shown every 10 s)"
     );
     let cp = ControlPlane::start_in(&dir.join("control-plane")).await?;
     let client = cp.client().await?;
@@ -201,9 +266,34 @@ async fn start_control_plane(dir: &Path) -> Result<(ControlPlane, kube::Client, 
     Ok((cp, client, kubeconfig))
 }
 
+/// Step 1 with `--kubeconfig`: a client of the existing cluster it names, with our CRDs
+/// installed (server-side apply, so an earlier installation is updated, not duplicated);
+/// returns the client and the kubeconfig's path.
+async fn connect(path: &Path) -> Result<(kube::Client, PathBuf)> {
+    eprintln!("[1/4] existing cluster of {}", path.display());
+    let kc = Kubeconfig::read_from(path)
+        .with_context(|| format!("--kubeconfig: cannot read {}", path.display()))?;
+    let config = kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
+        .await
+        .with_context(|| format!("--kubeconfig {}", path.display()))?;
+    let server = config.cluster_url.to_string();
+    let client = kube::Client::try_from(config)?;
+    metal3_localenv::install_crd_objects(&client, &metal3_api::crds::all())
+        .await
+        .with_context(|| {
+            format!(
+                "cannot install the CRDs into {server} (the kubeconfig's user needs to create \
+                 CustomResourceDefinitions)"
+            )
+        })?;
+    eprintln!("      API server {server}, CRDs installed");
+    let kubeconfig = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+    Ok((client, kubeconfig))
+}
+
 /// Step 2: the simulated BMCs, serving `--hosts` servers and the spare ones; returns where
 /// they listen and the manifests (Secret and BareMetalHost per registered server), also
-/// written to `fleet.yaml`.
+/// written to `fleet.yaml`; the spare servers' manifests go to `examples/host-<n>.yaml`.
 async fn start_bmcs(args: &Args, dir: &Path) -> Result<(SocketAddr, Vec<serde_json::Value>)> {
     let servers = args.hosts + SPARE;
     let fleet = metal3_sim::Fleet::new(servers, "admin", "password");
@@ -226,8 +316,6 @@ async fn start_bmcs(args: &Args, dir: &Path) -> Result<(SocketAddr, Vec<serde_js
             tls: false,
         },
     );
-    // The first `--hosts` servers are registered; the spare ones wait for examples/host.yaml.
-    docs.truncate(args.hosts * 2);
     if args.provisioner == Backend::Ironic {
         // No agent runs here: inspect out of band and skip the agent's disk cleaning.
         for doc in docs.iter_mut().filter(|d| d["kind"] == "BareMetalHost") {
@@ -235,26 +323,54 @@ async fn start_bmcs(args: &Args, dir: &Path) -> Result<(SocketAddr, Vec<serde_js
             doc["spec"]["automatedCleaningMode"] = "disabled".into();
         }
     }
-    // The fleet's Secrets hold every BMC's password.
+    // The first `--hosts` servers are registered; the spare ones are the user's to register.
+    // Their Secrets hold the BMCs' passwords.
+    let examples = dir.join("examples");
+    metal3_localenv::private::create_dir(&examples)
+        .with_context(|| format!("cannot create {}", examples.display()))?;
+    let spare_files = spares::manifests(&docs, args.hosts, &args.namespace);
+    remove_stale_spares(&examples, &spare_files);
+    for (file, yaml) in spare_files {
+        metal3_localenv::private::write(&examples.join(&file), yaml)
+            .with_context(|| format!("cannot write {}", examples.join(&file).display()))?;
+    }
+    docs.truncate(args.hosts * 2);
     metal3_localenv::private::write(&dir.join("fleet.yaml"), metal3_sim::to_yaml(&docs))?;
     eprintln!(
-        "[2/4] {servers} simulated Redfish BMCs at http://{listen}/redfish/v1 ({} registered, \
-         {SPARE} spare for examples/host.yaml); manifests in {}",
+        "[2/4] {servers} simulated Redfish BMCs at http://{listen}/redfish/v1 ({} registered \
+         in namespace {}, manifests in {}; {SPARE} spare, manifests in {})",
         args.hosts,
-        dir.join("fleet.yaml").display()
+        args.namespace,
+        dir.join("fleet.yaml").display(),
+        examples.display()
     );
     Ok((listen, docs))
 }
 
-/// Creates the namespace and the fleet's Secrets and BareMetalHosts (those already there from
-/// an earlier run are kept as they are).
-async fn register_fleet(client: &kube::Client, docs: &[serde_json::Value]) -> Result<()> {
+/// Removes the spare servers' manifests an earlier run with other `--hosts` left in `dir`
+/// (their servers are registered now, or gone), keeping those in `current`.
+fn remove_stale_spares(dir: &Path, current: &[(String, String)]) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().to_string();
+        let ours = name.starts_with("host-") && name.ends_with(".yaml");
+        if ours && !current.iter().any(|(file, _)| *file == name) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// Creates the namespace `ns` and the fleet's Secrets and BareMetalHosts in it (those already
+/// there from an earlier run are kept as they are).
+async fn register_fleet(client: &kube::Client, ns: &str, docs: &[serde_json::Value]) -> Result<()> {
     let namespaces: Api<Namespace> = Api::all(client.clone());
-    let mut ns = Namespace::default();
-    ns.metadata.name = Some(NAMESPACE.into());
-    create_unless_exists(&namespaces, &ns).await?;
-    let secrets: Api<Secret> = Api::namespaced(client.clone(), NAMESPACE);
-    let hosts: Api<BareMetalHost> = Api::namespaced(client.clone(), NAMESPACE);
+    let mut namespace = Namespace::default();
+    namespace.metadata.name = Some(ns.into());
+    create_unless_exists(&namespaces, &namespace).await?;
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), ns);
+    let hosts: Api<BareMetalHost> = Api::namespaced(client.clone(), ns);
     for doc in docs {
         match doc["kind"].as_str() {
             Some("Secret") => {
@@ -335,26 +451,39 @@ async fn start_backend(backend: Backend, listen: SocketAddr) -> Result<Running> 
     Ok(running)
 }
 
-/// Step 4: what to try meanwhile, in another terminal.
-fn print_next_steps(kubeconfig: &Path, dir: &Path) {
+/// Step 4: what to try meanwhile, in another terminal: `all` when every namespace is watched,
+/// `spare` the first spare server, `local` on the local control plane.
+fn print_next_steps(kubeconfig: &Path, dir: &Path, ns: &str, all: bool, spare: usize, local: bool) {
     let kubectl = kubectl_path();
     let examples = examples_dir();
+    let get = if all {
+        "get bmh -A -w".to_string()
+    } else {
+        format!("get bmh -n {ns} -w")
+    };
+    let spare = dir.join("examples").join(spares::file_name(spare));
     eprintln!(
         "[4/4] watching the hosts. Meanwhile, in another terminal:\n\
-         \n    export KUBECONFIG={kc}\n    {kubectl} get bmh -n {NAMESPACE} -w\n    \
-         {kubectl} -n {NAMESPACE} patch bmh sim-0 --type merge --patch-file {ex}/provision-live-iso.yaml\n    \
-         {kubectl} -n {NAMESPACE} apply -f {ex}/firmware-settings.yaml\n    \
-         {kubectl} -n {NAMESPACE} apply -f {ex}/host.yaml\n\
-         \nCtrl-C stops everything (the cluster stays in {dir} for the next run).",
+         \n    export KUBECONFIG={kc}\n    {kubectl} {get}\n    \
+         {kubectl} -n {ns} patch bmh sim-0 --type merge --patch-file {ex}/provision-live-iso.yaml\n    \
+         {kubectl} -n {ns} apply -f {ex}/firmware-settings.yaml\n    \
+         {kubectl} -n {ns} apply -f {spare}\n\
+         \nCtrl-C stops everything ({kept}).",
         kc = kubeconfig.display(),
         ex = examples.display(),
-        dir = dir.display(),
+        spare = spare.display(),
+        kept = if local {
+            format!("the cluster stays in {} for the next run", dir.display())
+        } else {
+            "the hosts stay in the cluster for the next run".into()
+        },
     );
 }
 
-/// Prints the hosts' states as they change, and `ready <kubeconfig>` on stdout once all have
-/// settled, until Ctrl-C or SIGTERM.
-async fn watch_until_stopped(hosts: &Api<BareMetalHost>, kubeconfig: &Path) {
+/// Prints the hosts' states as they change (the fleet's in namespace `ns`, and those elsewhere
+/// that `hosts` lists), and `ready <kubeconfig>` on stdout once the fleet's have settled, until
+/// Ctrl-C or SIGTERM.
+async fn watch_until_stopped(hosts: &Api<BareMetalHost>, ns: &str, kubeconfig: &Path) {
     let mut last = String::new();
     let mut announced = false;
     let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -368,17 +497,24 @@ async fn watch_until_stopped(hosts: &Api<BareMetalHost>, kubeconfig: &Path) {
         let Ok(list) = hosts.list(&ListParams::default()).await else {
             continue;
         };
-        let now = summary(&list.items);
+        let (fleet, elsewhere): (Vec<&BareMetalHost>, Vec<&BareMetalHost>) = list
+            .items
+            .iter()
+            .partition(|h| h.metadata.namespace.as_deref() == Some(ns));
+        let mut now = summary(fleet.iter().copied());
+        if !elsewhere.is_empty() {
+            now.push_str(&format!("; in other namespaces: {}", summary(elsewhere)));
+        }
         if now != last {
             eprintln!("      hosts: {now}");
             last = now;
         }
-        let all_settled = !list.items.is_empty() && list.items.iter().all(settled);
+        let all_settled = !fleet.is_empty() && fleet.iter().all(|h| settled(h));
         if all_settled && !announced {
             announced = true;
             eprintln!(
                 "      all {} hosts are ready (available or provisioned)",
-                list.items.len()
+                fleet.len()
             );
             // For scripts: one line on stdout once the fleet is ready.
             println!("ready {}", kubeconfig.display());

@@ -21,7 +21,7 @@ const READY_TIMEOUT: Duration = Duration::from_secs(120);
 /// Directory holding the Ironic virtualenv's executables: `METAL3_IRONIC_BIN`, else what
 /// `hack/python/ironic.sh` prints (it reuses its cache, or installs from PyPI).
 pub fn venv_bin() -> Result<PathBuf> {
-    bin_dir("METAL3_IRONIC_BIN", "hack/python/ironic.sh")
+    bin_dir("METAL3_IRONIC_BIN", "hack/python/ironic.sh", "ironic")
 }
 
 /// How to run Ironic.

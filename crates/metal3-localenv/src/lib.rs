@@ -11,6 +11,7 @@
 //! - [`control_plane`]: starting etcd + kube-apiserver ([`ControlPlane`]) and installing CRDs.
 //! - `pki`: the control plane's CA, serving, admin and service-account keys, and kubeconfig.
 //! - [`tools`]: where kube-apiserver, etcd, kubectl and the Ironic virtualenv are found.
+//! - [`progress`]: an install script's running step and its elapsed time, as progress lines.
 //! - `process`: free ports, the process watchdog, signals to process groups, log tails.
 //! - [`private`]: writing keys and credentials 0600 in 0700 directories.
 //! - [`ironic`]: a real all-in-one Ironic with SQLite ([`ironic::Ironic`]).
@@ -21,6 +22,7 @@ pub mod ironic;
 mod pki;
 pub mod private;
 mod process;
+pub mod progress;
 pub mod sushy;
 pub mod tools;
 
