@@ -11,16 +11,18 @@
 //! - `bmc_cmd`: `metal3 bmc`, BMC addresses parsed.
 //! - `validate_cmd`: `metal3 validate`, manifests against the webhooks' admission rules.
 //! - `webhook_cert`: the check that a webhook's serving certificate is there.
+//! - `fleet_cmd`: `metal3 status`, `timeline`, `console` (also `kubectl metal3 …`).
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 mod agent_image_cmd;
 mod bmc_cmd;
 mod capm3_cmd;
 mod control_plane_cmd;
 mod crds_cmd;
+mod fleet_cmd;
 mod ipam_cmd;
 mod operator_cmd;
 mod sim_cmd;
@@ -61,10 +63,22 @@ enum Command {
     Sim(sim_cmd::Args),
     /// Build the agent's boot ISO (hybrid BIOS/UEFI) from a kernel and the agent binary.
     AgentImage(agent_image_cmd::Args),
+    /// The fleet: hosts by state, errors, hosts stuck longest, what provisions, BMC health.
+    Status(fleet_cmd::StatusArgs),
+    /// A host's life: its operations, conditions and Events in time order, its last error.
+    Timeline(fleet_cmd::TimelineArgs),
+    /// A host's serial console, when its BMC is the simulator with a VM behind it.
+    Console(fleet_cmd::ConsoleArgs),
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // Installed as `kubectl-metal3`, the binary is the kubectl plugin: same commands, and
+    // the help says `kubectl metal3`.
+    let mut command = Cli::command();
+    if fleet_cmd::invoked_as_kubectl_plugin(std::env::args_os().next().as_deref()) {
+        command = command.bin_name("kubectl metal3");
+    }
+    let cli = Cli::from_arg_matches(&command.get_matches()).unwrap_or_else(|e| e.exit());
     let result = match cli.command {
         Command::Up(args) => up_cmd::run(&args),
         Command::Crds(args) => crds_cmd::run(&args),
@@ -76,6 +90,9 @@ fn main() -> ExitCode {
         Command::Ipam(args) => ipam_cmd::run(&args),
         Command::Sim(args) => sim_cmd::run(&args),
         Command::AgentImage(args) => agent_image_cmd::run(&args),
+        Command::Status(args) => fleet_cmd::run_status(&args),
+        Command::Timeline(args) => fleet_cmd::run_timeline(&args),
+        Command::Console(args) => fleet_cmd::run_console(&args),
     };
     match result {
         Ok(code) => code,
