@@ -144,7 +144,7 @@ fn errors(hosts: &[BareMetalHost]) -> Vec<ErrorGroup> {
             }
         })
         .collect();
-    out.sort_by(|a, b| b.count.cmp(&a.count));
+    out.sort_by_key(|g| std::cmp::Reverse(g.count));
     out
 }
 
