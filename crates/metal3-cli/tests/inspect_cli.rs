@@ -12,8 +12,8 @@ use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::{Client, ResourceExt};
 use metal3_api::v1alpha1::{
-    BareMetalHost, BareMetalHostSpec, BareMetalHostStatus, Condition, ConditionStatus,
-    ErrorType, Image, OperationMetric, OperationalStatus,
+    BareMetalHost, BareMetalHostSpec, BareMetalHostStatus, Condition, ConditionStatus, ErrorType,
+    Image, OperationMetric, OperationalStatus,
 };
 use serde_json::{Value, json};
 
@@ -90,8 +90,20 @@ fn provisioning_status() -> BareMetalHostStatus {
     s.operation_history.provision = span(10, None);
     s.conditions = vec![
         cond("Manageable", true, "Manageable", "the BMC is reachable", 59),
-        cond("Healthy", true, "Healthy", "the BMC reports the system healthy", 59),
-        cond("Progressing", true, "Provisioning", "agent: writing image 45%", 10),
+        cond(
+            "Healthy",
+            true,
+            "Healthy",
+            "the BMC reports the system healthy",
+            59,
+        ),
+        cond(
+            "Progressing",
+            true,
+            "Provisioning",
+            "agent: writing image 45%",
+            10,
+        ),
     ];
     s
 }
@@ -209,7 +221,10 @@ fn json_of(out: &Output) -> Value {
 async fn status_and_timeline_tell_the_fleet_and_a_hosts_story() {
     let cp = metal3_testenv::shared();
     let client = cp.client().await.expect("client");
-    let ns = cp.namespace(&client, "cli-inspect").await.expect("namespace");
+    let ns = cp
+        .namespace(&client, "cli-inspect")
+        .await
+        .expect("namespace");
     let kc = cp.kubeconfig();
     let api: Api<BareMetalHost> = Api::namespaced(client.clone(), &ns);
     let bmc = "redfish+http://127.0.0.1:9/redfish/v1/Systems/1";
@@ -245,7 +260,7 @@ async fn status_and_timeline_tell_the_fleet_and_a_hosts_story() {
         "provisioning  1".into(),
         "(none)        1".into(),
         "2       registration error  failed to connect to the BMC: 401 Unauthorized".into(),
-        format!("{ns}/bad-2"),
+        "bad-1, bad-2".into(),
         "PROVISIONING NOW".into(),
         "agent: writing image 45%".into(),
         "BMC/BACKEND".into(),
@@ -254,11 +269,13 @@ async fn status_and_timeline_tell_the_fleet_and_a_hosts_story() {
         assert!(text.contains(&want), "{want:?} in\n{text}");
     }
     // The longest stuck first: bad-2 registering for 25 minutes, prov provisioning for 10.
-    let stuck = text.find("LONGEST IN A TRANSIENT STATE").expect("stuck section");
+    let stuck = text
+        .find("LONGEST IN A TRANSIENT STATE")
+        .expect("stuck section");
     let rest = &text[stuck..];
     let (b2, p) = (
-        rest.find(&format!("{ns}/bad-2")).expect("bad-2 stuck"),
-        rest.find(&format!("{ns}/prov")).expect("prov stuck"),
+        rest.find("\nbad-2 ").expect("bad-2 stuck"),
+        rest.find("\nprov ").expect("prov stuck"),
     );
     assert!(b2 < p, "{text}");
 
@@ -271,8 +288,7 @@ async fn status_and_timeline_tell_the_fleet_and_a_hosts_story() {
     assert_eq!(v["errors"][0]["errorType"], "registration error", "{v:#}");
     assert_eq!(v["stuck"][0]["host"], format!("{ns}/bad-2"), "{v:#}");
     assert_eq!(
-        v["stuck"][0]["since"]["source"],
-        "operationHistory.register.start",
+        v["stuck"][0]["since"]["source"], "operationHistory.register.start",
         "{v:#}"
     );
     assert_eq!(v["provisioning"][0]["host"], format!("{ns}/prov"), "{v:#}");
@@ -296,7 +312,9 @@ async fn status_and_timeline_tell_the_fleet_and_a_hosts_story() {
     }
     assert!(!text.contains("RegistrationError"), "{text}");
     let registered = text.find("Registered:").expect("Registered");
-    let started = text.find("ProvisioningStarted:").expect("ProvisioningStarted");
+    let started = text
+        .find("ProvisioningStarted:")
+        .expect("ProvisioningStarted");
     assert!(registered < started, "{text}");
 
     // timeline, JSON.
@@ -313,7 +331,10 @@ async fn status_and_timeline_tell_the_fleet_and_a_hosts_story() {
     assert_eq!(v["operations"][1]["state"], "inspecting", "{v:#}");
     assert_eq!(v["operations"][1]["tookSeconds"], 240, "{v:#}");
     assert_eq!(v["operations"][2]["running"], true, "{v:#}");
-    assert_eq!(v["progressing"]["message"], "agent: writing image 45%", "{v:#}");
+    assert_eq!(
+        v["progressing"]["message"], "agent: writing image 45%",
+        "{v:#}"
+    );
     let times: Vec<&str> = v["entries"]
         .as_array()
         .expect("entries")
@@ -338,14 +359,20 @@ async fn status_and_timeline_tell_the_fleet_and_a_hosts_story() {
     let out = metal3(&["timeline", "nope", "-n", &ns], kc).await;
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains(&format!("no BareMetalHost nope in namespace {ns}")), "{err}");
+    assert!(
+        err.contains(&format!("no BareMetalHost nope in namespace {ns}")),
+        "{err}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_binary_is_a_kubectl_plugin_reading_kubeconfig_and_all_namespaces() {
     let cp = metal3_testenv::shared();
     let client = cp.client().await.expect("client");
-    let ns = cp.namespace(&client, "cli-plugin").await.expect("namespace");
+    let ns = cp
+        .namespace(&client, "cli-plugin")
+        .await
+        .expect("namespace");
     let api: Api<BareMetalHost> = Api::namespaced(client.clone(), &ns);
     // A name no other test uses, so that -A finds exactly this one.
     let name = format!("{ns}-solo");
@@ -368,8 +395,11 @@ async fn the_binary_is_a_kubectl_plugin_reading_kubeconfig_and_all_namespaces() 
 
     // KUBECONFIG, -n.
     let text = stdout(&run(&["status", "-n", &ns]).output().await.expect("status"));
-    assert!(text.contains(&format!("1 hosts in namespace {ns}")), "{text}");
-    assert!(text.contains(&format!("{ns}/{name}")), "{text}");
+    assert!(
+        text.contains(&format!("1 hosts in namespace {ns}")),
+        "{text}"
+    );
+    assert!(text.contains(&format!("\n{name}  ")), "{text}");
 
     // -A: every namespace; a host found by its name alone.
     let v: Value = serde_json::from_str(&stdout(
@@ -391,11 +421,25 @@ async fn the_binary_is_a_kubectl_plugin_reading_kubeconfig_and_all_namespaces() 
         provisioning.contains(&format!("{ns}/{name}").as_str()),
         "{v:#}"
     );
-    let text = stdout(&run(&["timeline", &name, "-A"]).output().await.expect("timeline -A"));
-    assert!(text.contains(&format!("Host:        {ns}/{name}")), "{text}");
+    let text = stdout(&run(&["status", "-A"]).output().await.expect("status -A"));
+    assert!(text.contains("hosts in all namespaces"), "{text}");
+    assert!(text.contains(&format!("\n{ns}/{name}  ")), "{text}");
+    let text = stdout(
+        &run(&["timeline", &name, "-A"])
+            .output()
+            .await
+            .expect("timeline -A"),
+    );
+    assert!(
+        text.contains(&format!("Host:        {ns}/{name}")),
+        "{text}"
+    );
 
     // -n and -A together are refused, as kubectl's are ambiguous.
-    let out = run(&["status", "-A", "-n", &ns]).output().await.expect("status");
+    let out = run(&["status", "-A", "-n", &ns])
+        .output()
+        .await
+        .expect("status");
     assert!(!out.status.success());
 }
 
@@ -403,7 +447,10 @@ async fn the_binary_is_a_kubectl_plugin_reading_kubeconfig_and_all_namespaces() 
 async fn console_explains_when_a_bmc_has_none() {
     let cp = metal3_testenv::shared();
     let client = cp.client().await.expect("client");
-    let ns = cp.namespace(&client, "cli-console").await.expect("namespace");
+    let ns = cp
+        .namespace(&client, "cli-console")
+        .await
+        .expect("namespace");
     let kc = cp.kubeconfig();
     let api: Api<BareMetalHost> = Api::namespaced(client.clone(), &ns);
 
@@ -437,4 +484,38 @@ async fn console_explains_when_a_bmc_has_none() {
         err.contains("this host's BMC has no console this tool can read (ipmi BMC"),
         "{err}"
     );
+}
+
+/// The reading side: a BMC listener that serves a console (what the simulator does for a
+/// VM-backed server; the VM tests exercise the real one) is printed as it comes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_prints_what_the_bmc_serves() {
+    let cp = metal3_testenv::shared();
+    let client = cp.client().await.expect("client");
+    let ns = cp
+        .namespace(&client, "cli-console-ok")
+        .await
+        .expect("namespace");
+    let api: Api<BareMetalHost> = Api::namespaced(client.clone(), &ns);
+    let router = axum::Router::new().route(
+        "/metal3-sim/hosts/{id}/console",
+        axum::routing::get(
+            |axum::extract::Path(id): axum::extract::Path<String>,
+             axum::extract::RawQuery(q): axum::extract::RawQuery| async move {
+                format!("SeaBIOS\nbooting {id} follow={}\nlogin:", q.is_some())
+            },
+        ),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("address");
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    let bmc = format!("redfish-virtualmedia+http://{addr}/redfish/v1/Systems/vm-7");
+    host(&api, "vm", &bmc, None).await;
+
+    let text = stdout(&metal3(&["console", "vm", "-n", &ns], cp.kubeconfig()).await);
+    assert_eq!(text, "SeaBIOS\nbooting vm-7 follow=false\nlogin:");
+    let text = stdout(&metal3(&["console", "vm", "-n", &ns, "-f"], cp.kubeconfig()).await);
+    assert!(text.contains("follow=true"), "{text}");
 }

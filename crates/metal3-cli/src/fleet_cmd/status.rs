@@ -274,7 +274,12 @@ pub fn render(s: &FleetStatus, now: Timestamp) -> String {
             .errors
             .iter()
             .map(|e| {
-                let mut hosts = e.examples.join(", ");
+                let mut hosts = e
+                    .examples
+                    .iter()
+                    .map(|h| shown(s, h))
+                    .collect::<Vec<_>>()
+                    .join(", ");
                 if e.count > e.examples.len() {
                     hosts.push_str(&format!(", +{} more", e.count - e.examples.len()));
                 }
@@ -294,6 +299,16 @@ pub fn render(s: &FleetStatus, now: Timestamp) -> String {
     out
 }
 
+/// A host as the text shows it: its name alone within one namespace (as kubectl does),
+/// `namespace/name` across all.
+fn shown(s: &FleetStatus, host: &str) -> String {
+    s.namespace
+        .as_deref()
+        .and_then(|ns| host.strip_prefix(ns)?.strip_prefix('/'))
+        .unwrap_or(host)
+        .to_string()
+}
+
 fn since_text(since: &Option<Since>, now: Timestamp) -> (String, String) {
     match since {
         Some(s) => (short(now.duration_since(s.time)), text::at(s.time)),
@@ -310,7 +325,7 @@ fn render_stuck(out: &mut String, s: &FleetStatus, now: Timestamp) {
             .iter()
             .map(|h| {
                 let (age, at) = since_text(&h.since, now);
-                vec![h.host.clone(), h.state.clone(), age, at]
+                vec![shown(s, &h.host), h.state.clone(), age, at]
             })
             .collect();
         out.push_str(&table(
@@ -328,7 +343,7 @@ fn render_stuck(out: &mut String, s: &FleetStatus, now: Timestamp) {
             .map(|p| {
                 let (age, _) = since_text(&p.since, now);
                 vec![
-                    p.host.clone(),
+                    shown(s, &p.host),
                     age,
                     text::one_line(&p.image, 50),
                     text::one_line(&p.progress, 50),
@@ -368,7 +383,7 @@ fn render_health(out: &mut String, s: &FleetStatus, now: Timestamp) {
             .iter()
             .map(|u| {
                 vec![
-                    u.host.clone(),
+                    shown(s, &u.host),
                     format!("{}={}", u.condition, u.status),
                     u.reason.clone(),
                     text::one_line(&u.message, 60),
@@ -557,7 +572,7 @@ mod tests {
             "6 hosts in namespace ns",
             "registering   3",
             "2       registration error  401 Unauthorized",
-            "ns/d                          provisioning  30m0s",
+            "d                             provisioning  30m0s",
             "PROVISIONING NOW",
             "writing 40%",
             "Manageable   1     3",

@@ -289,7 +289,10 @@ pub fn render(t: &Timeline, now: Timestamp) -> String {
     let since = t
         .since
         .as_ref()
-        .map(|s| format!(" since {} (from {})", text::at_ago(s.time, now), s.source))
+        .map(|s| {
+            let ago = text::short(now.duration_since(s.time));
+            format!(" since {} ({ago} ago, from {})", text::at(s.time), s.source)
+        })
         .unwrap_or_default();
     let op = if t.operational_status.is_empty() {
         "(none)"
@@ -535,7 +538,7 @@ mod tests {
         let text = render(&tl, t(NOW));
         for want in [
             "Host:        ns/node-0",
-            "State:       provisioning since 2026-12-06T09:50:00Z (10m0s ago) (from operationHistory.provision.start)",
+            "State:       provisioning since 2026-12-06T09:50:00Z (10m0s ago, from operationHistory.provision.start)",
             "Retries:     errorCount 3, provisioningFailCount 1",
             "Last error:  provisioning error: image checksum mismatch since 2026-12-06T09:58:00Z (2m0s ago); next retry in about",
             "Progressing: True Provisioning: agent: writing image 45%",
