@@ -519,3 +519,92 @@ async fn console_prints_what_the_bmc_serves() {
     let text = stdout(&metal3(&["console", "vm", "-n", &ns, "-f"], cp.kubeconfig()).await);
     assert!(text.contains("follow=true"), "{text}");
 }
+
+/// With only the shipped `metal3-fleet-viewer` role, bound in one namespace, every command
+/// works there (the cluster-wide Lease list falls back to the namespace's), and nothing
+/// outside it is readable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_commands_need_only_the_fleet_viewer_role() {
+    use k8s_openapi::api::rbac::v1::{ClusterRole, RoleBinding};
+    let cp = metal3_testenv::shared();
+    let client = cp.client().await.expect("client");
+    let ns = cp
+        .namespace(&client, "cli-viewer")
+        .await
+        .expect("namespace");
+    let api: Api<BareMetalHost> = Api::namespaced(client.clone(), &ns);
+    let bmc = "redfish+http://127.0.0.1:9/redfish/v1/Systems/1";
+    let prov = host(&api, "prov", bmc, Some(provisioning_status())).await;
+    events(&client, &ns, &prov).await;
+    host(&api, "ipmi", "ipmi://192.0.2.1", None).await;
+
+    let file = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../config/rbac/fleet_viewer_role.yaml"
+    );
+    let mut role: ClusterRole =
+        serde_saphyr::from_str(&std::fs::read_to_string(file).expect("role file"))
+            .expect("ClusterRole");
+    let role_name = format!("metal3-fleet-viewer-{ns}");
+    role.metadata.name = Some(role_name.clone());
+    Api::<ClusterRole>::all(client.clone())
+        .create(&PostParams::default(), &role)
+        .await
+        .expect("create role");
+    let user = format!("viewer-{ns}");
+    let binding: RoleBinding = serde_json::from_value(json!({
+        "metadata": {"name": "viewer"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role_name},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}],
+    }))
+    .expect("binding");
+    Api::<RoleBinding>::namespaced(client.clone(), &ns)
+        .create(&PostParams::default(), &binding)
+        .await
+        .expect("create binding");
+
+    // KUBECONFIG (no --kubeconfig) as that user, through kube-rs' impersonation override.
+    let as_viewer = |args: &[&str]| {
+        let mut c = tokio::process::Command::new(env!("CARGO_BIN_EXE_metal3"));
+        c.args(args)
+            .env("KUBECONFIG", cp.kubeconfig())
+            .env("KUBE_RS_DEBUG_IMPERSONATE_USER", &user)
+            .env("RUST_LOG", "off");
+        c
+    };
+    let denied = as_viewer(&["status", "-A"])
+        .output()
+        .await
+        .expect("status -A");
+    let err = String::from_utf8_lossy(&denied.stderr);
+    assert!(!denied.status.success(), "{err}");
+    assert!(err.contains("not allowed to list BareMetalHosts"), "{err}");
+
+    let text = stdout(
+        &as_viewer(&["status", "-n", &ns])
+            .output()
+            .await
+            .expect("status"),
+    );
+    assert!(
+        text.contains(&format!("2 hosts in namespace {ns}")),
+        "{text}"
+    );
+    let text = stdout(
+        &as_viewer(&["timeline", "prov", "-n", &ns])
+            .output()
+            .await
+            .expect("timeline"),
+    );
+    assert!(text.contains("Normal Registered"), "{text}");
+    assert!(text.contains("Normal ProvisioningStarted"), "{text}");
+    let out = as_viewer(&["console", "ipmi", "-n", &ns])
+        .output()
+        .await
+        .expect("console");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no console this tool can read (ipmi BMC"),
+        "{err}"
+    );
+}
