@@ -217,15 +217,12 @@ fn json_of(out: &Output) -> Value {
     serde_json::from_str(&stdout(out)).expect("JSON output")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn status_and_timeline_tell_the_fleet_and_a_hosts_story() {
+/// A namespace with a provisioning host (with Events), two failed ones and one without a
+/// status; an Event about another host too.
+async fn fleet(prefix: &str) -> String {
     let cp = metal3_testenv::shared();
     let client = cp.client().await.expect("client");
-    let ns = cp
-        .namespace(&client, "cli-inspect")
-        .await
-        .expect("namespace");
-    let kc = cp.kubeconfig();
+    let ns = cp.namespace(&client, prefix).await.expect("namespace");
     let api: Api<BareMetalHost> = Api::namespaced(client.clone(), &ns);
     let bmc = "redfish+http://127.0.0.1:9/redfish/v1/Systems/1";
     let prov = host(&api, "prov", bmc, Some(provisioning_status())).await;
@@ -251,7 +248,13 @@ async fn status_and_timeline_tell_the_fleet_and_a_hosts_story() {
         .create(&PostParams::default(), &e)
         .await
         .expect("other Event");
+    ns
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_sums_up_the_fleet() {
+    let ns = fleet("cli-status").await;
+    let kc = metal3_testenv::shared().kubeconfig();
     // status, text.
     let text = stdout(&metal3(&["status", "-n", &ns], kc).await);
     for want in [
@@ -294,7 +297,12 @@ async fn status_and_timeline_tell_the_fleet_and_a_hosts_story() {
     assert_eq!(v["provisioning"][0]["host"], format!("{ns}/prov"), "{v:#}");
     assert_eq!(v["health"]["Manageable"]["False"], 2, "{v:#}");
     assert_eq!(v["health"]["Healthy"]["unset"], 3, "{v:#}");
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timeline_tells_a_hosts_story() {
+    let ns = fleet("cli-timeline").await;
+    let kc = metal3_testenv::shared().kubeconfig();
     // timeline, text.
     let text = stdout(&metal3(&["timeline", "prov", "-n", &ns], kc).await);
     for want in [
