@@ -61,7 +61,7 @@ pub fn run(args: &Args) -> Result<ExitCode> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let runtime = tokio::runtime::Runtime::new().context("tokio runtime")?;
     runtime.block_on(async {
-        let client = client(args.kubeconfig.as_ref()).await?;
+        let client = client(args.kubeconfig.as_ref(), metal3_kube::identity::CAPM3).await?;
         let health = tokio::net::TcpListener::bind(args.health_addr)
             .await
             .with_context(|| format!("--health-addr {}", args.health_addr))?;

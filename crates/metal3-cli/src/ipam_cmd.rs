@@ -115,7 +115,7 @@ pub fn run(args: &Args) -> Result<ExitCode> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let runtime = tokio::runtime::Runtime::new().context("tokio runtime")?;
     runtime.block_on(async {
-        let client = client(args.kubeconfig.as_ref()).await?;
+        let client = client(args.kubeconfig.as_ref(), metal3_kube::identity::IPAM).await?;
         let metrics = Arc::new(metal3_ipam::Metrics::default());
         serve_endpoints(args, &metrics).await?;
         let elector = elect(args, &client).await?;

@@ -237,11 +237,14 @@ async fn agent_hub(
 /// Lease name, as upstream's leader-election ID.
 const LEASE_NAME: &str = "baremetal-operator";
 
+/// Logs to stderr, in colour only when stderr is a terminal (a file or a pipe gets plain text).
 pub(crate) fn init_logging(format: LogFormat) {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Json => builder.json().init(),
@@ -249,7 +252,8 @@ pub(crate) fn init_logging(format: LogFormat) {
     }
 }
 
-pub(crate) async fn client(kubeconfig: Option<&PathBuf>) -> Result<Client> {
+/// A client of `--kubeconfig` (else of the environment) that says it is `component`.
+pub(crate) async fn client(kubeconfig: Option<&PathBuf>, component: &str) -> Result<Client> {
     let config = match kubeconfig {
         Some(path) => {
             let kc = Kubeconfig::read_from(path)
@@ -260,7 +264,7 @@ pub(crate) async fn client(kubeconfig: Option<&PathBuf>) -> Result<Client> {
             .await
             .context("no cluster found: set --kubeconfig or KUBECONFIG, or run in a pod")?,
     };
-    Ok(Client::try_from(config)?)
+    Ok(metal3_kube::identity::client(config, component)?)
 }
 
 /// The Ironic backend, configured as upstream's operator is (environment variables and the
@@ -327,7 +331,7 @@ pub fn run(args: &Args) -> Result<ExitCode> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let runtime = tokio::runtime::Runtime::new().context("tokio runtime")?;
     runtime.block_on(async {
-        let client = client(args.kubeconfig.as_ref()).await?;
+        let client = client(args.kubeconfig.as_ref(), metal3_kube::identity::OPERATOR).await?;
         if let (Some(flags), Some(image)) = (&agent, agent_image) {
             let settings = agent_hub(flags, image, &client, args.agent_fast_track).await?;
             let p = redfish(args, Some(settings))?;
