@@ -42,11 +42,14 @@ pub struct Args {
     /// Kubeconfig to use (default: $KUBECONFIG, ~/.kube/config, or the in-cluster account).
     #[arg(long)]
     pub kubeconfig: Option<PathBuf>,
-    /// Address of /metrics.
-    #[arg(long, default_value = "127.0.0.1:8443")]
+    /// Address of /metrics. Not upstream's 8443, which Cluster API's manager also uses: on one
+    /// machine the operator, the provider (8444), the IP address manager (8446) and Cluster
+    /// API run side by side with their defaults; a pod sets upstream's ports (config/manager).
+    #[arg(long, default_value = "127.0.0.1:8441")]
     pub metrics_addr: SocketAddr,
-    /// Address of /healthz and /readyz.
-    #[arg(long, default_value = "127.0.0.1:9440")]
+    /// Address of /healthz and /readyz. Not upstream's 9440, which Cluster API's manager also
+    /// uses (the provider's default is 9444, the IP address manager's 9446).
+    #[arg(long, default_value = "127.0.0.1:9441")]
     pub health_addr: SocketAddr,
     /// Provisioning attempts before a host stops retrying (0 = unlimited).
     #[arg(long, default_value_t = 5)]
@@ -80,8 +83,10 @@ pub struct Args {
     /// This replica's name in Events.
     #[arg(long, env = "POD_NAME")]
     pub instance: Option<String>,
-    /// Port of the validating admission webhook (TLS); 0 turns it off.
-    #[arg(long, default_value_t = 9443)]
+    /// Port of the validating admission webhook (TLS); 0 turns it off. Not upstream's 9443,
+    /// which Cluster API's manager also uses (the provider's default is 9445, the IP address
+    /// manager's 9447).
+    #[arg(long, default_value_t = 9442)]
     pub webhook_port: u16,
     /// Directory holding the webhook's serving certificate as tls.crt and tls.key.
     #[arg(long, default_value = "/tmp/k8s-webhook-server/serving-certs")]
