@@ -236,7 +236,10 @@ fn main() -> Result<()> {
         Some(kubeconfig) => {
             let filter = tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-            tracing_subscriber::fmt().with_env_filter(filter).init();
+            tracing_subscriber::fmt()
+                .with_env_filter(filter)
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+                .init();
             runtime.block_on(operator::child_operator(&args, kubeconfig))
         }
         None => runtime.block_on(bench(&args)),

@@ -289,6 +289,22 @@ fn status_ready_is_initialization_provisioned() {
 }
 
 #[test]
+fn the_machine_failure_domain_survives_a_trip_through_v1beta1() {
+    let hub = object(
+        V2,
+        "Metal3Machine",
+        json!({"failureDomain": "fd-a"}),
+        Some(json!({"failureDomain": "fd-a", "initialization": {"provisioned": true}})),
+    );
+    let spoke = down(&hub);
+    assert!(
+        spoke["status"].get("failureDomain").is_none(),
+        "not a v1beta1 field"
+    );
+    assert_eq!(up(&spoke)["status"]["failureDomain"], "fd-a");
+}
+
+#[test]
 fn image_format_is_disk_format_and_provider_id_is_a_string() {
     let old = object(
         V1,

@@ -163,6 +163,8 @@ pub struct Bootstrap {
 pub struct MachineStatus {
     /// The workload Node.
     pub node_ref: Option<NodeRef>,
+    /// Kubernetes-style conditions (what Cluster API v1beta2 controllers read).
+    pub conditions: Vec<Condition>,
     /// Older conditions.
     pub deprecated: Option<Deprecated>,
 }

@@ -89,6 +89,17 @@ fn available(host: &BareMetalHost) -> bool {
     )
 }
 
+/// The failure domain `host` is in (its failure-domain label), as a machine on it reports it in
+/// `status.failureDomain`; `None` without one.
+pub fn failure_domain(host: &BareMetalHost) -> Option<String> {
+    host.metadata
+        .labels
+        .as_ref()
+        .and_then(|l| l.get(FAILURE_DOMAIN_LABEL))
+        .filter(|fd| !fd.is_empty())
+        .cloned()
+}
+
 /// Prefers hosts in `failure_domain`, then picks one with `pick(len)` (an index below `len`).
 fn pick_in_domain<'a>(
     candidates: &[&'a BareMetalHost],
@@ -322,6 +333,15 @@ mod tests {
             seen.insert(names(&choose(&hosts, &[], &claimant, &mut |n| i % n)));
         }
         assert_eq!(seen.len(), 4);
+    }
+
+    #[test]
+    fn a_host_reports_the_failure_domain_of_its_label() {
+        let in_b = host("b1", "available", json!({FAILURE_DOMAIN_LABEL: "b"}));
+        assert_eq!(failure_domain(&in_b).as_deref(), Some("b"));
+        let blank = host("x", "available", json!({FAILURE_DOMAIN_LABEL: ""}));
+        assert_eq!(failure_domain(&blank), None);
+        assert_eq!(failure_domain(&host("n", "available", json!({}))), None);
     }
 
     #[test]

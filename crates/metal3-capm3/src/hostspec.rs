@@ -167,9 +167,12 @@ pub struct Reservation {
 }
 
 /// Last step of releasing: the host no longer names the machine (or, with node reuse, names the
-/// Cluster and carries the reservation label), loses the cluster label and a pause CAPM3 set.
+/// Cluster and carries the reservation label), loses the cluster label, a pause CAPM3 set, and
+/// the block on `clusterctl move`. That block is only for a host a machine uses (see
+/// [`ensure_block_move`]); left on a free host it would stall every later move of its namespace.
 pub fn let_go(host: &mut BareMetalHost, cluster: &str, reservation: Option<&Reservation>) {
     host.spec.consumer_ref = None;
+    annotations(host).remove(BLOCK_MOVE_ANNOTATION);
     if let Some(r) = reservation {
         labels(host).insert(NODE_REUSE_LABEL.into(), r.label.clone());
         host.spec.consumer_ref = Some(ObjectReference {
@@ -194,7 +197,10 @@ pub fn let_go(host: &mut BareMetalHost, cluster: &str, reservation: Option<&Rese
     }
 }
 
-/// Marks the host as not to be moved by `clusterctl move` while it is in use and not paused.
+/// Marks the host as not to be moved by `clusterctl move` while a machine uses it and it is not
+/// paused, as upstream does on every pass: so the mark comes back when the Cluster is unpaused
+/// (a move pauses the Cluster first, and [`pause_step`] lifts the mark once the host is paused
+/// with its status saved), and goes when the host is released ([`let_go`]).
 pub fn ensure_block_move(host: &mut BareMetalHost, m3m: &Metal3Machine) {
     let name = m3m.metadata.name.as_deref().unwrap_or_default();
     let namespace = m3m.metadata.namespace.as_deref().unwrap_or_default();
@@ -537,9 +543,14 @@ mod tests {
         let mut h = host();
         claim(&mut h, &m, "c1");
         annotations(&mut h).insert(PAUSED_ANNOTATION.into(), PAUSED_BY_CAPM3.into());
+        annotations(&mut h).insert(BLOCK_MOVE_ANNOTATION.into(), String::new());
         let mut plain = h.clone();
         let_go(&mut plain, "c1", None);
         assert_eq!(plain.spec.consumer_ref, None);
+        assert!(
+            !annotations(&mut plain).contains_key(BLOCK_MOVE_ANNOTATION),
+            "a free host does not block moves"
+        );
         assert!(
             !plain
                 .metadata
@@ -562,6 +573,7 @@ mod tests {
             cluster_name: "c1".into(),
         };
         let_go(&mut h, "c1", Some(&reservation));
+        assert!(!annotations(&mut h).contains_key(BLOCK_MOVE_ANNOTATION));
         assert_eq!(
             h.spec.consumer_ref.as_ref().and_then(|c| c.kind.as_deref()),
             Some("Cluster")

@@ -70,7 +70,8 @@ impl Workloads {
         let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
             .await
             .map_err(|e| bad(e.to_string()))?;
-        let client = Client::try_from(config).map_err(|e| bad(e.to_string()))?;
+        let client = metal3_kube::identity::client(config, metal3_kube::identity::CAPM3)
+            .map_err(|e| bad(e.to_string()))?;
         if let Ok(mut cache) = self.clients.lock() {
             cache.insert(key, (version, client.clone()));
         }

@@ -23,11 +23,16 @@ pub struct Args {
     /// Kubeconfig to use (default: $KUBECONFIG, ~/.kube/config, or the in-cluster account).
     #[arg(long)]
     pub kubeconfig: Option<PathBuf>,
-    /// Address of /healthz and /readyz.
-    #[arg(long, default_value = "127.0.0.1:9440")]
+    /// Address of /healthz and /readyz. Not upstream's 9440, which Cluster API's manager (and
+    /// upstream's operator) use: on one machine the provider, the operator (9441), the IP
+    /// address manager (9446) and Cluster API run side by side with their defaults; a pod sets
+    /// upstream's ports (config/capm3).
+    #[arg(long, default_value = "127.0.0.1:9444")]
     pub health_addr: SocketAddr,
-    /// Port of the webhooks (conversion, defaulting, validation; TLS); 0 turns them off.
-    #[arg(long, default_value_t = 9443)]
+    /// Port of the webhooks (conversion, defaulting, validation; TLS); 0 turns them off. Not
+    /// upstream's 9443, which Cluster API's manager uses (the operator's is 9442, the IP
+    /// address manager's 9447).
+    #[arg(long, default_value_t = 9445)]
     pub webhook_port: u16,
     /// Directory holding the webhook's serving certificate as tls.crt and tls.key.
     #[arg(long, default_value = "/tmp/k8s-webhook-server/serving-certs")]
@@ -61,7 +66,7 @@ pub fn run(args: &Args) -> Result<ExitCode> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let runtime = tokio::runtime::Runtime::new().context("tokio runtime")?;
     runtime.block_on(async {
-        let client = client(args.kubeconfig.as_ref()).await?;
+        let client = client(args.kubeconfig.as_ref(), metal3_kube::identity::CAPM3).await?;
         let health = tokio::net::TcpListener::bind(args.health_addr)
             .await
             .with_context(|| format!("--health-addr {}", args.health_addr))?;

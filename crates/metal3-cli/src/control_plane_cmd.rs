@@ -19,7 +19,7 @@ pub fn run(args: &Args) -> Result<ExitCode> {
     runtime.block_on(async {
         let cp = ControlPlane::start().await?;
         let crds = metal3_api::crds::all();
-        let client = cp.client().await?;
+        let client = metal3_kube::identity::client(cp.config().await?, metal3_kube::identity::CLI)?;
         let names = metal3_localenv::install_crd_objects(&client, &crds).await?;
         if let Some(parent) = args.kubeconfig_out.parent()
             && !parent.as_os_str().is_empty()

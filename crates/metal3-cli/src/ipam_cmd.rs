@@ -23,14 +23,18 @@ pub struct Args {
     /// Kubeconfig to use (default: $KUBECONFIG, ~/.kube/config, or the in-cluster account).
     #[arg(long)]
     pub kubeconfig: Option<PathBuf>,
-    /// Address of /healthz and /readyz (the operator's and the provider's use 9440).
+    /// Address of /healthz and /readyz. Not upstream's 9440, which Cluster API's manager uses:
+    /// on one machine the IP address manager, the operator (9441), the provider (9444) and
+    /// Cluster API run side by side with their defaults; a pod sets upstream's ports
+    /// (config/ipam).
     #[arg(long, default_value = "127.0.0.1:9446")]
     pub health_addr: SocketAddr,
-    /// Address of the Prometheus /metrics endpoint (the operator's uses 8443).
+    /// Address of the Prometheus /metrics endpoint. Not upstream's 8443, which Cluster API's
+    /// manager uses (the operator's is 8441).
     #[arg(long, default_value = "127.0.0.1:8446")]
     pub metrics_addr: SocketAddr,
-    /// Port of the webhooks (defaulting, validation; TLS); 0 turns them off. Not 9443, so
-    /// that the operator's and the provider's webhooks can run beside it.
+    /// Port of the webhooks (defaulting, validation; TLS); 0 turns them off. Not upstream's
+    /// 9443, which Cluster API's manager uses (the operator's is 9442, the provider's 9445).
     #[arg(long, default_value_t = 9447)]
     pub webhook_port: u16,
     /// Directory holding the webhook's serving certificate as tls.crt and tls.key.
@@ -115,7 +119,7 @@ pub fn run(args: &Args) -> Result<ExitCode> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let runtime = tokio::runtime::Runtime::new().context("tokio runtime")?;
     runtime.block_on(async {
-        let client = client(args.kubeconfig.as_ref()).await?;
+        let client = client(args.kubeconfig.as_ref(), metal3_kube::identity::IPAM).await?;
         let metrics = Arc::new(metal3_ipam::Metrics::default());
         serve_endpoints(args, &metrics).await?;
         let elector = elect(args, &client).await?;

@@ -42,11 +42,14 @@ pub struct Args {
     /// Kubeconfig to use (default: $KUBECONFIG, ~/.kube/config, or the in-cluster account).
     #[arg(long)]
     pub kubeconfig: Option<PathBuf>,
-    /// Address of /metrics.
-    #[arg(long, default_value = "127.0.0.1:8443")]
+    /// Address of /metrics. Not upstream's 8443, which Cluster API's manager also uses: on one
+    /// machine the operator, the provider (8444), the IP address manager (8446) and Cluster
+    /// API run side by side with their defaults; a pod sets upstream's ports (config/manager).
+    #[arg(long, default_value = "127.0.0.1:8441")]
     pub metrics_addr: SocketAddr,
-    /// Address of /healthz and /readyz.
-    #[arg(long, default_value = "127.0.0.1:9440")]
+    /// Address of /healthz and /readyz. Not upstream's 9440, which Cluster API's manager also
+    /// uses (the provider's default is 9444, the IP address manager's 9446).
+    #[arg(long, default_value = "127.0.0.1:9441")]
     pub health_addr: SocketAddr,
     /// Provisioning attempts before a host stops retrying (0 = unlimited).
     #[arg(long, default_value_t = 5)]
@@ -80,8 +83,10 @@ pub struct Args {
     /// This replica's name in Events.
     #[arg(long, env = "POD_NAME")]
     pub instance: Option<String>,
-    /// Port of the validating admission webhook (TLS); 0 turns it off.
-    #[arg(long, default_value_t = 9443)]
+    /// Port of the validating admission webhook (TLS); 0 turns it off. Not upstream's 9443,
+    /// which Cluster API's manager also uses (the provider's default is 9445, the IP address
+    /// manager's 9447).
+    #[arg(long, default_value_t = 9442)]
     pub webhook_port: u16,
     /// Directory holding the webhook's serving certificate as tls.crt and tls.key.
     #[arg(long, default_value = "/tmp/k8s-webhook-server/serving-certs")]
@@ -237,11 +242,14 @@ async fn agent_hub(
 /// Lease name, as upstream's leader-election ID.
 const LEASE_NAME: &str = "baremetal-operator";
 
+/// Logs to stderr, in colour only when stderr is a terminal (a file or a pipe gets plain text).
 pub(crate) fn init_logging(format: LogFormat) {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Json => builder.json().init(),
@@ -249,7 +257,8 @@ pub(crate) fn init_logging(format: LogFormat) {
     }
 }
 
-pub(crate) async fn client(kubeconfig: Option<&PathBuf>) -> Result<Client> {
+/// A client of `--kubeconfig` (else of the environment) that says it is `component`.
+pub(crate) async fn client(kubeconfig: Option<&PathBuf>, component: &str) -> Result<Client> {
     let config = match kubeconfig {
         Some(path) => {
             let kc = Kubeconfig::read_from(path)
@@ -260,7 +269,7 @@ pub(crate) async fn client(kubeconfig: Option<&PathBuf>) -> Result<Client> {
             .await
             .context("no cluster found: set --kubeconfig or KUBECONFIG, or run in a pod")?,
     };
-    Ok(Client::try_from(config)?)
+    Ok(metal3_kube::identity::client(config, component)?)
 }
 
 /// The Ironic backend, configured as upstream's operator is (environment variables and the
@@ -327,7 +336,7 @@ pub fn run(args: &Args) -> Result<ExitCode> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let runtime = tokio::runtime::Runtime::new().context("tokio runtime")?;
     runtime.block_on(async {
-        let client = client(args.kubeconfig.as_ref()).await?;
+        let client = client(args.kubeconfig.as_ref(), metal3_kube::identity::OPERATOR).await?;
         if let (Some(flags), Some(image)) = (&agent, agent_image) {
             let settings = agent_hub(flags, image, &client, args.agent_fast_track).await?;
             let p = redfish(args, Some(settings))?;

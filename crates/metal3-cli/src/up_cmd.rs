@@ -202,8 +202,11 @@ async fn up(args: &Args, dir: &Path) -> Result<ExitCode> {
         namespace: watched.clone(),
         ..OperatorConfig::default()
     };
+    // The operator's writes are its own (its user agent, its field manager).
+    let operator_client =
+        crate::operator_cmd::client(Some(&kubeconfig), metal3_kube::identity::OPERATOR).await?;
     let operator = tokio::spawn(metal3_operator::run(
-        client.clone(),
+        operator_client,
         backend.provisioner.clone(),
         config,
         Arc::new(Metrics::default()),
@@ -257,7 +260,7 @@ async fn start_control_plane(dir: &Path) -> Result<(ControlPlane, kube::Client, 
          from the Go module proxy; that takes several minutes, its progress shown every 10 s)"
     );
     let cp = ControlPlane::start_in(&dir.join("control-plane")).await?;
-    let client = cp.client().await?;
+    let client = metal3_kube::identity::client(cp.config().await?, metal3_kube::identity::CLI)?;
     metal3_localenv::install_crd_objects(&client, &metal3_api::crds::all()).await?;
     let kubeconfig = dir.join("kubeconfig");
     metal3_localenv::private::copy(cp.kubeconfig(), &kubeconfig)
@@ -277,7 +280,7 @@ async fn connect(path: &Path) -> Result<(kube::Client, PathBuf)> {
         .await
         .with_context(|| format!("--kubeconfig {}", path.display()))?;
     let server = config.cluster_url.to_string();
-    let client = kube::Client::try_from(config)?;
+    let client = metal3_kube::identity::client(config, metal3_kube::identity::CLI)?;
     metal3_localenv::install_crd_objects(&client, &metal3_api::crds::all())
         .await
         .with_context(|| {

@@ -65,15 +65,19 @@ async fn the_capm3_process_takes_its_lease_and_serves_probes_and_conversion() {
     // The Lease, held by this instance.
     let leases: Api<Lease> = Api::namespaced(client.clone(), &ns);
     let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let holder = leases
+    let lease = loop {
+        let lease = leases
             .get_opt("controller-leader-election-capm3")
             .await
-            .expect("get lease")
-            .and_then(|l| l.spec)
-            .and_then(|s| s.holder_identity);
-        if holder.as_deref() == Some("cli-capm3") {
-            break;
+            .expect("get lease");
+        let holder = lease
+            .as_ref()
+            .and_then(|l| l.spec.as_ref())
+            .and_then(|s| s.holder_identity.clone());
+        if holder.as_deref() == Some("cli-capm3")
+            && let Some(lease) = lease
+        {
+            break lease;
         }
         assert!(
             Instant::now() < deadline,
@@ -81,7 +85,16 @@ async fn the_capm3_process_takes_its_lease_and_serves_probes_and_conversion() {
             log()
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    };
+    // Written by the provider under its own name (its user agent), not `unknown`.
+    let managers: Vec<_> = lease
+        .metadata
+        .managed_fields
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|m| m.manager)
+        .collect();
+    assert_eq!(managers, ["metal3-capm3"]);
     let healthz = http_get(health, "/healthz", "").expect("health endpoint");
     assert!(healthz.starts_with("HTTP/1.0 200"), "{healthz}");
 

@@ -221,3 +221,55 @@ fn agent_image_builds_an_iso_with_the_per_host_slot_and_says_what_is_missing() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("absent"), "{stderr}");
 }
+
+/// The default of `flag` in `metal3 <command> --help`: the `[default: …]` of its paragraph.
+fn default_of(command: &str, flag: &str) -> String {
+    let help = stdout(&metal3(&[command, "--help"]));
+    let start = help
+        .find(&format!("--{flag} <"))
+        .unwrap_or_else(|| panic!("{command} has no --{flag}:\n{help}"));
+    let paragraph = &help[start..];
+    let end = paragraph[2..]
+        .find("\n  -")
+        .map_or(paragraph.len(), |i| i + 2);
+    let paragraph = &paragraph[..end];
+    let value = paragraph
+        .split("[default: ")
+        .nth(1)
+        .and_then(|rest| rest.split(']').next())
+        .unwrap_or_else(|| panic!("--{flag} of {command} has no default:\n{paragraph}"));
+    value.rsplit(':').next().unwrap_or(value).to_string()
+}
+
+#[test]
+fn the_controllers_and_cluster_api_run_side_by_side_with_their_default_ports() {
+    // Cluster API's manager: probes 9440, metrics 8443, webhooks 9443.
+    let mut ports = vec![
+        ("cluster-api health".to_string(), "9440".to_string()),
+        ("cluster-api metrics".to_string(), "8443".to_string()),
+        ("cluster-api webhooks".to_string(), "9443".to_string()),
+    ];
+    for (command, flags) in [
+        (
+            "operator",
+            &["health-addr", "metrics-addr", "webhook-port"][..],
+        ),
+        ("capm3", &["health-addr", "webhook-port"][..]),
+        ("ipam", &["health-addr", "metrics-addr", "webhook-port"][..]),
+    ] {
+        for flag in flags {
+            ports.push((format!("{command} --{flag}"), default_of(command, flag)));
+        }
+    }
+    for (i, (who, port)) in ports.iter().enumerate() {
+        for (other, theirs) in &ports[i + 1..] {
+            assert_ne!(
+                port, theirs,
+                "{who} and {other} both default to port {port}"
+            );
+        }
+    }
+    // The defaults the README and the flags' help name.
+    assert_eq!(default_of("capm3", "health-addr"), "9444");
+    assert_eq!(default_of("operator", "health-addr"), "9441");
+}

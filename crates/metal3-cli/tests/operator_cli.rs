@@ -243,6 +243,10 @@ async fn the_operator_serves_the_agent_hub_with_key_material_it_keeps_in_secrets
     let log = std::fs::read_to_string(logs.path()).unwrap_or_default();
     assert!(log.contains("serving the agent hub"), "{log}");
     assert!(!log.contains("PRIVATE KEY"), "{log}");
+    assert!(
+        !log.contains("\x1b["),
+        "a log written to a file has no colour codes: {log:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -318,11 +322,35 @@ async fn the_operator_process_manages_hosts_and_serves_metrics() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // The operator's writes carry its name (its user agent), not `unknown`.
+    let h = hosts.get("node-0").await.expect("get");
+    let managers: Vec<_> = h
+        .metadata
+        .managed_fields
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|m| m.manager)
+        .collect();
+    assert!(
+        managers.iter().any(|m| m == "metal3-operator"),
+        "{managers:?}"
+    );
     let leases: Api<Lease> = Api::namespaced(client.clone(), &ns);
     let lease = leases
         .get("baremetal-operator")
         .await
         .expect("leader-election lease");
+    assert_eq!(
+        lease
+            .metadata
+            .managed_fields
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|m| m.manager)
+            .collect::<Vec<_>>(),
+        ["metal3-operator"]
+    );
     assert_eq!(
         lease.spec.and_then(|s| s.holder_identity).as_deref(),
         Some("cli-test")

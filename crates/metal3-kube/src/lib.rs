@@ -1,9 +1,11 @@
 //! Kubernetes helpers that every controller of the binary shares — the Bare Metal Operator's
 //! and the Cluster API provider's — and nothing specific to either: metadata operations
 //! ([`meta`]), serving admission and conversion webhooks over TLS ([`webhook`]), leader
-//! election and the stop signal ([`leader`]), and the probe and metrics endpoints ([`http`]).
+//! election and the stop signal ([`leader`]), the probe and metrics endpoints ([`http`]), and
+//! the name our clients give the API server ([`identity`]).
 
 pub mod http;
+pub mod identity;
 pub mod leader;
 pub mod meta;
 pub mod webhook;

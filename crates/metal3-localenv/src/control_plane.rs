@@ -231,10 +231,14 @@ impl ControlPlane {
 
     /// A new client for the calling runtime.
     pub async fn client(&self) -> Result<Client> {
+        Ok(Client::try_from(self.config().await?)?)
+    }
+
+    /// The client configuration of [`ControlPlane::kubeconfig`], for a client of one's own
+    /// (one that names itself, say).
+    pub async fn config(&self) -> Result<Config> {
         let kubeconfig = Kubeconfig::read_from(&self.kubeconfig)?;
-        let config =
-            Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await?;
-        Ok(Client::try_from(config)?)
+        Ok(Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await?)
     }
 
     /// Applies every `*.yaml` CRD in `dir` and waits until all are Established.

@@ -125,6 +125,8 @@ impl Kind for Machine {
             initialization: new::Initialization {
                 provisioned: s.ready.then_some(true),
             },
+            // v1beta1 has no such field; a v1beta2 value comes back from the kept annotation.
+            failure_domain: None,
             user_data: s.user_data.clone(),
             rendered_data: s.rendered_data.as_ref().map(object_ref),
             meta_data: s.meta_data.clone(),

@@ -120,6 +120,12 @@ pub struct Metal3MachineStatus {
     #[serde(default, skip_serializing_if = "is_default")]
     #[schemars(extend("minProperties" = 1))]
     pub initialization: Initialization,
+    /// Where the machine actually is: the failure domain of its BareMetalHost (the host's
+    /// `infrastructure.cluster.x-k8s.io/failure-domain` label), which Cluster API copies into
+    /// the Machine's status (v1beta2 contract). Absent when the host is in none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 256))]
+    pub failure_domain: Option<String>,
     /// The user data Secret given to the host.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_data: Option<SecretReference>,

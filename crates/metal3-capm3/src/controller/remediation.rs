@@ -12,7 +12,7 @@ use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
 use kube::runtime::Controller;
 use kube::runtime::controller::Action;
 use kube::{Client, ResourceExt};
-use metal3_api::v1alpha1::BareMetalHost;
+use metal3_api::v1alpha1::{BareMetalHost, ConditionStatus};
 use metal3_capm3_api::common::{RemediationPhase, RemediationType, V1Beta1Condition};
 use metal3_capm3_api::consts::{
     HOST_ANNOTATION, NODE_ANNOTATIONS_BACKUP_ANNOTATION, NODE_LABELS_BACKUP_ANNOTATION,
@@ -29,6 +29,11 @@ use metal3_admission::capm3::DEFAULT_TIMEOUT_SECONDS;
 
 /// The Node taint that takes a powered-off node out of service.
 pub const OUT_OF_SERVICE_TAINT: &str = "node.kubernetes.io/out-of-service";
+
+/// The Machine condition that tells its owner the Machine is to be replaced.
+const OWNER_REMEDIATED: &str = "OwnerRemediated";
+/// Its reason while the owner has not yet replaced the Machine.
+const WAITING_FOR_REMEDIATION: &str = "WaitingForRemediation";
 
 /// The controller; a running remediation looks at its host every
 /// [`crate::Config::remediation_poll`].
@@ -405,28 +410,40 @@ async fn restore_node(
     Ok(())
 }
 
-/// Marks the Machine's v1beta1 `OwnerRemediated` condition false (`WaitingForRemediation`):
-/// the signal for its owner to delete and replace it.
+/// Marks the Machine's `OwnerRemediated` condition false (`WaitingForRemediation`), in its
+/// conditions (which Cluster API v1beta2 controllers read) and in their v1beta1 copy: the signal
+/// for its owner (a MachineSet or control plane) to delete and replace it.
 async fn owner_remediated_false(ctx: &Context, ns: &str, machine: &Machine) -> Result<(), Error> {
-    let mut conditions = machine
-        .status
-        .as_ref()
-        .and_then(|s| s.deprecated.as_ref())
-        .and_then(|d| d.v1beta1.as_ref())
-        .map(|v| v.conditions.clone())
+    let status = machine.status.clone().unwrap_or_default();
+    let mut conditions = status.conditions;
+    crate::conditions::set(
+        &mut conditions,
+        OWNER_REMEDIATED,
+        ConditionStatus::False,
+        WAITING_FOR_REMEDIATION,
+        "",
+        machine.metadata.generation,
+    );
+    let mut v1beta1 = status
+        .deprecated
+        .and_then(|d| d.v1beta1)
+        .map(|v| v.conditions)
         .unwrap_or_default();
-    conditions.retain(|c| c.r#type != "OwnerRemediated");
-    conditions.push(V1Beta1Condition {
-        r#type: "OwnerRemediated".into(),
+    v1beta1.retain(|c| c.r#type != OWNER_REMEDIATED);
+    v1beta1.push(V1Beta1Condition {
+        r#type: OWNER_REMEDIATED.into(),
         status: "False".into(),
         severity: "Warning".into(),
         last_transition_time: Time(k8s_openapi::jiff::Timestamp::now()),
-        reason: "WaitingForRemediation".into(),
+        reason: WAITING_FOR_REMEDIATION.into(),
         message: String::new(),
     });
     let p = json!({
         "metadata": {"resourceVersion": machine.metadata.resource_version},
-        "status": {"deprecated": {"v1beta1": {"conditions": conditions}}},
+        "status": {
+            "conditions": conditions,
+            "deprecated": {"v1beta1": {"conditions": v1beta1}},
+        },
     });
     ctx.api::<Machine>(ns)
         .patch_status(

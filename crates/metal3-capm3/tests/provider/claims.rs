@@ -216,6 +216,11 @@ async fn host_selectors_and_failure_domains_decide_the_host() {
         .await;
     assert_eq!(m.spec.failure_domain, "fd-b");
     assert_eq!(host_of(&m), "worker-b");
+    // The status reports where the machine is (Cluster API copies it to the Machine).
+    env.wait::<Metal3Machine>("in-fd-b", "placed in fd-b", |m| {
+        m.status.as_ref().and_then(|s| s.failure_domain.as_deref()) == Some("fd-b")
+    })
+    .await;
     // No free host of the selector is in fd-c: any matching one (worker-a) will do.
     let (machine, _) = env.machine("c1", "in-fd-c", spec(json!({})), None).await;
     env.merge::<metal3_capm3::capi::Machine>(
@@ -229,6 +234,11 @@ async fn host_selectors_and_failure_domains_decide_the_host() {
         })
         .await;
     assert_eq!(host_of(&m), "worker-a");
+    // Its status says where it really is: worker-a's fd-a, not the fd-c it asked for.
+    env.wait::<Metal3Machine>("in-fd-c", "placed in fd-a", |m| {
+        m.status.as_ref().and_then(|s| s.failure_domain.as_deref()) == Some("fd-a")
+    })
+    .await;
     // Nothing left that matches: the machine waits, saying why; the storage host and the r9
     // worker are never taken.
     env.machine("c1", "no-match", spec(json!({})), None).await;

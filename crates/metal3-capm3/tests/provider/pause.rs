@@ -61,6 +61,12 @@ async fn a_paused_cluster_pauses_its_hosts() {
         condition(m, "Paused") == Some(("False".into(), "NotPaused".into()))
     })
     .await;
+    // Unpaused and still in use, the host blocks moves again (as upstream's provider does).
+    env.wait::<BareMetalHost>(&host, "move-blocked again", |h| {
+        h.annotations()
+            .contains_key("clusterctl.cluster.x-k8s.io/block-move")
+    })
+    .await;
     env.merge::<BareMetalHost>(
         &host,
         json!({"metadata": {"annotations": {"baremetalhost.metal3.io/paused": "maintenance"}}}),

@@ -24,6 +24,12 @@ async fn scale_down_deprovisions_and_releases_the_host() {
     let keep = env.join("keep").await;
     let drop = env.join("drop").await;
     let (kept_host, dropped_host) = (host_of(&keep), host_of(&drop));
+    // While a machine uses it, the host blocks `clusterctl move`.
+    env.wait::<BareMetalHost>(&dropped_host, "move-blocked", |h| {
+        h.annotations()
+            .contains_key("clusterctl.cluster.x-k8s.io/block-move")
+    })
+    .await;
     let h = env
         .api::<BareMetalHost>()
         .get(&dropped_host)
@@ -56,6 +62,12 @@ async fn scale_down_deprovisions_and_releases_the_host() {
         !released
             .labels()
             .contains_key("cluster.x-k8s.io/cluster-name")
+    );
+    assert!(
+        !released
+            .annotations()
+            .contains_key("clusterctl.cluster.x-k8s.io/block-move"),
+        "a released host does not block moves"
     );
     let calls = env.fixture.calls(&env.ns, &dropped_host);
     assert_eq!(
@@ -146,6 +158,12 @@ async fn node_reuse_keeps_a_released_host_for_its_machine_deployment() {
     assert_eq!(
         (consumer.kind.as_deref(), consumer.name.as_deref()),
         (Some("Cluster"), Some("c1"))
+    );
+    assert!(
+        !reserved
+            .annotations()
+            .contains_key("clusterctl.cluster.x-k8s.io/block-move"),
+        "a reserved host no machine uses does not block moves"
     );
     env.wait_gone::<Metal3Machine>("old").await;
     env.delete::<metal3_capm3::capi::Machine>(&machine_of(&old))

@@ -68,8 +68,8 @@ pub(super) async fn associate_metadata(pass: &mut Pass<'_>) -> Result<Result<(),
     Ok(Ok(()))
 }
 
-/// Waits for the rendered data, then keeps the host's spec, the annotation and the addresses
-/// in line. `Some` when the machine has to wait.
+/// Waits for the rendered data, then keeps the host's spec, the annotation, the addresses and
+/// the failure domain in line. `Some` when the machine has to wait.
 pub(super) async fn update(pass: &mut Pass<'_>, world: &World) -> Result<Option<Action>, Error> {
     let ctx = pass.ctx;
     let Some(host) = pass.host().await? else {
@@ -104,6 +104,7 @@ pub(super) async fn update(pass: &mut Pass<'_>, world: &World) -> Result<Option<
     }
     let addresses = hostspec::addresses(&host);
     pass.status().addresses = addresses;
+    pass.status().failure_domain = crate::hosts::failure_domain(&host);
     Ok(None)
 }
 

@@ -1,0 +1,65 @@
+//! Who our Kubernetes clients say they are: every request carries the User-Agent
+//! `<component>/<version>`, which the API server shows in its audit log and takes as the field
+//! manager (in `metadata.managedFields`) of every write that names none — instead of `unknown`.
+
+use kube::{Client, Config};
+
+/// The BareMetalHost operator (`metal3 operator`).
+pub const OPERATOR: &str = "metal3-operator";
+/// The Cluster API provider (`metal3 capm3`), also towards workload clusters.
+pub const CAPM3: &str = "metal3-capm3";
+/// The IP address manager (`metal3 ipam`).
+pub const IPAM: &str = "metal3-ipam";
+/// The command-line tools (`metal3 up`, `metal3 control-plane`, …).
+pub const CLI: &str = "metal3";
+
+/// The User-Agent of `component`: `<component>/<version of this build>`.
+pub fn user_agent(component: &str) -> String {
+    format!("{component}/{}", env!("CARGO_PKG_VERSION"))
+}
+
+/// `config` with the User-Agent of `component` (replacing any it had).
+pub fn identify(mut config: Config, component: &str) -> Config {
+    config
+        .headers
+        .retain(|(name, _)| name != ::http::header::USER_AGENT);
+    if let Ok(value) = ::http::HeaderValue::from_str(&user_agent(component)) {
+        config.headers.push((::http::header::USER_AGENT, value));
+    }
+    config
+}
+
+/// A client of `config` that says it is `component`.
+pub fn client(config: Config, component: &str) -> Result<Client, kube::Error> {
+    Client::try_from(identify(config, component))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_user_agent_names_the_component_and_replaces_any_other() {
+        let mut config = Config::new("https://127.0.0.1:6443".parse().expect("url"));
+        config.headers.push((
+            ::http::header::USER_AGENT,
+            ::http::HeaderValue::from_static("other/1"),
+        ));
+        let config = identify(config, CAPM3);
+        let agents: Vec<_> = config
+            .headers
+            .iter()
+            .filter(|(n, _)| n == ::http::header::USER_AGENT)
+            .map(|(_, v)| v.to_str().expect("ascii").to_string())
+            .collect();
+        assert_eq!(
+            agents,
+            [format!("metal3-capm3/{}", env!("CARGO_PKG_VERSION"))]
+        );
+        // The API server takes what comes before the `/` as the field manager.
+        assert_eq!(
+            user_agent(OPERATOR).split('/').next(),
+            Some("metal3-operator")
+        );
+    }
+}
