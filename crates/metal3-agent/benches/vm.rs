@@ -5,9 +5,11 @@
 //! - image write throughput: the agent deploys a raw image of incompressible bytes (HTTP from
 //!   the host at 10.0.2.2, sha256 as the bytes stream) to the VM's disk, against a baseline in
 //!   the same boot of the same VM — busybox `wget | dd bs=4M conv=fsync` of the same image to
-//!   the same disk, run as a custom deploy step the bench ships in its agent image. Runs
-//!   alternate (baseline, agent, agent, baseline, …) after a first write that allocates the
-//!   disk's clusters, so neither side gets a fresher disk;
+//!   the same disk, run as a custom deploy step the bench ships in its agent image — and two
+//!   more that split the cost: the baseline also hashing the stream (`tee` into busybox
+//!   `sha256sum`), and the agent without a checksum. The methods take turns (in reverse order
+//!   every other round) after a first write that allocates the disk's clusters, so none gets a
+//!   fresher disk;
 //! - the agent's memory while it streams: the peak resident set of PID 1 (the agent), read in
 //!   the VM after the writes (`VmHWM`), against the VM's RAM and the image's size;
 //! - the agent binary's and initramfs' sizes.
@@ -105,10 +107,18 @@ fn steps(dir: &Path, url: &str) {
         .expect("step");
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
     };
+    let dd = "$B dd of=/dev/vda bs=4M iflag=fullblock conv=fsync";
     script(
         "dd-baseline",
+        &format!("set -o pipefail\n$B wget -q -O - {url} | {dd}"),
+    );
+    // The same, with the image's sha256 computed as it passes (busybox, in software).
+    script(
+        "dd-sha256-baseline",
         &format!(
-            "set -o pipefail\n$B wget -q -O - {url} | $B dd of=/dev/vda bs=4M iflag=fullblock conv=fsync"
+            "set -o pipefail\n$B mkfifo /tmp/image.fifo\n$B sha256sum /tmp/image.fifo >/tmp/image.sum &\n\
+             $B wget -q -O - {url} | $B tee /tmp/image.fifo | {dd}\nwait\n$B rm -f /tmp/image.fifo\n\
+             $B cat /tmp/image.sum"
         ),
     );
     script("agent-memory", "$B grep -E '^Vm(HWM|RSS)' /proc/1/status");
@@ -131,9 +141,51 @@ async fn run(hub: &mut TestHub, call: Call, command: Value) -> (Duration, Call) 
     }
 }
 
+/// The ways an image is written, measured in turns.
+#[derive(Clone, Copy)]
+enum Method {
+    Dd,
+    DdSha256,
+    Agent,
+    AgentNoChecksum,
+}
+
+impl Method {
+    const ALL: [Method; 4] = [
+        Method::Dd,
+        Method::DdSha256,
+        Method::Agent,
+        Method::AgentNoChecksum,
+    ];
+
+    fn id(self) -> &'static str {
+        match self {
+            Method::Dd => "dd",
+            Method::DdSha256 => "dd-sha256",
+            Method::Agent => "agent",
+            Method::AgentNoChecksum => "agent-no-checksum",
+        }
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            Method::Dd => "`wget \\| dd bs=4M conv=fsync` (baseline)",
+            Method::DdSha256 => "`wget \\| tee >(sha256sum) \\| dd …` (baseline with the hash)",
+            Method::Agent => "agent deploy, sha256 verified",
+            Method::AgentNoChecksum => "agent deploy, no checksum",
+        }
+    }
+}
+
+/// The median (of an even count, the mean of the middle two).
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
+    let n = v.len();
+    if n % 2 == 0 {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    } else {
+        v[n / 2]
+    }
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -204,39 +256,41 @@ async fn main() {
     }
     let mut call = first.expect("a boot");
 
-    let deploy = |id: String| {
+    let deploy = |id: String, checksum: &str| {
         json!({"id": id, "action": "deploy", "image": {"url": url, "format": "raw",
-            "checksum": sha, "checksumType": "sha256"}})
+            "checksum": checksum, "checksumType": "sha256"},
+            "rootDeviceHints": {"deviceName": "/dev/vda"}})
     };
-    // The first write allocates the disk; then baseline and agent alternate.
-    let (warm, next) = run(&mut hub, call, deploy("warm".into())).await;
+    // The first write allocates the disk; then the methods take turns, in reverse order every
+    // other round.
+    let (warm, next) = run(&mut hub, call, deploy("warm".into(), &sha)).await;
     eprintln!(
         "first write (allocates the disk): {:.1} s",
         warm.as_secs_f64()
     );
     call = next;
-    let (mut agent_s, mut dd_s) = (Vec::new(), Vec::new());
-    for pair in 0..pairs {
-        let order: [bool; 2] = if pair % 2 == 0 {
-            [false, true]
-        } else {
-            [true, false]
-        };
-        for is_agent in order {
-            let command = if is_agent {
-                deploy(format!("agent-{pair}"))
-            } else {
-                json!({"id": format!("dd-{pair}"), "action": "runStep", "name": "dd-baseline"})
+    let mut times: Vec<Vec<f64>> = vec![Vec::new(); Method::ALL.len()];
+    for round in 0..pairs {
+        let mut order: Vec<usize> = (0..Method::ALL.len()).collect();
+        if round % 2 == 1 {
+            order.reverse();
+        }
+        for i in order {
+            let method = Method::ALL[i];
+            let id = format!("{}-{round}", method.id());
+            let command = match method {
+                Method::Dd => json!({"id": id, "action": "runStep", "name": "dd-baseline"}),
+                Method::DdSha256 => {
+                    json!({"id": id, "action": "runStep", "name": "dd-sha256-baseline"})
+                }
+                Method::Agent => deploy(id, &sha),
+                Method::AgentNoChecksum => deploy(id, ""),
             };
             let (took, next) = run(&mut hub, call, command).await;
             call = next;
             let s = took.as_secs_f64();
-            eprintln!("{} {pair}: {s:.1} s", if is_agent { "agent" } else { "dd" });
-            if is_agent {
-                agent_s.push(s)
-            } else {
-                dd_s.push(s)
-            }
+            eprintln!("{} {round}: {s:.1} s", method.id());
+            times[i].push(s);
         }
     }
     let (_, next) = run(
@@ -262,7 +316,8 @@ async fn main() {
     lab.fleet.stop_vms().await;
 
     let rate = |s: f64| mib as f64 / s;
-    let (agent_med, dd) = (median(agent_s.clone()), median(dd_s.clone()));
+    let medians: Vec<f64> = times.into_iter().map(median).collect();
+    let dd = medians[0];
     println!("| measure | value |");
     println!("|---|---|");
     println!(
@@ -274,15 +329,14 @@ async fn main() {
             .collect::<Vec<_>>()
             .join(", ")
     );
-    println!(
-        "| write {mib} MiB raw, `wget \\| dd bs=4M conv=fsync` (median of {pairs}) | {dd:.1} s, {:.0} MiB/s |",
-        rate(dd)
-    );
-    println!(
-        "| write {mib} MiB raw, agent deploy with sha256 (median of {pairs}) | {agent_med:.1} s, {:.0} MiB/s |",
-        rate(agent_med)
-    );
-    println!("| agent ÷ dd throughput | {:.2}× |", dd / agent_med);
+    for (method, secs) in Method::ALL.iter().zip(&medians) {
+        println!(
+            "| write {mib} MiB raw: {} (median of {pairs}) | {secs:.1} s, {:.0} MiB/s, {:.2}× dd |",
+            method.describe(),
+            rate(*secs),
+            dd / secs
+        );
+    }
     println!(
         "| agent's memory after streaming (VM RAM {memory_mib} MiB) | {} |",
         memory.split_whitespace().collect::<Vec<_>>().join(" ")

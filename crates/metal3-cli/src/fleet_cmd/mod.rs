@@ -101,7 +101,9 @@ fn with_client<T>(
         .build()
         .context("tokio runtime")?;
     runtime.block_on(async {
-        let client = crate::operator_cmd::client(cluster.kubeconfig.as_ref()).await?;
+        let client =
+            crate::operator_cmd::client(cluster.kubeconfig.as_ref(), metal3_kube::identity::CLI)
+                .await?;
         let namespace = if cluster.all_namespaces {
             None
         } else {
