@@ -22,7 +22,7 @@
 mod common;
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::lab::{BOOT, Lab, patch_iso};
@@ -63,33 +63,6 @@ fn make_image(path: &Path, mib: u64) -> String {
     }
     out.flush().expect("flush");
     hash.finalize().iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Serves `file` at `/image.raw` on loopback (the VM reaches it at 10.0.2.2), streamed.
-async fn image_server(file: PathBuf) -> u16 {
-    let app = axum::Router::new().route(
-        "/image.raw",
-        axum::routing::get(move || {
-            let file = file.clone();
-            async move {
-                let f = tokio::fs::File::open(&file).await.expect("open image");
-                let len = f.metadata().await.expect("len").len();
-                let body = axum::body::Body::from_stream(
-                    tokio_util::io::ReaderStream::with_capacity(f, 1 << 20),
-                );
-                (
-                    [(axum::http::header::CONTENT_LENGTH, len.to_string())],
-                    body,
-                )
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    port
 }
 
 /// The steps the bench ships: busybox, the `wget | dd` baseline, and a reader of PID 1's
@@ -181,7 +154,7 @@ impl Method {
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     let n = v.len();
-    if n % 2 == 0 {
+    if n.is_multiple_of(2) {
         (v[n / 2 - 1] + v[n / 2]) / 2.0
     } else {
         v[n / 2]
@@ -199,8 +172,9 @@ async fn main() {
 
     let image = work.path().join("image.raw");
     let sha = make_image(&image, mib);
-    let port = image_server(image).await;
-    let url = format!("http://10.0.2.2:{port}/image.raw");
+    // The VM reaches the machine's loopback at 10.0.2.2.
+    let served = metal3_testenv::files::serve_dir(work.path()).expect("serve the image");
+    let url = format!("{}/image.raw", served.replace("127.0.0.1", "10.0.2.2"));
     let steps_dir = work.path().join("steps");
     steps(&steps_dir, &url);
     let generic = work.path().join("agent.iso");

@@ -191,30 +191,16 @@ async fn two_vms_through_inspection_provisioning_cleaning_and_deletion_with_the_
     world.wait(&["sim-0"], "available again", available).await;
     let root_a = fleet.vm(0).expect("vm").files.disk(0);
     assert!(first_mib_is_zero(&root_a), "sim-0's disk was cleaned");
+    let bad = |file: &str| {
+        json!({"image": {"url": url(file), "checksum": "0".repeat(64),
+                         "checksumType": "sha256", "format": "raw"}})
+    };
     world
-        .patch(
-            "sim-0",
-            json!({"spec": {"image": {"url": url("test-bios.raw"), "checksum": "0".repeat(64),
-                                      "checksumType": "sha256", "format": "raw"}}}),
-        )
-        .await;
-    world.error_of("sim-0", "checksum").await;
-    world.patch("sim-0", json!({"spec": {"image": null}})).await;
-    world
-        .wait(&["sim-0"], "available after a bad checksum", available)
+        .fails_then_clears("sim-0", bad("test-bios.raw"), "checksum")
         .await;
     assert!(first_mib_is_zero(&root_a), "a failed write leaves no image");
     world
-        .patch(
-            "sim-0",
-            json!({"spec": {"image": {"url": url("no-such-image.raw"), "checksum": "0".repeat(64),
-                                      "checksumType": "sha256", "format": "raw"}}}),
-        )
-        .await;
-    world.error_of("sim-0", "404").await;
-    world.patch("sim-0", json!({"spec": {"image": null}})).await;
-    world
-        .wait(&["sim-0"], "available after a 404", available)
+        .fails_then_clears("sim-0", bad("no-such-image.raw"), "404")
         .await;
 
     // Deprovision sim-1 with metadata cleaning; then hints that match no disk.
@@ -227,25 +213,21 @@ async fn two_vms_through_inspection_provisioning_cleaning_and_deletion_with_the_
     world.wait(&["sim-1"], "available again", available).await;
     let root_b = fleet.vm(1).expect("vm").files.disk(1);
     assert!(first_mib_is_zero(&root_b), "sim-1's root disk was cleaned");
-    world
-        .patch(
+    let message = world
+        .fails_then_clears(
             "sim-1",
-            json!({"spec": {
+            json!({
                 "image": {"url": url("test-uefi.qcow2"), "checksum": sha512,
                           "checksumType": "sha512", "format": "qcow2"},
                 "rootDeviceHints": {"serialNumber": "NO-SUCH-DISK"},
-            }}),
+            }),
+            "NO-SUCH-DISK",
         )
         .await;
-    let message = world.error_of("sim-1", "NO-SUCH-DISK").await;
     assert!(
         message.contains("B-ROOT"),
         "the error names the disks seen: {message}"
     );
-    world.patch("sim-1", json!({"spec": {"image": null}})).await;
-    world
-        .wait(&["sim-1"], "available after bad hints", available)
-        .await;
 
     // Delete both; the operator lets go of them.
     for name in &names {

@@ -235,26 +235,7 @@ fn config_drive(dir: &Path, hostname: &str, user_data: &str) -> PathBuf {
 
 /// Serves the files of `dir` over HTTP on loopback, as an image server would.
 async fn file_server(dir: PathBuf) -> String {
-    let app = axum::Router::new().route(
-        "/{file}",
-        axum::routing::get(
-            move |axum::extract::Path(file): axum::extract::Path<String>| {
-                let dir = dir.clone();
-                async move {
-                    match tokio::fs::read(dir.join(file)).await {
-                        Ok(bytes) => (axum::http::StatusCode::OK, bytes),
-                        Err(_) => (axum::http::StatusCode::NOT_FOUND, Vec::new()),
-                    }
-                }
-            },
-        ),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let url = format!("http://{}", listener.local_addr().expect("addr"));
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    url
+    metal3_testenv::files::serve_dir(dir).expect("serve the images")
 }
 
 fn bios_spec() -> VmSpec {

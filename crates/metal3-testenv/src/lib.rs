@@ -7,10 +7,12 @@
 //!
 //! Modules:
 //! - [`files`]: a tiny HTTP file server on loopback, for BMCs and Ironic that download images.
+//! - [`hack`]: what the `hack/` scripts build for tests (VM images, the agent's ISO).
 //! - [`tls`]: a throwaway CA and a serving certificate for `127.0.0.1`.
 //! - [`ironic`]: Ironic and the sushy-tools emulator, from `metal3-localenv`.
 
 pub mod files;
+pub mod hack;
 pub mod tls;
 
 /// A real OpenStack Ironic and the sushy-tools Redfish emulator (from `metal3-localenv`).

@@ -20,25 +20,7 @@ pub const BOOT_MAC: &str = "52:54:00:12:34:56";
 /// The path in `$var`, else the last line `hack/<script>` prints (the scripts build what the
 /// tests need, or find it in their cache).
 pub fn from_env_or_hack(var: &str, script: &str) -> PathBuf {
-    if let Some(path) = std::env::var_os(var) {
-        return PathBuf::from(path);
-    }
-    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../hack")
-        .join(script);
-    let out = std::process::Command::new("bash")
-        .arg(&script)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("run {}: {e}", script.display()));
-    assert!(
-        out.status.success(),
-        "{}: {}",
-        script.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    PathBuf::from(stdout.lines().last().unwrap_or_default().trim())
+    metal3_testenv::hack::built(var, script, &[])
 }
 
 /// One call of the agent.

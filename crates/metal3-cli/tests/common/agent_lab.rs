@@ -3,7 +3,7 @@
 //! the VMs reach at 10.0.2.2, VM specs, and a world of hosts to patch and wait on.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use kube::api::{Api, Patch, PatchParams};
@@ -18,50 +18,16 @@ pub const STEP: Duration = Duration::from_secs(420);
 
 /// The path in `$var`, else the last line `hack/<script> <args>` prints.
 pub fn from_env_or_hack(var: &str, script: &str, args: &[&str]) -> PathBuf {
-    if let Some(path) = std::env::var_os(var) {
-        return PathBuf::from(path);
-    }
-    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../hack")
-        .join(script);
-    let out = Command::new("bash")
-        .arg(&script)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("run {}: {e}", script.display()));
-    assert!(
-        out.status.success(),
-        "{}: {}",
-        script.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    PathBuf::from(stdout.lines().last().unwrap_or_default().trim())
+    metal3_testenv::hack::built(var, script, args)
 }
 
-/// Serves the files of `dir` on loopback; the VMs reach it at 10.0.2.2.
+/// Serves the files of `dir` on loopback; the VMs reach it at 10.0.2.2. Returns the port.
 pub async fn image_server(dir: PathBuf) -> u16 {
-    let app = axum::Router::new().route(
-        "/{file}",
-        axum::routing::get(
-            move |axum::extract::Path(file): axum::extract::Path<String>| {
-                let dir = dir.clone();
-                async move {
-                    match tokio::fs::read(dir.join(file)).await {
-                        Ok(bytes) => (axum::http::StatusCode::OK, bytes),
-                        Err(_) => (axum::http::StatusCode::NOT_FOUND, Vec::new()),
-                    }
-                }
-            },
-        ),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    port
+    let url = metal3_testenv::files::serve_dir(dir).expect("serve the images");
+    url.rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("a port")
 }
 
 pub fn spec(firmware: Firmware, disks: &[(&str, u64, DiskBus)]) -> VmSpec {
@@ -158,6 +124,18 @@ impl World {
             );
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
+    }
+
+    /// Gives `name` the image in `image`, waits for the error with `wanted`, takes the image
+    /// away again and waits for the host to be available without an error; the error.
+    pub async fn fails_then_clears(&self, name: &str, image: Value, wanted: &str) -> String {
+        self.patch(name, serde_json::json!({"spec": image})).await;
+        let message = self.error_of(name, wanted).await;
+        self.patch(name, serde_json::json!({"spec": {"image": null}}))
+            .await;
+        self.wait(&[name], &format!("available after {wanted:?}"), available)
+            .await;
+        message
     }
 
     pub async fn error_of(&self, name: &str, wanted: &str) -> String {

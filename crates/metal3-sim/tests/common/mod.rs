@@ -1,31 +1,12 @@
 //! Helpers shared by the simulator's test binaries.
 #![allow(dead_code)] // each test binary uses some of them
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::PathBuf;
 
 /// The path in `$var`, else the last line `hack/<script>` prints (the scripts build what the
 /// tests need, or find it in the cache).
 pub fn from_env_or_hack(var: &str, script: &str) -> PathBuf {
-    if let Some(path) = std::env::var_os(var) {
-        return PathBuf::from(path);
-    }
-    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../hack")
-        .join(script);
-    let out = Command::new("bash")
-        .arg(&script)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("run {}: {e}", script.display()));
-    assert!(
-        out.status.success(),
-        "{}: {}",
-        script.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    PathBuf::from(stdout.lines().last().unwrap_or_default().trim())
+    metal3_testenv::hack::built(var, script, &[])
 }
 
 /// The Python of the virtualenv with OpenStack's sushy.
