@@ -87,14 +87,7 @@ async fn the_capm3_process_takes_its_lease_and_serves_probes_and_conversion() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     // Written by the provider under its own name (its user agent), not `unknown`.
-    let managers: Vec<_> = lease
-        .metadata
-        .managed_fields
-        .unwrap_or_default()
-        .into_iter()
-        .filter_map(|m| m.manager)
-        .collect();
-    assert_eq!(managers, ["metal3-capm3"]);
+    assert_eq!(common::managers(&lease.metadata), ["metal3-capm3"]);
     let healthz = http_get(health, "/healthz", "").expect("health endpoint");
     assert!(healthz.starts_with("HTTP/1.0 200"), "{healthz}");
 

@@ -324,13 +324,7 @@ async fn the_operator_process_manages_hosts_and_serves_metrics() {
     }
     // The operator's writes carry its name (its user agent), not `unknown`.
     let h = hosts.get("node-0").await.expect("get");
-    let managers: Vec<_> = h
-        .metadata
-        .managed_fields
-        .unwrap_or_default()
-        .into_iter()
-        .filter_map(|m| m.manager)
-        .collect();
+    let managers = common::managers(&h.metadata);
     assert!(
         managers.iter().any(|m| m == "metal3-operator"),
         "{managers:?}"

@@ -146,3 +146,12 @@ pub fn operator(
         .expect("operator starts");
     Killed(child)
 }
+
+/// The field managers that wrote an object (its `metadata.managedFields`).
+pub fn managers(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> Vec<String> {
+    meta.managed_fields
+        .iter()
+        .flatten()
+        .filter_map(|m| m.manager.clone())
+        .collect()
+}
