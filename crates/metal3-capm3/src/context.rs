@@ -26,6 +26,9 @@ pub struct Config {
     pub error_retry: Duration,
     /// How often a running remediation looks at its host.
     pub remediation_poll: Duration,
+    /// How often a consumed host's labels are synced to its Node again (besides on changes):
+    /// 60 s, as upstream.
+    pub label_sync_interval: Duration,
     /// Objects of one kind reconciled at once.
     pub concurrency: u16,
     /// `CAPM3_FAST_TRACK`: keep released hosts powered on (unless cleaning is disabled).
@@ -43,6 +46,7 @@ impl Default for Config {
             requeue: Duration::from_secs(30),
             error_retry: Duration::from_secs(10),
             remediation_poll: Duration::from_secs(5),
+            label_sync_interval: Duration::from_secs(60),
             concurrency: 10,
             fast_track: false,
             out_of_service_taint: None,

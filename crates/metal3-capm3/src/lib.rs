@@ -15,6 +15,7 @@
 //! - [`conditions`]: setting and summarising `metav1.Condition`s as Kubernetes does;
 //! - [`hosts`]: which BareMetalHost a Metal3Machine gets;
 //! - [`hostspec`]: what a machine does to its host, as edits of a host value and their patch;
+//! - [`labelsync`]: which host labels a workload Node mirrors, and the change that makes it;
 //! - [`provider_id`]: the `metal3://` provider IDs;
 //! - [`remediation`]: the next step of a reboot remediation;
 //! - [`render`]: a Metal3DataTemplate rendered for one machine (metadata, network data);
@@ -22,7 +23,7 @@
 //!
 //! Edges:
 //! - [`context`]: [`Config`], [`Context`], [`Error`] and the reconcile plumbing;
-//! - [`controller`]: the six controllers and [`run`], which starts them;
+//! - [`controller`]: the seven controllers and [`run`], which starts them;
 //! - [`patch`]: merge patches from the object read to the object wanted, and the write;
 //! - [`webhook`]: the webhook server (`/convert`, `/mutate-…`, `/validate-…`);
 //! - [`workload`]: clients for workload clusters.
@@ -33,6 +34,7 @@ pub mod context;
 pub mod controller;
 pub mod hosts;
 pub mod hostspec;
+pub mod labelsync;
 pub mod patch;
 pub mod provider_id;
 pub mod remediation;

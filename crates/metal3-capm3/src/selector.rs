@@ -80,19 +80,22 @@ fn valid_key(key: &str) -> bool {
         Some((prefix, name)) => (Some(prefix), name),
         None => (None, key),
     };
-    let prefix_ok = prefix.is_none_or(|p| {
-        !p.is_empty()
-            && p.len() <= 253
-            && p.split('.').all(|part| {
-                !part.is_empty()
-                    && part
-                        .bytes()
-                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-                    && !part.starts_with('-')
-                    && !part.ends_with('-')
-            })
-    });
-    prefix_ok && !name.is_empty() && valid_value(name)
+    prefix.is_none_or(is_dns_subdomain) && !name.is_empty() && valid_value(name)
+}
+
+/// A DNS-1123 subdomain: at most 253 characters, dot-separated parts of lowercase letters,
+/// digits and `-`, each non-empty and alphanumeric at both ends.
+pub(crate) fn is_dns_subdomain(p: &str) -> bool {
+    !p.is_empty()
+        && p.len() <= 253
+        && p.split('.').all(|part| {
+            !part.is_empty()
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                && !part.starts_with('-')
+                && !part.ends_with('-')
+        })
 }
 
 /// A label value: empty, or at most 63 characters, alphanumeric at both ends, with `-`, `_`,

@@ -15,6 +15,7 @@ use crate::workload;
 pub mod cluster;
 pub mod data;
 pub mod datatemplate;
+pub mod labelsync;
 pub mod machine;
 pub mod machinetemplate;
 pub mod remediation;
@@ -78,6 +79,7 @@ pub async fn run(
         drive!(data),
         drive!(remediation),
         drive!(machinetemplate),
+        drive!(labelsync),
     );
     info!("Cluster API provider controllers stopped");
 }

@@ -117,6 +117,7 @@ pub fn fast_capm3(ns: &str) -> metal3_capm3::Config {
         requeue: Duration::from_millis(500),
         error_retry: Duration::from_millis(500),
         remediation_poll: Duration::from_millis(300),
+        label_sync_interval: Duration::from_millis(500),
         concurrency: 4,
         out_of_service_taint: Some(true),
         ..metal3_capm3::Config::default()

@@ -10,6 +10,7 @@ mod common;
 
 mod claims;
 mod data;
+mod labelsync;
 mod pause;
 mod release;
 mod remediation;
