@@ -42,19 +42,50 @@ fn get<'a>(labels: &'a BTreeMap<String, String>, key: &str) -> Option<&'a str> {
     labels.get(key).map(String::as_str)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn host_labels_under_the_prefixes_follow_to_the_node() {
-    let env = Env::new("labelsync").await;
-    env.host(
-        "h-0",
-        json!({"zone.example.com/rack": "r1", "other.example.com/x": "host", "plain": "host"}),
-    )
-    .await;
+/// A host labelled `labels`, claimed by machine `m` of cluster `c1`; the host's name.
+async fn claimed_host(env: &Env, labels: serde_json::Value) -> String {
+    env.host("h-0", labels).await;
     env.cluster("c1").await;
     env.hosts_available(&["h-0"]).await;
     env.machine("c1", "m", image_spec(), None).await;
     let m3m = env.join("m").await;
-    let host = host_of(&m3m);
+    host_of(&m3m)
+}
+
+/// Sets the label sync prefixes of cluster `c1`.
+async fn sync_prefixes(env: &Env, prefixes: &str) {
+    env.merge::<Metal3Cluster>(
+        "c1",
+        json!({"metadata": {"annotations": {"metal3.io/metal3-label-sync-prefixes": prefixes}}}),
+    )
+    .await;
+}
+
+/// Checks for `seconds` (several sync intervals; the tests' is 500 ms) that the host's Node
+/// keeps satisfying `pred`.
+async fn node_keeps(
+    env: &Env,
+    host: &str,
+    seconds: u64,
+    what: &str,
+    pred: impl Fn(&BTreeMap<String, String>) -> bool,
+) {
+    let until = Instant::now() + Duration::from_secs(seconds);
+    while Instant::now() < until {
+        let labels = node_labels(env, host, "any labels", |_| true).await;
+        assert!(pred(&labels), "{what}: {labels:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn host_labels_under_the_prefixes_follow_to_the_node() {
+    let env = Env::new("labelsync").await;
+    let host = claimed_host(
+        &env,
+        json!({"zone.example.com/rack": "r1", "other.example.com/x": "host", "plain": "host"}),
+    )
+    .await;
     // The Node's own labels: one under a synced prefix the host lacks, others not synced.
     let nodes: Api<Node> = Api::all(env.client.clone());
     nodes
@@ -71,13 +102,7 @@ async fn host_labels_under_the_prefixes_follow_to_the_node() {
         .expect("label the node");
 
     // Annotate the Metal3Cluster: the Node gets the host's labels under the prefixes only.
-    env.merge::<Metal3Cluster>(
-        "c1",
-        json!({"metadata": {"annotations": {
-            "metal3.io/metal3-label-sync-prefixes": "zone.example.com, pool.example.com"
-        }}}),
-    )
-    .await;
+    sync_prefixes(&env, "zone.example.com, pool.example.com").await;
     let labels = node_labels(&env, &host, "the rack, without the stale label", |l| {
         get(l, "zone.example.com/rack") == Some("r1") && !l.contains_key("pool.example.com/stale")
     })
@@ -135,18 +160,8 @@ async fn host_labels_under_the_prefixes_follow_to_the_node() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nothing_is_synced_while_the_cluster_is_paused() {
     let env = Env::new("labelsync-pause").await;
-    env.host("h-0", json!({"zone.example.com/rack": "r1"}))
-        .await;
-    env.cluster("c1").await;
-    env.hosts_available(&["h-0"]).await;
-    env.machine("c1", "m", image_spec(), None).await;
-    let m3m = env.join("m").await;
-    let host = host_of(&m3m);
-    env.merge::<Metal3Cluster>(
-        "c1",
-        json!({"metadata": {"annotations": {"metal3.io/metal3-label-sync-prefixes": "zone.example.com"}}}),
-    )
-    .await;
+    let host = claimed_host(&env, json!({"zone.example.com/rack": "r1"})).await;
+    sync_prefixes(&env, "zone.example.com").await;
     node_labels(&env, &host, "the rack", |l| {
         get(l, "zone.example.com/rack") == Some("r1")
     })
@@ -163,17 +178,11 @@ async fn nothing_is_synced_while_the_cluster_is_paused() {
         json!({"metadata": {"labels": {"zone.example.com/rack": "r2"}}}),
     )
     .await;
-    // Several sync intervals pass (the tests' is 500 ms) without the Node changing.
-    let until = Instant::now() + Duration::from_secs(3);
-    while Instant::now() < until {
-        let labels = node_labels(&env, &host, "any labels", |_| true).await;
-        assert_eq!(
-            get(&labels, "zone.example.com/rack"),
-            Some("r1"),
-            "synced while paused"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    // Several sync intervals pass without the Node changing.
+    node_keeps(&env, &host, 3, "synced while paused", |l| {
+        get(l, "zone.example.com/rack") == Some("r1")
+    })
+    .await;
     env.merge::<metal3_capm3::capi::Cluster>("c1", json!({"spec": {"paused": false}}))
         .await;
     node_labels(&env, &host, "the new rack once unpaused", |l| {
@@ -185,33 +194,14 @@ async fn nothing_is_synced_while_the_cluster_is_paused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_invalid_prefix_syncs_nothing() {
     let env = Env::new("labelsync-bad").await;
-    env.host("h-0", json!({"zone.example.com/rack": "r1"}))
-        .await;
-    env.cluster("c1").await;
-    env.hosts_available(&["h-0"]).await;
-    env.machine("c1", "m", image_spec(), None).await;
-    let m3m = env.join("m").await;
-    let host = host_of(&m3m);
-    env.merge::<Metal3Cluster>(
-        "c1",
-        json!({"metadata": {"annotations": {"metal3.io/metal3-label-sync-prefixes": "zone.example.com,Not_A_Domain"}}}),
-    )
+    let host = claimed_host(&env, json!({"zone.example.com/rack": "r1"})).await;
+    sync_prefixes(&env, "zone.example.com,Not_A_Domain").await;
+    node_keeps(&env, &host, 2, "synced with an invalid prefix", |l| {
+        !l.contains_key("zone.example.com/rack")
+    })
     .await;
-    let until = Instant::now() + Duration::from_secs(2);
-    while Instant::now() < until {
-        let labels = node_labels(&env, &host, "any labels", |_| true).await;
-        assert!(
-            !labels.contains_key("zone.example.com/rack"),
-            "synced with an invalid prefix"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
     // Fixed, the sync goes on.
-    env.merge::<Metal3Cluster>(
-        "c1",
-        json!({"metadata": {"annotations": {"metal3.io/metal3-label-sync-prefixes": "zone.example.com"}}}),
-    )
-    .await;
+    sync_prefixes(&env, "zone.example.com").await;
     node_labels(&env, &host, "the rack", |l| {
         get(l, "zone.example.com/rack") == Some("r1")
     })
