@@ -77,6 +77,12 @@ async fn cluster(
 async fn pass(pool: &IPPool, ctx: &Context) -> Result<Action, Error> {
     let ns = pool.namespace().unwrap_or_default();
     let api = ctx.api::<IPPool>(&ns);
+    if !ctx.watched(pool) {
+        return Ok(Action::await_change());
+    }
+    // What the pass may act on is read before the pool and its Cluster, so a claim made after
+    // either was paused is never served by a pass that read "not paused".
+    let mut observed = observe::observe(ctx, &ns, pool).await?;
     let Some(pool) = api.get_opt(&pool.name_any()).await? else {
         return Ok(Action::await_change());
     };
@@ -96,7 +102,6 @@ async fn pass(pool: &IPPool, ctx: &Context) -> Result<Action, Error> {
         }
     };
     let deleting = pool.metadata.deletion_timestamp.is_some();
-    let mut observed = observe::observe(ctx, &ns, &pool).await?;
 
     // Deleted claims let go: their address objects first.
     let releases = plan::releases(&observed.claims, &observed.addresses);
