@@ -77,6 +77,20 @@ pub enum Verdict {
     Checked(Findings),
 }
 
+impl Verdict {
+    /// What a webhook answers: the warnings, and why the object is refused when it has errors
+    /// (nothing for a kind that is not ours).
+    pub fn outcome(self) -> (Vec<String>, Option<String>) {
+        match self {
+            Verdict::NotOurs => (Vec::new(), None),
+            Verdict::Checked(findings) => {
+                let denial = (!findings.errors.is_empty()).then(|| findings.message());
+                (findings.warnings, denial)
+            }
+        }
+    }
+}
+
 /// Decodes a JSON object into `T`, naming the field that does not fit (`(object)` when the
 /// object as a whole does not, e.g. a required field is missing).
 pub fn decode<T: DeserializeOwned>(value: &Value) -> Result<T, FieldError> {

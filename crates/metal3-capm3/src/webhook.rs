@@ -7,13 +7,12 @@
 use axum::Json;
 use axum::Router;
 use axum::routing::post;
-use kube::core::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview, Operation};
+use kube::core::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview};
 use kube::core::conversion::{ConversionRequest, ConversionResponse, ConversionReview};
 use kube::core::{DynamicObject, Status};
 use metal3_capm3_api::conversion;
 use metal3_capm3_api::crds::CONVERSION_PATH;
 
-use metal3_admission::Verdict;
 use metal3_admission::capm3 as rules;
 
 /// The kinds and the lower-case names in their webhook paths.
@@ -65,55 +64,16 @@ pub fn convert_review(review: ConversionReview) -> ConversionReview {
     .into_review()
 }
 
-fn object_json(o: &DynamicObject) -> Option<serde_json::Value> {
-    serde_json::to_value(o).ok()
-}
-
 /// Judges one admission request (validation).
 pub fn validate_request(request: &AdmissionRequest<DynamicObject>) -> AdmissionResponse {
-    let response = AdmissionResponse::from(request);
-    if !matches!(request.operation, Operation::Create | Operation::Update) {
-        return response;
-    }
-    let Some(new) = request.object.as_ref().and_then(object_json) else {
-        return response.deny("the object could not be read");
-    };
-    let old = request.old_object.as_ref().and_then(object_json);
-    match rules::validate(&request.kind.kind, &new, old.as_ref()) {
-        Verdict::NotOurs => response,
-        Verdict::Checked(findings) => {
-            let mut response = response;
-            let message = findings.message();
-            response.warnings = (!findings.warnings.is_empty()).then_some(findings.warnings);
-            if findings.errors.is_empty() {
-                response
-            } else {
-                response.deny(message)
-            }
-        }
-    }
+    metal3_kube::webhook::validate_write(request, |kind, new, old| {
+        rules::validate(kind, new, old).outcome()
+    })
 }
 
 /// Defaults one admission request, answering with a JSON patch.
 pub fn mutate_request(request: &AdmissionRequest<DynamicObject>) -> AdmissionResponse {
-    let response = AdmissionResponse::from(request);
-    if !matches!(request.operation, Operation::Create | Operation::Update) {
-        return response;
-    }
-    let Some(object) = request.object.as_ref().and_then(object_json) else {
-        return response.deny("the object could not be read");
-    };
-    match rules::default(&request.kind.kind, &object) {
-        Ok(None) => response,
-        Ok(Some(defaulted)) => {
-            let patch = json_patch::diff(&object, &defaulted);
-            match response.clone().with_patch(patch) {
-                Ok(r) => r,
-                Err(e) => response.deny(format!("cannot encode the defaults: {e}")),
-            }
-        }
-        Err(e) => response.deny(e.to_string()),
-    }
+    metal3_kube::webhook::default_write(request, rules::default)
 }
 
 async fn admit(

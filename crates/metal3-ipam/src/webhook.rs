@@ -7,8 +7,7 @@ use axum::Json;
 use axum::Router;
 use axum::routing::post;
 use kube::core::DynamicObject;
-use kube::core::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview, Operation};
-use metal3_admission::Verdict;
+use kube::core::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview};
 
 use crate::admission;
 
@@ -29,55 +28,16 @@ pub fn mutate_path(kind: &str) -> String {
     format!("/mutate-ipam-metal3-io-v1alpha1-{kind}")
 }
 
-fn object_json(o: &DynamicObject) -> Option<serde_json::Value> {
-    serde_json::to_value(o).ok()
-}
-
 /// Judges one admission request (validation).
 pub fn validate_request(request: &AdmissionRequest<DynamicObject>) -> AdmissionResponse {
-    let response = AdmissionResponse::from(request);
-    if !matches!(request.operation, Operation::Create | Operation::Update) {
-        return response;
-    }
-    let Some(new) = request.object.as_ref().and_then(object_json) else {
-        return response.deny("the object could not be read");
-    };
-    let old = request.old_object.as_ref().and_then(object_json);
-    match admission::validate(&request.kind.kind, &new, old.as_ref()) {
-        Verdict::NotOurs => response,
-        Verdict::Checked(findings) => {
-            let mut response = response;
-            let message = findings.message();
-            response.warnings = (!findings.warnings.is_empty()).then_some(findings.warnings);
-            if findings.errors.is_empty() {
-                response
-            } else {
-                response.deny(message)
-            }
-        }
-    }
+    metal3_kube::webhook::validate_write(request, |kind, new, old| {
+        admission::validate(kind, new, old).outcome()
+    })
 }
 
 /// Defaults one admission request, answering with a JSON patch.
 pub fn mutate_request(request: &AdmissionRequest<DynamicObject>) -> AdmissionResponse {
-    let response = AdmissionResponse::from(request);
-    if !matches!(request.operation, Operation::Create | Operation::Update) {
-        return response;
-    }
-    let Some(object) = request.object.as_ref().and_then(object_json) else {
-        return response.deny("the object could not be read");
-    };
-    match admission::default(&request.kind.kind, &object) {
-        Ok(None) => response,
-        Ok(Some(defaulted)) => {
-            let patch = json_patch::diff(&object, &defaulted);
-            match response.clone().with_patch(patch) {
-                Ok(r) => r,
-                Err(e) => response.deny(format!("cannot encode the defaults: {e}")),
-            }
-        }
-        Err(e) => response.deny(e.to_string()),
-    }
+    metal3_kube::webhook::default_write(request, admission::default)
 }
 
 async fn admit(
