@@ -72,15 +72,34 @@ fn kept_ports(file: &Path) -> Result<(u16, u16, u16)> {
     Ok(ports)
 }
 
+/// How many times [`ControlPlane::start`] tries new ports when one was taken meanwhile.
+const PORT_ATTEMPTS: u32 = 3;
+
+/// Whether a start failed because a port chosen as free was taken before etcd or the API
+/// server could bind it (their logs, which the error carries, say so).
+fn lost_a_port(error: &anyhow::Error) -> bool {
+    format!("{error:#}").contains("address already in use")
+}
+
 impl ControlPlane {
     /// Starts etcd and kube-apiserver on free loopback ports and waits until the API server is
     /// ready. Everything goes into a temporary directory, removed when it stops.
+    ///
+    /// A free port can be taken by another process between choosing it and etcd or the API
+    /// server binding it (parallel test binaries all choose ports); such a start is retried
+    /// on new ports, a few times.
     pub async fn start() -> Result<Self> {
-        let dir = tempfile::Builder::new()
-            .prefix("metal3-testenv-")
-            .tempdir()
-            .context("temporary directory")?;
-        Self::launch(StateDir::Temporary(dir)).await
+        let mut attempt = 1;
+        loop {
+            let dir = tempfile::Builder::new()
+                .prefix("metal3-testenv-")
+                .tempdir()
+                .context("temporary directory")?;
+            match Self::launch(StateDir::Temporary(dir)).await {
+                Err(e) if attempt < PORT_ATTEMPTS && lost_a_port(&e) => attempt += 1,
+                started => return started,
+            }
+        }
     }
 
     /// Like [`ControlPlane::start`], keeping certificates, ports and etcd data in `dir`: a
@@ -326,6 +345,17 @@ impl Drop for ControlPlane {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_lost_port_is_retried() {
+        let lost = anyhow!(
+            "kube-apiserver exited (exit status: 1)\n--- end of kube-apiserver.log ---\n\
+             failed to listen on 127.0.0.1:46117: bind: address already in use"
+        );
+        assert!(lost_a_port(&lost));
+        let other = anyhow!("kube-apiserver not ready after 60s: connection refused");
+        assert!(!lost_a_port(&other));
+    }
 
     #[test]
     fn ports_are_recorded_and_reused() {
