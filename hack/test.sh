@@ -17,9 +17,10 @@ need() {
 }
 need cargo "install Rust 1.95 with rustup"
 
-# Debian packages the tests drive directly: curl (an independent HTTP client for the simulator).
+# Debian packages the tests drive directly: curl (an independent HTTP client for the simulator)
+# and chromium (the fleet page is tested in a real headless browser).
 missing=()
-for tool in curl; do
+for tool in curl chromium; do
   command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
 done
 if ((${#missing[@]})); then
@@ -84,4 +85,12 @@ for arg in "$@"; do
   -p | --package | --package=* | -p?*) scope=() ;;
   esac
 done
+
+# The container image (a release build of metal3 in a target directory of its own, cached),
+# for metal3-cli's image test; a run narrowed to another crate does not need it.
+if [[ -x hack/image.sh ]] && { ((${#scope[@]})) || [[ " $* " == *" metal3-cli "* ]]; }; then
+  METAL3_IMAGE_ARCHIVE="$(hack/image.sh | tail -n 1)"
+  export METAL3_IMAGE_ARCHIVE
+  echo "image: $METAL3_IMAGE_ARCHIVE"
+fi
 cargo test "${scope[@]}" --locked "$@"

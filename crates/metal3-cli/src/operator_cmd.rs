@@ -51,6 +51,11 @@ pub struct Args {
     /// uses (the provider's default is 9444, the IP address manager's 9446).
     #[arg(long, default_value = "127.0.0.1:9441")]
     pub health_addr: SocketAddr,
+    /// Serve the read-only fleet page on this address (hosts by state over time, every host
+    /// and its timeline). Off by default; it shows hosts' status and Events to whoever can
+    /// reach it, so bind it to loopback or put access control in front.
+    #[arg(long)]
+    pub ui_addr: Option<SocketAddr>,
     /// Provisioning attempts before a host stops retrying (0 = unlimited).
     #[arg(long, default_value_t = 5)]
     pub max_provisioning_retries: i64,
@@ -331,7 +336,17 @@ pub fn run(args: &Args) -> Result<ExitCode> {
         }
     };
     crate::webhook_cert::check(args.webhook_port, &args.webhook_cert_dir)?;
-    let config = operator_config(args, preprovisioning_images(args)?);
+    let mut config = operator_config(args, preprovisioning_images(args)?);
+    config.ui = args
+        .ui_addr
+        .map(metal3_operator::ui::Listener::bind)
+        .transpose()
+        .with_context(|| {
+            format!(
+                "--ui-addr {}",
+                args.ui_addr.unwrap_or(([0, 0, 0, 0], 0).into())
+            )
+        })?;
     init_logging(args.log_format);
     let _ = rustls::crypto::ring::default_provider().install_default();
     let runtime = tokio::runtime::Runtime::new().context("tokio runtime")?;

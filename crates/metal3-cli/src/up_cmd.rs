@@ -63,6 +63,10 @@ pub struct Args {
     /// Namespace of the simulated fleet's BareMetalHosts and Secrets.
     #[arg(long, default_value = "metal3")]
     pub namespace: String,
+    /// Address of the fleet page (hosts by state over time, every host and its timeline);
+    /// port 0 picks a free one.
+    #[arg(long, default_value = "127.0.0.1:8090")]
+    pub ui_addr: SocketAddr,
     /// With --kubeconfig, watch every namespace and not only --namespace (on its own local
     /// control plane the operator always watches every namespace).
     #[arg(long, requires = "kubeconfig")]
@@ -198,8 +202,15 @@ async fn up(args: &Args, dir: &Path) -> Result<ExitCode> {
     let backend = start_backend(args.provisioner, listen).await?;
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let watched = args.watched_namespace();
+    let ui = metal3_operator::ui::Listener::bind(args.ui_addr)
+        .with_context(|| format!("--ui-addr {}", args.ui_addr))?;
+    let ui_url = ui
+        .local_addr()
+        .map(|a| format!("http://{a}/"))
+        .unwrap_or_default();
     let config = OperatorConfig {
         namespace: watched.clone(),
+        ui: Some(ui),
         ..OperatorConfig::default()
     };
     // The operator's writes are its own (its user agent, its field manager).
@@ -224,6 +235,7 @@ async fn up(args: &Args, dir: &Path) -> Result<ExitCode> {
         describe_watch(watched.as_deref()),
         dir.join("operator.log").display()
     );
+    eprintln!("      fleet page: {ui_url}");
     print_next_steps(
         &kubeconfig,
         dir,

@@ -3,9 +3,8 @@
 //! namespace; the spare servers' manifests name the real BMC port; and it runs against an
 //! existing cluster (`--kubeconfig`) as well.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+
 use std::time::{Duration, Instant};
 
 use kube::api::Api;
@@ -13,57 +12,8 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use metal3_api::v1alpha1::BareMetalHost;
 
 mod common;
-use common::{Killed, free_port, wait_for};
-
-/// Starts `metal3 up` (2 hosts) and waits for its `ready <kubeconfig>` line.
-fn up(state: &Path, bmc_port: u16) -> Killed {
-    up_with(state, bmc_port, &["--hosts", "2"], Stdio::null())
-}
-
-/// Starts `metal3 up` with `args` and waits for its `ready <kubeconfig>` line; its progress
-/// (stderr) goes to `stderr`.
-fn up_with(state: &Path, bmc_port: u16, args: &[&str], stderr: Stdio) -> Killed {
-    let child = Command::new(env!("CARGO_BIN_EXE_metal3"))
-        .args(["up", "--post-ms", "200"])
-        .args(args)
-        .arg("--state-dir")
-        .arg(state)
-        .args(["--bmc-port", &bmc_port.to_string()])
-        .stdout(Stdio::piped())
-        .stderr(stderr)
-        .spawn()
-        .expect("metal3 up starts");
-    let mut child = Killed(child);
-    let stdout = child.0.stdout.take().expect("stdout");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let line = rx
-        .recv_timeout(Duration::from_secs(240))
-        .expect("metal3 up reports ready");
-    assert!(line.starts_with("ready "), "{line}");
-    child
-}
-
-fn interrupt_and_wait(child: &mut Child) {
-    let status = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(status.success());
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            assert!(status.success(), "{status}");
-            return;
-        }
-        assert!(Instant::now() < deadline, "metal3 up did not stop");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
+use common::up::{interrupt_and_wait, up, up_with};
+use common::{free_port, wait_for};
 
 async fn hosts(state: &Path) -> Api<BareMetalHost> {
     let kc = Kubeconfig::read_from(state.join("kubeconfig")).expect("kubeconfig");

@@ -104,6 +104,10 @@ impl Provisioner for IronicProvisioner {
         "ironic"
     }
 
+    fn backend_requests(&self) -> Option<u64> {
+        Some(self.client.requests())
+    }
+
     async fn register(
         &self,
         host: &HostData,

@@ -1,6 +1,7 @@
 //! The HTTP side: one `reqwest` client, the negotiated microversion, locked-node retries.
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
@@ -62,6 +63,7 @@ pub struct Client {
     root: String,
     auth: Auth,
     version: Mutex<Option<Version>>,
+    requests: AtomicU64,
 }
 
 impl std::fmt::Debug for Client {
@@ -119,7 +121,13 @@ impl Client {
             root: config.api_root(),
             auth: config.auth.clone(),
             version: Mutex::new(None),
+            requests: AtomicU64::new(0),
         })
+    }
+
+    /// Requests sent to Ironic so far (retries included).
+    pub fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
     }
 
     /// The API root (`…/v1`).
@@ -142,6 +150,7 @@ impl Client {
     }
 
     fn request(&self, method: Method, url: &str) -> reqwest::RequestBuilder {
+        self.requests.fetch_add(1, Ordering::Relaxed);
         let mut rb = self.http.request(method, url);
         if let Auth::Basic { username, password } = &self.auth {
             rb = rb.basic_auth(username, Some(password));

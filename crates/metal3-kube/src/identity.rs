@@ -1,8 +1,16 @@
 //! Who our Kubernetes clients say they are: every request carries the User-Agent
 //! `<component>/<version>`, which the API server shows in its audit log and takes as the field
 //! manager (in `metadata.managedFields`) of every write that names none — instead of `unknown`.
+//! The requests of every client made here are counted ([`api_requests`]).
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use kube::client::ClientBuilder;
 use kube::{Client, Config};
+use tower::util::MapRequestLayer;
+
+/// Requests sent by this process's clients made by [`client`].
+static API_REQUESTS: AtomicU64 = AtomicU64::new(0);
 
 /// The BareMetalHost operator (`metal3 operator`).
 pub const OPERATOR: &str = "metal3-operator";
@@ -29,9 +37,20 @@ pub fn identify(mut config: Config, component: &str) -> Config {
     config
 }
 
-/// A client of `config` that says it is `component`.
+/// A client of `config` that says it is `component`, its requests counted.
 pub fn client(config: Config, component: &str) -> Result<Client, kube::Error> {
-    Client::try_from(identify(config, component))
+    let builder = ClientBuilder::try_from(identify(config, component))?;
+    Ok(builder.with_layer(&MapRequestLayer::new(count)).build())
+}
+
+/// Requests sent to API servers so far by the clients this process made with [`client`].
+pub fn api_requests() -> u64 {
+    API_REQUESTS.load(Ordering::Relaxed)
+}
+
+fn count<B>(request: ::http::Request<B>) -> ::http::Request<B> {
+    API_REQUESTS.fetch_add(1, Ordering::Relaxed);
+    request
 }
 
 #[cfg(test)]

@@ -20,7 +20,7 @@ use tracing::{debug, info};
 use crate::cache::{Cached, Caches};
 use crate::context::Context;
 use crate::metrics::Metrics;
-use crate::{OperatorConfig, REPORTING_CONTROLLER, events, host, preprov, subscription};
+use crate::{OperatorConfig, REPORTING_CONTROLLER, events, host, preprov, subscription, ui};
 
 fn api<K>(client: &Client, namespace: Option<&str>) -> Api<K>
 where
@@ -45,6 +45,15 @@ pub async fn run(
     let shutdown = futures::FutureExt::shared(Box::pin(shutdown));
     let ns = config.namespace.as_deref();
     let (reader, host_stream) = host_changes(&client, ns);
+    let page = fleet_page(
+        config.ui.clone(),
+        config.namespace.clone(),
+        reader.clone(),
+        client.clone(),
+        metrics.clone(),
+        provisioner.clone(),
+        shutdown.clone(),
+    );
     let (caches, with_companions) =
         watch_companions(Controller::for_stream(host_stream, reader), &client, ns);
     let subscription_controller = subscription_controller(
@@ -88,8 +97,37 @@ pub async fn run(
                 Err(e) => debug!(error = %e, "reconcile error"),
             }
         });
-    futures::join!(host_controller, subscription_controller, image_controller);
+    futures::join!(
+        host_controller,
+        subscription_controller,
+        image_controller,
+        page
+    );
     info!("controllers stopped");
+}
+
+/// The fleet page, when `--ui-addr` asks for it, run to completion.
+async fn fleet_page(
+    listener: Option<ui::Listener>,
+    namespace: Option<String>,
+    hosts: reflector::Store<BareMetalHost>,
+    client: Client,
+    metrics: Arc<Metrics>,
+    provisioner: Arc<dyn Provisioner>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
+    if let Some(listener) = listener {
+        ui::serve(
+            &listener,
+            hosts,
+            client,
+            metrics,
+            provisioner,
+            namespace,
+            shutdown,
+        )
+        .await;
+    }
 }
 
 /// The hosts' cache and the changes that wake a host: spec, annotation, finalizer and

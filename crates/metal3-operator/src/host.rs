@@ -91,6 +91,7 @@ async fn before_pass(
             host: name.to_string(),
         })
         .inc();
+    ctx.metrics.reconciles.inc();
     if host.annotations().contains_key(PAUSED_ANNOTATION) {
         debug!(host = %name, "paused");
         return Ok(Some(Action::await_change()));

@@ -22,6 +22,7 @@
 //! - [`events`]: Kubernetes Events with bounded memory and series.
 //! - [`metrics`]: the operator's Prometheus metrics.
 //! - [`webhook`]: the BareMetalHost validating webhook.
+//! - [`ui`]: the fleet page (`--ui-addr`), from the hosts' cache.
 
 pub mod cache;
 pub mod context;
@@ -35,6 +36,7 @@ mod host_data;
 pub mod metrics;
 pub mod preprov;
 pub mod subscription;
+pub mod ui;
 pub mod webhook;
 
 pub use cache::{Cached, Caches};
@@ -64,6 +66,8 @@ pub struct OperatorConfig {
     /// Deploy images for PreprovisioningImages (`--build-preprov-image`); `None`: hosts get
     /// no PreprovisioningImage.
     pub preprovisioning_images: Option<metal3_hoststate::preprov::ImageSources>,
+    /// Where to serve the fleet page (`--ui-addr`); `None`: no page.
+    pub ui: Option<ui::Listener>,
 }
 
 impl Default for OperatorConfig {
@@ -76,6 +80,7 @@ impl Default for OperatorConfig {
             firmware_poll: firmware::FirmwarePoll::default(),
             dependency_retry: std::time::Duration::from_secs(600),
             preprovisioning_images: None,
+            ui: None,
         }
     }
 }

@@ -46,6 +46,9 @@ pub struct PowerLabels {
 pub struct Metrics {
     /// `metal3_reconcile`: reconciles, per host.
     pub reconcile: Family<HostLabels, Counter>,
+    /// Every host's reconciles together, for the fleet page's rate (not exported: the sum of
+    /// `metal3_reconcile`).
+    pub reconciles: Counter,
     /// `metal3_reconcile_error`: reconciles that failed.
     pub reconcile_error: Counter,
     /// `metal3_host_error`: host errors, by type.
@@ -90,6 +93,7 @@ impl Default for Metrics {
         let histogram = || Histogram::new(DURATION_BUCKETS);
         Self {
             reconcile: Family::default(),
+            reconciles: Counter::default(),
             reconcile_error: Counter::default(),
             host_error: Family::default(),
             state_change: Family::default(),

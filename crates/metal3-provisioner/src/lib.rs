@@ -364,6 +364,12 @@ pub trait Provisioner: Send + Sync {
     /// The backend's name (`fixture`, `ironic`, `redfish`).
     fn name(&self) -> &'static str;
 
+    /// HTTP requests sent to BMCs or to Ironic so far, for the operator's rates; `None` when
+    /// the backend does not count them.
+    fn backend_requests(&self) -> Option<u64> {
+        None
+    }
+
     /// Makes the host known to the backend and checks BMC access. Returns the backend's host
     /// identifier once known. See [`RegisterOptions`] for new credentials and retries.
     async fn register(

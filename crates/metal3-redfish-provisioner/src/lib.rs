@@ -111,6 +111,10 @@ impl Provisioner for RedfishProvisioner {
         "redfish"
     }
 
+    fn backend_requests(&self) -> Option<u64> {
+        Some(self.pool.calls())
+    }
+
     async fn register(
         &self,
         host: &HostData,

@@ -4,18 +4,15 @@
 //! (`kubectl metal3 status`). Flags follow kubectl: `--kubeconfig` (else `KUBECONFIG`,
 //! `~/.kube/config`, in-cluster), `-n`, `-A`, `-o json`.
 //!
-//! - `facts`: what is read off one host (since when in its state, last error, retries);
-//! - `status`, `timeline`: the pure summaries and their text;
+//! What they say comes from `metal3_fleet` (the summaries, the timeline and their text, also
+//! behind the operator's fleet page); here:
 //! - `console`: the simulator's serial console behind a host's BMC;
-//! - `kube_io`: the reads from the cluster;
-//! - `text`: aligned columns, durations, times.
+//! - `kube_io`: the reads of hosts from the cluster.
 
 mod console;
-mod facts;
 mod kube_io;
-mod status;
-mod text;
-mod timeline;
+
+use metal3_fleet::{read, status, timeline};
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
@@ -23,7 +20,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use k8s_openapi::jiff::Timestamp;
-use kube::Client;
+use kube::{Client, ResourceExt};
 
 /// The file name kubectl looks for to run `kubectl metal3 …`.
 pub const PLUGIN_NAME: &str = "kubectl-metal3";
@@ -126,7 +123,7 @@ fn print_json(value: &impl serde::Serialize) -> Result<()> {
 pub fn run_status(args: &StatusArgs) -> Result<ExitCode> {
     with_client(&args.cluster, async |client, namespace| {
         let hosts = kube_io::hosts(&client, namespace.as_deref()).await?;
-        let leases = kube_io::operator_leases(&client, namespace.as_deref()).await;
+        let leases = read::operator_leases(&client, namespace.as_deref()).await;
         let now = Timestamp::now();
         let summary = status::summarise(namespace.as_deref(), &hosts, &leases, now);
         match args.output {
@@ -140,7 +137,9 @@ pub fn run_status(args: &StatusArgs) -> Result<ExitCode> {
 pub fn run_timeline(args: &TimelineArgs) -> Result<ExitCode> {
     with_client(&args.cluster, async |client, namespace| {
         let host = kube_io::host(&client, namespace.as_deref(), &args.host).await?;
-        let events = kube_io::events(&client, &host).await?;
+        let events = read::events(&client, &host)
+            .await
+            .with_context(|| format!("listing the Events of BareMetalHost {}", host.name_any()))?;
         let now = Timestamp::now();
         let tl = timeline::build(&host, &events, now);
         match args.output {

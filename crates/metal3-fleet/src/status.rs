@@ -10,8 +10,8 @@ use kube::ResourceExt;
 use metal3_api::v1alpha1::{BareMetalHost, ConditionStatus, ProvisioningState};
 use serde::Serialize;
 
-use super::facts::{self, Since};
-use super::text::{self, short, table};
+use crate::facts::{self, Since};
+use crate::text::{self, short, table};
 
 /// Hosts named per error group, at most.
 const EXAMPLES: usize = 3;
@@ -423,8 +423,8 @@ fn render_health(out: &mut String, s: &FleetStatus, now: Timestamp) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::facts::fixtures::*;
     use super::*;
+    use crate::facts::fixtures::*;
     use k8s_openapi::api::coordination::v1::LeaseSpec;
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
     use metal3_api::v1alpha1::{ErrorType, OperationalStatus};

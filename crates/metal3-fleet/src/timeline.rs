@@ -8,8 +8,8 @@ use kube::ResourceExt;
 use metal3_api::v1alpha1::{BareMetalHost, ConditionStatus};
 use serde::Serialize;
 
-use super::facts::{self, LastError, Since};
-use super::text::{self, short, table};
+use crate::facts::{self, LastError, Since};
+use crate::text::{self, short, table};
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -393,8 +393,8 @@ pub fn render(t: &Timeline, now: Timestamp) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::super::facts::fixtures::*;
     use super::*;
+    use crate::facts::fixtures::*;
     use k8s_openapi::api::core::v1::{EventSource, ObjectReference};
     use k8s_openapi::api::events::v1::EventSeries;
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
