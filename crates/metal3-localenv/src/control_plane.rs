@@ -14,7 +14,7 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 
 use crate::pki::{PKI_FILES, Pki, kubeconfig_yaml, pki};
-use crate::process::{Reap, free_port, log_tail, watchdog};
+use crate::process::{Reap, free_port, log_tail, watchdog, watchdog_then_remove};
 use crate::tools::binaries;
 
 /// How long the API server may take to become ready, and CRDs to become Established.
@@ -149,7 +149,10 @@ impl ControlPlane {
             .stderr(etcd_log)
             .spawn()
             .with_context(|| format!("cannot start {}", bin.join("etcd").display()))?;
-        watchdog(&etcd, Reap::Process)?;
+        // A temporary directory goes when this process does, even if the control plane is
+        // never dropped (a test binary's shared one lives in a static).
+        let temporary = matches!(dir, StateDir::Temporary(_)).then(|| dir.path());
+        watchdog_then_remove(&etcd, Reap::Process, temporary)?;
 
         let apiserver_log = std::fs::File::create(path("kube-apiserver.log"))?;
         let mut apiserver = Command::new(bin.join("kube-apiserver"));

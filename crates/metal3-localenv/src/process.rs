@@ -24,14 +24,24 @@ pub(crate) enum Reap {
 /// Keeps `child` (or its process group) from outliving this process: a detached shell polls
 /// our PID and kills it once we are gone.
 pub(crate) fn watchdog(child: &Child, reap: Reap) -> Result<()> {
+    watchdog_then_remove(child, reap, None)
+}
+
+/// [`watchdog`], and once the child is killed, removes `dir` too: what a process-wide value
+/// (never dropped, such as a test binary's shared control plane) leaves behind otherwise.
+pub(crate) fn watchdog_then_remove(child: &Child, reap: Reap, dir: Option<&Path>) -> Result<()> {
     let target = match reap {
         Reap::Process => child.id().to_string(),
         Reap::Group => format!("-- -{}", child.id()),
     };
-    let script = format!(
+    let mut script = format!(
         "while kill -0 {parent} 2>/dev/null; do sleep 1; done; kill -s KILL {target} 2>/dev/null",
         parent = std::process::id(),
     );
+    if let Some(dir) = dir {
+        // A second for the other processes' watchdogs to end them (they write logs there).
+        script.push_str(&format!("; sleep 2; rm -rf -- {}", shell_quote(dir)));
+    }
     Command::new("sh")
         .args(["-c", &script])
         .stdin(Stdio::null())
@@ -40,6 +50,11 @@ pub(crate) fn watchdog(child: &Child, reap: Reap) -> Result<()> {
         .spawn()
         .context("cannot start the process watchdog")?;
     Ok(())
+}
+
+/// `path` as one shell word.
+fn shell_quote(path: &Path) -> String {
+    format!("'{}'", path.to_string_lossy().replace('\'', r"'\''"))
 }
 
 /// The last lines of a log file, for error messages (the file goes away with its directory).
@@ -71,6 +86,21 @@ pub(crate) fn kill_group(child: &Child) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_quoted_path_is_one_shell_word() {
+        for path in [
+            "/tmp/metal3-testenv-Ab12",
+            "/tmp/it's here",
+            "/tmp/a b;rm -rf x",
+        ] {
+            let out = Command::new("sh")
+                .args(["-c", &format!("printf %s {}", shell_quote(Path::new(path)))])
+                .output()
+                .expect("sh runs");
+            assert_eq!(String::from_utf8_lossy(&out.stdout), path);
+        }
+    }
 
     #[test]
     fn the_tail_of_a_log_is_its_last_lines() {
