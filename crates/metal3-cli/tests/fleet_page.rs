@@ -133,6 +133,10 @@ fn the_fleet_page_shows_the_fleet_and_a_host_timeline_in_chromium() {
         );
     }
     assert!(host.contains(r#"<tr data-kind="event">"#), "{host}");
+    // The operator's step log: each state the host entered, available the last so far.
+    assert!(host.contains(r#"<table id="states">"#), "{host}");
+    assert!(host.contains(r#"<tr data-kind="state">"#), "{host}");
+    assert!(host.contains("<td>available</td>"), "{host}");
 
     let missing = common::http_get(port, "/hosts/metal3/nope", "").expect("answer");
     assert!(

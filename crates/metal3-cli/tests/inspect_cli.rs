@@ -545,6 +545,20 @@ async fn the_commands_need_only_the_fleet_viewer_role() {
     let prov = host(&api, "prov", bmc, Some(provisioning_status())).await;
     events(&client, &ns, &prov).await;
     host(&api, "ipmi", "ipmi://192.0.2.1", None).await;
+    // The step log the operator keeps beside the host.
+    let steps = json!([
+        {"at": "2026-12-06T09:00:00Z", "state": "available"},
+        {"at": "2026-12-06T09:05:00Z", "state": "provisioning"},
+    ]);
+    let cm: k8s_openapi::api::core::v1::ConfigMap = serde_json::from_value(json!({
+        "metadata": {"name": "prov.steps"},
+        "data": {"steps.json": steps.to_string()},
+    }))
+    .expect("ConfigMap");
+    Api::<k8s_openapi::api::core::v1::ConfigMap>::namespaced(client.clone(), &ns)
+        .create(&PostParams::default(), &cm)
+        .await
+        .expect("create the step log");
 
     let file = concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -606,6 +620,10 @@ async fn the_commands_need_only_the_fleet_viewer_role() {
     );
     assert!(text.contains("Normal Registered"), "{text}");
     assert!(text.contains("Normal ProvisioningStarted"), "{text}");
+    assert!(
+        text.contains("available     2026-12-06T09:00:00Z  5m0s"),
+        "the step log is readable with the role: {text}"
+    );
     let out = as_viewer(&["console", "ipmi", "-n", &ns])
         .output()
         .await

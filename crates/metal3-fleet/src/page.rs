@@ -144,7 +144,7 @@ th.asc::after { content: " ▲"; } th.desc::after { content: " ▼"; }
 .tile .count { font-size: 1.5em; font-weight: 600; display: block; }
 .muted { color: #757575; } .error { color: #b71c1c; } .legend span { margin-right: 1em; }
 .legend i { display: inline-block; width: .8em; height: .8em; margin-right: .3em; }
-a { color: #0d47a1; }
+a { color: #0d47a1; } #timeline td:first-child, #operations td, #states td { white-space: nowrap; }
 "#;
 
 const SORT_SCRIPT: &str = r#"
@@ -398,6 +398,23 @@ pub fn host_page(t: &Timeline, now: Timestamp) -> String {
                     td {
                         (short(k8s_openapi::jiff::SignedDuration::from_secs(op.took_seconds)))
                         @if op.running { " so far" }
+                    }
+                }
+            }
+        }
+        @if !t.states.is_empty() {
+            h2 { "States" }
+            table id="states" {
+                tr { th { "state" } th { "began" } th { "took" } th { "errors" } }
+                @for st in &t.states {
+                    tr {
+                        td { (st.state) }
+                        td { (at(st.began)) }
+                        td {
+                            (short(k8s_openapi::jiff::SignedDuration::from_secs(st.took_seconds)))
+                            @if st.ended.is_none() { " so far" }
+                        }
+                        td { (st.errors) }
                     }
                 }
             }

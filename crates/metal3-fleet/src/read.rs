@@ -1,11 +1,14 @@
-//! The reads a host's story needs beyond the host itself (list and get only): its Events and
-//! the operator's leader-election Lease.
+//! The reads a host's story needs beyond the host itself (list and get only): its Events, its
+//! step log and the operator's leader-election Lease.
 
 use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::api::events::v1::Event;
 use kube::api::{Api, ListParams};
 use kube::{Client, ResourceExt};
 use metal3_api::v1alpha1::BareMetalHost;
+
+use crate::steps::{self, DATA_KEY, Step};
 
 /// The operator's Lease (upstream's ID; `metal3 operator` uses the same).
 pub const OPERATOR_LEASE: &str = "baremetal-operator";
@@ -24,6 +27,23 @@ pub async fn events(client: &Client, host: &BareMetalHost) -> Result<Vec<Event>,
         .list(&ListParams::default().fields(&fields))
         .await?
         .items)
+}
+
+/// The host's step log, as the operator keeps it; empty when there is none or it cannot be
+/// read (a reader without `get` on ConfigMaps still sees the rest of the story).
+pub async fn steps(client: &Client, host: &BareMetalHost) -> Vec<Step> {
+    let Some(name) = steps::config_map_name(&host.name_any()) else {
+        return Vec::new();
+    };
+    let api: Api<ConfigMap> =
+        Api::namespaced(client.clone(), &host.namespace().unwrap_or_default());
+    match api.get_opt(&name).await {
+        Ok(Some(cm)) => cm
+            .data
+            .and_then(|d| d.get(DATA_KEY).map(|s| steps::parse(s)))
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    }
 }
 
 /// The operator's Lease wherever it is; when the whole cluster's Leases are not readable, the

@@ -9,6 +9,7 @@ use metal3_api::v1alpha1::{BareMetalHost, ConditionStatus};
 use serde::Serialize;
 
 use crate::facts::{self, LastError, Since};
+use crate::steps::{self, StateSpan, Step};
 use crate::text::{self, short, table};
 
 #[derive(Debug, Serialize)]
@@ -27,6 +28,9 @@ pub struct Timeline {
     pub progressing: Option<ConditionLine>,
     /// The operations of `status.operationHistory` (the last run of each), oldest first.
     pub operations: Vec<Operation>,
+    /// Every state the step log recorded, with its start and length, oldest first (empty
+    /// without a step log).
+    pub states: Vec<StateSpan>,
     pub conditions: Vec<ConditionLine>,
     /// The host's Events, oldest first.
     pub events: Vec<EventLine>,
@@ -219,9 +223,32 @@ pub fn build(host: &BareMetalHost, events: &[Event], now: Timestamp) -> Timeline
                 since: c.since,
             }),
         operations,
+        states: Vec::new(),
         conditions,
         events: lines,
         entries,
+    }
+}
+
+impl Timeline {
+    /// The timeline with the host's step log: each state with when it began and how long it
+    /// took, and the states entered and errors recorded among the entries.
+    pub fn with_steps(mut self, steps: &[Step], now: Timestamp) -> Self {
+        self.states = steps::spans(steps, now);
+        for step in steps {
+            let (kind, text) = if step.error.is_empty() {
+                ("state", format!("entered {}", step.state))
+            } else {
+                ("error", format!("{} (while {})", step.error, step.state))
+            };
+            self.entries.push(Entry {
+                time: step.at,
+                kind,
+                text,
+            });
+        }
+        self.entries.sort_by_key(|e| e.time);
+        self
     }
 }
 
@@ -371,6 +398,26 @@ pub fn render(t: &Timeline, now: Timestamp) -> String {
             .collect();
         out.push_str(&table(&["OPERATION", "BEGAN", "ENDED", "TOOK"], &rows));
     }
+    if !t.states.is_empty() {
+        out.push('\n');
+        let rows: Vec<Vec<String>> = t
+            .states
+            .iter()
+            .map(|s| {
+                vec![
+                    s.state.clone(),
+                    text::at(s.began),
+                    format!(
+                        "{}{}",
+                        short(k8s_openapi::jiff::SignedDuration::from_secs(s.took_seconds)),
+                        if s.ended.is_none() { " so far" } else { "" }
+                    ),
+                    s.errors.to_string(),
+                ]
+            })
+            .collect();
+        out.push_str(&table(&["STATE", "BEGAN", "TOOK", "ERRORS"], &rows));
+    }
     out.push('\n');
     let rows: Vec<Vec<String>> = t
         .entries
@@ -398,6 +445,50 @@ mod tests {
     use k8s_openapi::api::core::v1::{EventSource, ObjectReference};
     use k8s_openapi::api::events::v1::EventSeries;
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
+
+    #[test]
+    fn the_step_log_adds_each_state_with_its_length_and_the_errors() {
+        let now = t("2026-12-06T10:10:00Z");
+        let h = host("ns", "h", "deprovisioning");
+        let step = |at: &str, state: &str, error: &str| Step {
+            at: t(at),
+            state: state.into(),
+            error: error.into(),
+        };
+        let tl = build(&h, &[], now).with_steps(
+            &[
+                step("2026-12-06T10:00:00Z", "provisioning", ""),
+                step(
+                    "2026-12-06T10:03:00Z",
+                    "provisioning",
+                    "provisioning error: 404",
+                ),
+                step("2026-12-06T10:04:00Z", "deprovisioning", ""),
+            ],
+            now,
+        );
+        let states: Vec<(&str, i64, usize)> = tl
+            .states
+            .iter()
+            .map(|s| (s.state.as_str(), s.took_seconds, s.errors))
+            .collect();
+        assert_eq!(
+            states,
+            [("provisioning", 240, 1), ("deprovisioning", 360, 0)]
+        );
+        let kinds: Vec<&str> = tl.entries.iter().map(|e| e.kind).collect();
+        assert_eq!(kinds, ["state", "error", "state"]);
+        assert_eq!(
+            tl.entries[1].text,
+            "provisioning error: 404 (while provisioning)"
+        );
+        let text = render(&tl, now);
+        assert!(text.contains("STATE"), "{text}");
+        assert!(
+            text.contains("deprovisioning  2026-12-06T10:04:00Z  6m0s so far  0"),
+            "{text}"
+        );
+    }
 
     const NOW: &str = "2026-12-06T10:00:00Z";
 

@@ -20,6 +20,7 @@
 //! - [`preprov`]: PreprovisioningImages: the host's request and the controller answering it.
 //! - [`subscription`]: the BMCEventSubscription controller.
 //! - [`events`]: Kubernetes Events with bounded memory and series.
+//! - `steps`: the host's step log (the states it entered and its errors, with when).
 //! - [`metrics`]: the operator's Prometheus metrics.
 //! - [`webhook`]: the BareMetalHost validating webhook.
 //! - [`ui`]: the fleet page (`--ui-addr`), from the hosts' cache.
@@ -35,6 +36,7 @@ pub mod host;
 mod host_data;
 pub mod metrics;
 pub mod preprov;
+mod steps;
 pub mod subscription;
 pub mod ui;
 pub mod webhook;

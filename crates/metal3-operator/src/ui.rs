@@ -131,7 +131,9 @@ impl Ui {
             )
                 .into_response()
         })?;
-        Ok(timeline::build(&host, &events, Timestamp::now()))
+        let steps = read::steps(&self.client, &host).await;
+        let now = Timestamp::now();
+        Ok(timeline::build(&host, &events, now).with_steps(&steps, now))
     }
 }
 

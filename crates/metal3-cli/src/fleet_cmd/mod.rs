@@ -141,7 +141,8 @@ pub fn run_timeline(args: &TimelineArgs) -> Result<ExitCode> {
             .await
             .with_context(|| format!("listing the Events of BareMetalHost {}", host.name_any()))?;
         let now = Timestamp::now();
-        let tl = timeline::build(&host, &events, now);
+        let steps = read::steps(&client, &host).await;
+        let tl = timeline::build(&host, &events, now).with_steps(&steps, now);
         match args.output {
             Output::Json => print_json(&tl)?,
             Output::Text => print!("{}", timeline::render(&tl, now)),
