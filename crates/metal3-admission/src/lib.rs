@@ -11,6 +11,9 @@
 //! Modules, one job each:
 //! - [`verdict`]: the shared vocabulary — [`FieldError`], [`Findings`], [`Verdict`], and
 //!   [`decode`]/[`check`] (untyped JSON into a kind, naming the field that does not fit);
+//! - [`decoding`]: decoding as Go's `encoding/json` decodes for upstream's webhooks (absent
+//!   fields are zero values) and as the API server decodes a manifest (nulls pruned, defaults,
+//!   unknown fields), both guided by the CRD schemas;
 //! - [`object`]: [`validate_value`], the metal3.io entry point dispatching on `apiVersion` and
 //!   `kind`;
 //! - `baremetalhost`, `bmceventsubscription`, `dataimage`, `hostfirmwarecomponents`: the rules
@@ -23,6 +26,7 @@ mod baremetalhost;
 mod bmceventsubscription;
 pub mod capm3;
 mod dataimage;
+pub mod decoding;
 mod hostfirmwarecomponents;
 pub mod object;
 pub mod syntax;
