@@ -101,7 +101,13 @@ fn create_rules(host: &BareMetalHost, errors: &mut Errors) {
 
 fn secret_references(host: &BareMetalHost, errors: &mut Errors) {
     let spec = &host.spec;
-    let namespace = host.metadata.namespace.as_deref().unwrap_or("");
+    // Without a namespace the host is created in `default`, as `kubectl apply` does.
+    let namespace = host
+        .metadata
+        .namespace
+        .as_deref()
+        .filter(|ns| !ns.is_empty())
+        .unwrap_or("default");
     for (name, reference) in [
         ("userData", &spec.user_data),
         ("networkData", &spec.network_data),
