@@ -14,6 +14,7 @@ use std::fmt;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use crate::constraints::violations;
 use crate::decoding::{
     as_api_server_stores, decode_like_api_server, decode_like_go, schema_of_object,
 };
@@ -52,7 +53,8 @@ pub struct Findings {
     /// Warnings returned to the client; they never refuse the object.
     pub warnings: Vec<String>,
     /// What the API server refuses before any webhook is asked: a required field missing, a
-    /// value of the wrong type or an unknown enum value. A webhook never sees such an object
+    /// value of the wrong type or an unknown enum value, a value outside the schema's bounds,
+    /// lengths or pattern. A webhook never sees such an object
     /// and never answers with these; `metal3 validate` reports them (and then nothing else,
     /// as the webhook is not reached).
     pub schema_errors: Vec<FieldError>,
@@ -149,6 +151,9 @@ where
     unknown_fields.retain(|e| !matches!(e.field.as_str(), "apiVersion" | "kind"));
     let server = |mut findings: Findings| {
         findings.schema_errors = strict.as_ref().err().cloned().into_iter().collect();
+        if let Some(schema) = schema {
+            findings.schema_errors.extend(violations(&stored, schema));
+        }
         findings.unknown_fields = unknown_fields.clone();
         findings
     };

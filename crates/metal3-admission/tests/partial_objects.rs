@@ -272,6 +272,12 @@ fn manifests_are_decoded_as_the_api_server_decodes_them() {
             &[],
         ),
         (
+            "below the schema's minimum",
+            json!({"spec": {"rootDeviceHints": {"minSizeGigabytes": -1}}}),
+            Some("spec.rootDeviceHints.minSizeGigabytes"),
+            &[],
+        ),
+        (
             "unknown enum value",
             json!({"spec": {"bootMode": "bogus"}}),
             Some("spec.bootMode"),
