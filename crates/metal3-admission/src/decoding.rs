@@ -25,11 +25,17 @@ enum Absent {
     SchemaDefault,
 }
 
-/// The OpenAPI schema (`openAPIV3Schema`, as JSON) the API server holds for `kind` in
-/// `api_version`: every metal3.io, Cluster API provider and IP address manager kind and version.
-pub fn schema_of(api_version: &str, kind: &str) -> Option<&'static Value> {
-    static SCHEMAS: OnceLock<HashMap<(String, String), Value>> = OnceLock::new();
-    SCHEMAS
+/// What the API server holds for one kind and version.
+struct Served {
+    /// `openAPIV3Schema`, as JSON.
+    schema: Value,
+    /// Whether `status` is a subresource, so that writes to the object itself ignore it.
+    status_subresource: bool,
+}
+
+fn served(api_version: &str, kind: &str) -> Option<&'static Served> {
+    static SERVED: OnceLock<HashMap<(String, String), Served>> = OnceLock::new();
+    SERVED
         .get_or_init(|| {
             let crds = metal3_api::crds::all()
                 .into_iter()
@@ -40,24 +46,46 @@ pub fn schema_of(api_version: &str, kind: &str) -> Option<&'static Value> {
         .get(&(api_version.to_string(), kind.to_string()))
 }
 
-/// Each version's `((apiVersion, kind), schema)` of one CRD.
-fn versions(crd: CustomResourceDefinition) -> Vec<((String, String), Value)> {
+/// The OpenAPI schema (`openAPIV3Schema`, as JSON) the API server holds for `kind` in
+/// `api_version`: every metal3.io, Cluster API provider and IP address manager kind and version.
+pub fn schema_of(api_version: &str, kind: &str) -> Option<&'static Value> {
+    served(api_version, kind).map(|s| &s.schema)
+}
+
+/// Each version's `((apiVersion, kind), what is served)` of one CRD.
+fn versions(crd: CustomResourceDefinition) -> Vec<((String, String), Served)> {
     let (group, kind) = (crd.spec.group, crd.spec.names.kind);
     crd.spec
         .versions
         .into_iter()
         .filter_map(|v| {
-            let schema = v.schema?.open_api_v3_schema?;
-            let schema = serde_json::to_value(schema).ok()?;
-            Some(((format!("{group}/{}", v.name), kind.clone()), schema))
+            let status_subresource = v.subresources.as_ref().is_some_and(|s| s.status.is_some());
+            let schema = serde_json::to_value(v.schema?.open_api_v3_schema?).ok()?;
+            let served = Served {
+                schema,
+                status_subresource,
+            };
+            Some(((format!("{group}/{}", v.name), kind.clone()), served))
         })
         .collect()
 }
 
+fn type_of(object: &Value) -> (&str, &str) {
+    let text = |key: &str| object.get(key).and_then(Value::as_str).unwrap_or("");
+    (text("apiVersion"), text("kind"))
+}
+
 /// The schema of `object`'s own kind (by its `apiVersion` and `kind`), if it is one we serve.
 pub fn schema_of_object(object: &Value) -> Option<&'static Value> {
-    let text = |key: &str| object.get(key).and_then(Value::as_str).unwrap_or("");
-    schema_of(text("apiVersion"), text("kind"))
+    let (api_version, kind) = type_of(object);
+    schema_of(api_version, kind)
+}
+
+/// Whether the API server ignores `object`'s `status` when the object itself is written (its
+/// kind has a status subresource): it checks no type or value there, only unknown fields.
+pub fn status_is_subresource(object: &Value) -> bool {
+    let (api_version, kind) = type_of(object);
+    served(api_version, kind).is_some_and(|s| s.status_subresource)
 }
 
 /// Decodes `value` as Go's `encoding/json` decodes it into upstream's types: a field that is

@@ -17,6 +17,7 @@ use serde_json::Value;
 use crate::constraints::violations;
 use crate::decoding::{
     as_api_server_stores, decode_like_api_server, decode_like_go, schema_of_object,
+    status_is_subresource,
 };
 
 /// One admission problem: which field, and what is wrong with it.
@@ -133,8 +134,9 @@ pub fn decode<T: DeserializeOwned>(value: &Value) -> Result<T, FieldError> {
 /// the old object the field is prefixed with `(old object)`.
 ///
 /// Beside that, `new` is decoded as the API server decodes a manifest (nulls pruned, defaults
-/// applied, then strictly), filling [`Findings::schema_errors`] and
-/// [`Findings::unknown_fields`]; the rules see the object as the API server would store it.
+/// applied, then strictly; a status subresource is ignored but for its unknown fields), filling
+/// [`Findings::schema_errors`] and [`Findings::unknown_fields`]; the rules see the object as
+/// the API server would store it.
 pub fn check<T, R>(
     new: &Value,
     old: Option<&Value>,
@@ -149,15 +151,31 @@ where
     let (strict, mut unknown_fields) = decode_like_api_server::<T>(&stored);
     // Every kind's type fields, which kube's types read without a field of their own.
     unknown_fields.retain(|e| !matches!(e.field.as_str(), "apiVersion" | "kind"));
+    // A write to the object itself ignores a status subresource: only its unknown fields count.
+    let mut checked = stored.clone();
+    if status_is_subresource(new)
+        && let Some(object) = checked.as_object_mut()
+    {
+        object.remove("status");
+    }
+    let strict = match checked == stored {
+        true => strict.map(|_| ()),
+        false => decode_like_api_server::<T>(&checked).0.map(|_| ()),
+    };
     let server = |mut findings: Findings| {
         findings.schema_errors = strict.as_ref().err().cloned().into_iter().collect();
         if let Some(schema) = schema {
-            findings.schema_errors.extend(violations(&stored, schema));
+            findings.schema_errors.extend(violations(&checked, schema));
         }
         findings.unknown_fields = unknown_fields.clone();
         findings
     };
-    let new = match decode_like_go::<T>(&stored, schema) {
+    // A status the API server would ignore does not keep the rules from judging the rest.
+    let decoded = decode_like_go::<T>(&stored, schema).or_else(|e| match checked == stored {
+        true => Err(e),
+        false => decode_like_go::<T>(&checked, schema),
+    });
+    let new = match decoded {
         Ok(v) => v,
         Err(e) => return server(Findings::from_errors(vec![e])),
     };

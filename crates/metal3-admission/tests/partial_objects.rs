@@ -272,6 +272,19 @@ fn manifests_are_decoded_as_the_api_server_decodes_them() {
             &[],
         ),
         (
+            // The API server ignores a status subresource written with the object.
+            "wrong type in the status",
+            json!({"status": {"poweredOn": "yes"}}),
+            None,
+            &[],
+        ),
+        (
+            "unknown field in the status",
+            json!({"status": {"colour": "red"}}),
+            None,
+            &["status.colour"],
+        ),
+        (
             "below the schema's minimum",
             json!({"spec": {"rootDeviceHints": {"minSizeGigabytes": -1}}}),
             Some("spec.rootDeviceHints.minSizeGigabytes"),
