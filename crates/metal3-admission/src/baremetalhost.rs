@@ -15,6 +15,8 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use crate::FieldError;
+use crate::decoding::{as_go_decodes, decode_like_api_server, schema_of};
+use crate::object::API_VERSION;
 use crate::syntax::{check_mac, check_url, is_uuid};
 
 /// Validates a BareMetalHost on create (`old` is `None`) or update (`old` is the stored object,
@@ -99,7 +101,13 @@ fn create_rules(host: &BareMetalHost, errors: &mut Errors) {
 
 fn secret_references(host: &BareMetalHost, errors: &mut Errors) {
     let spec = &host.spec;
-    let namespace = host.metadata.namespace.as_deref().unwrap_or("");
+    // Without a namespace the host is created in `default`, as `kubectl apply` does.
+    let namespace = host
+        .metadata
+        .namespace
+        .as_deref()
+        .filter(|ns| !ns.is_empty())
+        .unwrap_or("default");
     for (name, reference) in [
         ("userData", &spec.user_data),
         ("networkData", &spec.network_data),
@@ -312,16 +320,23 @@ fn annotations(host: &BareMetalHost, errors: &mut Errors) {
     }
 }
 
-/// Decodes JSON strictly: unknown fields are errors, as with Go's `DisallowUnknownFields`.
-fn decode_strict<T: DeserializeOwned>(text: &str) -> Result<T, String> {
-    let mut unknown = Vec::new();
-    let mut de = serde_json::Deserializer::from_str(text);
-    let value: T = serde_ignored::deserialize(&mut de, |path| unknown.push(path.to_string()))
-        .map_err(|e| e.to_string())?;
-    de.end().map_err(|e| e.to_string())?;
-    match unknown.first() {
-        Some(path) => Err(format!("unknown field \"{path}\"")),
-        None => Ok(value),
+/// Decodes JSON as Go's decoder with `DisallowUnknownFields` does: an absent field is its
+/// zero value, an unknown field is an error. `schema` is the JSON path of the type's schema in
+/// the BareMetalHost's, e.g. `["status"]`.
+fn decode_strict<T: DeserializeOwned>(text: &str, schema: &[&str]) -> Result<T, String> {
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    let mut sub = schema_of(API_VERSION, "BareMetalHost");
+    for field in schema {
+        sub = sub.and_then(|s| s.get("properties")?.get(*field));
+    }
+    let filled = match sub {
+        Some(schema) => as_go_decodes(&value, schema),
+        None => value,
+    };
+    let (decoded, unknown) = decode_like_api_server::<T>(&filled);
+    match unknown.into_iter().next() {
+        Some(unknown) => Err(unknown.message),
+        None => decoded.map_err(|e| e.to_string()),
     }
 }
 
@@ -329,7 +344,7 @@ fn status_annotation(value: &str) -> Result<(), String> {
     if value.is_empty() {
         return Ok(());
     }
-    decode_strict::<BareMetalHostStatus>(value).map_err(|e| {
+    decode_strict::<BareMetalHostStatus>(value, &["status"]).map_err(|e| {
         match allowed_status_values(value) {
             Err(disallowed) => disallowed,
             Ok(()) => format!("error decoding status annotation: {e}"),
@@ -417,7 +432,7 @@ fn hardware_details_annotation(value: &str, inspection_disabled: bool) -> Result
                 .into(),
         );
     }
-    decode_strict::<HardwareDetails>(value)
+    decode_strict::<HardwareDetails>(value, &["status", "hardware"])
         .map(|_| ())
         .map_err(|e| format!("error decoding the {HARDWARE_DETAILS_ANNOTATION} annotation: {e}"))
 }

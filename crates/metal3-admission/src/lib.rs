@@ -11,6 +11,11 @@
 //! Modules, one job each:
 //! - [`verdict`]: the shared vocabulary — [`FieldError`], [`Findings`], [`Verdict`], and
 //!   [`decode`]/[`check`] (untyped JSON into a kind, naming the field that does not fit);
+//! - [`constraints`]: the schema's value constraints (bounds, lengths, item counts, patterns)
+//!   the API server checks;
+//! - [`decoding`]: decoding as Go's `encoding/json` decodes for upstream's webhooks (absent
+//!   fields are zero values) and as the API server decodes a manifest (nulls pruned, defaults,
+//!   unknown fields), both guided by the CRD schemas;
 //! - [`object`]: [`validate_value`], the metal3.io entry point dispatching on `apiVersion` and
 //!   `kind`;
 //! - `baremetalhost`, `bmceventsubscription`, `dataimage`, `hostfirmwarecomponents`: the rules
@@ -22,7 +27,9 @@
 mod baremetalhost;
 mod bmceventsubscription;
 pub mod capm3;
+pub mod constraints;
 mod dataimage;
+pub mod decoding;
 mod hostfirmwarecomponents;
 pub mod object;
 pub mod syntax;

@@ -2,11 +2,23 @@
 //! judging one object found ([`Findings`]), whether the object was ours to judge at all
 //! ([`Verdict`]), and decoding an untyped JSON object into its kind so that a value that does
 //! not fit is reported as a problem with the field it sits in ([`decode`], [`check`]).
+//!
+//! [`check`] judges an object twice over: as upstream's webhook does (decoded as Go decodes,
+//! [`crate::decoding::decode_like_go`], then the rules), and as the API server decodes a
+//! manifest before any webhook is asked ([`Findings::schema_errors`],
+//! [`Findings::unknown_fields`]). The webhooks answer with the first only — the API server has
+//! already refused or pruned what the second finds — and `metal3 validate` reports both.
 
 use std::fmt;
 
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+
+use crate::constraints::violations;
+use crate::decoding::{
+    as_api_server_stores, decode_like_api_server, decode_like_go, schema_of_object,
+    status_is_subresource,
+};
 
 /// One admission problem: which field, and what is wrong with it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -41,6 +53,16 @@ pub struct Findings {
     pub errors: Vec<FieldError>,
     /// Warnings returned to the client; they never refuse the object.
     pub warnings: Vec<String>,
+    /// What the API server refuses before any webhook is asked: a required field missing, a
+    /// value of the wrong type or an unknown enum value, a value outside the schema's bounds,
+    /// lengths or pattern. A webhook never sees such an object
+    /// and never answers with these; `metal3 validate` reports them (and then nothing else,
+    /// as the webhook is not reached).
+    pub schema_errors: Vec<FieldError>,
+    /// Fields the kind's schema does not know. `kubectl apply` asks for strict field
+    /// validation, so the API server refuses them; with pruning it drops them silently, and
+    /// a webhook never sees them. `metal3 validate` reports them.
+    pub unknown_fields: Vec<FieldError>,
 }
 
 impl Findings {
@@ -48,7 +70,7 @@ impl Findings {
     pub fn from_errors(errors: Vec<FieldError>) -> Self {
         Self {
             errors,
-            warnings: Vec::new(),
+            ..Self::default()
         }
     }
 
@@ -105,9 +127,16 @@ pub fn decode<T: DeserializeOwned>(value: &Value) -> Result<T, FieldError> {
     })
 }
 
-/// Decodes `new` (and, on update, `old`) as `T` and applies `rules`. An object that does not
-/// decode is refused with the field that does not fit; for the old object the field is prefixed
-/// with `(old object)`.
+/// Judges `new` (and, on update, against `old`) as `T` with `rules`, as upstream's webhook
+/// does: both are decoded as Go decodes them (an absent field is its zero value; see
+/// [`decode_like_go`]), guided by the schema of their `apiVersion` and `kind`. An object that
+/// still does not decode (a wrong JSON type) is refused with the field that does not fit; for
+/// the old object the field is prefixed with `(old object)`.
+///
+/// Beside that, `new` is decoded as the API server decodes a manifest (nulls pruned, defaults
+/// applied, then strictly; a status subresource is ignored but for its unknown fields), filling
+/// [`Findings::schema_errors`] and [`Findings::unknown_fields`]; the rules see the object as
+/// the API server would store it.
 pub fn check<T, R>(
     new: &Value,
     old: Option<&Value>,
@@ -117,20 +146,52 @@ where
     T: DeserializeOwned,
     R: Into<Findings>,
 {
-    let new = match decode::<T>(new) {
-        Ok(v) => v,
-        Err(e) => return Findings::from_errors(vec![e]),
+    let schema = schema_of_object(new);
+    let stored = as_api_server_stores(new, schema);
+    let (strict, mut unknown_fields) = decode_like_api_server::<T>(&stored);
+    // Every kind's type fields, which kube's types read without a field of their own.
+    unknown_fields.retain(|e| !matches!(e.field.as_str(), "apiVersion" | "kind"));
+    // A write to the object itself ignores a status subresource: only its unknown fields count.
+    let mut checked = stored.clone();
+    if status_is_subresource(new)
+        && let Some(object) = checked.as_object_mut()
+    {
+        object.remove("status");
+    }
+    let strict = match checked == stored {
+        true => strict.map(|_| ()),
+        false => decode_like_api_server::<T>(&checked).0.map(|_| ()),
     };
-    let old = match old.map(decode::<T>).transpose() {
+    let server = |mut findings: Findings| {
+        findings.schema_errors = strict.as_ref().err().cloned().into_iter().collect();
+        if let Some(schema) = schema {
+            findings.schema_errors.extend(violations(&checked, schema));
+        }
+        findings.unknown_fields = unknown_fields.clone();
+        findings
+    };
+    // A status the API server would ignore does not keep the rules from judging the rest.
+    let decoded = decode_like_go::<T>(&stored, schema).or_else(|e| match checked == stored {
+        true => Err(e),
+        false => decode_like_go::<T>(&checked, schema),
+    });
+    let new = match decoded {
+        Ok(v) => v,
+        Err(e) => return server(Findings::from_errors(vec![e])),
+    };
+    let old = match old
+        .map(|o| decode_like_go::<T>(o, schema_of_object(o).or(schema)))
+        .transpose()
+    {
         Ok(v) => v,
         Err(e) => {
-            return Findings::from_errors(vec![FieldError::new(
+            return server(Findings::from_errors(vec![FieldError::new(
                 format!("(old object) {}", e.field),
                 e.message,
-            )]);
+            )]));
         }
     };
-    rules(&new, old.as_ref()).into()
+    server(rules(&new, old.as_ref()).into())
 }
 
 #[cfg(test)]

@@ -623,6 +623,23 @@ fn cross_namespace_secrets_are_forbidden() {
         3,
         "every bad reference is reported"
     );
+    // A host without a namespace lands in `default`: a Secret there is its own, and the
+    // message names `default` for any other.
+    let mut unplaced = with(json!({"spec": {"userData": {"name": "s", "namespace": "default"}}}));
+    unplaced["metadata"]
+        .as_object_mut()
+        .expect("metadata")
+        .remove("namespace");
+    expect(&unplaced, None, None);
+    unplaced["spec"]["userData"]["namespace"] = json!("other");
+    expect(
+        &unplaced,
+        None,
+        Some((
+            "spec.userData",
+            "put it in the host's namespace \"default\"",
+        )),
+    );
 }
 
 #[test]

@@ -1,4 +1,8 @@
-//! `metal3 validate`: lint manifests with the same rules the admission webhook applies.
+//! `metal3 validate`: lint manifests as `kubectl apply` would have them judged — first as the
+//! API server decodes them (required fields, types, enum values, and fields the schema does
+//! not know, which `kubectl apply`'s strict field validation refuses), then, if the API server
+//! would have let them through, by the admission webhook's rules. An object without a
+//! namespace is judged in namespace `default`, where `kubectl apply` puts it.
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -15,6 +19,11 @@ pub struct Args {
     /// namespace and name are checked with the update rules, their `status` included.
     #[arg(long, value_name = "OLD.yaml")]
     old: Option<PathBuf>,
+    /// Report fields the schema does not know as warnings, as an API server that prunes them
+    /// (`kubectl apply --validate=false`, or a client without strict field validation) would
+    /// accept them; by default they are errors, as `kubectl apply` refuses them.
+    #[arg(long)]
+    lenient: bool,
     /// Manifests to check (multi-document YAML or JSON); `-` reads standard input.
     #[arg(required = true, value_name = "FILE")]
     files: Vec<PathBuf>,
@@ -46,6 +55,35 @@ impl ObjectKey {
             name,
         }
     }
+}
+
+/// `object` with `metadata.namespace` set to `default` when it has none, as `kubectl apply`
+/// without `-n` creates it there.
+fn in_default_namespace(mut object: Value) -> Value {
+    if let Some(metadata) = object.get_mut("metadata").and_then(Value::as_object_mut)
+        && metadata
+            .get("namespace")
+            .is_none_or(|n| n.is_null() || n == "")
+    {
+        metadata.insert("namespace".into(), Value::from("default"));
+    }
+    object
+}
+
+/// What `metal3 validate` says about one object: errors (it would be refused) and warnings.
+fn judge(findings: Findings, lenient: bool) -> (Vec<String>, Vec<String>) {
+    let unknown = findings.unknown_fields.iter().map(ToString::to_string);
+    let (mut errors, mut warnings): (Vec<String>, Vec<String>) = match lenient {
+        true => (Vec::new(), unknown.collect()),
+        false => (unknown.collect(), Vec::new()),
+    };
+    errors.extend(findings.schema_errors.iter().map(ToString::to_string));
+    // The API server refused it before any webhook was asked.
+    if errors.is_empty() {
+        errors.extend(findings.errors.iter().map(ToString::to_string));
+        warnings.extend(findings.warnings);
+    }
+    (errors, warnings)
 }
 
 impl std::fmt::Display for ObjectKey {
@@ -82,17 +120,20 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let old: HashMap<ObjectKey, Value> = match &args.old {
         Some(path) => read_documents(path)?
             .into_iter()
+            .map(in_default_namespace)
             .map(|o| (ObjectKey::of(&o), o))
             .collect(),
         None => HashMap::new(),
     };
     let mut invalid = false;
     for path in &args.files {
-        for object in read_documents(path)? {
+        for object in read_documents(path)?.into_iter().map(in_default_namespace) {
             let key = ObjectKey::of(&object);
-            if let Verdict::Checked(Findings { errors, .. }) =
-                validate_value(&object, old.get(&key))
-            {
+            if let Verdict::Checked(findings) = validate_value(&object, old.get(&key)) {
+                let (errors, warnings) = judge(findings, args.lenient);
+                for warning in &warnings {
+                    println!("{key}: warning: {warning}");
+                }
                 for error in &errors {
                     println!("{key}: {error}");
                 }

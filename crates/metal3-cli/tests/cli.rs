@@ -162,6 +162,36 @@ fn validate_names_decoding_errors() {
 }
 
 #[test]
+fn validate_refuses_unknown_fields_unless_lenient() {
+    let path = data("unknown-field.yaml");
+    let out = metal3(&["validate", &path]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert_eq!(
+        stdout(&out).trim(),
+        "PreprovisioningImage/default/worker-0: spec.foo: unknown field \"spec.foo\""
+    );
+    let out = metal3(&["validate", "--lenient", &path]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        stdout(&out).trim(),
+        "PreprovisioningImage/default/worker-0: warning: spec.foo: unknown field \"spec.foo\""
+    );
+}
+
+#[test]
+fn validate_judges_a_manifest_without_namespace_in_default() {
+    let path = data("no-namespace.yaml");
+    let out = metal3(&["validate", &path]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert_eq!(
+        stdout(&out).trim(),
+        "BareMetalHost/default/worker-0: spec.userData: userData: cross-namespace Secret \
+         references are not allowed (the Secret is in \"metal3\"; put it in the host's \
+         namespace \"default\")"
+    );
+}
+
+#[test]
 fn crds_prints_every_kind() {
     let out = metal3(&["crds"]);
     assert!(out.status.success());
