@@ -7,8 +7,8 @@ use metal3_api::consts::{
     STATUS_ANNOTATION,
 };
 use metal3_api::v1alpha1::{
-    BareMetalHost, BareMetalHostStatus, BootMode, ErrorType, HardwareDetails, Image, InspectionMode,
-    OperationalStatus, ProvisioningState,
+    BareMetalHost, BareMetalHostStatus, BootMode, ErrorType, HardwareDetails, Image,
+    InspectionMode, OperationalStatus, ProvisioningState,
 };
 use metal3_bmc::BmcAddress;
 use serde::Deserialize;

@@ -192,6 +192,9 @@ mod tests {
         let Verdict::Checked(Findings { errors, .. }) = validate_value(&broken, None) else {
             panic!("ours");
         };
-        assert_eq!(errors[0].field, "spec.hostClaimNamespaces.hasLabels[0]", "{errors:?}");
+        assert_eq!(
+            errors[0].field, "spec.hostClaimNamespaces.hasLabels[0]",
+            "{errors:?}"
+        );
     }
 }

@@ -44,7 +44,8 @@ mod tests {
 
     #[test]
     fn warnings_only() {
-        let good = policy(json!({"hostClaimNamespaces": {"nameMatches": "^team-", "names": ["a"]}}));
+        let good =
+            policy(json!({"hostClaimNamespaces": {"nameMatches": "^team-", "names": ["a"]}}));
         assert_eq!(validate_hostdeploypolicy(&good, None), Findings::default());
         let bad = validate_hostdeploypolicy(
             &policy(json!({"hostClaimNamespaces": {"nameMatches": "team-("}})),

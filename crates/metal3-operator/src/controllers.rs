@@ -72,6 +72,7 @@ pub async fn run(
     context.build_preprovisioning_images = config.preprovisioning_images.is_some();
     let image_controller = image_controller(&client, ns, &config, shutdown.clone());
     let ctx = Arc::new(context);
+    let claim_controller = claim_controller(&client, &config, shutdown.clone());
 
     info!(
         namespace = ns.unwrap_or("<all>"),
@@ -88,7 +89,12 @@ pub async fn run(
                 Err(e) => debug!(error = %e, "reconcile error"),
             }
         });
-    futures::join!(host_controller, subscription_controller, image_controller);
+    futures::join!(
+        host_controller,
+        subscription_controller,
+        image_controller,
+        claim_controller
+    );
     info!("controllers stopped");
 }
 
@@ -281,5 +287,20 @@ fn obj_name(o: &ObjectRef<BareMetalHost>) -> String {
     match &o.namespace {
         Some(ns) => format!("{ns}/{}", o.name),
         None => o.name.clone(),
+    }
+}
+
+/// The HostClaim controller (`--hostclaims`), run to completion; done at once without it.
+fn claim_controller(
+    client: &Client,
+    config: &OperatorConfig,
+    shutdown: impl Future<Output = ()> + Send + Sync + Clone + 'static,
+) -> impl Future<Output = ()> {
+    let claims = config.hostclaims.clone();
+    let (client, ns) = (client.clone(), config.namespace.clone());
+    async move {
+        if let Some(claims) = claims {
+            crate::hostclaim::run(client, ns, claims, shutdown).await;
+        }
     }
 }

@@ -19,6 +19,7 @@
 //! - `dataimage`: the host's DataImage, read for the state machine and updated with outcomes.
 //! - [`preprov`]: PreprovisioningImages: the host's request and the controller answering it.
 //! - [`subscription`]: the BMCEventSubscription controller.
+//! - [`hostclaim`]: the HostClaim controller (`--hostclaims`): binding, syncing, releasing.
 //! - [`events`]: Kubernetes Events with bounded memory and series.
 //! - [`metrics`]: the operator's Prometheus metrics.
 //! - [`webhook`]: the BareMetalHost validating webhook.
@@ -32,6 +33,7 @@ pub mod events;
 pub mod firmware;
 pub mod host;
 mod host_data;
+pub mod hostclaim;
 pub mod metrics;
 pub mod preprov;
 pub mod subscription;
@@ -64,6 +66,8 @@ pub struct OperatorConfig {
     /// Deploy images for PreprovisioningImages (`--build-preprov-image`); `None`: hosts get
     /// no PreprovisioningImage.
     pub preprovisioning_images: Option<metal3_hoststate::preprov::ImageSources>,
+    /// Run the HostClaim controller (`--hostclaims`); `None`: HostClaims are not served.
+    pub hostclaims: Option<hostclaim::HostClaimConfig>,
 }
 
 impl Default for OperatorConfig {
@@ -76,6 +80,7 @@ impl Default for OperatorConfig {
             firmware_poll: firmware::FirmwarePoll::default(),
             dependency_retry: std::time::Duration::from_secs(600),
             preprovisioning_images: None,
+            hostclaims: None,
         }
     }
 }
