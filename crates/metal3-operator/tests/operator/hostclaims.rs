@@ -364,12 +364,7 @@ async fn the_tenant_role_gives_nothing_in_the_hosts_namespace() {
         .create(&PostParams::default(), &binding)
         .await
         .expect("create binding");
-    let kubeconfig = Kubeconfig::read_from(cp.kubeconfig()).expect("kubeconfig");
-    let mut config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
-        .await
-        .expect("config");
-    config.auth_info.impersonate = Some(user);
-    let as_tenant = Client::try_from(config).expect("client");
+    let as_tenant = impersonating(user).await;
 
     // Allowed in its own namespace.
     let secret: Secret = serde_json::from_value(
@@ -448,4 +443,149 @@ async fn the_tenant_role_gives_nothing_in_the_hosts_namespace() {
             .await
             .map(|_| ()),
     );
+}
+
+/// A client that is `user` (impersonated through the admin kubeconfig) and nothing more.
+async fn impersonating(user: String) -> Client {
+    let cp = metal3_testenv::shared();
+    let kubeconfig = Kubeconfig::read_from(cp.kubeconfig()).expect("kubeconfig");
+    let mut config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+        .await
+        .expect("config");
+    config.auth_info.impersonate = Some(user);
+    Client::try_from(config).expect("client")
+}
+
+/// The operator running as the shipped `config/rbac/role.yaml` serves a claim end to end:
+/// policies, the claim's namespace, the Secret copy, status, finalizer and release.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_operator_serves_claims_with_only_the_manager_role() {
+    use k8s_openapi::api::core::v1::ServiceAccount;
+    use k8s_openapi::api::rbac::v1::ClusterRoleBinding;
+    let cp = metal3_testenv::shared();
+    let admin = cp.client().await.expect("client");
+    let hosts_ns = cp.namespace(&admin, "claim-rbac").await.expect("namespace");
+    let tenant = cp
+        .namespace(&admin, "claim-rbac-t")
+        .await
+        .expect("namespace");
+    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/../../config/rbac/role.yaml");
+    let mut role: ClusterRole =
+        serde_saphyr::from_str(&std::fs::read_to_string(file).expect("role.yaml")).expect("role");
+    let role_name = format!("metal3-test-manager-{hosts_ns}");
+    role.metadata.name = Some(role_name.clone());
+    Api::<ClusterRole>::all(admin.clone())
+        .create(&PostParams::default(), &role)
+        .await
+        .expect("create role");
+    let sa: ServiceAccount =
+        serde_json::from_value(json!({"metadata": {"name": "operator"}})).expect("sa");
+    Api::<ServiceAccount>::namespaced(admin.clone(), &hosts_ns)
+        .create(&PostParams::default(), &sa)
+        .await
+        .expect("create sa");
+    let binding: ClusterRoleBinding = serde_json::from_value(json!({
+        "metadata": {"name": role_name},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role_name},
+        "subjects": [{"kind": "ServiceAccount", "name": "operator", "namespace": hosts_ns}],
+    }))
+    .expect("binding");
+    Api::<ClusterRoleBinding>::all(admin.clone())
+        .create(&PostParams::default(), &binding)
+        .await
+        .expect("create binding");
+    let restricted = impersonating(format!("system:serviceaccount:{hosts_ns}:operator")).await;
+
+    let config = metal3_operator::OperatorConfig {
+        namespace: Some(hosts_ns.clone()),
+        machine: fast_machine(),
+        concurrency: 4,
+        dependency_retry: Duration::from_millis(500),
+        hostclaims: Some(HostClaimConfig {
+            namespaces: vec![tenant.clone()],
+            retry: Duration::from_millis(500),
+        }),
+        ..metal3_operator::OperatorConfig::default()
+    };
+    let fixture = metal3_fixture::Fixture::new();
+    let mut operator = Env {
+        client: restricted,
+        ns: hosts_ns.clone(),
+        fixture: fixture.clone(),
+        config: config.clone(),
+        operator: None,
+    };
+    operator.start_operator();
+    // The test's own writes are the admin's.
+    let env = Env {
+        client: admin.clone(),
+        ns: hosts_ns.clone(),
+        fixture,
+        config,
+        operator: None,
+    };
+    env.secret("bmc", "admin", "pw").await;
+    available_host(&env, "h", json!({})).await;
+    policy(
+        &env,
+        json!({"hasLabels": [{"name": "kubernetes.io/metadata.name", "value": tenant}]}),
+    )
+    .await;
+    let user_data: Secret = serde_json::from_value(json!({
+        "metadata": {"name": "ud"}, "stringData": {"userData": "#cloud-config\n"},
+    }))
+    .expect("secret");
+    Api::<Secret>::namespaced(admin.clone(), &tenant)
+        .create(&PostParams::default(), &user_data)
+        .await
+        .expect("user data");
+    claim(
+        &env,
+        &tenant,
+        "c",
+        json!({"poweredOn": false, "userData": {"name": "ud"}, "hostSelector": {"inNamespace": hosts_ns}}),
+    )
+    .await;
+    wait_claim(&env, &tenant, "c", "synchronized", |c| {
+        is(c, "Synchronized", "True", "ConfigurationSynced") && c.bound_host().is_some()
+    })
+    .await;
+    assert!(
+        env.secrets()
+            .get_opt("h-hostclaim-userdata")
+            .await
+            .expect("get")
+            .is_some()
+    );
+    claims(&env, &tenant)
+        .delete("c", &DeleteParams::default())
+        .await
+        .expect("delete claim");
+    let deadline = Instant::now() + WAIT;
+    while claims(&env, &tenant)
+        .get_opt("c")
+        .await
+        .expect("get")
+        .is_some()
+    {
+        assert!(Instant::now() < deadline, "the claim was never released");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        env.hosts()
+            .get("h")
+            .await
+            .expect("host")
+            .spec
+            .consumer_ref
+            .is_none()
+    );
+    assert!(
+        env.secrets()
+            .get_opt("h-hostclaim-userdata")
+            .await
+            .expect("get")
+            .is_none()
+    );
+    operator.stop_operator().await;
 }
