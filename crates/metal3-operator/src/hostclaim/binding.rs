@@ -146,6 +146,16 @@ pub fn claimed_by(host: &BareMetalHost, ns: &str, name: &str) -> bool {
     })
 }
 
+/// The claim (namespace, name) a host's `consumerRef` names, if it names a HostClaim.
+pub fn claim_of(host: &BareMetalHost) -> Option<(String, String)> {
+    let r = host.spec.consumer_ref.as_ref()?;
+    let group = r.api_version.as_deref()?.split('/').next()?;
+    if r.kind.as_deref() != Some(HOSTCLAIM_KIND) || group != GROUP {
+        return None;
+    }
+    Some((r.namespace.clone()?, r.name.clone()?))
+}
+
 /// The hosts a claim may take.
 #[derive(Debug, PartialEq)]
 pub enum Candidates<'a> {

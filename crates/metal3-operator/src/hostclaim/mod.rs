@@ -23,10 +23,10 @@ use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{Controller, watcher};
 use kube::{Client, ResourceExt};
 use metal3_api::v1alpha1::{
-    ASSOCIATED_CONDITION, BareMetalHost, BoundObjectReference, CONFIGURATION_SYNCED_REASON, GROUP,
+    ASSOCIATED_CONDITION, BareMetalHost, BoundObjectReference, CONFIGURATION_SYNCED_REASON,
     HOST_ASSOCIATED_REASON, HOST_NOT_SYNCHRONIZED_REASON, HOSTCLAIM_DELETING_REASON,
-    HOSTCLAIM_FINALIZER, HOSTCLAIM_KIND, HardwareData, HostClaim, HostClaimStatus,
-    HostDeployPolicy, MISSING_HOST_REASON, NO_HOST_REASON, SYNCHRONIZED_CONDITION,
+    HOSTCLAIM_FINALIZER, HardwareData, HostClaim, HostClaimStatus, HostDeployPolicy,
+    MISSING_HOST_REASON, NO_HOST_REASON, SYNCHRONIZED_CONDITION,
 };
 use metal3_kube::meta::set_finalizer;
 use serde_json::json;
@@ -108,12 +108,8 @@ pub async fn run(
 
 /// The claim a host is bound to, from its `consumerRef`.
 fn claim_of_host(host: BareMetalHost) -> Option<ObjectRef<HostClaim>> {
-    let r = host.spec.consumer_ref.as_ref()?;
-    let group = r.api_version.as_deref()?.split('/').next()?;
-    if r.kind.as_deref() != Some(HOSTCLAIM_KIND) || group != GROUP {
-        return None;
-    }
-    Some(ObjectRef::new(r.name.as_deref()?).within(r.namespace.as_deref()?))
+    let (ns, name) = binding::claim_of(&host)?;
+    Some(ObjectRef::new(&name).within(&ns))
 }
 
 fn now() -> Time {

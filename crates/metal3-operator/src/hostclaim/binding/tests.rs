@@ -420,4 +420,17 @@ fn the_consumer_ref_names_the_claim() {
     );
     assert!(claimed_by(&h, "t", "c"));
     assert!(!claimed_by(&h, "t", "d"));
+    assert_eq!(claim_of(&h), Some(("t".into(), "c".into())));
+    let machine = host(
+        "hosts",
+        "m",
+        "provisioned",
+        json!({"spec": {"consumerRef": {"apiVersion": "infrastructure.cluster.x-k8s.io/v1beta1",
+            "kind": "Metal3Machine", "name": "c", "namespace": "t"}}}),
+    );
+    assert_eq!(claim_of(&machine), None, "other consumers wake no claim");
+    assert_eq!(
+        claim_of(&host("hosts", "free", "available", json!({}))),
+        None
+    );
 }
