@@ -7,8 +7,8 @@ use metal3_api::consts::{
     STATUS_ANNOTATION,
 };
 use metal3_api::v1alpha1::{
-    BareMetalHost, BareMetalHostStatus, BootMode, ErrorType, HardwareDetails, InspectionMode,
-    OperationalStatus, ProvisioningState,
+    BareMetalHost, BareMetalHostStatus, BootMode, ErrorType, HardwareDetails, Image,
+    InspectionMode, OperationalStatus, ProvisioningState,
 };
 use metal3_bmc::BmcAddress;
 use serde::Deserialize;
@@ -271,30 +271,36 @@ fn root_device_hints(host: &BareMetalHost, errors: &mut Errors) {
 }
 
 fn image(host: &BareMetalHost, errors: &mut Errors) {
-    let Some(image) = &host.spec.image else {
-        return;
-    };
+    if let Some(image) = &host.spec.image {
+        errors.0.extend(image_rules(image, "spec.image"));
+    }
+}
+
+/// Upstream's image rules (URL, checksum), for the image at `field`; HostClaims share them.
+pub(crate) fn image_rules(image: &Image, field: &str) -> Vec<FieldError> {
+    let mut errors = Vec::new();
     if let Err(e) = check_url(&image.url) {
-        errors.add(
-            "spec.image.url",
+        errors.push(FieldError::new(
+            format!("{field}.url"),
             format!("image URL {} is invalid: {e}", image.url),
-        );
+        ));
     }
     let checksum = image.checksum.as_str();
     if image.is_oci() {
         if !checksum.is_empty() {
-            errors.add(
-                "spec.image.checksum",
+            errors.push(FieldError::new(
+                format!("{field}.checksum"),
                 "spec.image.checksum must be empty for OCI images (oci:// images have embedded \
                  checksums)",
-            );
+            ));
         }
     } else if !image.is_live_iso() && checksum.is_empty() {
-        errors.add(
-            "spec.image.checksum",
+        errors.push(FieldError::new(
+            format!("{field}.checksum"),
             "checksum is required for normal images",
-        );
+        ));
     }
+    errors
 }
 
 fn annotations(host: &BareMetalHost, errors: &mut Errors) {
@@ -396,7 +402,7 @@ struct RebootArguments {
     force: bool,
 }
 
-fn reboot_annotation(value: &str) -> Result<(), String> {
+pub(crate) fn reboot_annotation(value: &str) -> Result<(), String> {
     if value.is_empty() {
         return Ok(());
     }

@@ -20,6 +20,8 @@
 //!   `kind`;
 //! - `baremetalhost`, `bmceventsubscription`, `dataimage`, `hostfirmwarecomponents`: the rules
 //!   of one metal3.io kind each;
+//! - `hostclaim`, `hostdeploypolicy`: the rules of HostClaim (upstream's webhook) and the
+//!   warnings for HostDeployPolicy (upstream has no webhook for it);
 //! - [`capm3`]: the provider's rules and defaults, one file per kind;
 //! - [`syntax`]: what upstream gets from Go's standard library (request URIs through
 //!   [`metal3_bmc::url`], MAC addresses, UUIDs).
@@ -30,6 +32,8 @@ pub mod capm3;
 pub mod constraints;
 mod dataimage;
 pub mod decoding;
+mod hostclaim;
+mod hostdeploypolicy;
 mod hostfirmwarecomponents;
 pub mod object;
 pub mod syntax;
@@ -38,6 +42,8 @@ pub mod verdict;
 pub use baremetalhost::validate_baremetalhost;
 pub use bmceventsubscription::validate_bmceventsubscription;
 pub use dataimage::validate_dataimage;
+pub use hostclaim::validate_hostclaim;
+pub use hostdeploypolicy::validate_hostdeploypolicy;
 pub use hostfirmwarecomponents::validate_hostfirmwarecomponents;
 pub use object::validate_value;
 pub use verdict::{FieldError, Findings, Verdict, check, decode};

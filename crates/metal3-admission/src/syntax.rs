@@ -67,6 +67,61 @@ pub fn is_uuid(input: &str) -> bool {
     dashed(input) || (input.len() == 32 && input.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
+/// Checks a label key as Kubernetes' `IsQualifiedName` does: an optional DNS-1123 subdomain
+/// prefix and `/`, then a name of at most 63 letters, digits, `-`, `_` or `.`, alphanumeric at
+/// both ends.
+pub fn check_qualified_name(key: &str) -> Result<(), String> {
+    let (prefix, name) = match key.split_once('/') {
+        Some((prefix, name)) => (Some(prefix), name),
+        None => (None, key),
+    };
+    if let Some(prefix) = prefix {
+        let part_ok = |p: &str| {
+            !p.is_empty()
+                && p.len() <= 63
+                && p.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                && !p.starts_with('-')
+                && !p.ends_with('-')
+        };
+        if prefix.is_empty() || prefix.len() > 253 || !prefix.split('.').all(part_ok) {
+            return Err(format!(
+                "prefix part of {key:?} must be a DNS subdomain: lowercase letters, digits, '-' \
+                 and '.', at most 253 characters"
+            ));
+        }
+    }
+    if name.is_empty() {
+        return Err(format!("name part of {key:?} must not be empty"));
+    }
+    check_label_value(name).map_err(|_| {
+        format!(
+            "name part of {key:?} must be at most 63 letters, digits, '-', '_' or '.', starting \
+             and ending with a letter or digit"
+        )
+    })
+}
+
+/// Checks a label value as Kubernetes' `IsValidLabelValue` does: empty, or at most 63
+/// letters, digits, `-`, `_` or `.`, alphanumeric at both ends.
+pub fn check_label_value(value: &str) -> Result<(), String> {
+    let ends = |b: Option<&u8>| b.is_some_and(u8::is_ascii_alphanumeric);
+    if value.is_empty()
+        || (value.len() <= 63
+            && value
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+            && ends(value.as_bytes().first())
+            && ends(value.as_bytes().last()))
+    {
+        return Ok(());
+    }
+    Err(format!(
+        "label value {value:?} must be empty or at most 63 letters, digits, '-', '_' or '.', \
+         starting and ending with a letter or digit"
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -161,6 +216,22 @@ mod tests {
             "",
         ] {
             assert!(!is_uuid(no), "{no}");
+        }
+    }
+
+    #[test]
+    fn label_keys_and_values() {
+        for ok in ["app", "metal3.io/tier", "a-b_c.d", "x/Y9"] {
+            assert!(check_qualified_name(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "-a", "a/", "/a", "Upper.io/a", "a/b/c", &"k".repeat(64)] {
+            assert!(check_qualified_name(bad).is_err(), "{bad}");
+        }
+        for ok in ["", "gold", "a.b-c_d", &"v".repeat(63)] {
+            assert!(check_label_value(ok).is_ok(), "{ok}");
+        }
+        for bad in ["-a", "a-", "a b", &"v".repeat(64)] {
+            assert!(check_label_value(bad).is_err(), "{bad}");
         }
     }
 }

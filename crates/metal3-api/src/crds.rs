@@ -66,6 +66,8 @@ pub fn all() -> Vec<CustomResourceDefinition> {
         v1alpha1::HostFirmwareSettings::crd(),
         v1alpha1::HostUpdatePolicy::crd(),
         v1alpha1::PreprovisioningImage::crd(),
+        v1alpha1::HostClaim::crd(),
+        v1alpha1::HostDeployPolicy::crd(),
     ];
     for crd in &mut crds {
         let kind = crd.spec.names.kind.clone();

@@ -140,6 +140,14 @@ pub struct Args {
     /// operator's own (POD_NAMESPACE), else --namespace, else `default`.
     #[arg(long, env = "POD_NAMESPACE")]
     pub agent_namespace: Option<String>,
+    /// Run the HostClaim controller: bind tenants' HostClaims to hosts that a HostDeployPolicy
+    /// of the hosts' namespace admits them to.
+    #[arg(long)]
+    pub hostclaims: bool,
+    /// With --hostclaims and --namespace: the tenant namespaces whose HostClaims are served
+    /// (comma-separated); default: those the operator watches.
+    #[arg(long, value_delimiter = ',', requires = "hostclaims")]
+    pub hostclaim_namespaces: Vec<String>,
 }
 
 /// The agent hub's flags, checked.
@@ -424,6 +432,12 @@ fn operator_config(
         concurrency: args.controller_concurrency,
         instance: args.instance.clone(),
         preprovisioning_images,
+        hostclaims: args
+            .hostclaims
+            .then(|| metal3_operator::hostclaim::HostClaimConfig {
+                namespaces: args.hostclaim_namespaces.clone(),
+                ..Default::default()
+            }),
         ..OperatorConfig::default()
     }
 }

@@ -196,13 +196,21 @@ fn crds_prints_every_kind() {
     let out = metal3(&["crds"]);
     assert!(out.status.success());
     let text = stdout(&out);
-    // The nine metal3.io kinds, the nine of the Cluster API provider and the IP address
-    // manager's three.
-    assert_eq!(text.matches("kind: CustomResourceDefinition").count(), 21);
+    // Every metal3.io kind, the Cluster API provider's and the IP address manager's.
+    let kinds = metal3_api::crds::all().len()
+        + metal3_capm3_api::crds::all().len()
+        + metal3_ipam_api::crds::all().len();
+    assert!(kinds >= 23, "at least 11 + 9 + 3 kinds, got {kinds}");
+    assert_eq!(
+        text.matches("kind: CustomResourceDefinition").count(),
+        kinds
+    );
     for name in [
         "baremetalhosts.metal3.io",
         "hardwaredata.metal3.io",
         "dataimages.metal3.io",
+        "hostclaims.metal3.io",
+        "hostdeploypolicies.metal3.io",
         "metal3machines.infrastructure.cluster.x-k8s.io",
         "ippools.ipam.metal3.io",
     ] {
@@ -302,4 +310,36 @@ fn the_controllers_and_cluster_api_run_side_by_side_with_their_default_ports() {
     // The defaults the README and the flags' help name.
     assert_eq!(default_of("capm3", "health-addr"), "9444");
     assert_eq!(default_of("operator", "health-addr"), "9441");
+}
+
+#[test]
+fn validate_accepts_the_hostclaim_examples_and_names_broken_fields() {
+    let example = |name: &str| {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../examples")
+            .join(name)
+            .display()
+            .to_string()
+    };
+    let out = metal3(&[
+        "validate",
+        &example("hostclaim.yaml"),
+        &example("hostdeploypolicy.yaml"),
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(out.stdout.is_empty(), "{}", stdout(&out));
+
+    let out = metal3(&["validate", &data("hostclaims-broken.yaml")]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let text = stdout(&out);
+    for expected in [
+        "HostClaim/team-a/bad-selector: spec.hostSelector.matchLabels[tier!]: name part of \"tier!\"",
+        "HostClaim/team-a/bad-selector: spec.hostSelector.matchExpressions[0].operator: invalid operator \"In\"",
+        "HostClaim/team-a/bad-selector: spec.hostSelector.matchExpressions[1].values: operator \"exists\" on label key \"gpu\" takes no values, got 1",
+        "HostClaim/team-a/bad-selector: spec.image.checksum: checksum is required for normal images",
+        "HostClaim/team-a/bad-type: spec.poweredOn: invalid type: string \"yes\", expected a boolean",
+        "HostDeployPolicy/metal3/bad-type: spec.hostClaimNamespaces.names: invalid type: string",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+    }
 }

@@ -81,6 +81,7 @@ pub async fn run(
     context.build_preprovisioning_images = config.preprovisioning_images.is_some();
     let image_controller = image_controller(&client, ns, &config, shutdown.clone());
     let ctx = Arc::new(context);
+    let claim_controller = claim_controller(&client, &config, shutdown.clone());
 
     info!(
         namespace = ns.unwrap_or("<all>"),
@@ -101,6 +102,7 @@ pub async fn run(
         host_controller,
         subscription_controller,
         image_controller,
+        claim_controller,
         page
     );
     info!("controllers stopped");
@@ -319,5 +321,20 @@ fn obj_name(o: &ObjectRef<BareMetalHost>) -> String {
     match &o.namespace {
         Some(ns) => format!("{ns}/{}", o.name),
         None => o.name.clone(),
+    }
+}
+
+/// The HostClaim controller (`--hostclaims`), run to completion; done at once without it.
+fn claim_controller(
+    client: &Client,
+    config: &OperatorConfig,
+    shutdown: impl Future<Output = ()> + Send + Sync + Clone + 'static,
+) -> impl Future<Output = ()> {
+    let claims = config.hostclaims.clone();
+    let (client, ns) = (client.clone(), config.namespace.clone());
+    async move {
+        if let Some(claims) = claims {
+            crate::hostclaim::run(client, ns, claims, shutdown).await;
+        }
     }
 }

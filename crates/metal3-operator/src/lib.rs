@@ -19,6 +19,7 @@
 //! - `dataimage`: the host's DataImage, read for the state machine and updated with outcomes.
 //! - [`preprov`]: PreprovisioningImages: the host's request and the controller answering it.
 //! - [`subscription`]: the BMCEventSubscription controller.
+//! - [`hostclaim`]: the HostClaim controller (`--hostclaims`): binding, syncing, releasing.
 //! - [`events`]: Kubernetes Events with bounded memory and series.
 //! - `steps`: the host's step log (the states it entered and its errors, with when).
 //! - [`metrics`]: the operator's Prometheus metrics.
@@ -34,6 +35,7 @@ pub mod events;
 pub mod firmware;
 pub mod host;
 mod host_data;
+pub mod hostclaim;
 pub mod metrics;
 pub mod preprov;
 mod steps;
@@ -70,6 +72,8 @@ pub struct OperatorConfig {
     pub preprovisioning_images: Option<metal3_hoststate::preprov::ImageSources>,
     /// Where to serve the fleet page (`--ui-addr`); `None`: no page.
     pub ui: Option<ui::Listener>,
+    /// Run the HostClaim controller (`--hostclaims`); `None`: HostClaims are not served.
+    pub hostclaims: Option<hostclaim::HostClaimConfig>,
 }
 
 impl Default for OperatorConfig {
@@ -83,6 +87,7 @@ impl Default for OperatorConfig {
             dependency_retry: std::time::Duration::from_secs(600),
             preprovisioning_images: None,
             ui: None,
+            hostclaims: None,
         }
     }
 }

@@ -27,6 +27,7 @@ pub const PATHS: &[(&str, &str)] = &[
         "HostFirmwareComponents",
         "/validate-metal3-io-v1alpha1-hostfirmwarecomponents",
     ),
+    ("HostClaim", "/validate-metal3-io-v1alpha1-hostclaim"),
 ];
 
 /// Judges one admission request.

@@ -100,6 +100,33 @@ async fn the_api_server_rejects_invalid_hosts_through_our_webhook() {
         .await
         .expect("a valid host is admitted");
 
+    // HostClaims are judged at their own path.
+    let claims: Api<metal3_api::v1alpha1::HostClaim> = Api::namespaced(client.clone(), &ns);
+    let claim = |operator: &str| {
+        serde_json::from_value(json!({
+            "apiVersion": "metal3.io/v1alpha1", "kind": "HostClaim",
+            "metadata": {"name": format!("c-{}", operator.len())},
+            "spec": {"poweredOn": false, "hostSelector": {"matchExpressions": [
+                {"key": "rack", "operator": operator, "values": ["r1"]}]}},
+        }))
+        .expect("claim")
+    };
+    let refused = claims.create(&PostParams::default(), &claim("In")).await;
+    let Err(kube::Error::Api(status)) = refused else {
+        panic!("a HostClaim with operator In must be refused: {refused:?}");
+    };
+    assert!(
+        status
+            .message
+            .contains("spec.hostSelector.matchExpressions[0].operator"),
+        "{}",
+        status.message
+    );
+    claims
+        .create(&PostParams::default(), &claim("in"))
+        .await
+        .expect("a valid claim is admitted");
+
     configs
         .delete(&format!("metal3-{ns}"), &DeleteParams::default())
         .await

@@ -8,5 +8,6 @@ mod annotations;
 mod common;
 mod companions;
 mod firmware;
+mod hostclaims;
 mod lifecycle;
 mod recovery;
