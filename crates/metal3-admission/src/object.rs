@@ -48,6 +48,8 @@ pub fn validate_value(new: &Value, old: Option<&Value>) -> Verdict {
         "FirmwareSchema" => check::<FirmwareSchema, _>(new, old, no_rules),
         "HostUpdatePolicy" => check::<HostUpdatePolicy, _>(new, old, no_rules),
         "PreprovisioningImage" => check::<PreprovisioningImage, _>(new, old, no_rules),
+        "BareMetalSwitch" => check(new, old, crate::validate_baremetalswitch),
+        "HostNetworkAttachment" => check(new, old, crate::validate_hostnetworkattachment),
         other => Findings::from_errors(vec![FieldError::new(
             "kind",
             format!("unknown kind {other:?} in {API_VERSION}"),
