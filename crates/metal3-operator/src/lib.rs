@@ -22,6 +22,9 @@
 //! - [`events`]: Kubernetes Events with bounded memory and series.
 //! - [`metrics`]: the operator's Prometheus metrics.
 //! - [`webhook`]: the BareMetalHost validating webhook.
+//! - [`switch`] (with pure [`switch_config`]): the BareMetalSwitch controller writing the switch
+//!   configuration Secrets, run with `IRONIC_NETWORKING_ENABLED`.
+//! - [`attachment_webhook`]: HostNetworkAttachment admission with the reference lookup.
 
 pub mod cache;
 pub mod context;
@@ -36,6 +39,12 @@ pub mod metrics;
 pub mod preprov;
 pub mod subscription;
 pub mod webhook;
+
+// Switch port configuration (Ironic networking): the BareMetalSwitch controller, its pure
+// rendering, and the HostNetworkAttachment webhook that needs the cluster.
+pub mod attachment_webhook;
+pub mod switch;
+pub mod switch_config;
 
 pub use cache::{Cached, Caches};
 pub use context::{Context, Error};
