@@ -166,9 +166,9 @@ fn crds_prints_every_kind() {
     let out = metal3(&["crds"]);
     assert!(out.status.success());
     let text = stdout(&out);
-    // The nine metal3.io kinds, the nine of the Cluster API provider and the IP address
+    // The eleven metal3.io kinds, the nine of the Cluster API provider and the IP address
     // manager's three.
-    assert_eq!(text.matches("kind: CustomResourceDefinition").count(), 21);
+    assert_eq!(text.matches("kind: CustomResourceDefinition").count(), 23);
     for name in [
         "baremetalhosts.metal3.io",
         "hardwaredata.metal3.io",
