@@ -20,5 +20,6 @@ pub(crate) fn of(host: &BareMetalHost, credentials: Credentials) -> HostData {
             .as_ref()
             .map(|s| s.provisioning.id.clone())
             .unwrap_or_default(),
+        network_interfaces: host.spec.network_interfaces.clone(),
     }
 }

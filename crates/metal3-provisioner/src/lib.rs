@@ -113,6 +113,9 @@ pub struct HostData {
     pub boot_mac_address: String,
     /// The backend's identifier of the host (`status.provisioning.ID`), empty before registration.
     pub provisioner_id: String,
+    /// `spec.networkInterfaces`: NICs whose switch ports are to be configured (only Ironic's
+    /// networking service can; the native Redfish backend refuses to provision such a host).
+    pub network_interfaces: Vec<metal3_api::v1alpha1::NetworkInterface>,
 }
 
 impl HostData {
