@@ -22,6 +22,7 @@ use crate::config::Config;
 use crate::deploy::instance::{self, DeployKind};
 use crate::errors::{act, classify, last_error, transient};
 use crate::node::{self, Hardware};
+use crate::switchport;
 
 /// Reason Ironic records for our maintenance mode before a forced delete.
 const FORCED_DELETE: &str = "forcing deletion in baremetal-operator";
@@ -145,6 +146,9 @@ pub(crate) async fn register(
     )
     .await
     {
+        return classify(e).map(|o| (o, id));
+    }
+    if let Err(e) = switch_ports(p, &node, host, data.hardware_details.as_ref()).await {
         return classify(e).map(|o| (o, id));
     }
     let outcome = match node.provision_state.as_str() {
@@ -338,6 +342,61 @@ async fn ensure_ports(
             // On another node already: the boot MAC's owner was checked at lookup.
             Err(e) if e.is_conflict() => {}
             Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Writes the switch port each interface names (`spec.networkInterfaces[].switchPort`) to its
+/// port's `local_link_connection`, only where it differs. The attachment's
+/// `extra.switchport` is not sent yet: the host's attachments are not resolved for the backend.
+async fn switch_ports(
+    p: &IronicProvisioner,
+    node: &Node,
+    host: &HostData,
+    details: Option<&HardwareDetails>,
+) -> Result<(), IronicError> {
+    let wanted: Vec<_> = host
+        .network_interfaces
+        .iter()
+        .filter(|i| i.switch_port.is_some())
+        .collect();
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    let nics: Vec<(String, String)> = details
+        .map(|d| {
+            d.nics
+                .iter()
+                .map(|n| (n.name.clone(), n.mac.clone()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let ports = p.client.ports_of(&node.uuid).await?;
+    for iface in wanted {
+        let Some(mac) = switchport::interface_mac(iface, &nics) else {
+            continue;
+        };
+        let Some(port) = ports
+            .iter()
+            .find(|port| port.address.eq_ignore_ascii_case(&mac))
+        else {
+            continue;
+        };
+        // Without an attachment the fields cannot fail.
+        let Ok(fields) = switchport::port_fields(iface, None) else {
+            continue;
+        };
+        let current = serde_json::json!({
+            "local_link_connection": port.local_link_connection,
+            "extra": port.extra,
+        });
+        let ops: Vec<PatchOp> = switchport::port_patch(&current, &fields)
+            .into_iter()
+            .map(|(path, value)| PatchOp::add(path, value))
+            .collect();
+        if !ops.is_empty() {
+            p.client.patch_port(&port.uuid, &ops).await?;
         }
     }
     Ok(())

@@ -77,9 +77,10 @@ pub fn port_fields(
     Ok(out)
 }
 
-/// JSON patch operations bringing the port `current` (as Ironic returns it) to `wanted` (from
-/// [`port_fields`]); only what differs, and `extra` keys other than `switchport` untouched.
-pub fn port_patch(current: &Value, wanted: &Map<String, Value>) -> Vec<Value> {
+/// The `add` operations, as `(path, value)`, bringing the port `current` (as Ironic returns
+/// it) to `wanted` (from [`port_fields`]); only what differs, and `extra` keys other than
+/// `switchport` untouched.
+pub fn port_patch(current: &Value, wanted: &Map<String, Value>) -> Vec<(String, Value)> {
     let mut ops = Vec::new();
     if let Some(link) = wanted.get("local_link_connection") {
         let have = &current["local_link_connection"];
@@ -87,15 +88,25 @@ pub fn port_patch(current: &Value, wanted: &Map<String, Value>) -> Vec<Value> {
             .iter()
             .all(|k| have.get(*k) == link.get(*k));
         if !same {
-            ops.push(json!({"op": "add", "path": "/local_link_connection", "value": link}));
+            ops.push(("/local_link_connection".to_string(), link.clone()));
         }
     }
     if let Some(switchport) = wanted.get("extra").and_then(|e| e.get("switchport"))
         && current["extra"].get("switchport") != Some(switchport)
     {
-        ops.push(json!({"op": "add", "path": "/extra/switchport", "value": switchport}));
+        ops.push(("/extra/switchport".to_string(), switchport.clone()));
     }
     ops
+}
+
+/// The MAC address of `iface`: its own, else that of the inspected NIC of its name.
+pub fn interface_mac(iface: &NetworkInterface, nics: &[(String, String)]) -> Option<String> {
+    if !iface.mac_address.is_empty() {
+        return Some(iface.mac_address.to_ascii_lowercase());
+    }
+    nics.iter()
+        .find(|(name, _)| *name == iface.name)
+        .map(|(_, mac)| mac.to_ascii_lowercase())
 }
 
 #[cfg(test)]
@@ -144,7 +155,7 @@ mod tests {
         let fresh = json!({"uuid": "p", "extra": {"metal3": "x"}, "local_link_connection": {}});
         let ops = port_patch(&fresh, &fields);
         assert_eq!(ops.len(), 2, "{ops:?}");
-        assert_eq!(ops[1]["path"], "/extra/switchport");
+        assert_eq!(ops[1].0, "/extra/switchport");
         let done = json!({"local_link_connection": fields["local_link_connection"],
                           "extra": {"metal3": "x", "switchport": fields["extra"]["switchport"]}});
         assert!(port_patch(&done, &fields).is_empty());
@@ -162,5 +173,11 @@ mod tests {
         );
         let nothing = port_fields(&iface(json!({"name": "eno1"})), None).expect("fields");
         assert!(nothing.is_empty());
+        let nics = [("eno1".to_string(), "AA:00:00:00:00:01".to_string())];
+        assert_eq!(
+            interface_mac(&iface(json!({"name": "eno1"})), &nics).as_deref(),
+            Some("aa:00:00:00:00:01")
+        );
+        assert_eq!(interface_mac(&iface(json!({"name": "eno9"})), &nics), None);
     }
 }

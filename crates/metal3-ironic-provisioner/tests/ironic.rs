@@ -536,6 +536,11 @@ async fn registration_gives_the_node_its_ramdisk_network_data_ports_and_new_name
         ],
         ..Default::default()
     };
+    // eth1 is named with the switch port it is cabled to.
+    h.network_interfaces = serde_json::from_value(serde_json::json!([
+        {"name": "eth1", "switchPort": {"switchID": "AA:BB:CC:DD:EE:FF", "portID": "Ethernet1/12"}}
+    ]))
+    .expect("interfaces");
     let data = ManagementAccessData {
         preprovisioning_network_data: NETWORK_DATA.into(),
         hardware_details: Some(details),
@@ -564,6 +569,19 @@ async fn registration_gives_the_node_its_ramdisk_network_data_ports_and_new_name
             ("52:54:00:00:00:32".to_string(), false)
         ]
     );
+    let links: Vec<(String, serde_json::Value)> = client
+        .ports_of(&node.uuid)
+        .await
+        .expect("ports")
+        .into_iter()
+        .map(|p| (p.address, p.local_link_connection))
+        .collect();
+    let eth1 = links
+        .iter()
+        .find(|(mac, _)| mac == "52:54:00:00:00:32")
+        .expect("eth1's port");
+    assert_eq!(eth1.1["switch_id"], "aa:bb:cc:dd:ee:ff", "{links:?}");
+    assert_eq!(eth1.1["port_id"], "Ethernet1/12", "{links:?}");
 
     // Changed network data is patched onto the node; invalid data is a registration error
     // that names the Secret.
