@@ -148,8 +148,10 @@ pub(crate) async fn register(
     {
         return classify(e).map(|o| (o, id));
     }
-    if let Err(e) = switch_ports(p, &node, host, data.hardware_details.as_ref()).await {
-        return classify(e).map(|o| (o, id));
+    match switch_ports(p, &node, host, data.hardware_details.as_ref()).await {
+        Ok(None) => {}
+        Ok(Some(message)) => return Ok((Outcome::Failed { message }, id)),
+        Err(e) => return classify(e).map(|o| (o, id)),
     }
     let outcome = match node.provision_state.as_str() {
         state::ENROLL => {
@@ -347,22 +349,23 @@ async fn ensure_ports(
     Ok(())
 }
 
-/// Writes the switch port each interface names (`spec.networkInterfaces[].switchPort`) to its
-/// port's `local_link_connection`, only where it differs. The attachment's
-/// `extra.switchport` is not sent yet: the host's attachments are not resolved for the backend.
+/// Writes each interface's switch port (`spec.networkInterfaces[].switchPort`) to its port's
+/// `local_link_connection` and its attachment's configuration to `extra.switchport`, only
+/// where they differ. `Ok(Some(message))`: an attachment Ironic cannot take (a host error).
 async fn switch_ports(
     p: &IronicProvisioner,
     node: &Node,
     host: &HostData,
     details: Option<&HardwareDetails>,
-) -> Result<(), IronicError> {
+) -> Result<Option<String>, IronicError> {
     let wanted: Vec<_> = host
         .network_interfaces
         .iter()
-        .filter(|i| i.switch_port.is_some())
+        .map(|i| (i, host.attachment_of(i)))
+        .filter(|(i, attachment)| i.switch_port.is_some() || attachment.is_some())
         .collect();
     if wanted.is_empty() {
-        return Ok(());
+        return Ok(None);
     }
     let nics: Vec<(String, String)> = details
         .map(|d| {
@@ -373,7 +376,7 @@ async fn switch_ports(
         })
         .unwrap_or_default();
     let ports = p.client.ports_of(&node.uuid).await?;
-    for iface in wanted {
+    for (iface, attachment) in wanted {
         let Some(mac) = switchport::interface_mac(iface, &nics) else {
             continue;
         };
@@ -383,9 +386,15 @@ async fn switch_ports(
         else {
             continue;
         };
-        // Without an attachment the fields cannot fail.
-        let Ok(fields) = switchport::port_fields(iface, None) else {
-            continue;
+        let fields = match switchport::port_fields(iface, attachment) {
+            Ok(fields) => fields,
+            Err(e) => {
+                let name = &iface.host_network_attachment.name;
+                return Ok(Some(format!(
+                    "network interface {}: HostNetworkAttachment {name}: {e}",
+                    iface.key()
+                )));
+            }
         };
         let current = serde_json::json!({
             "local_link_connection": port.local_link_connection,
@@ -399,7 +408,7 @@ async fn switch_ports(
             p.client.patch_port(&port.uuid, &ops).await?;
         }
     }
-    Ok(())
+    Ok(None)
 }
 
 /// New node for the host.
