@@ -1,10 +1,10 @@
 //! `metal3 validate` on BareMetalSwitches and HostNetworkAttachments: upstream's samples and
 //! our examples pass, broken variants are refused with the field named.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-fn validate(path: &PathBuf) -> Output {
+fn validate(path: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_metal3"))
         .args(["validate", &path.display().to_string()])
         .output()
