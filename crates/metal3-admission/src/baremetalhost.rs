@@ -8,13 +8,14 @@ use metal3_api::consts::{
 };
 use metal3_api::v1alpha1::{
     BareMetalHost, BareMetalHostStatus, BootMode, ErrorType, HardwareDetails, Image,
-    InspectionMode, OperationalStatus, ProvisioningState,
+    InspectionMode, NetworkInterface, OperationalStatus, ProvisioningState,
 };
 use metal3_bmc::BmcAddress;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use crate::FieldError;
+use crate::baremetalswitch::is_colon_mac;
 use crate::decoding::{as_go_decodes, decode_like_api_server, schema_of};
 use crate::object::API_VERSION;
 use crate::syntax::{check_mac, check_url, is_uuid};
@@ -479,6 +480,7 @@ fn network_interfaces(host: &BareMetalHost, errors: &mut Errors) {
     let mut seen = HashSet::new();
     for (i, iface) in host.spec.network_interfaces.iter().enumerate() {
         let field = format!("spec.networkInterfaces[{i}]");
+        interface_schema(iface, &field, errors);
         let name = iface.name.as_str();
         let mac = iface.mac_address.as_str();
         let key = match (name.is_empty(), mac.is_empty()) {
@@ -503,6 +505,51 @@ fn network_interfaces(host: &BareMetalHost, errors: &mut Errors) {
             errors.add(
                 field,
                 format!("networkInterfaces[{i}]: duplicate interface selector for \"{key}\""),
+            );
+        }
+    }
+}
+
+/// The schema's bounds on one interface (the API server refuses these before the webhook
+/// runs; checked here so that `metal3 validate` does too).
+fn interface_schema(iface: &NetworkInterface, field: &str, errors: &mut Errors) {
+    let name_ok = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
+    if !iface.name.is_empty() && !iface.name.chars().all(name_ok) {
+        errors.add(
+            format!("{field}.name"),
+            format!(
+                "{:?}: an interface name has only letters, digits, '.', '_' and '-'",
+                iface.name
+            ),
+        );
+    }
+    let colon_mac = "is not a MAC address written as six colon-separated hex pairs";
+    if !iface.mac_address.is_empty() && !is_colon_mac(&iface.mac_address) {
+        errors.add(
+            format!("{field}.macAddress"),
+            format!("{:?} {colon_mac}", iface.mac_address),
+        );
+    }
+    if let Some(port) = &iface.switch_port
+        && !is_colon_mac(&port.switch_id)
+    {
+        errors.add(
+            format!("{field}.switchPort.switchID"),
+            format!(
+                "{:?} {colon_mac} (the switch's management MAC)",
+                port.switch_id
+            ),
+        );
+    }
+    let reference = &iface.host_network_attachment;
+    for (part, value, max) in [
+        ("name", &reference.name, 253),
+        ("namespace", &reference.namespace, 63),
+    ] {
+        if value.len() > max {
+            errors.add(
+                format!("{field}.hostNetworkAttachment.{part}"),
+                format!("may not be longer than {max} characters"),
             );
         }
     }

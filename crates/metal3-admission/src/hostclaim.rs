@@ -191,8 +191,7 @@ mod tests {
         });
         // A missing required field is the API server's to refuse (Go's decoding takes its
         // zero value), so it is a schema error, not a rule's.
-        let Verdict::Checked(Findings { schema_errors, .. }) = validate_value(&broken, None)
-        else {
+        let Verdict::Checked(Findings { schema_errors, .. }) = validate_value(&broken, None) else {
             panic!("ours");
         };
         assert!(

@@ -22,6 +22,8 @@
 //!   of one metal3.io kind each;
 //! - `hostclaim`, `hostdeploypolicy`: the rules of HostClaim (upstream's webhook) and the
 //!   warnings for HostDeployPolicy (upstream has no webhook for it);
+//! - `baremetalswitch`, [`hostnetworkattachment`] (with the pure half of the reference check
+//!   the operator's webhook makes): the switch port configuration kinds;
 //! - [`capm3`]: the provider's rules and defaults, one file per kind;
 //! - [`syntax`]: what upstream gets from Go's standard library (request URIs through
 //!   [`metal3_bmc::url`], MAC addresses, UUIDs).
@@ -47,3 +49,9 @@ pub use hostdeploypolicy::validate_hostdeploypolicy;
 pub use hostfirmwarecomponents::validate_hostfirmwarecomponents;
 pub use object::validate_value;
 pub use verdict::{FieldError, Findings, Verdict, check, decode};
+
+// Switch port configuration: BareMetalSwitch and HostNetworkAttachment.
+mod baremetalswitch;
+pub mod hostnetworkattachment;
+pub use baremetalswitch::validate_baremetalswitch;
+pub use hostnetworkattachment::validate_hostnetworkattachment;

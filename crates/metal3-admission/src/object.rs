@@ -50,6 +50,8 @@ pub fn validate_value(new: &Value, old: Option<&Value>) -> Verdict {
         "PreprovisioningImage" => check::<PreprovisioningImage, _>(new, old, no_rules),
         "HostClaim" => check(new, old, crate::validate_hostclaim),
         "HostDeployPolicy" => check(new, old, crate::validate_hostdeploypolicy),
+        "BareMetalSwitch" => check(new, old, crate::validate_baremetalswitch),
+        "HostNetworkAttachment" => check(new, old, crate::validate_hostnetworkattachment),
         other => Findings::from_errors(vec![FieldError::new(
             "kind",
             format!("unknown kind {other:?} in {API_VERSION}"),

@@ -795,3 +795,51 @@ fn externally_provisioned_only_from_available() {
         None,
     );
 }
+
+#[test]
+fn network_interface_schema_bounds() {
+    let ifaces = |v: Value| with(json!({"spec": {"networkInterfaces": v}}));
+    expect(
+        &ifaces(json!([{
+            "name": "ens1f0",
+            "hostNetworkAttachment": {"name": "storage", "namespace": "net"},
+            "switchPort": {"switchID": "aa:bb:cc:dd:ee:ff", "portID": "Ethernet1/5"}
+        }])),
+        None,
+        None,
+    );
+    expect(
+        &ifaces(json!([{"name": "eth 0"}])),
+        None,
+        Some(("spec.networkInterfaces[0].name", "only letters")),
+    );
+    expect(
+        &ifaces(json!([{"macAddress": "00-11-22-33-44-55"}])),
+        None,
+        Some((
+            "spec.networkInterfaces[0].macAddress",
+            "six colon-separated",
+        )),
+    );
+    expect(
+        &ifaces(json!([{"name": "eth0", "switchPort": {"switchID": "switch-1", "portID": "1"}}])),
+        None,
+        Some(("spec.networkInterfaces[0].switchPort.switchID", "MAC")),
+    );
+    expect(
+        &ifaces(
+            json!([{"name": "eth0", "hostNetworkAttachment": {"name": "x", "namespace": "n".repeat(64)}}]),
+        ),
+        None,
+        Some((
+            "spec.networkInterfaces[0].hostNetworkAttachment.namespace",
+            "longer than 63",
+        )),
+    );
+    // A switch port without its required fields does not decode.
+    expect(
+        &ifaces(json!([{"name": "eth0", "switchPort": {"portID": "1"}}])),
+        None,
+        Some(("spec.networkInterfaces[0].switchPort", "switchID")),
+    );
+}

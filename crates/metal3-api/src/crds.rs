@@ -69,6 +69,7 @@ pub fn all() -> Vec<CustomResourceDefinition> {
         v1alpha1::HostClaim::crd(),
         v1alpha1::HostDeployPolicy::crd(),
     ];
+    crds.extend(switch_crds());
     for crd in &mut crds {
         let kind = crd.spec.names.kind.clone();
         for version in &mut crd.spec.versions {
@@ -157,4 +158,20 @@ pub fn walk(
     if let Some(JSONSchemaPropsOrBool::Schema(values)) = schema.additional_properties.as_mut() {
         walk(values, &format!("{path}{{}}"), f);
     }
+}
+
+/// The kinds of switch port configuration (BareMetalSwitch, HostNetworkAttachment). Upstream
+/// serves a status subresource for HostNetworkAttachment although its schema has no `status`.
+fn switch_crds() -> Vec<CustomResourceDefinition> {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
+        CustomResourceSubresourceStatus, CustomResourceSubresources,
+    };
+    let mut attachment = v1alpha1::HostNetworkAttachment::crd();
+    for version in &mut attachment.spec.versions {
+        version.subresources = Some(CustomResourceSubresources {
+            status: Some(CustomResourceSubresourceStatus(serde_json::json!({}))),
+            ..Default::default()
+        });
+    }
+    vec![v1alpha1::BareMetalSwitch::crd(), attachment]
 }

@@ -355,6 +355,10 @@ pub fn run(args: &Args) -> Result<ExitCode> {
                 args.ui_addr.unwrap_or(([0, 0, 0, 0], 0).into())
             )
         })?;
+    // Switch port configuration, as upstream: only with IRONIC_NETWORKING_ENABLED.
+    let switch_networking =
+        metal3_operator::switch_config::SwitchNetworking::from_env(|k| std::env::var(k).ok())
+            .map_err(anyhow::Error::msg)?;
     init_logging(args.log_format);
     let _ = rustls::crypto::ring::default_provider().install_default();
     let runtime = tokio::runtime::Runtime::new().context("tokio runtime")?;
@@ -368,7 +372,7 @@ pub fn run(args: &Args) -> Result<ExitCode> {
         }
         let provisioner = provisioner.context("no provisioner")?;
         let metrics = Arc::new(Metrics::default());
-        serve_endpoints(args, &metrics).await?;
+        serve_endpoints(args, &metrics, &client).await?;
         let elector = elect(args, &client).await?;
         // Stop on Ctrl-C / SIGTERM-like interrupts, or when leadership is lost.
         let (shutdown, seen_rx) = metal3_kube::leader::stop_signal(elector.clone());
@@ -383,7 +387,15 @@ pub fn run(args: &Args) -> Result<ExitCode> {
                 }
             });
         }
+        // The BareMetalSwitch controller (elected too); stopped with the others.
+        let switches = switch_networking.map(|settings| {
+            let (client, ns) = (client.clone(), args.namespace.clone());
+            tokio::spawn(metal3_operator::switch::run(client, ns, settings, std::future::pending()))
+        });
         metal3_operator::run(client, provisioner, config, metrics, shutdown).await;
+        if let Some(task) = switches {
+            task.abort();
+        }
         if let Some(pool) = &redfish_pool {
             pool.logout_all().await;
         }
@@ -444,7 +456,7 @@ fn operator_config(
 
 /// Serves the health probes and the metrics (registered here), and the validating webhook
 /// unless `--webhook-port 0`, each on a task of its own.
-async fn serve_endpoints(args: &Args, metrics: &Metrics) -> Result<()> {
+async fn serve_endpoints(args: &Args, metrics: &Metrics, client: &kube::Client) -> Result<()> {
     let mut registry = Registry::default();
     metrics.register(&mut registry);
     let registry = Arc::new(registry);
@@ -460,9 +472,10 @@ async fn serve_endpoints(args: &Args, metrics: &Metrics) -> Result<()> {
     if args.webhook_port != 0 {
         let addr = SocketAddr::from(([0, 0, 0, 0], args.webhook_port));
         let dir = args.webhook_cert_dir.clone();
+        let client = client.clone();
         info!(%addr, "serving the validating webhook");
         tokio::spawn(async move {
-            if let Err(e) = metal3_operator::webhook::serve(addr, &dir).await {
+            if let Err(e) = metal3_operator::webhook::serve_with_client(addr, &dir, client).await {
                 tracing::error!(error = %e, "the webhook server stopped");
             }
         });

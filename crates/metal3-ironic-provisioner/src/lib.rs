@@ -31,6 +31,8 @@
 //! - [`node`] (pure): node names, interfaces, capabilities, root device hints, ports, network
 //!   data, JSON patches, the inserted CD.
 //! - [`inventory`] (pure): the agent's inventory as the host's hardware details.
+//! - [`switchport`] (pure): a port's `local_link_connection` and `extra.switchport` for Ironic's
+//!   networking service, from the host's network interfaces and their attachments.
 
 mod capacity;
 mod config;
@@ -39,6 +41,7 @@ mod errors;
 mod events;
 mod firmware;
 mod inspect;
+pub mod switchport;
 pub use metal3_inventory::ipa as inventory;
 mod media;
 pub mod node;

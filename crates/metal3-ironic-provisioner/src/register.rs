@@ -22,6 +22,7 @@ use crate::config::Config;
 use crate::deploy::instance::{self, DeployKind};
 use crate::errors::{act, classify, last_error, transient};
 use crate::node::{self, Hardware};
+use crate::switchport;
 
 /// Reason Ironic records for our maintenance mode before a forced delete.
 const FORCED_DELETE: &str = "forcing deletion in baremetal-operator";
@@ -146,6 +147,11 @@ pub(crate) async fn register(
     .await
     {
         return classify(e).map(|o| (o, id));
+    }
+    match switch_ports(p, &node, host, data.hardware_details.as_ref()).await {
+        Ok(None) => {}
+        Ok(Some(message)) => return Ok((Outcome::Failed { message }, id)),
+        Err(e) => return classify(e).map(|o| (o, id)),
     }
     let outcome = match node.provision_state.as_str() {
         state::ENROLL => {
@@ -341,6 +347,68 @@ async fn ensure_ports(
         }
     }
     Ok(())
+}
+
+/// Writes each interface's switch port (`spec.networkInterfaces[].switchPort`) to its port's
+/// `local_link_connection` and its attachment's configuration to `extra.switchport`, only
+/// where they differ. `Ok(Some(message))`: an attachment Ironic cannot take (a host error).
+async fn switch_ports(
+    p: &IronicProvisioner,
+    node: &Node,
+    host: &HostData,
+    details: Option<&HardwareDetails>,
+) -> Result<Option<String>, IronicError> {
+    let wanted: Vec<_> = host
+        .network_interfaces
+        .iter()
+        .map(|i| (i, host.attachment_of(i)))
+        .filter(|(i, attachment)| i.switch_port.is_some() || attachment.is_some())
+        .collect();
+    if wanted.is_empty() {
+        return Ok(None);
+    }
+    let nics: Vec<(String, String)> = details
+        .map(|d| {
+            d.nics
+                .iter()
+                .map(|n| (n.name.clone(), n.mac.clone()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let ports = p.client.ports_of(&node.uuid).await?;
+    for (iface, attachment) in wanted {
+        let Some(mac) = switchport::interface_mac(iface, &nics) else {
+            continue;
+        };
+        let Some(port) = ports
+            .iter()
+            .find(|port| port.address.eq_ignore_ascii_case(&mac))
+        else {
+            continue;
+        };
+        let fields = match switchport::port_fields(iface, attachment) {
+            Ok(fields) => fields,
+            Err(e) => {
+                let name = &iface.host_network_attachment.name;
+                return Ok(Some(format!(
+                    "network interface {}: HostNetworkAttachment {name}: {e}",
+                    iface.key()
+                )));
+            }
+        };
+        let current = serde_json::json!({
+            "local_link_connection": port.local_link_connection,
+            "extra": port.extra,
+        });
+        let ops: Vec<PatchOp> = switchport::port_patch(&current, &fields)
+            .into_iter()
+            .map(|(path, value)| PatchOp::add(path, value))
+            .collect();
+        if !ops.is_empty() {
+            p.client.patch_port(&port.uuid, &ops).await?;
+        }
+    }
+    Ok(None)
 }
 
 /// New node for the host.

@@ -536,6 +536,19 @@ async fn registration_gives_the_node_its_ramdisk_network_data_ports_and_new_name
         ],
         ..Default::default()
     };
+    // eth1 is named with the switch port it is cabled to and a trunk attachment.
+    h.network_interfaces = serde_json::from_value(serde_json::json!([
+        {"name": "eth1", "hostNetworkAttachment": {"name": "storage"},
+         "switchPort": {"switchID": "AA:BB:CC:DD:EE:FF", "portID": "Ethernet1/12"}}
+    ]))
+    .expect("interfaces");
+    h.network_attachments = std::collections::BTreeMap::from([(
+        "ironic-test/storage".to_string(),
+        serde_json::from_value(serde_json::json!({
+            "mode": "trunk", "nativeVLAN": 200, "allowedVLANs": ["300-302"], "mtu": 9000
+        }))
+        .expect("attachment"),
+    )]);
     let data = ManagementAccessData {
         preprovisioning_network_data: NETWORK_DATA.into(),
         hardware_details: Some(details),
@@ -563,6 +576,36 @@ async fn registration_gives_the_node_its_ramdisk_network_data_ports_and_new_name
             ("52:54:00:00:00:31".to_string(), true),
             ("52:54:00:00:00:32".to_string(), false)
         ]
+    );
+    let links: Vec<(String, serde_json::Value)> = client
+        .ports_of(&node.uuid)
+        .await
+        .expect("ports")
+        .into_iter()
+        .map(|p| (p.address, p.local_link_connection))
+        .collect();
+    let eth1 = links
+        .iter()
+        .find(|(mac, _)| mac == "52:54:00:00:00:32")
+        .expect("eth1's port");
+    assert_eq!(eth1.1["switch_id"], "aa:bb:cc:dd:ee:ff", "{links:?}");
+    assert_eq!(eth1.1["port_id"], "Ethernet1/12", "{links:?}");
+    let extras: Vec<(String, serde_json::Value)> = client
+        .ports_of(&node.uuid)
+        .await
+        .expect("ports")
+        .into_iter()
+        .map(|p| (p.address, p.extra))
+        .collect();
+    let eth1 = extras
+        .iter()
+        .find(|(mac, _)| mac == "52:54:00:00:00:32")
+        .expect("eth1's port");
+    assert_eq!(
+        eth1.1["switchport"],
+        serde_json::json!({"mode": "trunk", "native_vlan": 200,
+                           "allowed_vlans": [300, 301, 302], "mtu": 9000}),
+        "{extras:?}"
     );
 
     // Changed network data is patched onto the node; invalid data is a registration error

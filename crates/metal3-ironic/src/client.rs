@@ -413,7 +413,8 @@ impl Client {
     pub async fn ports_of(&self, node_uuid: &str) -> Result<Vec<Port>, Error> {
         let list: PortList = self
             .get(&format!(
-                "/ports?node_uuid={node_uuid}&fields=uuid,address,node_uuid,pxe_enabled"
+                "/ports?node_uuid={node_uuid}&fields=uuid,address,node_uuid,pxe_enabled,\
+                 local_link_connection,extra"
             ))
             .await?;
         Ok(list.ports)
@@ -436,6 +437,14 @@ impl Client {
             .await?
             .unwrap_or(Value::Null);
         serde_json::from_value(value).map_err(|e| Error::Decode(format!("POST /ports: {e}")))
+    }
+
+    /// Applies a JSON patch to a port.
+    pub async fn patch_port(&self, uuid: &str, ops: &[PatchOp]) -> Result<(), Error> {
+        let body = serde_json::to_value(ops).map_err(|e| Error::Decode(e.to_string()))?;
+        self.send(Method::PATCH, &format!("/ports/{uuid}"), Some(&body))
+            .await?;
+        Ok(())
     }
 
     /// Calls a vendor passthru method of the node.

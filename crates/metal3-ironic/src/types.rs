@@ -64,6 +64,10 @@ pub struct Port {
     pub address: String,
     pub node_uuid: String,
     pub pxe_enabled: Option<bool>,
+    /// The switch and switch port the NIC is cabled to (`switch_id`, `port_id`, ...).
+    pub local_link_connection: serde_json::Value,
+    /// Free-form data; `switchport` holds the port's configuration for the networking service.
+    pub extra: serde_json::Value,
 }
 
 /// `GET /v1/ports` answer.

@@ -141,7 +141,8 @@ async fn gather_inputs(
         preprovisioning_network_data(&secrets, host, deleting).await?;
     let host_config = host_config(&secrets, host, deleting, &preprovisioning_network_data).await?;
 
-    let host_data = host_data::of(host, found.credentials);
+    let mut host_data = host_data::of(host, found.credentials);
+    host_data.network_attachments = host_data::network_attachments(&ctx.client, host).await?;
     let can_ask = matches!(found.input, CredentialsInput::Valid { .. }) && !deleting;
     let firmware = crate::firmware::sync(ctx, host, ns, &host_data, can_ask, false).await?;
     let data_image =

@@ -25,6 +25,9 @@
 //! - [`metrics`]: the operator's Prometheus metrics.
 //! - [`webhook`]: the BareMetalHost validating webhook.
 //! - [`ui`]: the fleet page (`--ui-addr`), from the hosts' cache.
+//! - [`switch`] (with pure [`switch_config`]): the BareMetalSwitch controller writing the switch
+//!   configuration Secrets, run with `IRONIC_NETWORKING_ENABLED`.
+//! - [`attachment_webhook`]: HostNetworkAttachment admission with the reference lookup.
 
 pub mod cache;
 pub mod context;
@@ -42,6 +45,12 @@ mod steps;
 pub mod subscription;
 pub mod ui;
 pub mod webhook;
+
+// Switch port configuration (Ironic networking): the BareMetalSwitch controller, its pure
+// rendering, and the HostNetworkAttachment webhook that needs the cluster.
+pub mod attachment_webhook;
+pub mod switch;
+pub mod switch_config;
 
 pub use cache::{Cached, Caches};
 pub use context::{Context, Error};

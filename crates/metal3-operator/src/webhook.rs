@@ -89,3 +89,35 @@ pub async fn serve_listener(
 ) -> std::io::Result<()> {
     serve_router_on(listener, cert_pem, key_pem, router()).await
 }
+
+/// [`router`] with the HostNetworkAttachment webhook, which needs `client` to find the hosts
+/// referring to an attachment ([`crate::attachment_webhook`]).
+pub fn router_with_client(client: kube::Client) -> Router {
+    router().merge(
+        Router::new()
+            .route(
+                crate::attachment_webhook::PATH,
+                post(crate::attachment_webhook::handle),
+            )
+            .with_state(client),
+    )
+}
+
+/// Like [`serve`], with the HostNetworkAttachment webhook too ([`router_with_client`]).
+pub async fn serve_with_client(
+    addr: SocketAddr,
+    cert_dir: &Path,
+    client: kube::Client,
+) -> std::io::Result<()> {
+    serve_router(addr, cert_dir, router_with_client(client)).await
+}
+
+/// Like [`serve_listener`], with the HostNetworkAttachment webhook too.
+pub async fn serve_listener_with_client(
+    listener: std::net::TcpListener,
+    cert_pem: Vec<u8>,
+    key_pem: Vec<u8>,
+    client: kube::Client,
+) -> std::io::Result<()> {
+    serve_router_on(listener, cert_pem, key_pem, router_with_client(client)).await
+}

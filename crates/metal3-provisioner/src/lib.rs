@@ -113,6 +113,31 @@ pub struct HostData {
     pub boot_mac_address: String,
     /// The backend's identifier of the host (`status.provisioning.ID`), empty before registration.
     pub provisioner_id: String,
+    /// `spec.networkInterfaces`: NICs whose switch ports are to be configured (only Ironic's
+    /// networking service can; the native Redfish backend refuses to provision such a host).
+    pub network_interfaces: Vec<metal3_api::v1alpha1::NetworkInterface>,
+    /// The specs of the HostNetworkAttachments those interfaces name, by `namespace/name`
+    /// (the host's namespace when the reference has none); missing ones are left out.
+    pub network_attachments: BTreeMap<String, metal3_api::v1alpha1::HostNetworkAttachmentSpec>,
+}
+
+impl HostData {
+    /// The attachment spec `iface` names, if it names one that exists.
+    pub fn attachment_of(
+        &self,
+        iface: &metal3_api::v1alpha1::NetworkInterface,
+    ) -> Option<&metal3_api::v1alpha1::HostNetworkAttachmentSpec> {
+        let reference = &iface.host_network_attachment;
+        if reference.name.is_empty() {
+            return None;
+        }
+        let ns = match reference.namespace.as_str() {
+            "" => &self.namespace,
+            ns => ns,
+        };
+        self.network_attachments
+            .get(&format!("{ns}/{}", reference.name))
+    }
 }
 
 impl HostData {

@@ -65,6 +65,9 @@ impl RedfishProvisioner {
         data: &ProvisionData,
         force: bool,
     ) -> Step<Outcome> {
+        if let Some(message) = crate::switchports::unsupported(&host.network_interfaces) {
+            return Ok(Outcome::Failed { message });
+        }
         let result = match self.agent() {
             Some(agent) if !data.image.is_live_iso() || data.custom_deploy.is_some() => {
                 self.provision_image(host, data, agent).await

@@ -43,6 +43,8 @@
 //! - `firmware`: reading BIOS settings, the attribute registry and component versions;
 //!   [`schema`] maps the registry and typed values (pure).
 //! - `events`: BMC event subscriptions.
+//! - [`switchports`] (pure): the error for a host asking for switch port configuration, which
+//!   needs Ironic's networking service.
 //! - `media`: the virtual CD and USB devices, inserting and ejecting, data images.
 
 mod address;
@@ -60,6 +62,7 @@ mod power;
 mod prepare;
 mod register;
 pub mod schema;
+pub mod switchports;
 
 use async_trait::async_trait;
 use metal3_api::v1alpha1::{AutomatedCleaningMode, FirmwareComponentStatus, ProvisioningState};

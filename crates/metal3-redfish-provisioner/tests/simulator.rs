@@ -607,3 +607,25 @@ async fn inspection_without_expand_reads_every_member() {
     p.pool().logout_all().await;
     plain.pool().logout_all().await;
 }
+
+#[tokio::test]
+async fn switch_port_configuration_is_refused_with_the_reason() {
+    let sim = sim(1).await;
+    let p = RedfishProvisioner::new(config()).expect("provisioner");
+    let mut host = sim.host(0);
+    host.network_interfaces = serde_json::from_value(json!([
+        {"name": "eno1", "hostNetworkAttachment": {"name": "storage"}}
+    ]))
+    .expect("interfaces");
+    let calls = sim.calls(0);
+    let outcome = p
+        .provision(&host, &live_iso(), false)
+        .await
+        .expect("answered");
+    let Outcome::Failed { message } = outcome else {
+        panic!("expected a failure, got {outcome:?}");
+    };
+    assert!(message.contains("Ironic's networking service"), "{message}");
+    assert!(message.contains("(eno1)"), "{message}");
+    assert_eq!(sim.calls(0), calls, "the BMC is not touched");
+}

@@ -30,3 +30,9 @@ pub use preprovisioningimage::*;
 pub const GROUP: &str = "metal3.io";
 /// API version of every kind in this module.
 pub const VERSION: &str = "v1alpha1";
+
+// BareMetalSwitch and HostNetworkAttachment (switch port configuration through Ironic networking).
+pub mod baremetalswitch;
+pub mod hostnetworkattachment;
+pub use baremetalswitch::*;
+pub use hostnetworkattachment::*;

@@ -169,6 +169,8 @@ impl Sim {
                     .as_ref()
                     .map(|s| s.provisioning.id.clone())
                     .unwrap_or_default(),
+                network_interfaces: self.host.spec.network_interfaces.clone(),
+                network_attachments: Default::default(),
             },
             credentials: self.credentials.clone(),
             host_config: Default::default(),
