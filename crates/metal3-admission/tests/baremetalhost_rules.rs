@@ -836,10 +836,11 @@ fn network_interface_schema_bounds() {
             "longer than 63",
         )),
     );
-    // A switch port without its required fields does not decode.
+    // A switch port without its required switchID: Go's decoding takes the zero value, which
+    // the rule refuses (the API server's own required check is a schema error).
     expect(
         &ifaces(json!([{"name": "eth0", "switchPort": {"portID": "1"}}])),
         None,
-        Some(("spec.networkInterfaces[0].switchPort", "switchID")),
+        Some(("spec.networkInterfaces[0].switchPort.switchID", "MAC")),
     );
 }
