@@ -33,14 +33,15 @@ fn broken_variants_name_their_fields() {
     let out = validate(&file("tests/data/switch-broken.yaml"));
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     let text = String::from_utf8_lossy(&out.stdout);
+    // The API server's checks (the CRD schema) first; the webhook's rules judge only what
+    // passes them, as in a cluster (so `wide`'s VLAN range is not reached).
     for expected in [
-        "BareMetalSwitch/net/dashed-mac: spec.macAddress: \"aa-bb-cc-dd-ee-ff\" is not a MAC address",
+        "BareMetalSwitch/net/dashed-mac: spec.macAddress: should match '^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$'",
         "BareMetalSwitch/net/other-driver: spec.driver: unknown variant `netconf`",
         "HostNetworkAttachment/net/access-with-vlans: spec.allowedVLANs: allowedVLANs cannot be specified for access mode",
-        "HostNetworkAttachment/net/wide: spec.nativeVLAN: 5000 should be less than or equal to 4094",
-        "HostNetworkAttachment/net/wide: spec.allowedVLANs[0]: \"203-200\": range start (203) must be less than end (200)",
+        "HostNetworkAttachment/net/wide: spec.nativeVLAN: should be less than or equal to 4094",
     ] {
         assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
     }
-    assert_eq!(text.lines().count(), 5, "{text}");
+    assert_eq!(text.lines().count(), 4, "{text}");
 }
