@@ -138,6 +138,19 @@ fn the_fleet_page_shows_the_fleet_and_a_host_timeline_in_chromium() {
     assert!(host.contains(r#"<tr data-kind="state">"#), "{host}");
     assert!(host.contains("<td>available</td>"), "{host}");
 
+    // The step log counts the requests to the host's BMC per state (Redfish backend).
+    let timeline = get_json(port, "/api/hosts/metal3/sim-0").expect("timeline JSON");
+    let inspecting = timeline["states"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|s| s["state"] == "inspecting")
+        .unwrap_or_else(|| panic!("an inspecting state: {timeline:#}"));
+    assert!(
+        inspecting["requests"].as_u64().is_some_and(|n| n > 0),
+        "BMC requests while inspecting: {timeline:#}"
+    );
+
     let missing = common::http_get(port, "/hosts/metal3/nope", "").expect("answer");
     assert!(
         missing.lines().next().is_some_and(|l| l.contains(" 404 ")),

@@ -405,7 +405,7 @@ pub fn host_page(t: &Timeline, now: Timestamp) -> String {
         @if !t.states.is_empty() {
             h2 { "States" }
             table id="states" {
-                tr { th { "state" } th { "began" } th { "took" } th { "errors" } }
+                tr { th { "state" } th { "began" } th { "took" } th { "errors" } th { "BMC requests" } }
                 @for st in &t.states {
                     tr {
                         td { (st.state) }
@@ -415,6 +415,7 @@ pub fn host_page(t: &Timeline, now: Timestamp) -> String {
                             @if st.ended.is_none() { " so far" }
                         }
                         td { (st.errors) }
+                        td { @match st.requests { Some(r) => (r), None => span.muted { "-" } } }
                     }
                 }
             }

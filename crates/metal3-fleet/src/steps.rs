@@ -30,6 +30,10 @@ pub struct Step {
     /// `type: message` of a new error; empty for a state entered.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub error: String,
+    /// The requests the operator had sent to the host's BMC by then (counted from the
+    /// operator's start), when the backend counts them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests: Option<u64>,
 }
 
 /// A state the host was in, from the steps.
@@ -44,6 +48,9 @@ pub struct StateSpan {
     pub took_seconds: i64,
     /// Errors recorded while in it.
     pub errors: usize,
+    /// Requests sent to the BMC while in it, when both ends were counted by one run of the
+    /// operator (a restart starts the count again).
+    pub requests: Option<u64>,
 }
 
 /// The ConfigMap of host `host`'s steps; `None` for a name too long to suffix.
@@ -80,6 +87,7 @@ pub fn push(steps: &mut Vec<Step>, step: Step) {
 /// The states the steps went through, each with its start and length, oldest first.
 pub fn spans(steps: &[Step], now: Timestamp) -> Vec<StateSpan> {
     let mut spans: Vec<StateSpan> = Vec::new();
+    let mut begun_with: Option<u64> = None;
     for step in steps {
         if !step.error.is_empty() {
             if let Some(current) = spans.last_mut() {
@@ -90,13 +98,19 @@ pub fn spans(steps: &[Step], now: Timestamp) -> Vec<StateSpan> {
         if let Some(current) = spans.last_mut() {
             current.ended = Some(step.at);
             current.took_seconds = step.at.duration_since(current.began).as_secs().max(0);
+            current.requests = match (begun_with, step.requests) {
+                (Some(from), Some(to)) if to >= from => Some(to - from),
+                _ => None,
+            };
         }
+        begun_with = step.requests;
         spans.push(StateSpan {
             state: step.state.clone(),
             began: step.at,
             ended: None,
             took_seconds: now.duration_since(step.at).as_secs().max(0),
             errors: 0,
+            requests: None,
         });
     }
     spans
@@ -115,6 +129,14 @@ mod tests {
             at: at(s),
             state: state.into(),
             error: String::new(),
+            requests: None,
+        }
+    }
+
+    fn counted(s: i64, state: &str, requests: u64) -> Step {
+        Step {
+            requests: Some(requests),
+            ..entered(s, state)
         }
     }
 
@@ -129,6 +151,7 @@ mod tests {
                 at: at(110),
                 state: "provisioning".into(),
                 error: "provisioning error: 404".into(),
+                requests: None,
             },
             entered(111, "deprovisioning"),
         ];
@@ -147,6 +170,21 @@ mod tests {
                 ("deprovisioning", 20, None, 0),
             ]
         );
+    }
+
+    #[test]
+    fn requests_per_state_come_from_the_counts_at_its_ends_within_one_run() {
+        let steps = vec![
+            counted(0, "registering", 0),
+            counted(5, "inspecting", 4),
+            counted(65, "available", 30),
+            // The operator restarted: its count began again.
+            counted(100, "provisioning", 2),
+            entered(120, "provisioned"),
+        ];
+        let requests: Vec<Option<u64>> =
+            spans(&steps, at(130)).iter().map(|s| s.requests).collect();
+        assert_eq!(requests, [Some(4), Some(26), None, None, None]);
     }
 
     #[test]

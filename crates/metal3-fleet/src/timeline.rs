@@ -413,10 +413,16 @@ pub fn render(t: &Timeline, now: Timestamp) -> String {
                         if s.ended.is_none() { " so far" } else { "" }
                     ),
                     s.errors.to_string(),
+                    s.requests
+                        .map(|r| r.to_string())
+                        .unwrap_or_else(|| "-".into()),
                 ]
             })
             .collect();
-        out.push_str(&table(&["STATE", "BEGAN", "TOOK", "ERRORS"], &rows));
+        out.push_str(&table(
+            &["STATE", "BEGAN", "TOOK", "ERRORS", "BMC REQUESTS"],
+            &rows,
+        ));
     }
     out.push('\n');
     let rows: Vec<Vec<String>> = t
@@ -454,6 +460,7 @@ mod tests {
             at: t(at),
             state: state.into(),
             error: error.into(),
+            requests: None,
         };
         let tl = build(&h, &[], now).with_steps(
             &[

@@ -274,7 +274,7 @@ async fn apply(
         apply_effect(ctx, host, ns, name, host_data, effect).await?;
     }
     publish(ctx, host, &decision).await;
-    crate::steps::record(ctx, host, ns, &decision).await;
+    crate::steps::record(ctx, host, host_data, ns, &decision).await;
     record_metrics(ctx, ns, name, &decision);
     if let Some((from, to)) = &decision.state_change {
         info!(host = %name, namespace = %ns, from = %from.as_str(), to = %to.as_str(), "provisioning state changed");

@@ -12,6 +12,7 @@ use kube::{Resource, ResourceExt};
 use metal3_api::v1alpha1::BareMetalHost;
 use metal3_fleet::steps::{self, DATA_KEY, HOST_LABEL, Step};
 use metal3_hoststate::Decision;
+use metal3_provisioner::HostData;
 use tracing::{debug, warn};
 
 use crate::context::Context;
@@ -20,7 +21,12 @@ use crate::context::Context;
 const MANAGER: &str = "metal3-operator-steps";
 
 /// The steps a pass adds: the state entered, and a new error.
-pub(crate) fn new_steps(host: &BareMetalHost, decision: &Decision, now: Timestamp) -> Vec<Step> {
+pub(crate) fn new_steps(
+    host: &BareMetalHost,
+    decision: &Decision,
+    requests: Option<u64>,
+    now: Timestamp,
+) -> Vec<Step> {
     let mut out = Vec::new();
     let state = decision.status.provisioning.state.as_str().to_string();
     if let Some((_, to)) = &decision.state_change {
@@ -28,6 +34,7 @@ pub(crate) fn new_steps(host: &BareMetalHost, decision: &Decision, now: Timestam
             at: now,
             state: to.as_str().to_string(),
             error: String::new(),
+            requests,
         });
     }
     let old_count = host.status.as_ref().map_or(0, |s| s.error_count);
@@ -38,14 +45,27 @@ pub(crate) fn new_steps(host: &BareMetalHost, decision: &Decision, now: Timestam
             at: now,
             state,
             error: format!("{kind}: {}", status.error_message),
+            requests,
         });
     }
     out
 }
 
 /// Appends what the pass did to the host's step log.
-pub(crate) async fn record(ctx: &Context, host: &BareMetalHost, ns: &str, decision: &Decision) {
-    let added = new_steps(host, decision, Timestamp::now());
+pub(crate) async fn record(
+    ctx: &Context,
+    host: &BareMetalHost,
+    host_data: &HostData,
+    ns: &str,
+    decision: &Decision,
+) {
+    if decision.state_change.is_none()
+        && decision.status.error_count <= host.status.as_ref().map_or(0, |s| s.error_count)
+    {
+        return;
+    }
+    let requests = ctx.provisioner.host_requests(host_data);
+    let added = new_steps(host, decision, requests, Timestamp::now());
     if added.is_empty() {
         return;
     }
@@ -118,22 +138,23 @@ mod tests {
         let mut status = BareMetalHostStatus::default();
         status.provisioning.state = ProvisioningState::Provisioning;
         let mut d = decision(status.clone());
-        assert!(new_steps(&host, &d, now).is_empty());
+        assert!(new_steps(&host, &d, Some(7), now).is_empty());
 
         d.state_change = Some((
             ProvisioningState::Available,
             ProvisioningState::Provisioning,
         ));
-        let steps = new_steps(&host, &d, now);
+        let steps = new_steps(&host, &d, Some(7), now);
         assert_eq!(steps.len(), 1);
         assert_eq!(steps[0].state, "provisioning");
         assert!(steps[0].error.is_empty());
+        assert_eq!(steps[0].requests, Some(7));
 
         let mut failed = status.clone();
         failed.error_type = Some(ErrorType::Provisioning);
         failed.error_message = "image 404".into();
         failed.error_count = 1;
-        let steps = new_steps(&host, &decision(failed.clone()), now);
+        let steps = new_steps(&host, &decision(failed.clone()), None, now);
         assert_eq!(steps.len(), 1);
         assert_eq!(steps[0].error, "provisioning error: image 404");
         assert_eq!(steps[0].state, "provisioning");
@@ -141,6 +162,6 @@ mod tests {
         // The same error seen again (the count unchanged) is not a new step.
         let mut again = host.clone();
         again.status = Some(failed.clone());
-        assert!(new_steps(&again, &decision(failed), now).is_empty());
+        assert!(new_steps(&again, &decision(failed), None, now).is_empty());
     }
 }

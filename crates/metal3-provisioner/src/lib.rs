@@ -395,6 +395,13 @@ pub trait Provisioner: Send + Sync {
         None
     }
 
+    /// HTTP requests sent so far to `host`'s BMC on its behalf (by this process), for the
+    /// requests per phase in the host's step log; `None` when the backend does not count them.
+    fn host_requests(&self, host: &HostData) -> Option<u64> {
+        let _ = host;
+        None
+    }
+
     /// Makes the host known to the backend and checks BMC access. Returns the backend's host
     /// identifier once known. See [`RegisterOptions`] for new credentials and retries.
     async fn register(

@@ -118,6 +118,18 @@ impl Provisioner for RedfishProvisioner {
         Some(self.pool.calls())
     }
 
+    fn host_requests(&self, host: &HostData) -> Option<u64> {
+        let (endpoint, path) =
+            address::endpoint(&host.bmc_address, host.disable_certificate_verification).ok()?;
+        let known = self.cache.known(host);
+        let scope = if known.system.is_empty() {
+            path
+        } else {
+            known.system
+        };
+        Some(self.pool.calls_to(&endpoint.base, &scope).unwrap_or(0))
+    }
+
     async fn register(
         &self,
         host: &HostData,

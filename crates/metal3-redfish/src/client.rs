@@ -215,6 +215,14 @@ impl Pool {
         }
     }
 
+    /// Requests sent so far to the system at `scope` of the service at `base` (its
+    /// [`Endpoint::base`]), logins included; `None` before the first connection to it.
+    pub fn calls_to(&self, base: &str, scope: &str) -> Option<u64> {
+        lock(&self.inner.targets)
+            .get(&format!("{base}{scope}"))
+            .map(|t| t.calls.load(Ordering::Relaxed))
+    }
+
     /// Requests sent so far, to every BMC (logins and logouts included).
     pub fn calls(&self) -> u64 {
         let targets: u64 = lock(&self.inner.targets)
