@@ -162,6 +162,40 @@ async fn two_vms_through_inspection_provisioning_cleaning_and_deletion_with_the_
             h.provisioning_state().as_str() == "provisioned"
         })
         .await;
+    // The operator's step log shows the agent's steps while provisioning.
+    let logs: Api<k8s_openapi::api::core::v1::ConfigMap> = Api::namespaced(client.clone(), &ns);
+    let mut agent_steps = Vec::new();
+    for name in ["sim-0", "sim-1"] {
+        let cm = logs
+            .get(&format!("{name}.steps"))
+            .await
+            .expect("the host's step log");
+        let steps = metal3_fleet::steps::parse(
+            cm.data
+                .as_ref()
+                .and_then(|d| d.get(metal3_fleet::steps::DATA_KEY))
+                .expect("steps"),
+        );
+        let states: Vec<&str> = steps
+            .iter()
+            .filter(|s| s.error.is_empty() && s.progress.is_empty())
+            .map(|s| s.state.as_str())
+            .collect();
+        assert!(
+            states.ends_with(&["provisioning", "provisioned"]),
+            "{name}: {steps:#?}"
+        );
+        agent_steps.extend(
+            steps
+                .iter()
+                .filter(|s| s.state == "provisioning" && !s.progress.is_empty())
+                .map(|s| s.progress.clone()),
+        );
+    }
+    assert!(
+        agent_steps.iter().any(|p| p.contains("image")),
+        "the agent's steps while provisioning: {agent_steps:?}"
+    );
     // Each boots its image from disk and finds its config drive.
     for (i, source, disk) in [(0, "disk-bios", "/dev/vda"), (1, "disk-uefi", "/dev/sda")] {
         let console = world.wait_console(i, "METAL3-TEST-IMAGE ready", 1).await;

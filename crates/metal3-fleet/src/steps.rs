@@ -1,4 +1,5 @@
-//! A host's step log (pure): every provisioning state it entered and every new error, with
+//! A host's step log (pure): every provisioning state it entered, every step the backend
+//! reported (the agent's: booted, inspecting, writing the image, …) and every new error, with
 //! when, kept by the operator in a ConfigMap beside the host so that `metal3 timeline` and the
 //! fleet page can tell each state's start and length — the status keeps only the last run of
 //! four operations. Bounded to the last [`MAX_STEPS`] steps; no credentials (states and the
@@ -30,6 +31,10 @@ pub struct Step {
     /// `type: message` of a new error; empty for a state entered.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub error: String,
+    /// What the backend reported it was doing (the agent's or Ironic's step, as the host's
+    /// `Progressing` condition said it, without counts and rates); empty for other steps.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub progress: String,
     /// The requests the operator had sent to the host's BMC by then (counted from the
     /// operator's start), when the backend counts them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -71,10 +76,9 @@ pub fn render(steps: &[Step]) -> String {
 /// Appends `step`, keeping the last [`MAX_STEPS`]. A step equal to the last one but for its
 /// time (a pass retried after a conflicting write) is not repeated.
 pub fn push(steps: &mut Vec<Step>, step: Step) {
-    if steps
-        .last()
-        .is_some_and(|last| last.state == step.state && last.error == step.error)
-    {
+    if steps.last().is_some_and(|last| {
+        last.state == step.state && last.error == step.error && last.progress == step.progress
+    }) {
         return;
     }
     steps.push(step);
@@ -84,11 +88,21 @@ pub fn push(steps: &mut Vec<Step>, step: Step) {
     }
 }
 
+/// The step a `Progressing` message names, without what changes while it runs: the text before
+/// the first comma ("writing the image: writing" of "writing the image: writing, 1.5 GiB of
+/// 4.0 GiB (37%) at 85.0 MiB/s"). Empty for nothing.
+pub fn progress_step(message: &str) -> String {
+    message.split(',').next().unwrap_or("").trim().to_string()
+}
+
 /// The states the steps went through, each with its start and length, oldest first.
 pub fn spans(steps: &[Step], now: Timestamp) -> Vec<StateSpan> {
     let mut spans: Vec<StateSpan> = Vec::new();
     let mut begun_with: Option<u64> = None;
     for step in steps {
+        if !step.progress.is_empty() {
+            continue;
+        }
         if !step.error.is_empty() {
             if let Some(current) = spans.last_mut() {
                 current.errors += 1;
@@ -129,6 +143,7 @@ mod tests {
             at: at(s),
             state: state.into(),
             error: String::new(),
+            progress: String::new(),
             requests: None,
         }
     }
@@ -151,7 +166,12 @@ mod tests {
                 at: at(110),
                 state: "provisioning".into(),
                 error: "provisioning error: 404".into(),
+                progress: String::new(),
                 requests: None,
+            },
+            Step {
+                progress: "writing the image: writing".into(),
+                ..entered(108, "provisioning")
             },
             entered(111, "deprovisioning"),
         ];
@@ -185,6 +205,16 @@ mod tests {
         let requests: Vec<Option<u64>> =
             spans(&steps, at(130)).iter().map(|s| s.requests).collect();
         assert_eq!(requests, [Some(4), Some(26), None, None, None]);
+    }
+
+    #[test]
+    fn a_progress_step_is_its_message_before_the_counts() {
+        assert_eq!(
+            progress_step("writing the image: writing, 1.5 GiB of 4.0 GiB (37%) at 85.0 MiB/s"),
+            "writing the image: writing"
+        );
+        assert_eq!(progress_step("cleaning"), "cleaning");
+        assert_eq!(progress_step(""), "");
     }
 
     #[test]

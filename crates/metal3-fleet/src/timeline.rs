@@ -236,7 +236,9 @@ impl Timeline {
     pub fn with_steps(mut self, steps: &[Step], now: Timestamp) -> Self {
         self.states = steps::spans(steps, now);
         for step in steps {
-            let (kind, text) = if step.error.is_empty() {
+            let (kind, text) = if !step.progress.is_empty() {
+                ("progress", step.progress.clone())
+            } else if step.error.is_empty() {
                 ("state", format!("entered {}", step.state))
             } else {
                 ("error", format!("{} (while {})", step.error, step.state))
@@ -460,6 +462,7 @@ mod tests {
             at: t(at),
             state: state.into(),
             error: error.into(),
+            progress: String::new(),
             requests: None,
         };
         let tl = build(&h, &[], now).with_steps(

@@ -9,7 +9,7 @@ use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, Patch, PatchParams};
 use kube::{Resource, ResourceExt};
-use metal3_api::v1alpha1::BareMetalHost;
+use metal3_api::v1alpha1::{BareMetalHost, BareMetalHostStatus, ConditionStatus};
 use metal3_fleet::steps::{self, DATA_KEY, HOST_LABEL, Step};
 use metal3_hoststate::Decision;
 use metal3_provisioner::HostData;
@@ -20,7 +20,18 @@ use crate::context::Context;
 /// The field manager of the step log's writes.
 const MANAGER: &str = "metal3-operator-steps";
 
-/// The steps a pass adds: the state entered, and a new error.
+/// The step the backend reports in the host's `Progressing` condition (while it is true),
+/// without its counts; empty when none.
+fn progress(status: &BareMetalHostStatus) -> String {
+    status
+        .conditions
+        .iter()
+        .find(|c| c.r#type == "Progressing" && c.status == ConditionStatus::True)
+        .map(|c| steps::progress_step(&c.message))
+        .unwrap_or_default()
+}
+
+/// The steps a pass adds: the state entered, a step the backend reports, and a new error.
 pub(crate) fn new_steps(
     host: &BareMetalHost,
     decision: &Decision,
@@ -34,6 +45,17 @@ pub(crate) fn new_steps(
             at: now,
             state: to.as_str().to_string(),
             error: String::new(),
+            progress: String::new(),
+            requests,
+        });
+    }
+    let reported = progress(&decision.status);
+    if !reported.is_empty() && host.status.as_ref().map(progress) != Some(reported.clone()) {
+        out.push(Step {
+            at: now,
+            state: state.clone(),
+            error: String::new(),
+            progress: reported,
             requests,
         });
     }
@@ -45,6 +67,7 @@ pub(crate) fn new_steps(
             at: now,
             state,
             error: format!("{kind}: {}", status.error_message),
+            progress: String::new(),
             requests,
         });
     }
@@ -59,16 +82,12 @@ pub(crate) async fn record(
     ns: &str,
     decision: &Decision,
 ) {
-    if decision.state_change.is_none()
-        && decision.status.error_count <= host.status.as_ref().map_or(0, |s| s.error_count)
-    {
+    // Most passes change nothing the log records: ask nothing of the backend for them.
+    if new_steps(host, decision, None, Timestamp::now()).is_empty() {
         return;
     }
     let requests = ctx.provisioner.host_requests(host_data);
     let added = new_steps(host, decision, requests, Timestamp::now());
-    if added.is_empty() {
-        return;
-    }
     let name = host.name_any();
     let Some(cm_name) = steps::config_map_name(&name) else {
         debug!(host = %name, "host name too long for a step log");
@@ -117,7 +136,7 @@ pub(crate) async fn record(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use metal3_api::v1alpha1::{BareMetalHostStatus, ErrorType, ProvisioningState};
+    use metal3_api::v1alpha1::{Condition, ErrorType, ProvisioningState};
     use metal3_hoststate::Requeue;
 
     fn decision(status: BareMetalHostStatus) -> Decision {
@@ -158,6 +177,30 @@ mod tests {
         assert_eq!(steps.len(), 1);
         assert_eq!(steps[0].error, "provisioning error: image 404");
         assert_eq!(steps[0].state, "provisioning");
+
+        // A step the backend reports is one step, whatever its counts say meanwhile.
+        let progressing = |message: &str| {
+            let mut st = status.clone();
+            st.conditions = vec![Condition {
+                r#type: "Progressing".into(),
+                status: ConditionStatus::True,
+                observed_generation: None,
+                last_transition_time: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(now),
+                reason: "Provisioning".into(),
+                message: message.into(),
+            }];
+            st
+        };
+        let writing = progressing("writing the image: writing, 1.0 GiB of 4.0 GiB (25%)");
+        let steps = new_steps(&host, &decision(writing.clone()), None, now);
+        assert_eq!(steps.len(), 1);
+        assert_eq!(steps[0].progress, "writing the image: writing");
+        let mut was_writing = host.clone();
+        was_writing.status = Some(writing);
+        let later = progressing("writing the image: writing, 2.0 GiB of 4.0 GiB (50%)");
+        assert!(new_steps(&was_writing, &decision(later), None, now).is_empty());
+        let next = progressing("writing the image: configuration drive");
+        assert_eq!(new_steps(&was_writing, &decision(next), None, now).len(), 1);
 
         // The same error seen again (the count unchanged) is not a new step.
         let mut again = host.clone();
