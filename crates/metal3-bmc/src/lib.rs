@@ -443,3 +443,5 @@ pub fn describe(address: &str, disable_certificate_verification: bool) -> Result
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod url_props;

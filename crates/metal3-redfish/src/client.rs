@@ -15,13 +15,17 @@ use sha2::Digest;
 
 use crate::breaker::{Breaker, Rules};
 use crate::error::{Error, reason};
+use crate::limits::{self, ReadError};
 use crate::types::{ServiceRoot, Task};
 
 /// Client settings.
 #[derive(Clone, Debug)]
 pub struct Config {
-    /// Time allowed for one request.
+    /// Time allowed for one request, from connecting until the last byte of the answer: a
+    /// total deadline that a BMC answering slowly cannot stretch.
     pub timeout: Duration,
+    /// Longest answer read from a BMC, in bytes; reading stops there with an error.
+    pub max_body: usize,
     /// Requests one BMC gets at once from us.
     pub per_bmc_concurrency: usize,
     /// Tries of an idempotent request (or one the BMC refused as busy) before giving up.
@@ -40,6 +44,9 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             timeout: Duration::from_secs(30),
+            // Far above any resource the provisioner reads (an attribute registry is a few MB,
+            // a collection of 10,000 systems under 1 MB), far below what would hurt the replica.
+            max_body: 16 << 20,
             per_bmc_concurrency: 2,
             attempts: 3,
             backoff: Duration::from_millis(250),
@@ -148,6 +155,7 @@ impl Pool {
         let build = |insecure: bool| {
             reqwest::Client::builder()
                 .timeout(config.timeout)
+                .redirect(limits::redirects())
                 .danger_accept_invalid_certs(insecure)
                 .pool_idle_timeout(Duration::from_secs(30))
                 .build()
@@ -523,20 +531,29 @@ impl Connection {
         let status = response.status();
         let token = header(response.headers(), "x-auth-token");
         let location = header(response.headers(), "location");
+        if status.is_redirection() {
+            return Err(self.redirected(
+                &Method::POST,
+                "/redfish/v1/SessionService/Sessions",
+                status,
+                location.as_deref(),
+            ));
+        }
+        let limit = self.inner.config.max_body;
         match (status, token) {
             (s, Some(token)) if s.is_success() => Ok(Auth::Session {
                 token,
                 location: location.unwrap_or_default(),
             }),
             (StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN, _) => {
-                let body: Value = response.json().await.unwrap_or(Value::Null);
+                let body = json_or_null(response, limit).await;
                 Err(Error::Unauthorized {
                     base: base.clone(),
                     message: reason(&body).unwrap_or_else(|| status.to_string()),
                 })
             }
             (s, _) if s.is_server_error() => {
-                let body: Value = response.json().await.unwrap_or(Value::Null);
+                let body = json_or_null(response, limit).await;
                 Err(Error::Http {
                     status: s.as_u16(),
                     method: "POST".into(),
@@ -566,6 +583,23 @@ impl Connection {
                 source = s.source();
             }
             Error::Unreachable { base, detail }
+        }
+    }
+
+    /// A `3xx` answer: not followed (see `limits`).
+    fn redirected(
+        &self,
+        method: &Method,
+        path: &str,
+        status: StatusCode,
+        location: Option<&str>,
+    ) -> Error {
+        Error::Redirected {
+            base: self.bmc.endpoint.base.clone(),
+            method: method.to_string(),
+            path: path.into(),
+            status: status.as_u16(),
+            location: limits::clip(location.unwrap_or("nowhere"), 200),
         }
     }
 
@@ -645,10 +679,25 @@ impl Connection {
                 continue;
             }
             let headers = response.headers().clone();
-            let bytes = match response.bytes().await {
+            if status.is_redirection() {
+                let location = header(&headers, "location");
+                let error = self.redirected(method, path, status, location.as_deref());
+                lock(&self.target.breaker).success();
+                return Err(error);
+            }
+            let limit = self.inner.config.max_body;
+            let bytes = match limits::read_body(response, limit).await {
                 Ok(b) => b,
-                Err(e) => {
-                    let error = self.transport_error(method, path, &e);
+                Err(failure) => {
+                    let error = match failure {
+                        ReadError::TooLarge => Error::TooLarge {
+                            base: base.clone(),
+                            method: method.to_string(),
+                            path: path.into(),
+                            limit,
+                        },
+                        ReadError::Transport(e) => self.transport_error(method, path, &e),
+                    };
                     self.breaker_failure(&error);
                     return Err(error);
                 }
@@ -688,6 +737,14 @@ impl Connection {
             }
             return Err(error);
         }
+    }
+}
+
+/// The body as JSON, or `null` when it is not JSON, cannot be read or is over `limit`.
+async fn json_or_null(response: reqwest::Response, limit: usize) -> Value {
+    match limits::read_body(response, limit).await {
+        Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        Err(_) => Value::Null,
     }
 }
 

@@ -40,6 +40,28 @@ pub enum Error {
         retry_in: Duration,
         last: String,
     },
+    /// The answer was longer than the client reads (`Config::max_body`); reading stopped there.
+    #[error(
+        "the BMC at {base} answered {method} {path} with a body over {limit} bytes; reading stopped at the limit"
+    )]
+    TooLarge {
+        base: String,
+        method: String,
+        path: String,
+        limit: usize,
+    },
+    /// The BMC pointed elsewhere (`3xx`); redirects are not followed, so credentials never
+    /// leave the BMC's address.
+    #[error(
+        "the BMC at {base} redirected {method} {path} to {location:?} ({status}); redirects are not followed, so credentials stay with the BMC's address: give the address it points to"
+    )]
+    Redirected {
+        base: String,
+        method: String,
+        path: String,
+        status: u16,
+        location: String,
+    },
     /// The answer was not what Redfish says it should be.
     #[error("unexpected answer from the BMC to {path}: {detail}")]
     Decode { path: String, detail: String },
@@ -51,7 +73,11 @@ impl Error {
         match self {
             Self::Unreachable { .. } | Self::Timeout { .. } | Self::CircuitOpen { .. } => true,
             Self::Http { status, .. } => *status >= 500 || *status == 429,
-            Self::Address(_) | Self::Unauthorized { .. } | Self::Decode { .. } => false,
+            Self::Address(_)
+            | Self::Unauthorized { .. }
+            | Self::Decode { .. }
+            | Self::TooLarge { .. }
+            | Self::Redirected { .. } => false,
         }
     }
 

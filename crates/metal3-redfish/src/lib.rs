@@ -21,6 +21,8 @@
 //! - [`breaker`]: the circuit breaker's rules (pure, the clock passed in).
 //! - `error`: [`Error`] and the reason a Redfish error body gives ([`reason`]).
 //! - [`types`]: the Redfish resources, typed leniently.
+//! - `limits`: what a BMC may send back: bodies read up to `Config::max_body`, no redirects
+//!   followed (credentials stay with the BMC's address); `Config::timeout` is a total deadline.
 //!
 //! No existing crate fitted: the Redfish crates we looked at are either vendor-specific or
 //! thin wrappers without session pooling, per-BMC limits or breakers, which are what managing
@@ -29,6 +31,7 @@
 pub mod breaker;
 mod client;
 mod error;
+mod limits;
 pub mod types;
 
 pub use client::{Config, Connection, Endpoint, Pool, Reply, TaskProgress};
