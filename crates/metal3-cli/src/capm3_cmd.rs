@@ -43,6 +43,16 @@ pub struct Args {
     /// Keep released hosts powered on (unless their cleaning is disabled).
     #[arg(long, env = "CAPM3_FAST_TRACK", default_value_t = false, action = clap::ArgAction::Set)]
     pub fast_track: bool,
+    /// Claim each Metal3Machine's host through a HostClaim in the machine's own namespace
+    /// (the operator must run with `--hostclaims`); the provider then needs no rights on the
+    /// hosts' namespace. Without it hosts are claimed directly, as upstream.
+    #[arg(long)]
+    pub use_hostclaims: bool,
+    /// With `--use-hostclaims`: the namespace of the hosts, written as each claim's
+    /// `hostSelector.inNamespace`; when not given, any namespace whose HostDeployPolicy admits
+    /// the machine's namespace.
+    #[arg(long, requires = "use_hostclaims")]
+    pub hostclaim_host_namespace: Option<String>,
     /// Run only while holding the `controller-leader-election-capm3` Lease.
     #[arg(long)]
     pub leader_elect: bool,
@@ -101,6 +111,9 @@ pub fn run(args: &Args) -> Result<ExitCode> {
             watch_filter: args.watch_filter.clone(),
             concurrency: args.concurrency,
             fast_track: args.fast_track,
+            hostclaims: args.use_hostclaims.then(|| metal3_capm3::hostclaim::HostClaimMode {
+                host_namespace: args.hostclaim_host_namespace.clone().unwrap_or_default(),
+            }),
             ..metal3_capm3::Config::default()
         };
         let (shutdown, seen_rx) = metal3_kube::leader::stop_signal(elector.clone());
