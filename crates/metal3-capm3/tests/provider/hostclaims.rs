@@ -1,13 +1,14 @@
 //! HostClaim mode (`--use-hostclaims`): a Metal3Machine in a tenant namespace gets its host
-//! from the hosts' namespace through a HostClaim, with the provider running as a user whose
-//! only rights are in the tenant namespace; deleting the machine releases the host; a tenant
+//! from the hosts' namespace through a HostClaim, with the provider running as a user who has
+//! the shipped manager role in the tenant namespace and no rights anywhere else; deleting the machine releases the host; a tenant
 //! no HostDeployPolicy admits gets no host.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::Secret;
-use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+use k8s_openapi::api::rbac::v1::{ClusterRole, RoleBinding};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config, Resource, ResourceExt};
@@ -101,6 +102,13 @@ async fn setup(prefix: &str, admitted: &[&str]) -> (Env, String) {
             .is_err_and(|e| matches!(e, kube::Error::Api(ref s) if s.code == 403)),
         "the provider's user has no rights on the hosts' namespace"
     );
+    assert!(
+        Api::<Secret>::namespaced(restricted.clone(), &hosts_ns)
+            .get("gold-0-bmc")
+            .await
+            .is_err_and(|e| matches!(e, kube::Error::Api(ref s) if s.code == 403)),
+        "nor on its Secrets"
+    );
     let config = metal3_capm3::Config {
         hostclaims: Some(HostClaimMode {
             host_namespace: hosts_ns.clone(),
@@ -111,17 +119,29 @@ async fn setup(prefix: &str, admitted: &[&str]) -> (Env, String) {
     (env, hosts_ns)
 }
 
-/// A client for a user whose only rights are every verb on every kind of the tenant namespace.
+/// A client for a user who has the shipped manager ClusterRole (`config/capm3/rbac.yaml`)
+/// bound in the tenant namespace only, and nothing else.
 async fn tenant_only(env: &Env) -> Client {
     let user = format!("capm3-tenant-{}", env.ns);
-    env.create::<Role>(json!({
-        "metadata": {"name": "capm3-tenant"},
-        "rules": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}],
-    }))
-    .await;
+    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/../../config/capm3/rbac.yaml");
+    let text = std::fs::read_to_string(file).expect("rbac.yaml");
+    let doc = text
+        .split("\n---\n")
+        .find(|d| d.contains("\nkind: ClusterRole\n"))
+        .expect("the manager ClusterRole");
+    let mut role: ClusterRole = serde_saphyr::from_str(doc).expect("ClusterRole");
+    let role_name = format!("capm3-tenant-{}", env.ns);
+    role.metadata = ObjectMeta {
+        name: Some(role_name.clone()),
+        ..ObjectMeta::default()
+    };
+    Api::<ClusterRole>::all(env.client.clone())
+        .create(&PostParams::default(), &role)
+        .await
+        .expect("create role");
     env.create::<RoleBinding>(json!({
         "metadata": {"name": "capm3-tenant"},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "capm3-tenant"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role_name},
         "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}],
     }))
     .await;

@@ -85,7 +85,11 @@ pub(super) async fn normal(
         c::ASSOCIATE_METADATA_SUCCESS,
         "",
     );
-    if !provisioned {
+    let status = pass.new.status.clone().unwrap_or_default();
+    let joined = !pass.new.spec.provider_id.is_empty()
+        && status.initialization.is_provisioned()
+        && world.machine.node_name().is_some();
+    if !provisioned || joined {
         return Ok(None);
     }
     let target = Target {
