@@ -36,6 +36,9 @@ pub struct Config {
     /// Remediate with the `out-of-service` Node taint (true) or by deleting the Node (false);
     /// `None` decides from the server version (taint from Kubernetes 1.28).
     pub out_of_service_taint: Option<bool>,
+    /// `--use-hostclaims`: each Metal3Machine claims its host through a HostClaim in its own
+    /// namespace instead of writing a BareMetalHost; `None` (the default) writes hosts directly.
+    pub hostclaims: Option<crate::hostclaim::HostClaimMode>,
 }
 
 impl Default for Config {
@@ -50,6 +53,7 @@ impl Default for Config {
             concurrency: 10,
             fast_track: false,
             out_of_service_taint: None,
+            hostclaims: None,
         }
     }
 }

@@ -32,6 +32,7 @@ pub mod capi;
 pub mod conditions;
 pub mod context;
 pub mod controller;
+pub mod hostclaim;
 pub mod hosts;
 pub mod hostspec;
 pub mod labelsync;

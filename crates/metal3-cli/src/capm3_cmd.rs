@@ -43,6 +43,16 @@ pub struct Args {
     /// Keep released hosts powered on (unless their cleaning is disabled).
     #[arg(long, env = "CAPM3_FAST_TRACK", default_value_t = false, action = clap::ArgAction::Set)]
     pub fast_track: bool,
+    /// Claim each Metal3Machine's host through a HostClaim in the machine's own namespace
+    /// (the operator must run with `--hostclaims`); the provider then needs no rights on the
+    /// hosts' namespace. Without it hosts are claimed directly, as upstream.
+    #[arg(long)]
+    pub use_hostclaims: bool,
+    /// With `--use-hostclaims`: the namespace of the hosts, written as each claim's
+    /// `hostSelector.inNamespace`; when not given, any namespace whose HostDeployPolicy admits
+    /// the machine's namespace.
+    #[arg(long, requires = "use_hostclaims")]
+    pub hostclaim_host_namespace: Option<String>,
     /// Run only while holding the `controller-leader-election-capm3` Lease.
     #[arg(long)]
     pub leader_elect: bool,
@@ -96,13 +106,7 @@ pub fn run(args: &Args) -> Result<ExitCode> {
         } else {
             None
         };
-        let config = metal3_capm3::Config {
-            namespace: args.namespace.clone(),
-            watch_filter: args.watch_filter.clone(),
-            concurrency: args.concurrency,
-            fast_track: args.fast_track,
-            ..metal3_capm3::Config::default()
-        };
+        let config = provider_config(args);
         let (shutdown, seen_rx) = metal3_kube::leader::stop_signal(elector.clone());
         metal3_capm3::run(client, config, shutdown).await;
         if seen_rx.await.unwrap_or(false) {
@@ -115,4 +119,57 @@ pub fn run(args: &Args) -> Result<ExitCode> {
         }
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// The provider's configuration from the command line.
+fn provider_config(args: &Args) -> metal3_capm3::Config {
+    metal3_capm3::Config {
+        namespace: args.namespace.clone(),
+        watch_filter: args.watch_filter.clone(),
+        concurrency: args.concurrency,
+        fast_track: args.fast_track,
+        hostclaims: args
+            .use_hostclaims
+            .then(|| metal3_capm3::hostclaim::HostClaimMode {
+                host_namespace: args.hostclaim_host_namespace.clone().unwrap_or_default(),
+            }),
+        ..metal3_capm3::Config::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: Args,
+    }
+
+    fn config(argv: &[&str]) -> Result<metal3_capm3::Config, clap::Error> {
+        let cli = Cli::try_parse_from(std::iter::once("capm3").chain(argv.iter().copied()))?;
+        Ok(provider_config(&cli.args))
+    }
+
+    #[test]
+    fn hostclaims_are_off_by_default_and_the_host_namespace_needs_them() {
+        assert_eq!(config(&[]).expect("parses").hostclaims, None);
+        let on =
+            config(&["--use-hostclaims", "--hostclaim-host-namespace", "hosts"]).expect("parses");
+        assert_eq!(
+            on.hostclaims.map(|m| m.host_namespace).as_deref(),
+            Some("hosts")
+        );
+        let any = config(&["--use-hostclaims"]).expect("parses");
+        assert_eq!(
+            any.hostclaims.map(|m| m.host_namespace).as_deref(),
+            Some("")
+        );
+        assert!(
+            config(&["--hostclaim-host-namespace", "hosts"]).is_err(),
+            "the host namespace alone is refused"
+        );
+    }
 }

@@ -10,6 +10,7 @@ mod common;
 
 mod claims;
 mod data;
+mod hostclaims;
 mod labelsync;
 mod pause;
 mod release;

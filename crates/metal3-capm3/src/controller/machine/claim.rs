@@ -121,7 +121,7 @@ pub(super) async fn associate(pass: &mut Pass<'_>, world: &World) -> Result<Opti
 
 /// The user data the host gets, once: the machine's own, overridden by the Machine's bootstrap
 /// data. `false` (and the machine failed) when the machine's own Secret is in another namespace.
-fn choose_user_data(pass: &mut Pass<'_>, world: &World) -> bool {
+pub(super) fn choose_user_data(pass: &mut Pass<'_>, world: &World) -> bool {
     if pass.status().user_data.is_some() {
         return true;
     }

@@ -8,7 +8,9 @@
 //! The pass itself (reading the objects around the machine, then deleting or going on) is
 //! here; each concern has a file: `claim` (choosing and claiming a host), `spec` (the data and
 //! the host's spec), `provider_id` (the providerID and the workload Node), `pause`, `release`
-//! (deprovisioning and releasing the host on deletion) and `reuse` (node reuse).
+//! (deprovisioning and releasing the host on deletion), `reuse` (node reuse) and `hostclaim`
+//! (the whole pass in HostClaim mode, `--use-hostclaims`: the host asked for and read through
+//! a HostClaim, never touched).
 
 use std::sync::Arc;
 
@@ -18,7 +20,7 @@ use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{Controller, watcher};
-use metal3_api::v1alpha1::{BareMetalHost, ConditionStatus, ProvisioningState};
+use metal3_api::v1alpha1::{BareMetalHost, ConditionStatus, HostClaim, ProvisioningState};
 use metal3_capm3_api::GROUP;
 use metal3_capm3_api::consts::{
     CLUSTER_NAME_LABEL, HOST_ANNOTATION, MACHINE_FINALIZER, conditions as c,
@@ -34,6 +36,7 @@ use crate::context::{Context, Error};
 use crate::hostspec;
 
 mod claim;
+mod hostclaim;
 mod pause;
 mod provider_id;
 mod release;
@@ -61,49 +64,56 @@ pub fn controller(ctx: &Context) -> Controller<Metal3Machine> {
             .collect::<Vec<_>>()
     };
     let by_cluster_too = by_cluster.clone();
-    base.watches(
-        ctx.scoped::<Machine>(),
-        watcher::Config::default(),
-        |m: Machine| {
-            let r = &m.spec.infrastructure_ref;
-            (r.kind == "Metal3Machine" && r.api_group == GROUP)
-                .then(|| to_machine(m.namespace(), r.name.clone()))
-                .flatten()
-        },
-    )
-    .watches(
-        ctx.scoped::<BareMetalHost>(),
-        watcher::Config::default(),
-        |h: BareMetalHost| {
-            let c = h.spec.consumer_ref.as_ref()?;
-            let group = c.api_version.as_deref()?.split_once('/')?.0;
-            (c.kind.as_deref() == Some("Metal3Machine") && group == GROUP)
-                .then(|| to_machine(c.namespace.clone(), c.name.clone()?))
-                .flatten()
-        },
-    )
-    .owns(ctx.scoped::<Metal3DataClaim>(), watcher::Config::default())
-    .watches(
-        ctx.scoped::<Metal3Data>(),
-        watcher::Config::default(),
-        |d: Metal3Data| {
-            let owner = capi::owner(d.owner_references(), GROUP, Some("Metal3Machine"))?;
-            to_machine(d.namespace(), owner.name.clone())
-        },
-    )
-    .watches(
-        ctx.scoped::<Cluster>(),
-        watcher::Config::default(),
-        move |cl: Cluster| by_cluster(cl.namespace(), cl.name_any()),
-    )
-    .watches(
-        ctx.scoped::<Metal3Cluster>(),
-        watcher::Config::default(),
-        move |m3c: Metal3Cluster| match m3c.labels().get(CLUSTER_NAME_LABEL) {
-            Some(cluster) => by_cluster_too(m3c.namespace(), cluster.clone()),
-            None => Vec::new(),
-        },
-    )
+    let controller = base
+        .watches(
+            ctx.scoped::<Machine>(),
+            watcher::Config::default(),
+            |m: Machine| {
+                let r = &m.spec.infrastructure_ref;
+                (r.kind == "Metal3Machine" && r.api_group == GROUP)
+                    .then(|| to_machine(m.namespace(), r.name.clone()))
+                    .flatten()
+            },
+        )
+        .watches(
+            ctx.scoped::<BareMetalHost>(),
+            watcher::Config::default(),
+            |h: BareMetalHost| {
+                let c = h.spec.consumer_ref.as_ref()?;
+                let group = c.api_version.as_deref()?.split_once('/')?.0;
+                (c.kind.as_deref() == Some("Metal3Machine") && group == GROUP)
+                    .then(|| to_machine(c.namespace.clone(), c.name.clone()?))
+                    .flatten()
+            },
+        )
+        .owns(ctx.scoped::<Metal3DataClaim>(), watcher::Config::default())
+        .watches(
+            ctx.scoped::<Metal3Data>(),
+            watcher::Config::default(),
+            |d: Metal3Data| {
+                let owner = capi::owner(d.owner_references(), GROUP, Some("Metal3Machine"))?;
+                to_machine(d.namespace(), owner.name.clone())
+            },
+        )
+        .watches(
+            ctx.scoped::<Cluster>(),
+            watcher::Config::default(),
+            move |cl: Cluster| by_cluster(cl.namespace(), cl.name_any()),
+        )
+        .watches(
+            ctx.scoped::<Metal3Cluster>(),
+            watcher::Config::default(),
+            move |m3c: Metal3Cluster| match m3c.labels().get(CLUSTER_NAME_LABEL) {
+                Some(cluster) => by_cluster_too(m3c.namespace(), cluster.clone()),
+                None => Vec::new(),
+            },
+        );
+    // In HostClaim mode the claim's status changes wake its machine (the CRD need not exist
+    // otherwise).
+    match ctx.config.hostclaims {
+        Some(_) => controller.owns(ctx.scoped::<HostClaim>(), watcher::Config::default()),
+        None => controller,
+    }
 }
 
 /// What one pass works on: the object as read and as it should be written.
@@ -320,6 +330,9 @@ async fn preamble(pass: &mut Pass<'_>) -> Result<Option<Action>, Error> {
         m3c,
     };
     if pass.old.metadata.deletion_timestamp.is_some() {
+        if ctx.config.hostclaims.is_some() {
+            return hostclaim::delete(pass).await;
+        }
         return release::delete(pass, &world).await;
     }
     normal(pass, &world).await
@@ -343,6 +356,9 @@ async fn normal(pass: &mut Pass<'_>, world: &World) -> Result<Option<Action>, Er
             .get_or_insert_with(Vec::new)
             .push(MACHINE_FINALIZER.into());
         return Ok(Some(Action::requeue(std::time::Duration::ZERO)));
+    }
+    if let Some(mode) = &ctx.config.hostclaims {
+        return hostclaim::normal(pass, world, mode).await;
     }
     let status = pass.new.status.clone().unwrap_or_default();
     if !pass.new.spec.provider_id.is_empty()
@@ -389,5 +405,5 @@ async fn normal(pass: &mut Pass<'_>, world: &World) -> Result<Option<Action>, Er
         // The host's own changes wake the machine.
         return Ok(None);
     }
-    provider_id::set_provider_id(pass, world, &host).await
+    provider_id::set_provider_id(pass, world, &provider_id::Target::of(&host)).await
 }

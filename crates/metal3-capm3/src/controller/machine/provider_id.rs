@@ -19,6 +19,25 @@ use crate::provider_id::ProviderId;
 /// Node label carrying the BareMetalHost's UID (set by the kubelet from the metadata).
 pub const NODE_UUID_LABEL: &str = "metal3.io/uuid";
 
+/// The host a providerID names: its namespace and name, and its UID when the provider can
+/// read the host (a workload Node labelled with it is then the host's Node).
+pub(super) struct Target {
+    pub namespace: String,
+    pub name: String,
+    pub uid: Option<String>,
+}
+
+impl Target {
+    /// A host the provider reads directly.
+    pub fn of(host: &BareMetalHost) -> Self {
+        Self {
+            namespace: host.namespace().unwrap_or_default(),
+            name: host.name_any(),
+            uid: host.metadata.uid.clone(),
+        }
+    }
+}
+
 fn mark_provisioned(pass: &mut Pass<'_>, provider_id: &ProviderId) {
     pass.new.spec.provider_id = provider_id.to_string();
     pass.status().initialization.provisioned = Some(true);
@@ -38,10 +57,10 @@ fn mark_provisioned(pass: &mut Pass<'_>, provider_id: &ProviderId) {
 pub(super) async fn set_provider_id(
     pass: &mut Pass<'_>,
     world: &World,
-    host: &BareMetalHost,
+    host: &Target,
 ) -> Result<Option<Action>, Error> {
     let ctx = pass.ctx;
-    let pid = ProviderId::new(&pass.ns, &host.name_any(), &pass.name);
+    let pid = ProviderId::new(&host.namespace, &host.name, &pass.name);
     let Some(nodes_api) = workload_nodes(pass, world).await? else {
         return Ok(Some(Action::requeue(ctx.config.requeue)));
     };
@@ -58,7 +77,7 @@ pub(super) async fn set_provider_id(
             c::CREATE_ERROR,
             &format!(
                 "more than one Node has a providerID of host {}; remove the stale Node",
-                host.name_any()
+                host.name
             ),
         );
         return Ok(None);
@@ -70,8 +89,9 @@ pub(super) async fn set_provider_id(
     if world.m3c.spec.cloud_provider_enabled == Some(true) {
         return Ok(wait_for_cloud_provider(pass, &pid, !same.is_empty()));
     }
-    if let ControlFlow::Break(action) =
-        by_uid_label(pass, world, host, &nodes_api, &nodes, &pid).await?
+    if let Some(uid) = &host.uid
+        && let ControlFlow::Break(action) =
+            by_uid_label(pass, world, uid, &nodes_api, &nodes, &pid).await?
     {
         return Ok(action);
     }
@@ -132,13 +152,13 @@ fn wait_for_cloud_provider(pass: &mut Pass<'_>, pid: &ProviderId, found: bool) -
 async fn by_uid_label(
     pass: &mut Pass<'_>,
     world: &World,
-    host: &BareMetalHost,
+    uid: &str,
     nodes_api: &Api<Node>,
     nodes: &[Node],
     pid: &ProviderId,
 ) -> Result<ControlFlow<Option<Action>>, Error> {
     let wanted = pid.to_string();
-    let uid = host.metadata.uid.clone().unwrap_or_default();
+    let uid = uid.to_string();
     let labelled: Vec<&Node> = nodes
         .iter()
         .filter(|n| n.labels().get(NODE_UUID_LABEL) == Some(&uid))

@@ -19,7 +19,6 @@ use crate::hostspec::{self, Reservation};
 /// The pass of a machine being deleted: release the host, forget the rendered data, delete
 /// the data claim, then drop the finalizer. `Some` while the host is still busy.
 pub(super) async fn delete(pass: &mut Pass<'_>, world: &World) -> Result<Option<Action>, Error> {
-    let ctx = pass.ctx;
     pass.condition(
         c::ASSOCIATE_METADATA,
         ConditionStatus::False,
@@ -30,7 +29,14 @@ pub(super) async fn delete(pass: &mut Pass<'_>, world: &World) -> Result<Option<
     if let Some(action) = release_host(pass, world).await? {
         return Ok(Some(action));
     }
-    // Then the rendered data (the user's own Secrets stay named).
+    forget_data(pass).await
+}
+
+/// The end of a deletion, once the host is let go: the rendered data forgotten, the data
+/// claim deleted, the finalizer dropped.
+pub(super) async fn forget_data(pass: &mut Pass<'_>) -> Result<Option<Action>, Error> {
+    let ctx = pass.ctx;
+    // The rendered data (the user's own Secrets stay named).
     if pass.new.spec.meta_data.is_none() {
         pass.status().meta_data = None;
     }

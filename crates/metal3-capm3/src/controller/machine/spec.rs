@@ -108,7 +108,7 @@ pub(super) async fn update(pass: &mut Pass<'_>, world: &World) -> Result<Option<
     Ok(None)
 }
 
-async fn wait_for_data(pass: &mut Pass<'_>) -> Result<Option<Action>, Error> {
+pub(super) async fn wait_for_data(pass: &mut Pass<'_>) -> Result<Option<Action>, Error> {
     let ctx = pass.ctx;
     if pass.new.spec.data_template.is_none() {
         return Ok(None);
