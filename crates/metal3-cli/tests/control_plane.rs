@@ -45,7 +45,7 @@ fn control_plane_serves_our_crds_to_kubectl() {
         .lines()
         .filter(|l| l.contains(".metal3.io="))
         .collect();
-    assert_eq!(metal3.len(), 9, "{listed}");
+    assert_eq!(metal3.len(), metal3_api::crds::all().len(), "{listed}");
     assert!(metal3.iter().all(|l| l.ends_with("=True")), "{listed}");
 
     let pid = child.id().to_string();

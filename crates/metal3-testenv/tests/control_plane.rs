@@ -63,7 +63,7 @@ async fn every_crd_is_accepted_and_established() {
         .iter()
         .filter_map(|c| c.metadata.name.clone())
         .collect();
-    assert_eq!(ours.len(), 9);
+    assert_eq!(ours.len(), 13, "the thirteen metal3.io kinds");
     for name in ours {
         let crd = api
             .get(&name)
