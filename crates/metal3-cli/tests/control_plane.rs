@@ -4,11 +4,14 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
+mod common;
+use common::Killed;
+
 #[test]
 fn control_plane_serves_our_crds_to_kubectl() {
     let dir = tempfile::tempdir().expect("tempdir");
     let kubeconfig = dir.path().join("kc");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_metal3"))
+    let child = Command::new(env!("CARGO_BIN_EXE_metal3"))
         .arg("control-plane")
         .arg("--kubeconfig-out")
         .arg(&kubeconfig)
@@ -16,8 +19,10 @@ fn control_plane_serves_our_crds_to_kubectl() {
         .stderr(Stdio::inherit())
         .spawn()
         .expect("metal3 control-plane starts");
+    // Killed if an assertion fails, so no control plane outlives the test.
+    let mut child = Killed(child);
     // The first stdout line is printed once everything is ready (or the process exits).
-    let stdout = child.stdout.take().expect("stdout");
+    let stdout = child.0.stdout.take().expect("stdout");
     let mut line = String::new();
     BufReader::new(stdout)
         .read_line(&mut line)
@@ -48,13 +53,13 @@ fn control_plane_serves_our_crds_to_kubectl() {
     assert_eq!(metal3.len(), metal3_api::crds::all().len(), "{listed}");
     assert!(metal3.iter().all(|l| l.ends_with("=True")), "{listed}");
 
-    let pid = child.id().to_string();
+    let pid = child.0.id().to_string();
     let killed = Command::new("kill")
         .args(["-INT", &pid])
         .status()
         .expect("kill");
     assert!(killed.success());
-    let status = child.wait().expect("wait");
+    let status = child.0.wait().expect("wait");
     assert!(
         status.success(),
         "metal3 control-plane exited with {status}"
