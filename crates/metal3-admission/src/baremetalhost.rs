@@ -15,9 +15,9 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use crate::FieldError;
-use crate::baremetalswitch::is_colon_mac;
 use crate::decoding::{as_go_decodes, decode_like_api_server, schema_of};
 use crate::object::API_VERSION;
+use crate::syntax::is_colon_mac;
 use crate::syntax::{check_mac, check_url, is_uuid};
 
 /// Validates a BareMetalHost on create (`old` is `None`) or update (`old` is the stored object,

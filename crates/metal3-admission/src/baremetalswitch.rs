@@ -5,6 +5,7 @@
 
 use metal3_api::v1alpha1::BareMetalSwitch;
 
+use crate::syntax::is_colon_mac;
 use crate::{FieldError, Findings};
 
 /// Validates a BareMetalSwitch on create or update.
@@ -48,15 +49,6 @@ pub fn validate_baremetalswitch(new: &BareMetalSwitch, _old: Option<&BareMetalSw
         warnings,
         ..Findings::default()
     }
-}
-
-/// Whether `input` is six colon-separated pairs of hex digits (the schema's pattern).
-pub fn is_colon_mac(input: &str) -> bool {
-    let parts: Vec<&str> = input.split(':').collect();
-    parts.len() == 6
-        && parts
-            .iter()
-            .all(|p| p.len() == 2 && p.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 #[cfg(test)]

@@ -44,6 +44,16 @@ pub fn check_mac(input: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Whether `input` is six colon-separated pairs of hex digits (the CRD schemas' pattern for switch
+/// MACs; stricter than [`check_mac`]).
+pub fn is_colon_mac(input: &str) -> bool {
+    let parts: Vec<&str> = input.split(':').collect();
+    parts.len() == 6
+        && parts
+            .iter()
+            .all(|p| p.len() == 2 && p.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
 /// True when `input` is a UUID in any form Go's `uuid.Parse` accepts: dashed, 32 hex digits,
 /// in braces, or with a `urn:uuid:` prefix.
 pub fn is_uuid(input: &str) -> bool {

@@ -8,7 +8,7 @@ use kube::api::{Api, ListParams};
 use kube::{Client, ResourceExt};
 use metal3_api::v1alpha1::BareMetalHost;
 
-use crate::steps::{self, DATA_KEY, Step};
+use crate::steps::{self, Step};
 
 /// The operator's Lease (upstream's ID; `metal3 operator` uses the same).
 pub const OPERATOR_LEASE: &str = "baremetal-operator";
@@ -38,10 +38,7 @@ pub async fn steps(client: &Client, host: &BareMetalHost) -> Vec<Step> {
     let api: Api<ConfigMap> =
         Api::namespaced(client.clone(), &host.namespace().unwrap_or_default());
     match api.get_opt(&name).await {
-        Ok(Some(cm)) => cm
-            .data
-            .and_then(|d| d.get(DATA_KEY).map(|s| steps::parse(s)))
-            .unwrap_or_default(),
+        Ok(Some(cm)) => steps::of_config_map(&cm),
         _ => Vec::new(),
     }
 }

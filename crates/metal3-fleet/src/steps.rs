@@ -8,6 +8,7 @@
 //! The ConfigMap is `<host>.steps` in the host's namespace, owned by the host (so it goes with
 //! it), labelled [`HOST_LABEL`] with the host's name, its steps as JSON under [`DATA_KEY`].
 
+use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
@@ -66,6 +67,15 @@ pub fn config_map_name(host: &str) -> Option<String> {
 /// The steps stored as `data`; what cannot be read counts as none (a log, not a record).
 pub fn parse(data: &str) -> Vec<Step> {
     serde_json::from_str(data).unwrap_or_default()
+}
+
+/// The steps a step-log ConfigMap holds (none when it holds none that can be read).
+pub fn of_config_map(cm: &ConfigMap) -> Vec<Step> {
+    cm.data
+        .as_ref()
+        .and_then(|d| d.get(DATA_KEY))
+        .map(|s| parse(s))
+        .unwrap_or_default()
 }
 
 /// `steps` as stored.

@@ -82,12 +82,15 @@ pub(crate) async fn record(
     ns: &str,
     decision: &Decision,
 ) {
+    let mut added = new_steps(host, decision, None, Timestamp::now());
     // Most passes change nothing the log records: ask nothing of the backend for them.
-    if new_steps(host, decision, None, Timestamp::now()).is_empty() {
+    if added.is_empty() {
         return;
     }
     let requests = ctx.provisioner.host_requests(host_data);
-    let added = new_steps(host, decision, requests, Timestamp::now());
+    for step in &mut added {
+        step.requests = requests;
+    }
     let name = host.name_any();
     let Some(cm_name) = steps::config_map_name(&name) else {
         debug!(host = %name, "host name too long for a step log");
@@ -95,10 +98,7 @@ pub(crate) async fn record(
     };
     let api: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), ns);
     let mut log = match api.get_opt(&cm_name).await {
-        Ok(cm) => cm
-            .and_then(|c| c.data)
-            .and_then(|d| d.get(DATA_KEY).map(|s| steps::parse(s)))
-            .unwrap_or_default(),
+        Ok(cm) => cm.as_ref().map(steps::of_config_map).unwrap_or_default(),
         Err(e) => {
             warn!(host = %name, error = %e, "cannot read the step log");
             return;
