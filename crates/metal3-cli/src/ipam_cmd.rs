@@ -33,6 +33,8 @@ pub struct Args {
     /// manager uses (the operator's is 8441).
     #[arg(long, default_value = "127.0.0.1:8446")]
     pub metrics_addr: SocketAddr,
+    #[command(flatten)]
+    pub metrics_serving: crate::metrics_serving::MetricsServing,
     /// Port of the webhooks (defaulting, validation; TLS); 0 turns them off. Not upstream's
     /// 9443, which Cluster API's manager uses (the operator's is 9442, the provider's 9445).
     #[arg(long, default_value_t = 9447)]
@@ -62,19 +64,22 @@ const LEASE_NAME: &str = "controller-leader-election-ipam-capm3";
 
 /// Serves the probes, the metrics and (unless `--webhook-port 0`) the webhooks, each on a
 /// task of its own.
-async fn serve_endpoints(args: &Args, metrics: &metal3_ipam::Metrics) -> Result<()> {
+async fn serve_endpoints(
+    args: &Args,
+    metrics: &metal3_ipam::Metrics,
+    client: &kube::Client,
+) -> Result<()> {
     let mut registry = Registry::default();
     metrics.register(&mut registry);
     let registry = Arc::new(registry);
     let health = tokio::net::TcpListener::bind(args.health_addr)
         .await
         .with_context(|| format!("--health-addr {}", args.health_addr))?;
-    let metrics_listener = tokio::net::TcpListener::bind(args.metrics_addr)
-        .await
-        .with_context(|| format!("--metrics-addr {}", args.metrics_addr))?;
-    info!(health = %args.health_addr, metrics = %args.metrics_addr, "serving probes and metrics");
+    info!(health = %args.health_addr, "serving probes");
     tokio::spawn(metal3_kube::http::serve(health, registry.clone()));
-    tokio::spawn(metal3_kube::http::serve(metrics_listener, registry));
+    args.metrics_serving
+        .spawn(args.metrics_addr, registry, client)
+        .await?;
     if args.webhook_port != 0 {
         let addr = SocketAddr::from(([0, 0, 0, 0], args.webhook_port));
         let dir = args.webhook_cert_dir.clone();
@@ -121,7 +126,7 @@ pub fn run(args: &Args) -> Result<ExitCode> {
     runtime.block_on(async {
         let client = client(args.kubeconfig.as_ref(), metal3_kube::identity::IPAM).await?;
         let metrics = Arc::new(metal3_ipam::Metrics::default());
-        serve_endpoints(args, &metrics).await?;
+        serve_endpoints(args, &metrics, &client).await?;
         let elector = elect(args, &client).await?;
         let config = metal3_ipam::Config {
             namespace: args.namespace.clone(),

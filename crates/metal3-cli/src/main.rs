@@ -24,6 +24,7 @@ mod control_plane_cmd;
 mod crds_cmd;
 mod fleet_cmd;
 mod ipam_cmd;
+mod metrics_serving;
 mod operator_cmd;
 mod sim_cmd;
 mod up_cmd;

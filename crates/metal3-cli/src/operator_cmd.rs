@@ -47,6 +47,8 @@ pub struct Args {
     /// API run side by side with their defaults; a pod sets upstream's ports (config/manager).
     #[arg(long, default_value = "127.0.0.1:8441")]
     pub metrics_addr: SocketAddr,
+    #[command(flatten)]
+    pub metrics_serving: crate::metrics_serving::MetricsServing,
     /// Address of /healthz and /readyz. Not upstream's 9440, which Cluster API's manager also
     /// uses (the provider's default is 9444, the IP address manager's 9446).
     #[arg(long, default_value = "127.0.0.1:9441")]
@@ -463,12 +465,11 @@ async fn serve_endpoints(args: &Args, metrics: &Metrics, client: &kube::Client) 
     let health = tokio::net::TcpListener::bind(args.health_addr)
         .await
         .with_context(|| format!("--health-addr {}", args.health_addr))?;
-    let metrics_listener = tokio::net::TcpListener::bind(args.metrics_addr)
-        .await
-        .with_context(|| format!("--metrics-addr {}", args.metrics_addr))?;
-    info!(health = %args.health_addr, metrics = %args.metrics_addr, "serving probes and metrics");
+    info!(health = %args.health_addr, "serving probes");
     tokio::spawn(metal3_kube::http::serve(health, registry.clone()));
-    tokio::spawn(metal3_kube::http::serve(metrics_listener, registry));
+    args.metrics_serving
+        .spawn(args.metrics_addr, registry, client)
+        .await?;
     if args.webhook_port != 0 {
         let addr = SocketAddr::from(([0, 0, 0, 0], args.webhook_port));
         let dir = args.webhook_cert_dir.clone();

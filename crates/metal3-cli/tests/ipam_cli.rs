@@ -69,6 +69,8 @@ async fn the_ipam_process_takes_its_lease_serves_probes_metrics_webhooks_and_ans
             .args(["--webhook-port", &webhook.to_string()])
             .arg("--webhook-cert-dir")
             .arg(certs.path())
+            .arg("--metrics-cert-dir")
+            .arg(certs.path())
             .args(["--leader-elect", "--leader-election-namespace", &ns])
             .args(["--instance", "cli-ipam"])
             .stdout(Stdio::null())
@@ -130,18 +132,29 @@ async fn the_ipam_process_takes_its_lease_serves_probes_metrics_webhooks_and_ans
         .expect("the address");
     assert_eq!(address.spec.address.as_str(), "192.168.20.10");
 
-    // The metrics count it.
-    let scraped = http_get(metrics, "/metrics", "").expect("metrics endpoint");
-    assert!(
-        scraped.contains(r#"metal3_ipam_allocations_total{kind="IPClaim"} 1"#),
-        "{scraped}"
-    );
-
-    // An AdmissionReview over TLS, trusted through the CA that signed the certificate.
+    // An AdmissionReview and /metrics over TLS, trusted through the CA that signed the
+    // certificate.
     let https = reqwest::Client::builder()
         .add_root_certificate(reqwest::Certificate::from_pem(tls.ca_pem.as_bytes()).expect("CA"))
         .build()
         .expect("client");
+
+    // The metrics count it, for a scraper the API server allows (--metrics-cert-dir's
+    // certificate, verified).
+    let token = common::metrics::token(&client, &ns, "prometheus", true).await;
+    let scraped = https
+        .get(format!("https://127.0.0.1:{metrics}/metrics"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("metrics endpoint")
+        .text()
+        .await
+        .expect("metrics");
+    assert!(
+        scraped.contains(r#"metal3_ipam_allocations_total{kind="IPClaim"} 1"#),
+        "{scraped}"
+    );
     let review = json!({
         "apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
         "request": {

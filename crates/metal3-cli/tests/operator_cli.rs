@@ -354,7 +354,23 @@ async fn the_operator_process_manages_hosts_and_serves_metrics() {
         healthz.starts_with("HTTP/1.0 200") && healthz.ends_with("ok"),
         "{healthz}"
     );
-    let body = http_get(metrics, "/metrics", "").expect("metrics endpoint");
+    // /metrics is HTTPS for callers the API server vouches for: none without a token, a
+    // token whose account lacks the metrics-reader role is forbidden, one with it is answered.
+    let (status, _) = common::metrics::get(metrics, "/metrics", None)
+        .await
+        .expect("metrics endpoint");
+    assert_eq!(status, 401);
+    let stranger = common::metrics::token(&client, &ns, "stranger", false).await;
+    let (status, body) = common::metrics::get(metrics, "/metrics", Some(&stranger))
+        .await
+        .expect("metrics endpoint");
+    assert_eq!(status, 403, "{body}");
+    assert!(!body.contains("metal3_"), "{body}");
+    let reader = common::metrics::token(&client, &ns, "prometheus", true).await;
+    let (status, body) = common::metrics::get(metrics, "/metrics", Some(&reader))
+        .await
+        .expect("metrics endpoint");
+    assert_eq!(status, 200, "{body}");
     assert!(
         body.contains(&format!(
             "metal3_reconcile_total{{namespace=\"{ns}\",host=\"node-0\"}}"

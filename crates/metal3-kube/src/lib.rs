@@ -1,11 +1,13 @@
 //! Kubernetes helpers that every controller of the binary shares — the Bare Metal Operator's
 //! and the Cluster API provider's — and nothing specific to either: metadata operations
 //! ([`meta`]), serving admission and conversion webhooks over TLS ([`webhook`]), leader
-//! election and the stop signal ([`leader`]), the probe and metrics endpoints ([`http`]), and
-//! the name our clients give the API server ([`identity`]).
+//! election and the stop signal ([`leader`]), the probe and metrics endpoints ([`http`]), metrics
+//! over HTTPS for callers the API server vouches for ([`metrics_access`]), and the name our
+//! clients give the API server ([`identity`]).
 
 pub mod http;
 pub mod identity;
 pub mod leader;
 pub mod meta;
+pub mod metrics_access;
 pub mod webhook;

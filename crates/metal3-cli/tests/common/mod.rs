@@ -12,6 +12,7 @@ use metal3_api::v1alpha1::BareMetalHost;
 use serde_json::Value;
 
 pub mod agent_lab;
+pub mod metrics;
 pub mod up;
 
 /// A loopback port nothing listens on (yet).
