@@ -87,6 +87,11 @@ pub struct Args {
     /// Redfish backend: an idle host's power state is read at most this often.
     #[arg(long, default_value_t = 300)]
     pub power_check_seconds: u64,
+    /// Redfish backend: PEM file of the certificate authorities that sign the BMCs'
+    /// certificates, trusted besides the public roots. BMC certificates are verified unless a
+    /// host sets `disableCertificateVerification`.
+    #[arg(long, env = "BMC_CA_FILE")]
+    pub bmc_ca_file: Option<PathBuf>,
     /// This replica's name in Events.
     #[arg(long, env = "POD_NAME")]
     pub instance: Option<String>,
@@ -315,11 +320,22 @@ fn redfish(
     args: &Args,
     agent: Option<metal3_redfish_provisioner::AgentSettings>,
 ) -> Result<metal3_redfish_provisioner::RedfishProvisioner> {
+    let trusted_ca_pem = match &args.bmc_ca_file {
+        Some(path) => {
+            Some(std::fs::read(path).with_context(|| format!("--bmc-ca-file {}", path.display()))?)
+        }
+        None => None,
+    };
+    let defaults = metal3_redfish_provisioner::Config::default();
     let config = metal3_redfish_provisioner::Config {
         power_check: Duration::from_secs(args.power_check_seconds.max(1)),
         capacity: args.provisioning_limit,
         agent,
-        ..metal3_redfish_provisioner::Config::default()
+        client: metal3_redfish::Config {
+            trusted_ca_pem,
+            ..defaults.client.clone()
+        },
+        ..defaults
     };
     metal3_redfish_provisioner::RedfishProvisioner::new(config).context("--provisioner redfish")
 }

@@ -38,6 +38,10 @@ pub struct Config {
     pub breaker_cooldown: Duration,
     /// A session unused this long is logged out by [`Pool::logout_idle`].
     pub session_idle: Duration,
+    /// Certificate authorities (PEM, one or more) trusted for BMCs besides the usual public
+    /// roots: a fleet's BMC certificates are mostly signed by a private CA. Verification is
+    /// skipped only for a host with `disableCertificateVerification`.
+    pub trusted_ca_pem: Option<Vec<u8>>,
 }
 
 impl Default for Config {
@@ -53,6 +57,7 @@ impl Default for Config {
             breaker_threshold: 5,
             breaker_cooldown: Duration::from_secs(30),
             session_idle: Duration::from_secs(300),
+            trusted_ca_pem: None,
         }
     }
 }
@@ -152,12 +157,32 @@ pub struct Pool {
 
 impl Pool {
     pub fn new(config: Config) -> Result<Self, Error> {
+        let roots = match &config.trusted_ca_pem {
+            Some(pem) => match reqwest::Certificate::from_pem_bundle(pem) {
+                Ok(roots) if !roots.is_empty() => roots,
+                Ok(_) => {
+                    return Err(Error::Address(
+                        "the trusted BMC CAs hold no PEM certificate".to_string(),
+                    ));
+                }
+                Err(e) => {
+                    return Err(Error::Address(format!(
+                        "the trusted BMC CAs are not PEM certificates: {e}"
+                    )));
+                }
+            },
+            None => Vec::new(),
+        };
         let build = |insecure: bool| {
-            reqwest::Client::builder()
+            let mut builder = reqwest::Client::builder()
                 .timeout(config.timeout)
                 .redirect(limits::redirects())
                 .danger_accept_invalid_certs(insecure)
-                .pool_idle_timeout(Duration::from_secs(30))
+                .pool_idle_timeout(Duration::from_secs(30));
+            for root in &roots {
+                builder = builder.add_root_certificate(root.clone());
+            }
+            builder
                 .build()
                 .map_err(|e| Error::Address(format!("cannot build the HTTP client: {e}")))
         };

@@ -259,6 +259,7 @@ async fn unreachable_and_self_signed_bmcs() {
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
     let tls = metal3_sim::self_signed(&["127.0.0.1".into()]).expect("cert");
+    let bmc_certificate = tls.cert_pem.clone();
     let router = metal3_sim::router(fleet.clone());
     tokio::spawn(async move { metal3_sim::serve_router(listener, router, Some(&tls)).await });
     let id = fleet.host(0).expect("host").id;
@@ -276,6 +277,25 @@ async fn unreachable_and_self_signed_bmcs() {
     }
     pool.logout_all().await;
     assert_eq!(fleet.open_sessions(), 0);
+
+    // A BMC whose certificate a trusted CA signed is verified, not skipped.
+    let trusting = Pool::new(Config {
+        trusted_ca_pem: Some(bmc_certificate.into_bytes()),
+        ..quick()
+    })
+    .expect("pool");
+    let endpoint = Endpoint::new(format!("https://{addr}"), false);
+    let system = trusting
+        .connect(&endpoint, &path, "admin", "pw")
+        .get::<ComputerSystem>(&path)
+        .await;
+    assert!(system.is_ok(), "{system:?}");
+    trusting.logout_all().await;
+    let garbage = Pool::new(Config {
+        trusted_ca_pem: Some(b"not a certificate".to_vec()),
+        ..quick()
+    });
+    assert!(garbage.is_err());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
