@@ -92,27 +92,56 @@ impl std::fmt::Display for ObjectKey {
     }
 }
 
+/// Largest manifest file read, in bytes: far above a fleet's manifests (10,000 hosts with
+/// their Secrets are under 10 MiB), far below what would exhaust the machine.
+const MAX_INPUT: u64 = 256 << 20;
+
 fn read_documents(path: &Path) -> anyhow::Result<Vec<Value>> {
-    let text = if path == Path::new("-") {
-        let mut text = String::new();
+    let mut text = String::new();
+    let read = if path == Path::new("-") {
         std::io::stdin()
+            .take(MAX_INPUT + 1)
             .read_to_string(&mut text)
-            .context("cannot read standard input")?;
-        text
+            .context("cannot read standard input")?
     } else {
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?
+        std::fs::File::open(path)
+            .and_then(|f| f.take(MAX_INPUT + 1).read_to_string(&mut text))
+            .with_context(|| format!("cannot read {}", path.display()))?
     };
-    // Fleet manifests run to tens of thousands of documents: lift the size limits (the alias
-    // and depth protections stay).
+    anyhow::ensure!(
+        read as u64 <= MAX_INPUT,
+        "{}: larger than {} MiB; split the manifests into several files",
+        path.display(),
+        MAX_INPUT >> 20
+    );
+    parse_documents(&text).map_err(|e| {
+        if e.to_string().contains("budget breached") {
+            anyhow::anyhow!(
+                "{}: refused: the YAML expands past the reader's limits (aliases expanding \
+                 too far, nesting deeper than 64 or more nodes than the text could hold): {e}",
+                path.display()
+            )
+        } else {
+            anyhow::anyhow!("{}: not valid YAML: {e}", path.display())
+        }
+    })
+}
+
+/// The documents of a multi-document YAML (or JSON) text, empty ones dropped. Alias
+/// expansion ("billion laughs"), nesting depth and scalar sizes stay bounded by the parser's
+/// budget; only the counts a fleet's manifests reach are lifted.
+fn parse_documents(text: &str) -> Result<Vec<Value>, serde_saphyr::Error> {
+    // Fleet manifests run to tens of thousands of documents: the counts grow with the text
+    // (an event or a node takes at least a byte or two of YAML), so that only aliases could
+    // go past them, and the alias and depth protections stay.
     let options = serde_saphyr::options! {
         budget: serde_saphyr::budget! {
             max_documents: 1_000_000,
-            max_events: 100_000_000,
-            max_nodes: 50_000_000,
+            max_events: (2 * text.len()).max(1_000_000),
+            max_nodes: text.len().max(250_000),
         },
     };
-    let docs: Vec<Value> = serde_saphyr::from_str_multiple_with_options(&text, options)
-        .with_context(|| format!("{}: not valid YAML", path.display()))?;
+    let docs: Vec<Value> = serde_saphyr::from_str_multiple_with_options(text, options)?;
     Ok(docs.into_iter().filter(|d| !d.is_null()).collect())
 }
 
@@ -146,4 +175,40 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_billion_laughs_is_refused() {
+        let mut text = String::from("a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+        for i in 1..10 {
+            let refs = vec![format!("*a{}", i - 1); 10].join(", ");
+            text.push_str(&format!("a{i}: &a{i} [{refs}]\n"));
+        }
+        let err = parse_documents(&text).expect_err("10^10 nodes are refused");
+        assert!(err.to_string().contains("budget breached"), "{err}");
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_not_overflowing_the_stack() {
+        let text = format!("{}1{}", "[".repeat(100_000), "]".repeat(100_000));
+        assert!(parse_documents(&text).is_err());
+        let text = (0..10_000).fold(String::new(), |mut t, i| {
+            t.push_str(&" ".repeat(i));
+            t.push_str("k:\n");
+            t
+        });
+        assert!(parse_documents(&text).is_err());
+    }
+
+    #[test]
+    fn many_documents_and_ordinary_aliases_are_read() {
+        let text = "a: &x {b: 1}\nc: *x\n---\n---\nkind: Secret\n---\n".repeat(5_000);
+        let docs = parse_documents(&text).expect("a fleet's worth of documents");
+        assert_eq!(docs.len(), 10_000);
+        assert_eq!(docs[0]["c"]["b"], 1);
+    }
 }

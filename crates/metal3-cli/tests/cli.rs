@@ -343,3 +343,22 @@ fn validate_accepts_the_hostclaim_examples_and_names_broken_fields() {
         assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
     }
 }
+
+#[test]
+fn validate_refuses_an_alias_bomb_and_names_the_limit() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut text = String::from("a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+    for i in 1..10 {
+        let refs = vec![format!("*a{}", i - 1); 10].join(", ");
+        text.push_str(&format!("a{i}: &a{i} [{refs}]\n"));
+    }
+    let path = dir.path().join("laughs.yaml");
+    std::fs::write(&path, text).expect("write");
+    let out = metal3(&["validate", &path.display().to_string()]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("laughs.yaml: refused: the YAML expands past the reader's limits"),
+        "{err}"
+    );
+}
