@@ -248,7 +248,7 @@ impl Client {
             .send(Method::GET, path, None)
             .await?
             .unwrap_or(Value::Null);
-        serde_json::from_value(value).map_err(|e| Error::Decode(format!("GET {path}: {e}")))
+        crate::types::decode(&value).map_err(|e| Error::Decode(format!("GET {path}: {e}")))
     }
 
     /// Names of the enabled drivers (hardware types).
@@ -280,7 +280,7 @@ impl Client {
             .send(Method::POST, "/nodes", Some(body))
             .await?
             .unwrap_or(Value::Null);
-        serde_json::from_value(value).map_err(|e| Error::Decode(format!("POST /nodes: {e}")))
+        crate::types::decode(&value).map_err(|e| Error::Decode(format!("POST /nodes: {e}")))
     }
 
     /// Applies a JSON patch to a node.
@@ -291,7 +291,7 @@ impl Client {
             .send(Method::PATCH, &path, Some(&body))
             .await?
             .unwrap_or(Value::Null);
-        serde_json::from_value(value).map_err(|e| Error::Decode(format!("PATCH {path}: {e}")))
+        crate::types::decode(&value).map_err(|e| Error::Decode(format!("PATCH {path}: {e}")))
     }
 
     /// Deletes a node; one that is already gone is fine.
@@ -436,7 +436,7 @@ impl Client {
             .send(Method::POST, "/ports", Some(&body))
             .await?
             .unwrap_or(Value::Null);
-        serde_json::from_value(value).map_err(|e| Error::Decode(format!("POST /ports: {e}")))
+        crate::types::decode(&value).map_err(|e| Error::Decode(format!("POST /ports: {e}")))
     }
 
     /// Applies a JSON patch to a port.

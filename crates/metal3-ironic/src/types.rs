@@ -1,8 +1,22 @@
 //! Ironic resources, typed leniently: fields we do not use are ignored, maps that belong to
 //! Ironic and its drivers stay JSON.
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+
+/// Decodes an answer of Ironic's as a `T`; an error names the member that did not fit, as a
+/// path from the top (`nodes[2].maintenance: invalid type: …`).
+pub fn decode<T: DeserializeOwned>(value: &Value) -> Result<T, String> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let at = e.path().to_string();
+        if at == "." {
+            e.inner().to_string()
+        } else {
+            format!("{at}: {}", e.inner())
+        }
+    })
+}
 
 /// A node (one bare-metal server).
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]

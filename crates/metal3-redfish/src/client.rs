@@ -88,17 +88,41 @@ pub struct Reply {
     pub status: u16,
     pub location: Option<String>,
     pub etag: Option<String>,
+    /// The body as JSON (`null` when empty or not JSON).
     pub body: Value,
+    /// Why a body that was sent is not JSON (a success need not carry one, so this is an
+    /// error only for whoever decodes it).
+    pub not_json: Option<String>,
 }
 
 impl Reply {
-    /// Decodes the body.
+    /// Decodes the body; an error names the member that did not fit (`Boot.BootSourceOverrideTarget`),
+    /// or says that the body was not JSON at all.
     pub fn decode<T: DeserializeOwned>(&self, path: &str) -> Result<T, Error> {
-        serde_json::from_value(self.body.clone()).map_err(|e| Error::Decode {
+        if let (Value::Null, Some(why)) = (&self.body, &self.not_json) {
+            return Err(Error::Decode {
+                path: path.into(),
+                detail: format!("the answer is not JSON: {why}"),
+            });
+        }
+        decode(&self.body).map_err(|detail| Error::Decode {
             path: path.into(),
-            detail: e.to_string(),
+            detail,
         })
     }
+}
+
+/// Decodes `value` as a `T`; an error names the member that did not fit, as a path from the
+/// top (`Members[3].@odata.id: invalid type: …`).
+pub fn decode<T: DeserializeOwned>(value: &Value) -> Result<T, String> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let at = e.path().to_string();
+        if at == "." {
+            e.inner().to_string()
+        } else {
+            format!("{at}: {}", e.inner())
+        }
+    })
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -453,9 +477,9 @@ impl Connection {
         let link = item.get("@odata.id").and_then(Value::as_str).unwrap_or("");
         let inline = item.as_object().is_some_and(|o| o.len() > 1);
         if inline || link.is_empty() {
-            return serde_json::from_value(item.clone()).map_err(|e| Error::Decode {
+            return decode(item).map_err(|detail| Error::Decode {
                 path: link.into(),
-                detail: e.to_string(),
+                detail,
             });
         }
         self.get(link).await
@@ -727,10 +751,13 @@ impl Connection {
                     return Err(error);
                 }
             };
-            let value: Value = if bytes.is_empty() {
-                Value::Null
+            let (value, not_json) = if bytes.is_empty() {
+                (Value::Null, None)
             } else {
-                serde_json::from_slice(&bytes).unwrap_or(Value::Null)
+                match serde_json::from_slice(&bytes) {
+                    Ok(value) => (value, None),
+                    Err(e) => (Value::Null, Some(e.to_string())),
+                }
             };
             if status.is_success() {
                 lock(&self.target.breaker).success();
@@ -739,6 +766,7 @@ impl Connection {
                     location: header(&headers, "location"),
                     etag: header(&headers, "etag"),
                     body: value,
+                    not_json,
                 });
             }
             let message = reason(&value).unwrap_or_else(|| status.to_string());

@@ -34,5 +34,5 @@ mod error;
 mod limits;
 pub mod types;
 
-pub use client::{Config, Connection, Endpoint, Pool, Reply, TaskProgress};
+pub use client::{Config, Connection, Endpoint, Pool, Reply, TaskProgress, decode};
 pub use error::{Error, reason};

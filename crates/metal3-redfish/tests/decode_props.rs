@@ -5,7 +5,7 @@
 use metal3_redfish::types::*;
 use metal3_redfish::{Error, Reply};
 use proptest::prelude::*;
-use serde_json::{Map, Number, Value, json};
+use serde_json::{Value, json};
 
 /// Member names the resource types read, so that arbitrary objects hit them with wrong types.
 const MEMBERS: &[&str] = &[
@@ -112,43 +112,14 @@ const MEMBERS: &[&str] = &[
     "Volumes",
 ];
 
-fn key() -> impl Strategy<Value = String> {
-    prop_oneof![
-        4 => proptest::sample::select(MEMBERS).prop_map(str::to_string),
-        1 => ".{0,12}",
-    ]
-}
-
-fn number() -> impl Strategy<Value = Value> {
-    prop_oneof![
-        any::<i64>().prop_map(Value::from),
-        any::<u64>().prop_map(Value::from),
-        any::<f64>().prop_map(|f| Number::from_f64(f).map_or(Value::Null, Value::Number)),
-        Just(json!(-0.0)),
-        Just(json!(1e308)),
-    ]
-}
-
-/// Any JSON value, objects mostly keyed by the members the types read.
-fn json() -> impl Strategy<Value = Value> {
-    let leaf = prop_oneof![
-        Just(Value::Null),
-        any::<bool>().prop_map(Value::Bool),
-        number(),
-        prop_oneof![
-            proptest::sample::select(MEMBERS).prop_map(str::to_string),
-            ".{0,16}",
-            "(On|Off|Completed|Exception|Running|Enabled|Disabled|Cd|Pxe)",
-        ]
-        .prop_map(Value::String),
+/// Any JSON value, objects mostly keyed by the members the types read, strings mostly the
+/// members or values BMCs send.
+fn json() -> BoxedStrategy<Value> {
+    let strings = prop_oneof![
+        metal3_hostile::strings(MEMBERS),
+        "(On|Off|Completed|Exception|Running|Enabled|Disabled|Cd|Pxe)",
     ];
-    leaf.prop_recursive(6, 128, 8, |inner| {
-        prop_oneof![
-            proptest::collection::vec(inner.clone(), 0..8).prop_map(Value::Array),
-            proptest::collection::vec((key(), inner), 0..10)
-                .prop_map(|members| Value::Object(members.into_iter().collect::<Map<_, _>>())),
-        ]
-    })
+    metal3_hostile::json_with(MEMBERS, strings.boxed())
 }
 
 /// Decodes `value` into every resource type, as a value, through [`Reply::decode`] and as the
@@ -201,6 +172,7 @@ fn decode_everything(value: &Value) {
         location: None,
         etag: None,
         body: value.clone(),
+        not_json: None,
     };
     if let Ok(task) = reply.decode::<Task>("/redfish/v1/TaskService/Tasks/1") {
         let _ = (task.finished(), task.failed());
@@ -237,6 +209,10 @@ proptest! {
         let mut top = system.clone();
         top[member] = value.clone();
         decode_everything(&top);
+        // A system that does not decode says which member did not fit.
+        if let Err(detail) = metal3_redfish::decode::<ComputerSystem>(&top) {
+            prop_assert!(detail.starts_with(member), "{member}: {detail}");
+        }
         let mut deeper = system;
         deeper["Boot"][nested] = value.clone();
         deeper["Links"][nested] = value;
@@ -281,4 +257,19 @@ proptest! {
         let _ = serde_json::from_slice::<ComputerSystem>(body.as_bytes());
         let _ = serde_json::from_slice::<Collection>(body.as_bytes());
     }
+}
+
+#[test]
+fn a_body_that_is_not_json_says_so_when_decoded() {
+    let reply = Reply {
+        status: 200,
+        location: None,
+        etag: None,
+        body: Value::Null,
+        not_json: Some("expected value at line 1 column 1".into()),
+    };
+    let err = reply
+        .decode::<ComputerSystem>("/redfish/v1/Systems/1")
+        .expect_err("not JSON");
+    assert!(err.to_string().contains("not JSON"), "{err}");
 }
