@@ -15,6 +15,8 @@
 //! - [`conditions`]: setting and summarising `metav1.Condition`s as Kubernetes does;
 //! - [`hosts`]: which BareMetalHost a Metal3Machine gets;
 //! - [`hostspec`]: what a machine does to its host, as edits of a host value and their patch;
+//! - [`ippool`]: IPClaim names (BareMetalHost-name-based preallocation), whose a claim is, and
+//!   the DNS servers of a Cluster API address from its Metal3 IPPool;
 //! - [`labelsync`]: which host labels a workload Node mirrors, and the change that makes it;
 //! - [`provider_id`]: the `metal3://` provider IDs;
 //! - [`remediation`]: the next step of a reboot remediation;
@@ -35,6 +37,7 @@ pub mod controller;
 pub mod hostclaim;
 pub mod hosts;
 pub mod hostspec;
+pub mod ippool;
 pub mod labelsync;
 pub mod patch;
 pub mod provider_id;
