@@ -88,7 +88,10 @@ pub fn dns_servers_of(pool_spec: &Value, address: &str) -> Result<Vec<String>, S
             })
             .unwrap_or_default()
     };
-    let ranges = pool_spec["pools"].as_array().map(Vec::as_slice).unwrap_or(&[]);
+    let ranges = pool_spec["pools"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or(&[]);
     match ranges.iter().find(|range| in_range(ip, range)) {
         Some(range) => {
             let own = strings(&range["dnsServers"]);
@@ -162,8 +165,11 @@ mod tests {
 
     #[test]
     fn a_new_claim_is_named_after_the_host_only_when_asked() {
-        let labels: BTreeMap<String, String> =
-            [("cluster.x-k8s.io/cluster-name".to_string(), "c1".to_string())].into();
+        let labels: BTreeMap<String, String> = [(
+            "cluster.x-k8s.io/cluster-name".to_string(),
+            "c1".to_string(),
+        )]
+        .into();
         let (name, l) = new_claim("tmpl-0", &labels, "host-3", "prov", false);
         assert_eq!(name, "tmpl-0-prov");
         assert_eq!(l, labels);

@@ -21,7 +21,8 @@
 //! - [`provider_id`]: the `metal3://` provider IDs;
 //! - [`remediation`]: the next step of a reboot remediation;
 //! - [`render`]: a Metal3DataTemplate rendered for one machine (metadata, network data);
-//! - [`selector`]: a `hostSelector`'s label requirements, parsed and matched.
+//! - [`selector`]: a `hostSelector`'s label requirements, parsed and matched;
+//! - [`v1beta1conditions`]: the v1beta1 condition mirrors upstream keeps for v1beta1 readers.
 //!
 //! Edges:
 //! - [`context`]: [`Config`], [`Context`], [`Error`] and the reconcile plumbing;
@@ -44,6 +45,7 @@ pub mod provider_id;
 pub mod remediation;
 pub mod render;
 pub mod selector;
+pub mod v1beta1conditions;
 pub mod webhook;
 pub mod workload;
 

@@ -128,7 +128,8 @@ async fn claim_for(
         let spec = json!({"pool": {"name": pool.name, "namespace": ns}});
         (name, labels, spec)
     } else {
-        let spec = json!({"poolRef": {"apiGroup": pool.api_group, "kind": pool.kind, "name": pool.name}});
+        let spec =
+            json!({"poolRef": {"apiGroup": pool.api_group, "kind": pool.kind, "name": pool.name}});
         (
             ippool::data_claim_name(&data_name, &pool.name),
             data.labels().clone(),

@@ -149,10 +149,11 @@ async fn render_secrets(
         metal3machine: &m3m.metadata,
         host: &host,
     };
-    let addresses = match super::addresses::pool_addresses(ctx, ns, data, &template, &objects).await? {
-        Ok(addresses) => addresses,
-        Err(stop) => return Ok(Err(stop)),
-    };
+    let addresses =
+        match super::addresses::pool_addresses(ctx, ns, data, &template, &objects).await? {
+            Ok(addresses) => addresses,
+            Err(stop) => return Ok(Err(stop)),
+        };
     let secrets = ctx.api::<Secret>(ns);
     let owner = metal3_kube::meta::owner_reference(&*data, true);
     let create =
