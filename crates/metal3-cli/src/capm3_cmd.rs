@@ -56,7 +56,9 @@ pub struct Args {
     /// Name each Metal3Data's IPClaim after its BareMetalHost (`<host>-<pool>`) instead of the
     /// Metal3Data (`<data>-<pool>`), so an IPPool's `preAllocations` keyed by that name give a
     /// host the same address whichever machine gets it.
-    #[arg(long)]
+    /// Takes upstream's `=true`/`=false` form too.
+    #[arg(long, default_value_t = false, num_args = 0..=1, default_missing_value = "true",
+          require_equals = true, action = clap::ArgAction::Set)]
     pub enable_bmh_name_based_preallocation: bool,
     /// Run only while holding the `controller-leader-election-capm3` Lease.
     #[arg(long)]
@@ -184,6 +186,17 @@ mod tests {
         assert!(!config(&[]).expect("parses").bmh_name_based_preallocation);
         assert!(
             config(&["--enable-bmh-name-based-preallocation"])
+                .expect("parses")
+                .bmh_name_based_preallocation
+        );
+        // Upstream's manager arguments spell the value out.
+        assert!(
+            config(&["--enable-bmh-name-based-preallocation=true"])
+                .expect("parses")
+                .bmh_name_based_preallocation
+        );
+        assert!(
+            !config(&["--enable-bmh-name-based-preallocation=false"])
                 .expect("parses")
                 .bmh_name_based_preallocation
         );
