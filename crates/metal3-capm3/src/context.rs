@@ -39,6 +39,10 @@ pub struct Config {
     /// `--use-hostclaims`: each Metal3Machine claims its host through a HostClaim in its own
     /// namespace instead of writing a BareMetalHost; `None` (the default) writes hosts directly.
     pub hostclaims: Option<crate::hostclaim::HostClaimMode>,
+    /// `--enable-bmh-name-based-preallocation`: a Metal3Data's IPClaims are named
+    /// `<host>-<pool>` instead of `<data>-<pool>`, so an IPPool's `preAllocations` keyed by that
+    /// name give a host its address whichever machine gets it.
+    pub bmh_name_based_preallocation: bool,
 }
 
 impl Default for Config {
@@ -54,6 +58,7 @@ impl Default for Config {
             fast_track: false,
             out_of_service_taint: None,
             hostclaims: None,
+            bmh_name_based_preallocation: false,
         }
     }
 }

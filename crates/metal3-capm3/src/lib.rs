@@ -15,11 +15,14 @@
 //! - [`conditions`]: setting and summarising `metav1.Condition`s as Kubernetes does;
 //! - [`hosts`]: which BareMetalHost a Metal3Machine gets;
 //! - [`hostspec`]: what a machine does to its host, as edits of a host value and their patch;
+//! - [`ippool`]: IPClaim names (BareMetalHost-name-based preallocation), whose a claim is, and
+//!   the DNS servers of a Cluster API address from its Metal3 IPPool;
 //! - [`labelsync`]: which host labels a workload Node mirrors, and the change that makes it;
 //! - [`provider_id`]: the `metal3://` provider IDs;
 //! - [`remediation`]: the next step of a reboot remediation;
 //! - [`render`]: a Metal3DataTemplate rendered for one machine (metadata, network data);
-//! - [`selector`]: a `hostSelector`'s label requirements, parsed and matched.
+//! - [`selector`]: a `hostSelector`'s label requirements, parsed and matched;
+//! - [`v1beta1conditions`]: the v1beta1 condition mirrors upstream keeps for v1beta1 readers.
 //!
 //! Edges:
 //! - [`context`]: [`Config`], [`Context`], [`Error`] and the reconcile plumbing;
@@ -35,12 +38,14 @@ pub mod controller;
 pub mod hostclaim;
 pub mod hosts;
 pub mod hostspec;
+pub mod ippool;
 pub mod labelsync;
 pub mod patch;
 pub mod provider_id;
 pub mod remediation;
 pub mod render;
 pub mod selector;
+pub mod v1beta1conditions;
 pub mod webhook;
 pub mod workload;
 

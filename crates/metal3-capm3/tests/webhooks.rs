@@ -209,16 +209,25 @@ async fn objects_written_in_one_version_are_read_in_the_other_through_our_conver
         new["spec"]["failureDomains"],
         json!([{"name": "rack-a"}, {"name": "rack-b", "controlPlane": true, "attributes": {"room": "1"}}])
     );
-    // Status written in v1beta2 reads as v1beta1's `ready`.
+    // Status written in v1beta2 reads as v1beta1's `ready`, and the v1beta1 condition mirrors
+    // the provider keeps (`status.deprecated.v1beta1.conditions`) as v1beta1's `conditions`.
+    let mirrors = json!([
+        {"type": "Ready", "status": "True", "lastTransitionTime": "2026-01-01T00:00:00Z"},
+        {"type": "BaremetalInfrastructureReady", "status": "True", "lastTransitionTime": "2026-01-01T00:00:00Z"},
+    ]);
     v2.patch_status(
         "c",
         &PatchParams::default(),
-        &Patch::Merge(json!({"status": {"initialization": {"provisioned": true}}})),
+        &Patch::Merge(json!({"status": {
+            "initialization": {"provisioned": true},
+            "deprecated": {"v1beta1": {"conditions": mirrors}},
+        }})),
     )
     .await
     .expect("status in v1beta2");
     let old = json_of(&v1.get("c").await.expect("read as v1beta1"));
     assert_eq!(old["status"]["ready"], true, "{old:#}");
+    assert_eq!(old["status"]["conditions"], mirrors, "{old:#}");
     assert_eq!(
         old["spec"]["failureDomains"]["rack-b"]["controlPlane"], true,
         "{old:#}"

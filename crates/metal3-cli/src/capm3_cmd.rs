@@ -53,6 +53,13 @@ pub struct Args {
     /// the machine's namespace.
     #[arg(long, requires = "use_hostclaims")]
     pub hostclaim_host_namespace: Option<String>,
+    /// Name each Metal3Data's IPClaim after its BareMetalHost (`<host>-<pool>`) instead of the
+    /// Metal3Data (`<data>-<pool>`), so an IPPool's `preAllocations` keyed by that name give a
+    /// host the same address whichever machine gets it.
+    /// Takes upstream's `=true`/`=false` form too.
+    #[arg(long, default_value_t = false, num_args = 0..=1, default_missing_value = "true",
+          require_equals = true, action = clap::ArgAction::Set)]
+    pub enable_bmh_name_based_preallocation: bool,
     /// Run only while holding the `controller-leader-election-capm3` Lease.
     #[arg(long)]
     pub leader_elect: bool,
@@ -133,6 +140,7 @@ fn provider_config(args: &Args) -> metal3_capm3::Config {
             .then(|| metal3_capm3::hostclaim::HostClaimMode {
                 host_namespace: args.hostclaim_host_namespace.clone().unwrap_or_default(),
             }),
+        bmh_name_based_preallocation: args.enable_bmh_name_based_preallocation,
         ..metal3_capm3::Config::default()
     }
 }
@@ -170,6 +178,27 @@ mod tests {
         assert!(
             config(&["--hostclaim-host-namespace", "hosts"]).is_err(),
             "the host namespace alone is refused"
+        );
+    }
+
+    #[test]
+    fn bmh_name_based_preallocation_is_off_by_default() {
+        assert!(!config(&[]).expect("parses").bmh_name_based_preallocation);
+        assert!(
+            config(&["--enable-bmh-name-based-preallocation"])
+                .expect("parses")
+                .bmh_name_based_preallocation
+        );
+        // Upstream's manager arguments spell the value out.
+        assert!(
+            config(&["--enable-bmh-name-based-preallocation=true"])
+                .expect("parses")
+                .bmh_name_based_preallocation
+        );
+        assert!(
+            !config(&["--enable-bmh-name-based-preallocation=false"])
+                .expect("parses")
+                .bmh_name_based_preallocation
         );
     }
 }

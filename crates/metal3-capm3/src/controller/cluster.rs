@@ -65,7 +65,7 @@ pub async fn reconcile(m3c: Arc<Metal3Cluster>, ctx: Arc<Context>) -> Result<Act
             &format!("the owner Cluster {} does not exist", owner.name),
             generation,
         );
-        crate::patch::write(&api, &m3c, &new).await?;
+        write(&api, &m3c, &mut new).await?;
         return Ok(Action::requeue(ctx.config.requeue));
     };
 
@@ -80,7 +80,7 @@ pub async fn reconcile(m3c: Arc<Metal3Cluster>, ctx: Arc<Context>) -> Result<Act
             "",
             generation,
         );
-        crate::patch::write(&api, &m3c, &new).await?;
+        write(&api, &m3c, &mut new).await?;
         return Ok(Action::requeue(ctx.config.requeue));
     }
     set(
@@ -109,8 +109,24 @@ pub async fn reconcile(m3c: Arc<Metal3Cluster>, ctx: Arc<Context>) -> Result<Act
                 k8s_openapi::jiff::Timestamp::now(),
             ));
     }
-    crate::patch::write(&api, &m3c, &new).await?;
+    write(&api, &m3c, &mut new).await?;
     Ok(Action::await_change())
+}
+
+/// Writes `new` over `old`, with the v1beta1 condition mirrors of `new`'s conditions.
+async fn write(
+    api: &kube::Api<Metal3Cluster>,
+    old: &Metal3Cluster,
+    new: &mut Metal3Cluster,
+) -> Result<(), Error> {
+    if let Some(status) = new.status.as_mut() {
+        let now = k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+            k8s_openapi::jiff::Timestamp::now(),
+        );
+        crate::v1beta1conditions::set_cluster(status, old.status.as_ref(), &now);
+    }
+    crate::patch::write(api, old, new).await?;
+    Ok(())
 }
 
 /// Records whether the control-plane endpoint is known (the infrastructure is provisioned
@@ -184,7 +200,7 @@ async fn delete(
         )
         .await?;
     if !machines.items.is_empty() {
-        crate::patch::write(&api, m3c, &new).await?;
+        write(&api, m3c, &mut new).await?;
         return Ok(Action::requeue(ctx.config.requeue));
     }
     new.metadata.finalizers = Some(
@@ -194,6 +210,6 @@ async fn delete(
             .cloned()
             .collect(),
     );
-    crate::patch::write(&api, m3c, &new).await?;
+    write(&api, m3c, &mut new).await?;
     Ok(Action::await_change())
 }

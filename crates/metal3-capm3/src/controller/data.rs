@@ -3,13 +3,10 @@
 //! from the pools the template names. A Secret that exists is never rewritten, so a host is
 //! reprovisioned with exactly the data it had.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
-use kube::api::{ApiResource, DeleteParams, DynamicObject};
-use kube::core::GroupVersionKind;
 use kube::runtime::controller::Action;
 use kube::runtime::{Controller, watcher};
 use kube::{Api, ResourceExt};
@@ -20,11 +17,10 @@ use metal3_capm3_api::consts::{
     META_DATA_KEY, NETWORK_DATA_KEY,
 };
 use metal3_capm3_api::v1beta2::{Metal3Data, Metal3DataTemplate, Metal3Machine};
-use serde_json::{Value, json};
 
 use crate::capi::{self, Cluster, Machine};
 use crate::context::{Context, Error};
-use crate::render::{self, Objects, PoolAddress, PoolRef};
+use crate::render::{self, Objects};
 
 /// The controller, woken by the Secrets it renders.
 pub fn controller(ctx: &Context) -> Controller<Metal3Data> {
@@ -38,7 +34,7 @@ pub const META_DATA_SUFFIX: &str = "-metadata";
 pub const NETWORK_DATA_SUFFIX: &str = "-networkdata";
 
 /// Why a rendering cannot go on yet, or failed.
-enum Stop {
+pub(super) enum Stop {
     /// Look again later; not an error.
     Wait(String),
     /// A problem the user must fix (written into `status.errorMessage`).
@@ -54,7 +50,7 @@ pub async fn reconcile(data: Arc<Metal3Data>, ctx: Arc<Context>) -> Result<Actio
     let api = ctx.api::<Metal3Data>(&ns);
     let mut new = (*data).clone();
     if data.metadata.deletion_timestamp.is_some() {
-        release_addresses(&ctx, &ns, &data).await?;
+        super::addresses::release_addresses(&ctx, &ns, &data).await?;
         new.metadata.finalizers = Some(
             data.finalizers()
                 .iter()
@@ -153,10 +149,11 @@ async fn render_secrets(
         metal3machine: &m3m.metadata,
         host: &host,
     };
-    let addresses = match pool_addresses(ctx, ns, data, &template, &objects).await? {
-        Ok(addresses) => addresses,
-        Err(stop) => return Ok(Err(stop)),
-    };
+    let addresses =
+        match super::addresses::pool_addresses(ctx, ns, data, &template, &objects).await? {
+            Ok(addresses) => addresses,
+            Err(stop) => return Ok(Err(stop)),
+        };
     let secrets = ctx.api::<Secret>(ns);
     let owner = metal3_kube::meta::owner_reference(&*data, true);
     let create =
@@ -301,185 +298,4 @@ async fn machine_and_host(
         )));
     };
     Ok(Ok((machine, host)))
-}
-
-/// The addresses allocated to the data from every pool the template refers to, by pool name.
-async fn pool_addresses(
-    ctx: &Context,
-    ns: &str,
-    data: &Metal3Data,
-    template: &Metal3DataTemplate,
-    objects: &Objects<'_>,
-) -> Result<Result<BTreeMap<String, PoolAddress>, Stop>, Error> {
-    let pools = match render::referenced_pools(
-        template.spec.meta_data.as_ref(),
-        template.spec.network_data.as_ref(),
-        Some(objects),
-    ) {
-        Ok(p) => p,
-        Err(e) => return Ok(Err(Stop::Failed(e.0))),
-    };
-    let mut addresses = BTreeMap::new();
-    for pool in pools.values() {
-        match address_from_pool(ctx, ns, data, pool).await? {
-            Ok(Some(a)) => {
-                addresses.insert(pool.name.clone(), a);
-            }
-            Ok(None) => {
-                return Ok(Err(Stop::Wait(format!(
-                    "waiting for an address from IP pool {}",
-                    pool.name
-                ))));
-            }
-            Err(message) => return Ok(Err(Stop::Failed(message))),
-        }
-    }
-    Ok(Ok(addresses))
-}
-
-/// An untyped API of an IPAM kind (whose CRDs belong to the IPAM provider, not to us).
-fn dynamic(
-    ctx: &Context,
-    ns: &str,
-    group: &str,
-    version: &str,
-    kind: &str,
-) -> (Api<DynamicObject>, ApiResource) {
-    let resource = ApiResource::from_gvk(&GroupVersionKind::gvk(group, version, kind));
-    (
-        Api::namespaced_with(ctx.client.clone(), ns, &resource),
-        resource,
-    )
-}
-
-/// The claim and address kinds serving `pool`.
-fn ipam_kinds(
-    ctx: &Context,
-    ns: &str,
-    pool: &PoolRef,
-) -> ((Api<DynamicObject>, ApiResource), Api<DynamicObject>) {
-    if pool.is_metal3() {
-        (
-            dynamic(ctx, ns, "ipam.metal3.io", "v1alpha1", "IPClaim"),
-            dynamic(ctx, ns, "ipam.metal3.io", "v1alpha1", "IPAddress").0,
-        )
-    } else {
-        (
-            dynamic(
-                ctx,
-                ns,
-                "ipam.cluster.x-k8s.io",
-                "v1beta2",
-                "IPAddressClaim",
-            ),
-            dynamic(ctx, ns, "ipam.cluster.x-k8s.io", "v1beta2", "IPAddress").0,
-        )
-    }
-}
-
-fn claim_name(data: &Metal3Data, pool: &PoolRef) -> String {
-    format!("{}-{}", data.name_any(), pool.name)
-}
-
-/// The address allocated to this data from `pool`, claiming one first: a Metal3 `IPClaim`
-/// for `IPPool`s, a Cluster API `IPAddressClaim` for other pools. `Ok(None)` while waiting;
-/// the inner `Err` is an allocation failure reported by the pool.
-async fn address_from_pool(
-    ctx: &Context,
-    ns: &str,
-    data: &Metal3Data,
-    pool: &PoolRef,
-) -> Result<Result<Option<PoolAddress>, String>, Error> {
-    let name = claim_name(data, pool);
-    let owner = metal3_kube::meta::owner_reference(data, true);
-    let ((claims, claim_kind), addresses) = ipam_kinds(ctx, ns, pool);
-    let spec = if pool.is_metal3() {
-        json!({"pool": {"name": pool.name, "namespace": ns}})
-    } else {
-        json!({"poolRef": {"apiGroup": pool.api_group, "kind": pool.kind, "name": pool.name}})
-    };
-    let claim = match claims.get_opt(&name).await? {
-        Some(c) => c,
-        None => {
-            let mut claim = DynamicObject::new(&name, &claim_kind);
-            claim.metadata.namespace = Some(ns.into());
-            claim.metadata.finalizers = Some(vec![DATA_FINALIZER.into()]);
-            claim.metadata.owner_references = owner.map(|o| vec![o]);
-            claim.metadata.labels = data.metadata.labels.clone();
-            claim.data = json!({"spec": spec});
-            metal3_kube::meta::create_unless_exists(&claims, &claim).await?;
-            return Ok(Ok(None));
-        }
-    };
-    let status = &claim.data["status"];
-    if let Some(message) = status["errorMessage"].as_str().filter(|m| !m.is_empty()) {
-        return Ok(Err(format!(
-            "IP Allocation for {} failed : {message}",
-            pool.name
-        )));
-    }
-    let address_name = if pool.is_metal3() {
-        status["address"]["name"].as_str()
-    } else {
-        status["addressRef"]["name"].as_str()
-    };
-    let Some(address_name) = address_name.filter(|n| !n.is_empty()) else {
-        return Ok(Ok(None));
-    };
-    let Some(address) = addresses.get_opt(address_name).await? else {
-        return Ok(Ok(None));
-    };
-    let spec = &address.data["spec"];
-    let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
-    Ok(Ok(Some(PoolAddress {
-        address: text(&spec["address"]),
-        prefix: spec["prefix"]
-            .as_i64()
-            .and_then(|p| i32::try_from(p).ok())
-            .unwrap_or(0),
-        gateway: text(&spec["gateway"]),
-        dns_servers: spec["dnsServers"]
-            .as_array()
-            .map(|a| a.iter().map(text).collect())
-            .unwrap_or_default(),
-    })))
-}
-
-/// Deletes the IP claims of a deleted Metal3Data.
-async fn release_addresses(ctx: &Context, ns: &str, data: &Metal3Data) -> Result<(), Error> {
-    let Some(template_ref) = data.spec.template.clone() else {
-        return Ok(());
-    };
-    let Some(template) = ctx
-        .api::<Metal3DataTemplate>(ns)
-        .get_opt(&template_ref.name)
-        .await?
-    else {
-        return Ok(());
-    };
-    let pools = render::referenced_pools(
-        template.spec.meta_data.as_ref(),
-        template.spec.network_data.as_ref(),
-        None,
-    )
-    .unwrap_or_default();
-    for pool in pools.values() {
-        let ((claims, _), _) = ipam_kinds(ctx, ns, pool);
-        let name = claim_name(data, pool);
-        let claim = match claims.get_opt(&name).await {
-            Ok(c) => c,
-            // No such kind in this cluster: nothing was claimed.
-            Err(kube::Error::Api(s)) if s.code == 404 => None,
-            Err(e) => return Err(e.into()),
-        };
-        if let Some(claim) = claim {
-            metal3_kube::meta::set_finalizer(&claims, &claim, DATA_FINALIZER, false).await?;
-            match claims.delete(&name, &DeleteParams::default()).await {
-                Ok(_) => {}
-                Err(kube::Error::Api(s)) if s.code == 404 => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
-    }
-    Ok(())
 }

@@ -12,6 +12,7 @@ use tracing::{debug, info, warn};
 use crate::context::{Config, Context, error_policy};
 use crate::workload;
 
+pub mod addresses;
 pub mod cluster;
 pub mod data;
 pub mod datatemplate;

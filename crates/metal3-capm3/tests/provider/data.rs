@@ -54,6 +54,41 @@ async fn a_data_template_renders_metadata_and_network_data() {
         condition(&m0, "Metal3DataReady"),
         Some(("True".into(), "Metal3DataSecretsReady".into()))
     );
+    // The v1beta1 mirrors for v1beta1 readers, in upstream's v1beta1 vocabulary: true
+    // conditions without reasons, Ready summarising them.
+    let mirrors = |conditions: &[metal3_capm3_api::common::V1Beta1Condition]| {
+        conditions
+            .iter()
+            .map(|c| (c.r#type.clone(), c.status.clone(), c.reason.clone()))
+            .collect::<Vec<_>>()
+    };
+    let m0_mirrors = mirrors(
+        &status
+            .deprecated
+            .as_ref()
+            .and_then(|d| d.v1beta1.as_ref())
+            .expect("Metal3Machine v1beta1 mirrors")
+            .conditions,
+    );
+    let t = |k: &str| (k.to_string(), "True".to_string(), String::new());
+    assert_eq!(
+        m0_mirrors,
+        [t("Ready"), t("AssociateBMH"), t("Metal3DataReady")]
+    );
+    let m3c = env
+        .api::<metal3_capm3_api::v1beta2::Metal3Cluster>()
+        .get("c1")
+        .await
+        .expect("Metal3Cluster");
+    let m3c_mirrors = mirrors(
+        &m3c.status
+            .as_ref()
+            .and_then(|s| s.deprecated.as_ref())
+            .and_then(|d| d.v1beta1.as_ref())
+            .expect("Metal3Cluster v1beta1 mirrors")
+            .conditions,
+    );
+    assert_eq!(m3c_mirrors, [t("Ready"), t("BaremetalInfrastructureReady")]);
     // The claim, owned by the machine, answered with Metal3Data of index 0.
     let claim = env
         .api::<Metal3DataClaim>()

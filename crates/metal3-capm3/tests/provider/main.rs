@@ -13,5 +13,6 @@ mod data;
 mod hostclaims;
 mod labelsync;
 mod pause;
+mod preallocation;
 mod release;
 mod remediation;

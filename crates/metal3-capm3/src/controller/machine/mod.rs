@@ -197,6 +197,10 @@ impl Pass<'_> {
             summarize(&mut status.conditions, &parts, generation);
             status.last_updated = Some(Time(k8s_openapi::jiff::Timestamp::now()));
         }
+        if let Some(status) = new.status.as_mut() {
+            let now = Time(k8s_openapi::jiff::Timestamp::now());
+            crate::v1beta1conditions::set_machine(status, self.old.status.as_ref(), &now);
+        }
         crate::patch::write(&self.ctx.api::<Metal3Machine>(&self.ns), &self.old, &new).await?;
         Ok(())
     }
