@@ -60,6 +60,14 @@ pub(crate) struct Known {
     pub(crate) progress: Option<(Instant, String)>,
 }
 
+impl Known {
+    /// Forgets the firmware settings and versions read: changes we staged are applying.
+    pub(crate) fn forget_firmware(&mut self) {
+        self.bios = None;
+        self.components = None;
+    }
+}
+
 /// What registration said about the host, for the agent flows.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct HostFacts {

@@ -18,8 +18,9 @@ pub struct Config {
     /// How long a restart may take before we restart again.
     pub boot_timeout: Duration,
     /// Firmware settings and versions read from the BMC are answered from memory this long,
-    /// unless the host was powered on, restarted or had changes staged since (settings and
-    /// firmware change only then, or by someone at the console).
+    /// unless we staged changes since (settings and firmware change only when staged changes
+    /// apply at a boot, or by someone at the console, which this bounds). A power-on or a
+    /// restart with nothing staged keeps the readings.
     pub firmware_refresh: Duration,
     /// The in-band agent, when the operator runs its hub (`--agent-image`); without it disk
     /// images are refused, inspection is out of band only and nothing is cleaned.

@@ -45,9 +45,11 @@ impl RedfishProvisioner {
         self.cache.remember(host, |k| {
             k.power_request = Some((kind, now));
             k.power = None;
-            // Staged settings and firmware apply at boot: read them again afterwards.
-            k.bios = None;
-            k.components = None;
+            // Settings and firmware we staged apply at this boot: read them again afterwards.
+            // A boot with nothing staged changes neither, so the readings stay.
+            if k.staged.is_some() {
+                k.forget_firmware();
+            }
         });
         Ok(())
     }

@@ -165,7 +165,8 @@ impl RedfishProvisioner {
             k.staged = Some(Staged {
                 monitors,
                 rebooted: Some(Instant::now()),
-            })
+            });
+            k.forget_firmware();
         });
         Ok(PrepareOutcome {
             outcome: Outcome::wait(self.config.poll),
@@ -187,7 +188,10 @@ impl RedfishProvisioner {
             match conn.task(monitor).await? {
                 TaskProgress::Running(_) => running = true,
                 TaskProgress::Done(Some(task)) if task.failed() => {
-                    self.cache.remember(host, |k| k.staged = None);
+                    self.cache.remember(host, |k| {
+                        k.staged = None;
+                        k.forget_firmware();
+                    });
                     let why = task
                         .messages
                         .iter()
@@ -206,7 +210,10 @@ impl RedfishProvisioner {
                 .rebooted
                 .is_some_and(|t| t.elapsed() > self.config.boot_timeout);
             if timed_out {
-                self.cache.remember(host, |k| k.staged = None);
+                self.cache.remember(host, |k| {
+                    k.staged = None;
+                    k.forget_firmware();
+                });
                 return Err(Fault::Failed(
                     "the staged changes did not complete within the boot timeout".into(),
                 ));
@@ -224,7 +231,10 @@ impl RedfishProvisioner {
                 started: false,
             });
         }
-        self.cache.remember(host, |k| k.staged = None);
+        self.cache.remember(host, |k| {
+            k.staged = None;
+            k.forget_firmware();
+        });
         Ok(PrepareOutcome {
             outcome: Outcome::Done,
             started: false,

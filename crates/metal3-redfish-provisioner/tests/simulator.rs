@@ -363,6 +363,20 @@ async fn preparation_applies_settings_firmware_and_raid_with_one_reboot() {
         .expect("prepare");
     assert_eq!(o.outcome, Outcome::Done);
     assert_eq!(sim.fleet.host(0).expect("h").boots, 1);
+
+    // Powering on with nothing staged changes no setting or version: the readings stay, and
+    // reading them again costs no BMC call.
+    p.firmware_components(&host).await.expect("components");
+    until_done("power on", || p.power_on(&host, false)).await;
+    let calls = sim.calls(0);
+    let settings = p.firmware_settings(&host, false).await.expect("settings");
+    assert_eq!(settings.settings["ProcVirtualization"], "Disabled");
+    p.firmware_components(&host).await.expect("components");
+    assert_eq!(
+        sim.calls(0),
+        calls,
+        "a power-on with nothing staged keeps the firmware readings"
+    );
     p.pool().logout_all().await;
 }
 
