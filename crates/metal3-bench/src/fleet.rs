@@ -130,28 +130,37 @@ pub(crate) async fn wait_all(
     .await
 }
 
-/// BMC calls during `seconds` of idleness, in total and per kind, once power has settled.
+/// BMC calls of idle hosts in one window: in total and per kind.
+pub(crate) type Idle = (u64, BTreeMap<String, u64>);
+
+/// BMC calls during two back-to-back windows of `seconds` of idleness each, once power has
+/// settled: the first still holds what follows the last change, the second is the steady
+/// state.
 pub(crate) async fn idle_window(
     fleet: &metal3_sim::Fleet,
     hosts: &Fleetview,
     seconds: u64,
     timeout: Duration,
-) -> Result<(u64, BTreeMap<String, u64>)> {
+) -> Result<[Idle; 2]> {
     wait_until(hosts, fleet.len(), "powered as asked", timeout, |s| {
         s.power_settled
     })
     .await?;
     // Let the last power verification land before the window opens.
     tokio::time::sleep(Duration::from_secs(5)).await;
-    let before = calls_by_kind(fleet);
-    // A measurement window, not synchronisation: count what idle hosts cost.
-    tokio::time::sleep(Duration::from_secs(seconds)).await;
-    let kinds: BTreeMap<String, u64> = calls_by_kind(fleet)
-        .into_iter()
-        .map(|(k, v)| (k.clone(), v - before.get(&k).copied().unwrap_or(0)))
-        .filter(|(_, v)| *v > 0)
-        .collect();
-    Ok((kinds.values().sum(), kinds))
+    let mut windows: [Idle; 2] = Default::default();
+    for window in &mut windows {
+        let before = calls_by_kind(fleet);
+        // A measurement window, not synchronisation: count what idle hosts cost.
+        tokio::time::sleep(Duration::from_secs(seconds)).await;
+        let kinds: BTreeMap<String, u64> = calls_by_kind(fleet)
+            .into_iter()
+            .map(|(k, v)| (k.clone(), v - before.get(&k).copied().unwrap_or(0)))
+            .filter(|(_, v)| *v > 0)
+            .collect();
+        *window = (kinds.values().sum(), kinds);
+    }
+    Ok(windows)
 }
 
 /// Merge-patches every host in `names` with `patch`, 32 at a time.

@@ -61,7 +61,8 @@ pub(crate) struct Args {
     /// Hosts the operator reconciles at once.
     #[arg(long, default_value_t = 64)]
     pub(crate) concurrency: u16,
-    /// Seconds of idleness measured between phases, for the idle call rate.
+    /// Length in seconds of each of the two idle windows measured between phases (the
+    /// second is the steady state), for the idle call rate.
     #[arg(long, default_value_t = 60)]
     pub(crate) idle_seconds: u64,
     /// Give up after this many seconds per phase.

@@ -17,10 +17,10 @@ pub(crate) struct Phases {
     pub(crate) total: Duration,
     /// BMC calls per phase.
     pub(crate) calls: BTreeMap<&'static str, u64>,
-    /// BMC calls during the idle window of available hosts: in total and per kind.
-    pub(crate) idle_available: (u64, BTreeMap<String, u64>),
-    /// BMC calls during the idle window of provisioned hosts: in total and per kind.
-    pub(crate) idle_provisioned: (u64, BTreeMap<String, u64>),
+    /// BMC calls during the two idle windows of available hosts.
+    pub(crate) idle_available: [crate::fleet::Idle; 2],
+    /// BMC calls during the two idle windows of provisioned hosts.
+    pub(crate) idle_provisioned: [crate::fleet::Idle; 2],
 }
 
 /// Everything the report shows.
@@ -82,15 +82,17 @@ impl Report<'_> {
         for (phase, c) in &phases.calls {
             println!("| BMC calls per host: {phase} | {:.1} |", *c as f64 / n);
         }
-        for (what, (idle, kinds)) in [
+        for (what, windows) in [
             ("available", &phases.idle_available),
             ("provisioned", &phases.idle_provisioned),
         ] {
-            println!(
-                "| BMC calls per {what} host per idle hour | {:.1} (over {} s: {kinds:?}) |",
-                *idle as f64 / n * 3600.0 / args.idle_seconds as f64,
-                args.idle_seconds
-            );
+            for (which, (idle, kinds)) in ["first", "second (steady state)"].iter().zip(windows) {
+                println!(
+                    "| BMC calls per {what} host per idle hour, {which} window | {:.1} (over {} s: {kinds:?}) |",
+                    *idle as f64 / n * 3600.0 / args.idle_seconds as f64,
+                    args.idle_seconds
+                );
+            }
         }
         let (rss_kib, cpu_s) = self.operator_usage;
         println!("| Operator peak RSS | {:.1} MiB |", rss_kib as f64 / 1024.0);
