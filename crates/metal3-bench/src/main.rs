@@ -61,6 +61,12 @@ pub(crate) struct Args {
     /// Hosts the operator reconciles at once.
     #[arg(long, default_value_t = 64)]
     pub(crate) concurrency: u16,
+    /// The operator's `--kube-api-qps` (0: no client-side limit, as the operator's default).
+    #[arg(long, default_value_t = 0.0)]
+    pub(crate) kube_api_qps: f64,
+    /// The operator's `--kube-api-burst`.
+    #[arg(long, default_value_t = 30)]
+    pub(crate) kube_api_burst: u32,
     /// Length in seconds of each of the two idle windows measured between phases (the
     /// second is the steady state), for the idle call rate.
     #[arg(long, default_value_t = 60)]

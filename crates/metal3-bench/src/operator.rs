@@ -9,18 +9,19 @@ use anyhow::{Context, Result};
 
 use crate::{Args, Backend, NAMESPACE};
 
-/// A client from a kubeconfig file.
-pub(crate) async fn client(kubeconfig: &Path) -> Result<kube::Client> {
+/// The operator, as the child process.
+pub(crate) async fn child_operator(args: &Args, kubeconfig: &Path) -> Result<()> {
     let kc = kube::config::Kubeconfig::read_from(kubeconfig)?;
     let config =
         kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
             .await?;
-    Ok(kube::Client::try_from(config)?)
-}
-
-/// The operator, as the child process.
-pub(crate) async fn child_operator(args: &Args, kubeconfig: &Path) -> Result<()> {
-    let client = client(kubeconfig).await?;
+    // As `metal3 operator` makes it: its name, and the client-side limit when one is asked.
+    let throttle = (args.kube_api_qps > 0.0).then_some(metal3_kube::throttle::Throttle {
+        qps: args.kube_api_qps,
+        burst: args.kube_api_burst,
+    });
+    let client =
+        metal3_kube::identity::throttled_client(config, metal3_kube::identity::OPERATOR, throttle)?;
     let mut pool = None;
     let provisioner: Arc<dyn metal3_provisioner::Provisioner> = match args.provisioner {
         Backend::Fixture => Arc::new(metal3_fixture::Fixture::new()),
@@ -101,6 +102,8 @@ pub(crate) fn spawn(
     }
     child
         .args(["--concurrency", &args.concurrency.to_string()])
+        .args(["--kube-api-qps", &args.kube_api_qps.to_string()])
+        .args(["--kube-api-burst", &args.kube_api_burst.to_string()])
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(log_path)?)
         .spawn()

@@ -10,7 +10,7 @@ use metal3_kube::leader::{Elector, LeaseConfig};
 use prometheus_client::registry::Registry;
 use tracing::info;
 
-use crate::operator_cmd::{LogFormat, client, init_logging};
+use crate::operator_cmd::{LogFormat, init_logging, throttled_client};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -57,6 +57,8 @@ pub struct Args {
     /// Log format.
     #[arg(long, value_enum, default_value = "text")]
     pub log_format: LogFormat,
+    #[command(flatten)]
+    pub kube_api: crate::kube_api::KubeApiLimits,
 }
 
 /// Lease name, as upstream's leader-election ID.
@@ -124,7 +126,12 @@ pub fn run(args: &Args) -> Result<ExitCode> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let runtime = tokio::runtime::Runtime::new().context("tokio runtime")?;
     runtime.block_on(async {
-        let client = client(args.kubeconfig.as_ref(), metal3_kube::identity::IPAM).await?;
+        let client = throttled_client(
+            args.kubeconfig.as_ref(),
+            metal3_kube::identity::IPAM,
+            args.kube_api.throttle(),
+        )
+        .await?;
         let metrics = Arc::new(metal3_ipam::Metrics::default());
         serve_endpoints(args, &metrics, &client).await?;
         let elector = elect(args, &client).await?;

@@ -24,6 +24,7 @@ mod control_plane_cmd;
 mod crds_cmd;
 mod fleet_cmd;
 mod ipam_cmd;
+mod kube_api;
 mod metrics_serving;
 mod operator_cmd;
 mod sim_cmd;
@@ -55,7 +56,7 @@ enum Command {
     /// Run a local kube-apiserver and etcd with the metal3.io CRDs installed.
     ControlPlane(control_plane_cmd::Args),
     /// Run the Bare Metal Operator against a cluster.
-    Operator(operator_cmd::Args),
+    Operator(Box<operator_cmd::Args>),
     /// Run the Cluster API provider Metal3 (CAPM3) against a cluster.
     Capm3(capm3_cmd::Args),
     /// Run the IP address manager (ipam.metal3.io) against a cluster.

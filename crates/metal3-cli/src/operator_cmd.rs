@@ -67,6 +67,8 @@ pub struct Args {
     /// Log format.
     #[arg(long, value_enum, default_value = "text")]
     pub log_format: LogFormat,
+    #[command(flatten)]
+    pub kube_api: crate::kube_api::KubeApiLimits,
     /// Hosts provisioning at once (0 = unlimited): Redfish hosts in a capacity-limited state;
     /// Ironic nodes inspecting, cleaning or deploying through network boot.
     #[arg(long, env = "PROVISIONING_LIMIT", default_value_t = 20)]
@@ -279,6 +281,15 @@ pub(crate) fn init_logging(format: LogFormat) {
 
 /// A client of `--kubeconfig` (else of the environment) that says it is `component`.
 pub(crate) async fn client(kubeconfig: Option<&PathBuf>, component: &str) -> Result<Client> {
+    throttled_client(kubeconfig, component, None).await
+}
+
+/// [`client`], its requests held to `throttle` (`--kube-api-qps`, `--kube-api-burst`).
+pub(crate) async fn throttled_client(
+    kubeconfig: Option<&PathBuf>,
+    component: &str,
+    throttle: Option<metal3_kube::throttle::Throttle>,
+) -> Result<Client> {
     let config = match kubeconfig {
         Some(path) => {
             let kc = Kubeconfig::read_from(path)
@@ -289,7 +300,9 @@ pub(crate) async fn client(kubeconfig: Option<&PathBuf>, component: &str) -> Res
             .await
             .context("no cluster found: set --kubeconfig or KUBECONFIG, or run in a pod")?,
     };
-    Ok(metal3_kube::identity::client(config, component)?)
+    Ok(metal3_kube::identity::throttled_client(
+        config, component, throttle,
+    )?)
 }
 
 /// The Ironic backend, configured as upstream's operator is (environment variables and the
@@ -381,7 +394,12 @@ pub fn run(args: &Args) -> Result<ExitCode> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let runtime = tokio::runtime::Runtime::new().context("tokio runtime")?;
     runtime.block_on(async {
-        let client = client(args.kubeconfig.as_ref(), metal3_kube::identity::OPERATOR).await?;
+        let client = throttled_client(
+            args.kubeconfig.as_ref(),
+            metal3_kube::identity::OPERATOR,
+            args.kube_api.throttle(),
+        )
+        .await?;
         if let (Some(flags), Some(image)) = (&agent, agent_image) {
             let settings = agent_hub(flags, image, &client, args.agent_fast_track).await?;
             let p = redfish(args, Some(settings))?;

@@ -39,8 +39,23 @@ pub fn identify(mut config: Config, component: &str) -> Config {
 
 /// A client of `config` that says it is `component`, its requests counted.
 pub fn client(config: Config, component: &str) -> Result<Client, kube::Error> {
-    let builder = ClientBuilder::try_from(identify(config, component))?;
-    Ok(builder.with_layer(&MapRequestLayer::new(count)).build())
+    throttled_client(config, component, None)
+}
+
+/// [`client`], its requests held to `throttle` when one is given (`--kube-api-qps`).
+pub fn throttled_client(
+    config: Config,
+    component: &str,
+    throttle: Option<crate::throttle::Throttle>,
+) -> Result<Client, kube::Error> {
+    let builder = ClientBuilder::try_from(identify(config, component))?
+        .with_layer(&MapRequestLayer::new(count));
+    Ok(match throttle {
+        Some(limit) => builder
+            .with_layer(&crate::throttle::ThrottleLayer::new(limit))
+            .build(),
+        None => builder.build(),
+    })
 }
 
 /// Requests sent to API servers so far by the clients this process made with [`client`].

@@ -2,12 +2,13 @@
 //! and the Cluster API provider's — and nothing specific to either: metadata operations
 //! ([`meta`]), serving admission and conversion webhooks over TLS ([`webhook`]), leader
 //! election and the stop signal ([`leader`]), the probe and metrics endpoints ([`http`]), metrics
-//! over HTTPS for callers the API server vouches for ([`metrics_access`]), and the name our
-//! clients give the API server ([`identity`]).
+//! over HTTPS for callers the API server vouches for ([`metrics_access`]), the name our clients give the API
+//! server ([`identity`]) and the rate they may call it at ([`throttle`]).
 
 pub mod http;
 pub mod identity;
 pub mod leader;
 pub mod meta;
 pub mod metrics_access;
+pub mod throttle;
 pub mod webhook;
