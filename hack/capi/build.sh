@@ -100,7 +100,6 @@ cp "$CONFIG"/crd/bases/*.yaml "$WORK/out/crd/"
 cp "$CONFIG/webhook/manifests.yaml" "$WORK/out/webhook/manifests.yaml"
 chmod -R u+w "$WORK/out"
 
-"$WORK/out/bin/manager" --version >&2 2>/dev/null || true
 log "$(ls "$WORK/out/crd" | wc -l) CRDs"
 
 rm -rf "$DEST"
