@@ -36,7 +36,10 @@ pub fn resource(group: &str, version: &str, kind: &str) -> ApiResource {
         version: version.into(),
         api_version,
         kind: kind.into(),
-        plural: format!("{}s", kind.to_lowercase()),
+        plural: match kind.to_lowercase() {
+            k if k.ends_with('s') => format!("{k}es"),
+            k => format!("{k}s"),
+        },
     }
 }
 
