@@ -2,7 +2,8 @@
 //! by `hack/capi/build.sh`, its CRDs with their conversion and its webhooks pointed at it by
 //! `hack/capi/install.sh`), `metal3 capm3` (the provider's CRDs and webhooks the same way),
 //! `metal3 ipam` and `metal3 operator --provisioner fixture`, as processes killed when the
-//! stack is dropped. Every process logs to a file whose tail a failing test shows.
+//! stack is dropped (or by a watchdog, should the test binary be killed). Every process logs
+//! to a file whose tail a failing test shows.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -124,6 +125,7 @@ impl Stack {
             .stderr(log.reopen().expect("log file"))
             .spawn()
             .unwrap_or_else(|e| panic!("{name} starts: {e}"));
+        watchdog(child.id());
         self.processes.push(Killed(child));
         self.logs.push((name, log));
     }
@@ -156,6 +158,24 @@ impl Stack {
             .map(|(name, file)| format!("--- {name} (tail):\n{}\n", tail(file.path())))
             .collect()
     }
+}
+
+/// Ends process `pid` once this test binary is gone, also when it is killed before the stack
+/// is dropped (a detached shell polls our PID, as the control plane's own watchdog does).
+fn watchdog(pid: u32) {
+    let script = format!(
+        "while kill -0 {} 2>/dev/null; do sleep 1; done; kill -s KILL {pid} 2>/dev/null",
+        std::process::id()
+    );
+    let watchdog = Command::new("sh")
+        .args(["-c", &script])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the watchdog starts");
+    // Never waited for: it outlives this process by design (init reaps it).
+    drop(watchdog);
 }
 
 /// `metal3 <subcommand>` on `kubeconfig`, every namespace, JSON logs.
