@@ -45,6 +45,15 @@ if [[ -x hack/control-plane/build.sh ]]; then
   echo "control plane binaries: $METAL3_CONTROL_PLANE_BIN"
 fi
 
+# Cluster API core (its manager, CRDs and webhook configurations) built from the Go module
+# proxy, for the provider's end-to-end test (crates/metal3-cli/tests/capi_core).
+if [[ -x hack/capi/build.sh ]]; then
+  need go "the Go toolchain builds Cluster API's manager from the Go module proxy"
+  METAL3_CAPI_DIR="$(hack/capi/build.sh | tail -n 1)"
+  export METAL3_CAPI_DIR
+  echo "cluster api: $METAL3_CAPI_DIR"
+fi
+
 # OpenStack's sushy Redfish client (Python, from PyPI), to test the simulator with.
 if [[ -x hack/python/sushy.sh ]]; then
   need python3 "the sushy Redfish client runs in a Python virtualenv"
