@@ -10,6 +10,11 @@
 //! (in-process tests) or through the host annotation [`BEHAVIOUR_ANNOTATION`] holding a JSON
 //! [`Behaviour`] (the local environment, the benchmark, out-of-process tests). The handle-based
 //! setting wins.
+//!
+//! With a [`journal::Journal`] every operation is also appended to a file that several
+//! operator processes share, so tests can check what replicas did to one host together.
+
+pub mod journal;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -26,13 +31,13 @@ use metal3_provisioner::{
     PrepareData, PrepareOptions, PrepareOutcome, ProvResult, ProvisionData, Provisioner,
     ProvisionerError, RebootMode, RegisterOptions,
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Host annotation carrying a JSON [`Behaviour`].
 pub const BEHAVIOUR_ANNOTATION: &str = "fixture.metal3.io/behaviour";
 
 /// The operations whose outcome can be scripted.
-#[derive(Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[serde(rename_all = "camelCase")]
 pub enum Operation {
     Register,
@@ -153,12 +158,19 @@ struct State {
 #[derive(Clone, Default)]
 pub struct Fixture {
     state: Arc<Mutex<State>>,
+    journal: Option<Arc<journal::Journal>>,
 }
 
 impl Fixture {
     /// An empty fleet with unlimited capacity.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Appends every operation to `journal` from now on.
+    pub fn with_journal(mut self, journal: journal::Journal) -> Self {
+        self.journal = Some(Arc::new(journal));
+        self
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -232,7 +244,7 @@ impl Fixture {
             state.next_id += 1;
         }
         let next_id = state.next_id;
-        let node = state.nodes.entry(key).or_insert_with(|| Node {
+        let node = state.nodes.entry(key.clone()).or_insert_with(|| Node {
             id: format!("fixture-{next_id:08}"),
             ..Node::default()
         });
@@ -240,7 +252,16 @@ impl Fixture {
             node.powered_on = behaviour.initially_powered_on;
             node.power_initialised = true;
         }
-        Ok(f(node, &behaviour, &mut ctx))
+        let Some(journal) = &self.journal else {
+            return Ok(f(node, &behaviour, &mut ctx));
+        };
+        let before = (node.calls.clone(), node.active.map(|(op, _)| op));
+        let out = f(node, &behaviour, &mut ctx);
+        let after = (node.calls.clone(), node.active.map(|(op, _)| op));
+        let entries = journal.entries(&key, (&before.0, before.1), (&after.0, after.1));
+        drop(state);
+        journal.append(&entries);
+        Ok(out)
     }
 }
 

@@ -313,3 +313,47 @@ fn subscriptions_data_images_firmware() {
         assert_eq!(components.len(), 2);
     });
 }
+
+#[test]
+fn the_journal_records_each_operation_with_its_actor() {
+    let path = std::env::temp_dir().join(format!("fixture-journal-{}.jsonl", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let journal = journal::Journal::open(&path, "replica-1").expect("open the journal");
+    let f = Fixture::new().with_journal(journal);
+    f.configure(
+        "ns",
+        "a",
+        Behaviour {
+            polls: 1,
+            ..Behaviour::default()
+        },
+    );
+    let h = host("a");
+    run(metal3_provisioner::actor::scope("replica-1/shard-0/tenure-1", async {
+        assert!(matches!(register(&f, &h).await, Outcome::InProgress { .. }));
+        assert_eq!(register(&f, &h).await, Outcome::Done);
+        // Registered: a no-op call journals nothing.
+        assert_eq!(register(&f, &h).await, Outcome::Done);
+    }));
+    run(async {
+        f.power_on(&h, false).await.expect("power on");
+    });
+    let entries = journal::read(&path).expect("read the journal");
+    let _ = std::fs::remove_file(&path);
+    let got: Vec<(Operation, journal::Event, &str)> = entries
+        .iter()
+        .map(|e| (e.op, e.event, e.actor.as_str()))
+        .collect();
+    let actor = "replica-1/shard-0/tenure-1";
+    assert_eq!(
+        got,
+        vec![
+            (Operation::Register, journal::Event::Started, actor),
+            (Operation::Register, journal::Event::Completed, actor),
+            (Operation::PowerOn, journal::Event::Started, ""),
+            (Operation::PowerOn, journal::Event::Completed, ""),
+        ]
+    );
+    assert!(entries.iter().all(|e| e.host == "ns/a" && e.replica == "replica-1"));
+    assert!(entries.windows(2).all(|w| w[0].at_ns <= w[1].at_ns));
+}

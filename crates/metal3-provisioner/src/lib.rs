@@ -8,6 +8,10 @@
 //! A returned `Err` is a transient fault (the backend could not be asked): the operator retries
 //! with rate limiting and does not touch the host's status. A *host* failure (the BMC refused,
 //! the deployment failed) is an `Ok(Outcome::Failed { .. })` and lands in `status.errorMessage`.
+//!
+//! [`actor`] names, task-locally, on whose behalf a call is made.
+
+pub mod actor;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
