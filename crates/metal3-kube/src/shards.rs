@@ -103,6 +103,16 @@ pub struct Shards {
     inner: Arc<Inner>,
 }
 
+impl std::fmt::Debug for Shards {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shards")
+            .field("count", &self.inner.count)
+            .field("identity", &self.inner.identity)
+            .field("held", &self.held())
+            .finish()
+    }
+}
+
 /// Permission to act on one object of a held shard, for as long as it lives. Giving the shard
 /// back waits for it to be dropped.
 pub struct Tenure {
@@ -121,6 +131,16 @@ impl Tenure {
     /// Which of this replica's tenures of the shard this is (1 for the first).
     pub fn number(&self) -> u64 {
         self.tenure
+    }
+
+    /// The actor name of work done in this tenure: `<identity>/shard-<i>/tenure-<n>`.
+    pub fn actor(&self) -> String {
+        format!(
+            "{}/shard-{}/tenure-{}",
+            self.shards.identity(),
+            self.shard,
+            self.tenure
+        )
     }
 
     /// Whether the shard is still held in the same tenure and within the renew deadline; check

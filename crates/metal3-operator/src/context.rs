@@ -38,6 +38,8 @@ pub struct Context {
     pub build_preprovisioning_images: bool,
     /// The host's companion objects, read from watches.
     pub caches: Caches,
+    /// The shards this replica holds; `None`: it acts on every host.
+    pub shards: Option<metal3_kube::shards::Shards>,
     /// Per host: the resourceVersion our last status write replaced. A cached object still at
     /// that version is older than what we wrote.
     written: Mutex<HashMap<HostKey, String>>,
@@ -67,6 +69,7 @@ impl Context {
             firmware_poll: FirmwarePoll::default(),
             build_preprovisioning_images: false,
             caches,
+            shards: None,
             written: Mutex::new(HashMap::new()),
             firmware_read: Mutex::new(HashMap::new()),
         }

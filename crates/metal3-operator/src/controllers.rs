@@ -14,6 +14,7 @@ use metal3_api::v1alpha1::{
     BMCEventSubscription, BareMetalHost, DataImage, FirmwareSchema, HardwareData,
     HostFirmwareComponents, HostFirmwareSettings, HostUpdatePolicy, PreprovisioningImage,
 };
+use metal3_kube::shards::Shards;
 use metal3_provisioner::Provisioner;
 use tracing::{debug, info};
 
@@ -45,6 +46,7 @@ pub async fn run(
     let shutdown = futures::FutureExt::shared(Box::pin(shutdown));
     let ns = config.namespace.as_deref();
     let (reader, host_stream) = host_changes(&client, ns);
+    let shard_gauge = shard_gauge(config.shards.clone(), metrics.clone(), shutdown.clone());
     let page = fleet_page(
         config.ui.clone(),
         config.namespace.clone(),
@@ -54,6 +56,7 @@ pub async fn run(
         provisioner.clone(),
         shutdown.clone(),
     );
+    let gained_hosts = hosts_of_gained_shards(config.shards.clone(), reader.clone());
     let (caches, with_companions) =
         watch_companions(Controller::for_stream(host_stream, reader), &client, ns);
     let subscription_controller = subscription_controller(
@@ -79,6 +82,7 @@ pub async fn run(
     );
     context.firmware_poll = config.firmware_poll.clone();
     context.build_preprovisioning_images = config.preprovisioning_images.is_some();
+    context.shards = config.shards.clone();
     let image_controller = image_controller(&client, ns, &config, shutdown.clone());
     let ctx = Arc::new(context);
     let claim_controller = claim_controller(&client, &config, shutdown.clone());
@@ -89,6 +93,7 @@ pub async fn run(
         "starting the BareMetalHost controller"
     );
     let host_controller = with_companions
+        .reconcile_on(gained_hosts)
         .with_config(controller::Config::default().concurrency(config.concurrency))
         .graceful_shutdown_on(shutdown)
         .run(host::reconcile, host::error_policy, ctx)
@@ -103,7 +108,8 @@ pub async fn run(
         subscription_controller,
         image_controller,
         claim_controller,
-        page
+        page,
+        shard_gauge
     );
     info!("controllers stopped");
 }
@@ -236,8 +242,10 @@ fn subscription_controller(
         provisioner,
         retry: config.dependency_retry,
         secrets,
+        shards: config.shards.clone(),
     });
     Controller::new(subscriptions, watcher::Config::default())
+        .reconcile_all_on(shards_gained(config.shards.clone()))
         .graceful_shutdown_on(shutdown)
         .run(subscription::reconcile, subscription::error_policy, ctx)
         .for_each(|_| async {})
@@ -253,6 +261,7 @@ fn image_controller(
 ) -> impl Future<Output = ()> {
     let sources = config.preprovisioning_images.clone();
     let retry = config.dependency_retry;
+    let shards = config.shards.clone();
     let images: Api<PreprovisioningImage> = api(client, ns);
     let client = client.clone();
     async move {
@@ -261,8 +270,10 @@ fn image_controller(
             client,
             sources,
             retry,
+            shards: shards.clone(),
         });
         Controller::new(images, watcher::Config::default())
+            .reconcile_all_on(shards_gained(shards))
             .graceful_shutdown_on(shutdown)
             .run(preprov::reconcile, preprov::error_policy, ctx)
             .for_each(|_| async {})
@@ -324,6 +335,61 @@ fn obj_name(o: &ObjectRef<BareMetalHost>) -> String {
     }
 }
 
+/// The hosts of each shard this replica gains, as it gains it: they are reconciled at once
+/// rather than at their next change or resync. Nothing without shards.
+fn hosts_of_gained_shards(
+    shards: Option<Shards>,
+    hosts: reflector::Store<BareMetalHost>,
+) -> futures::stream::BoxStream<'static, ObjectRef<BareMetalHost>> {
+    let Some(shards) = shards else {
+        return futures::stream::empty().boxed();
+    };
+    let gained = shards.gained();
+    gained
+        .flat_map(move |shard| {
+            let refs: Vec<ObjectRef<BareMetalHost>> = hosts
+                .state()
+                .iter()
+                .filter(|h| {
+                    let (ns, name) = (h.metadata.namespace.as_deref(), h.metadata.name.as_deref());
+                    matches!((ns, name), (Some(ns), Some(name)) if shards.shard_of(ns, name) == shard)
+                })
+                .map(|h| ObjectRef::from_obj(&**h))
+                .collect();
+            debug!(shard, hosts = refs.len(), "gained a shard; reconciling its hosts");
+            futures::stream::iter(refs)
+        })
+        .boxed()
+}
+
+/// A tick each time this replica gains a shard (never without shards): controllers of few
+/// objects look at them all again.
+pub(crate) fn shards_gained(shards: Option<Shards>) -> futures::stream::BoxStream<'static, ()> {
+    match shards {
+        Some(s) => s.gained().map(|_| ()).boxed(),
+        None => futures::stream::empty().boxed(),
+    }
+}
+
+/// Keeps `metal3_operator_shards_held` current until shutdown; done at once without shards.
+async fn shard_gauge(
+    shards: Option<Shards>,
+    metrics: Arc<Metrics>,
+    shutdown: impl Future<Output = ()>,
+) {
+    let Some(shards) = shards else { return };
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            () = &mut shutdown => return,
+            _ = tick.tick() => {
+                metrics.shards_held.set(shards.held().len() as i64);
+            }
+        }
+    }
+}
+
 /// The HostClaim controller (`--hostclaims`), run to completion; done at once without it.
 fn claim_controller(
     client: &Client,
@@ -331,10 +397,11 @@ fn claim_controller(
     shutdown: impl Future<Output = ()> + Send + Sync + Clone + 'static,
 ) -> impl Future<Output = ()> {
     let claims = config.hostclaims.clone();
+    let shards = config.shards.clone();
     let (client, ns) = (client.clone(), config.namespace.clone());
     async move {
         if let Some(claims) = claims {
-            crate::hostclaim::run(client, ns, claims, shutdown).await;
+            crate::hostclaim::run(client, ns, claims, shards, shutdown).await;
         }
     }
 }

@@ -52,8 +52,9 @@ pub fn error_policy(_host: Arc<BareMetalHost>, error: &Error, ctx: Arc<Context>)
     }
 }
 
-/// One reconcile of one host: the checks before a pass, the inputs, one pass of the state
-/// machine, and its outcome written back.
+/// One reconcile of one host: with shards, only when this replica holds the host's shard (the
+/// backend calls made on behalf of that tenure); then the checks before a pass, the inputs,
+/// one pass of the state machine, and its outcome written back.
 pub async fn reconcile(host: Arc<BareMetalHost>, ctx: Arc<Context>) -> Result<Action, Error> {
     let ns = host.namespace().ok_or(Error::Incomplete("namespace"))?;
     let name = host
@@ -61,12 +62,43 @@ pub async fn reconcile(host: Arc<BareMetalHost>, ctx: Arc<Context>) -> Result<Ac
         .name
         .clone()
         .ok_or(Error::Incomplete("name"))?;
-    if let Some(action) = before_pass(&host, &ctx, &ns, &name).await? {
+    let Some(shards) = &ctx.shards else {
+        return pass(&host, &ctx, &ns, &name, None).await;
+    };
+    // Not ours: another replica acts on it; we are woken again when we gain its shard.
+    let Some(tenure) = shards.enter(&ns, &name) else {
+        return Ok(Action::await_change());
+    };
+    metal3_provisioner::actor::scope(
+        tenure.actor(),
+        pass(&host, &ctx, &ns, &name, Some(&tenure)),
+    )
+    .await
+}
+
+/// One pass on a host this replica may act on; `tenure` (with shards) is checked again before
+/// the backend is asked and before the outcome is written.
+async fn pass(
+    host: &BareMetalHost,
+    ctx: &Context,
+    ns: &str,
+    name: &str,
+    tenure: Option<&metal3_kube::shards::Tenure>,
+) -> Result<Action, Error> {
+    let lost = || tenure.is_some_and(|t| !t.still_held());
+    if let Some(action) = before_pass(host, ctx, ns, name).await? {
         return Ok(action);
     }
-    let inputs = gather_inputs(&host, &ctx, &ns, &name).await?;
-    let decision = decide(&host, &inputs, &ctx).await?;
-    apply(&host, &ns, &name, &inputs.host_data, decision, &ctx).await
+    let inputs = gather_inputs(host, ctx, ns, name).await?;
+    if lost() {
+        return Ok(Action::await_change());
+    }
+    let decision = decide(host, &inputs, ctx).await?;
+    if lost() {
+        warn!(host = %name, namespace = %ns, "lost the host's shard during a pass; not writing its outcome");
+        return Ok(Action::await_change());
+    }
+    apply(host, ns, name, &inputs.host_data, decision, ctx).await
 }
 
 /// The checks before a pass. `Some(action)` ends the reconcile early: the cache has not caught

@@ -83,6 +83,9 @@ pub struct OperatorConfig {
     pub ui: Option<ui::Listener>,
     /// Run the HostClaim controller (`--hostclaims`); `None`: HostClaims are not served.
     pub hostclaims: Option<hostclaim::HostClaimConfig>,
+    /// The shards this replica holds (`--shards N`, N > 1): it acts only on hosts (and their
+    /// companions, subscriptions, images and claims) of those. `None`: every host.
+    pub shards: Option<metal3_kube::shards::Shards>,
 }
 
 impl Default for OperatorConfig {
@@ -97,6 +100,7 @@ impl Default for OperatorConfig {
             preprovisioning_images: None,
             ui: None,
             hostclaims: None,
+            shards: None,
         }
     }
 }

@@ -3,6 +3,7 @@
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
@@ -83,6 +84,8 @@ pub struct Metrics {
     pub provision_duration: Histogram,
     /// `metal3_operation_deprovision_duration_seconds`: time spent deprovisioning.
     pub deprovision_duration: Histogram,
+    /// `metal3_operator_shards_held`: the shards this replica holds (`--shards`; 0 without).
+    pub shards_held: Gauge,
 }
 
 /// Upstream's buckets for operation durations, in seconds.
@@ -111,6 +114,7 @@ impl Default for Metrics {
             inspect_duration: histogram(),
             provision_duration: histogram(),
             deprovision_duration: histogram(),
+            shards_held: Gauge::default(),
         }
     }
 }
@@ -120,6 +124,11 @@ impl Metrics {
     /// the `_total` suffix to counters.)
     pub fn register(&self, registry: &mut Registry) {
         let r = registry;
+        r.register(
+            "metal3_operator_shards_held",
+            "Shards this replica holds (--shards)",
+            self.shards_held.clone(),
+        );
         r.register(
             "metal3_reconcile",
             "Reconciles of a host",

@@ -135,6 +135,8 @@ pub struct ImageContext {
     pub sources: ImageSources,
     /// Retry delay while the network data Secret is missing.
     pub retry: Duration,
+    /// The shards this replica holds: an image follows its (same-name) host's shard.
+    pub shards: Option<metal3_kube::shards::Shards>,
 }
 
 fn want(t: &'static str, status: bool, reason: &'static str, message: String) -> Want {
@@ -157,6 +159,13 @@ pub async fn reconcile(
 ) -> Result<Action, Error> {
     let ns = ppi.namespace().ok_or(Error::Incomplete("namespace"))?;
     let name = ppi.name_any();
+    let _tenure = match &ctx.shards {
+        None => None,
+        Some(shards) => match shards.enter(&ns, &name) {
+            Some(t) => Some(t),
+            None => return Ok(Action::await_change()),
+        },
+    };
     let api: Api<PreprovisioningImage> = Api::namespaced(ctx.client.clone(), &ns);
     let ours = ppi
         .finalizers()

@@ -32,6 +32,8 @@ pub struct SubscriptionContext {
     pub retry: Duration,
     /// Adopted credentials Secrets (shared with the host controller).
     pub secrets: Arc<Cached<Secret>>,
+    /// The shards this replica holds: a subscription follows its host's shard.
+    pub shards: Option<metal3_kube::shards::Shards>,
 }
 
 async fn set_status(
@@ -108,8 +110,23 @@ async fn headers(
         .collect()))
 }
 
-/// One reconcile of one subscription.
+/// One reconcile of one subscription, by the replica holding its host's shard.
 pub async fn reconcile(
+    sub: Arc<BMCEventSubscription>,
+    ctx: Arc<SubscriptionContext>,
+) -> Result<Action, Error> {
+    let Some(shards) = &ctx.shards else {
+        return subscribe(sub, ctx.clone()).await;
+    };
+    let ns = sub.namespace().ok_or(Error::Incomplete("namespace"))?;
+    let host_name = sub.spec.host_name.clone().unwrap_or_default();
+    let Some(tenure) = shards.enter(&ns, &host_name) else {
+        return Ok(Action::await_change());
+    };
+    metal3_provisioner::actor::scope(tenure.actor(), subscribe(sub, ctx.clone())).await
+}
+
+async fn subscribe(
     sub: Arc<BMCEventSubscription>,
     ctx: Arc<SubscriptionContext>,
 ) -> Result<Action, Error> {

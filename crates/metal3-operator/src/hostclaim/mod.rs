@@ -62,6 +62,9 @@ pub struct ClaimContext {
     pub host_namespace: Option<String>,
     /// Retry delay while no host fits or a Secret is missing.
     pub retry: Duration,
+    /// The shards this replica holds: a claim is served by the replica holding the shard of
+    /// its own namespace/name (binding stays atomic whoever binds). `None`: every claim.
+    pub shards: Option<metal3_kube::shards::Shards>,
 }
 
 impl ClaimContext {
@@ -74,11 +77,13 @@ impl ClaimContext {
 }
 
 /// Runs one HostClaim controller per served namespace (one for the whole scope when none are
-/// listed), each also woken by changes to the hosts bound to its claims.
+/// listed), each also woken by changes to the hosts bound to its claims. With `shards`, only
+/// the claims of the shards held.
 pub async fn run(
     client: Client,
     host_namespace: Option<String>,
     config: HostClaimConfig,
+    shards: Option<metal3_kube::shards::Shards>,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + Clone + 'static,
 ) {
     let scopes: Vec<Option<String>> = if config.namespaces.is_empty() {
@@ -90,6 +95,7 @@ pub async fn run(
         client: client.clone(),
         host_namespace,
         retry: config.retry,
+        shards,
     });
     info!(namespaces = ?scopes, "starting the HostClaim controller");
     let controllers = scopes.into_iter().map(|scope| {
@@ -99,6 +105,7 @@ pub async fn run(
         };
         Controller::new(claims, watcher::Config::default())
             .watches(ctx.hosts(None), watcher::Config::default(), claim_of_host)
+            .reconcile_all_on(crate::controllers::shards_gained(ctx.shards.clone()))
             .graceful_shutdown_on(shutdown.clone())
             .run(reconcile, error_policy, ctx.clone())
             .for_each(|_| async {})
@@ -119,6 +126,13 @@ fn now() -> Time {
 /// One reconcile of one claim.
 pub async fn reconcile(claim: Arc<HostClaim>, ctx: Arc<ClaimContext>) -> Result<Action, Error> {
     let ns = claim.namespace().ok_or(Error::Incomplete("namespace"))?;
+    let _tenure = match &ctx.shards {
+        None => None,
+        Some(shards) => match shards.enter(&ns, &claim.name_any()) {
+            Some(t) => Some(t),
+            None => return Ok(Action::await_change()),
+        },
+    };
     let claims: Api<HostClaim> = Api::namespaced(ctx.client.clone(), &ns);
     let ours = claim.finalizers().iter().any(|f| f == HOSTCLAIM_FINALIZER);
     if claim.metadata.deletion_timestamp.is_some() {
