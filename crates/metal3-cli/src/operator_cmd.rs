@@ -124,6 +124,18 @@ pub struct Args {
     /// Seconds between attempts to acquire or renew the Lease.
     #[arg(long, env = "RETRY_PERIOD_SECONDS", default_value_t = 2)]
     pub retry_period_seconds: u64,
+    /// Split the hosts across replicas in N shards (1: this replica serves every host). With
+    /// N > 1 each replica holds shards on the Leases `metal3-operator-shard-<i>` (i in 0..N)
+    /// and its membership on `metal3-operator-member-<identity>`, in
+    /// --leader-election-namespace (else --namespace), timed by the lease flags above; a host
+    /// (and its companions) belongs to shard fnv1a64("<namespace>/<name>") mod N. Every
+    /// replica must be given the same N; not with --enable-leader-election.
+    #[arg(long, env = "SHARDS", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub shards: u32,
+    /// Fixture backend: append one JSON line per backend operation (host, operation, replica,
+    /// time) to this file, which replicas may share (tests of --shards).
+    #[arg(long)]
+    pub fixture_journal: Option<PathBuf>,
     /// Redfish backend: the generic agent boot image (`metal3 agent-image`). With it the
     /// backend writes disk images, inspects in band and cleans disks through the agent, whose
     /// hub it serves; needs --agent-listen and --agent-url.
@@ -362,9 +374,10 @@ pub fn run(args: &Args) -> Result<ExitCode> {
         }
         None => None,
     };
+    let sharding = shard_config(args)?;
     let mut redfish_pool = None;
     let mut provisioner: Option<Arc<dyn Provisioner>> = match args.provisioner {
-        Backend::Fixture => Some(Arc::new(metal3_fixture::Fixture::new())),
+        Backend::Fixture => Some(Arc::new(fixture(args)?)),
         Backend::Ironic => Some(Arc::new(ironic(args)?)),
         // With the agent, built once the cluster holds the hub's key material.
         Backend::Redfish if agent.is_some() => None,
@@ -376,6 +389,10 @@ pub fn run(args: &Args) -> Result<ExitCode> {
     };
     crate::webhook_cert::check(args.webhook_port, &args.webhook_cert_dir)?;
     let mut config = operator_config(args, preprovisioning_images(args)?);
+    let shards = sharding
+        .as_ref()
+        .map(|c| metal3_kube::shards::Shards::new(c.count, &c.identity));
+    config.shards = shards.clone();
     config.ui = args
         .ui_addr
         .map(metal3_operator::ui::Listener::bind)
@@ -412,6 +429,14 @@ pub fn run(args: &Args) -> Result<ExitCode> {
         let elector = elect(args, &client).await?;
         // Stop on Ctrl-C / SIGTERM-like interrupts, or when leadership is lost.
         let (shutdown, seen_rx) = metal3_kube::leader::stop_signal(elector.clone());
+        // With shards: the keeper runs until the controllers have stopped, then gives the
+        // shards back.
+        let (keeper_stop, keeper_stopped) = tokio::sync::oneshot::channel::<()>();
+        let keeper = sharding.zip(shards).map(|(c, s)| {
+            tokio::spawn(metal3_kube::shards::keep(client.clone(), c, s, async {
+                let _ = keeper_stopped.await;
+            }))
+        });
         if let Some(pool) = &redfish_pool {
             // Sessions unused for a while are logged out, so BMCs never run out of them.
             let pool = pool.clone();
@@ -431,6 +456,10 @@ pub fn run(args: &Args) -> Result<ExitCode> {
         metal3_operator::run(client, provisioner, config, metrics, shutdown).await;
         if let Some(task) = switches {
             task.abort();
+        }
+        let _ = keeper_stop.send(());
+        if let Some(keeper) = keeper {
+            let _ = keeper.await;
         }
         if let Some(pool) = &redfish_pool {
             pool.logout_all().await;
@@ -518,6 +547,73 @@ async fn serve_endpoints(args: &Args, metrics: &Metrics, client: &kube::Client) 
     Ok(())
 }
 
+/// The identity of this replica in Leases: `--instance` (POD_NAME), else `metal3-<pid>`.
+fn identity(args: &Args) -> String {
+    args.instance
+        .clone()
+        .unwrap_or_else(|| format!("metal3-{}", std::process::id()))
+}
+
+/// The lease timing flags; the renew deadline must end before the Lease does.
+fn lease_config(args: &Args) -> Result<LeaseConfig> {
+    if args.renew_deadline_seconds >= args.lease_duration_seconds {
+        bail!(
+            "--renew-deadline-seconds ({}) must be shorter than --lease-duration-seconds ({}): a \
+             replica must stop acting before another may take over",
+            args.renew_deadline_seconds,
+            args.lease_duration_seconds
+        );
+    }
+    Ok(LeaseConfig {
+        lease_duration: Duration::from_secs(args.lease_duration_seconds),
+        renew_deadline: Duration::from_secs(args.renew_deadline_seconds),
+        retry_period: Duration::from_secs(args.retry_period_seconds.max(1)),
+    })
+}
+
+/// Lease-name prefix of the shards.
+const SHARD_LEASE_PREFIX: &str = "metal3-operator";
+
+/// With `--shards N`, N > 1: how this replica shards; `None` for one shard.
+fn shard_config(args: &Args) -> Result<Option<metal3_kube::shards::ShardConfig>> {
+    if args.shards <= 1 {
+        return Ok(None);
+    }
+    if args.enable_leader_election {
+        bail!(
+            "--shards {} splits the hosts between replicas; --enable-leader-election gives them \
+             all to one: choose one of them",
+            args.shards
+        );
+    }
+    let namespace = args
+        .leader_election_namespace
+        .clone()
+        .or_else(|| args.namespace.clone())
+        .context("--shards needs a namespace for its Leases: --leader-election-namespace (or POD_NAMESPACE), or --namespace")?;
+    Ok(Some(metal3_kube::shards::ShardConfig {
+        count: args.shards,
+        namespace,
+        prefix: SHARD_LEASE_PREFIX.to_string(),
+        identity: identity(args),
+        lease: lease_config(args)?,
+    }))
+}
+
+/// The fixture backend, journalling to `--fixture-journal` when given.
+fn fixture(args: &Args) -> Result<metal3_fixture::Fixture> {
+    let fixture = metal3_fixture::Fixture::new();
+    let Some(path) = &args.fixture_journal else {
+        return Ok(fixture);
+    };
+    if args.provisioner != Backend::Fixture {
+        bail!("--fixture-journal is for --provisioner fixture");
+    }
+    let journal = metal3_fixture::journal::Journal::open(path, &identity(args))
+        .with_context(|| format!("--fixture-journal {}", path.display()))?;
+    Ok(fixture.with_journal(journal))
+}
+
 /// With `--enable-leader-election`, waits until this replica holds the Lease and returns its
 /// elector; `None` without the flag.
 async fn elect(args: &Args, client: &Client) -> Result<Option<Elector>> {
@@ -528,10 +624,7 @@ async fn elect(args: &Args, client: &Client) -> Result<Option<Elector>> {
         .leader_election_namespace
         .clone()
         .context("--enable-leader-election needs --leader-election-namespace (or POD_NAMESPACE)")?;
-    let identity = args
-        .instance
-        .clone()
-        .unwrap_or_else(|| format!("metal3-{}", std::process::id()));
+    let identity = identity(args);
     let lease = LeaseConfig {
         lease_duration: Duration::from_secs(args.lease_duration_seconds),
         renew_deadline: Duration::from_secs(args.renew_deadline_seconds),

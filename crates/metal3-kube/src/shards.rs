@@ -226,10 +226,12 @@ impl Shards {
             .collect()
     }
 
-    /// The shards this replica gains from now on, each as it is gained.
+    /// The shards held now, then each shard this replica gains from now on, as it gains it.
     pub fn gained(&self) -> impl futures::Stream<Item = u32> + Send + 'static + use<> {
+        use futures::StreamExt;
         let rx = self.inner.gained.subscribe();
-        futures::stream::unfold(rx, |mut rx| async move {
+        let now = futures::stream::iter(self.held());
+        now.chain(futures::stream::unfold(rx, |mut rx| async move {
             loop {
                 match rx.recv().await {
                     Ok(shard) => return Some((shard, rx)),
@@ -237,7 +239,7 @@ impl Shards {
                     Err(broadcast::error::RecvError::Closed) => return None,
                 }
             }
-        })
+        }))
     }
 
     /// Records a successful write of the shard's Lease begun at `started`: the tenure goes on,
