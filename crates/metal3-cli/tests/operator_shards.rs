@@ -164,7 +164,10 @@ fn overlapping_tenures(entries: &[Entry]) -> Vec<String> {
 async fn replicas_split_the_hosts_and_take_over_a_killed_replicas_shards() {
     let cp = metal3_testenv::shared();
     let client = cp.client().await.expect("client");
-    let ns = cp.namespace(&client, "cli-shards").await.expect("namespace");
+    let ns = cp
+        .namespace(&client, "cli-shards")
+        .await
+        .expect("namespace");
     let dir = tempfile::tempdir().expect("tempdir");
     let journal_path = dir.path().join("journal.jsonl");
     let journal = journal_path.to_str().expect("path");
@@ -178,11 +181,10 @@ async fn replicas_split_the_hosts_and_take_over_a_killed_replicas_shards() {
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
         let held = holders(&leases).await;
-        let per_replica: BTreeMap<&str, usize> =
-            held.values().fold(BTreeMap::new(), |mut m, h| {
-                *m.entry(h.as_str()).or_default() += 1;
-                m
-            });
+        let per_replica: BTreeMap<&str, usize> = held.values().fold(BTreeMap::new(), |mut m, h| {
+            *m.entry(h.as_str()).or_default() += 1;
+            m
+        });
         if held.len() == SHARDS as usize
             && per_replica.len() == 3
             && per_replica.values().all(|n| (1..=2).contains(n))
@@ -258,6 +260,11 @@ async fn replicas_split_the_hosts_and_take_over_a_killed_replicas_shards() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
+    let takeover = killed_at.elapsed();
+    eprintln!(
+        "{victim} (shards {victim_shards:?}) SIGKILLed; its shards taken over after {takeover:?}"
+    );
+
     // Every host reaches its desired state.
     let deadline = Instant::now() + Duration::from_secs(180);
     loop {
@@ -303,7 +310,12 @@ async fn replicas_split_the_hosts_and_take_over_a_killed_replicas_shards() {
                     && e.event == Event::Completed
             })
             .collect();
-        assert_eq!(done.len(), 1, "{name} provisioned {} times: {done:?}", done.len());
+        assert_eq!(
+            done.len(),
+            1,
+            "{name} provisioned {} times: {done:?}",
+            done.len()
+        );
     }
     // No two tenures acted on one host at once.
     let overlaps = overlapping_tenures(&entries);
@@ -314,18 +326,32 @@ async fn replicas_split_the_hosts_and_take_over_a_killed_replicas_shards() {
         .filter(|e| e.op == Operation::Provision && e.event == Event::Completed)
         .map(|e| e.replica.as_str())
         .collect();
-    assert!(provisioners.len() >= 2, "one replica did everything: {provisioners:?}");
+    assert!(
+        provisioners.len() >= 2,
+        "one replica did everything: {provisioners:?}"
+    );
     let taken_over: Vec<&str> = names
         .iter()
         .filter(|n| {
-            let acted = |r: &str| entries.iter().any(|e| e.host == host_key(n) && e.replica == r);
-            acted(&victim) && entries.iter().any(|e| e.host == host_key(n) && e.replica != victim)
+            let acted = |r: &str| {
+                entries
+                    .iter()
+                    .any(|e| e.host == host_key(n) && e.replica == r)
+            };
+            acted(&victim)
+                && entries
+                    .iter()
+                    .any(|e| e.host == host_key(n) && e.replica != victim)
         })
         .map(String::as_str)
         .collect();
     assert!(
         !taken_over.is_empty(),
         "no host of {victim} was finished by another replica"
+    );
+    eprintln!(
+        "{} journal lines; provisioned by {provisioners:?}; hosts acted on by {victim} and another: {taken_over:?}",
+        entries.len()
     );
 
     // The survivors report the shards they hold.
@@ -340,6 +366,10 @@ async fn replicas_split_the_hosts_and_take_over_a_killed_replicas_shards() {
                 .unwrap_or_else(|| panic!("no metal3_operator_shards_held:\n{body}"))
         })
         .sum();
-    assert_eq!(held_total, i64::from(SHARDS), "the survivors hold every shard");
+    assert_eq!(
+        held_total,
+        i64::from(SHARDS),
+        "the survivors hold every shard"
+    );
     replicas.clear();
 }

@@ -329,12 +329,15 @@ fn the_journal_records_each_operation_with_its_actor() {
         },
     );
     let h = host("a");
-    run(metal3_provisioner::actor::scope("replica-1/shard-0/tenure-1", async {
-        assert!(matches!(register(&f, &h).await, Outcome::InProgress { .. }));
-        assert_eq!(register(&f, &h).await, Outcome::Done);
-        // Registered: a no-op call journals nothing.
-        assert_eq!(register(&f, &h).await, Outcome::Done);
-    }));
+    run(metal3_provisioner::actor::scope(
+        "replica-1/shard-0/tenure-1",
+        async {
+            assert!(matches!(register(&f, &h).await, Outcome::InProgress { .. }));
+            assert_eq!(register(&f, &h).await, Outcome::Done);
+            // Registered: a no-op call journals nothing.
+            assert_eq!(register(&f, &h).await, Outcome::Done);
+        },
+    ));
     run(async {
         f.power_on(&h, false).await.expect("power on");
     });
@@ -354,6 +357,10 @@ fn the_journal_records_each_operation_with_its_actor() {
             (Operation::PowerOn, journal::Event::Completed, ""),
         ]
     );
-    assert!(entries.iter().all(|e| e.host == "ns/a" && e.replica == "replica-1"));
+    assert!(
+        entries
+            .iter()
+            .all(|e| e.host == "ns/a" && e.replica == "replica-1")
+    );
     assert!(entries.windows(2).all(|w| w[0].at_ns <= w[1].at_ns));
 }

@@ -158,8 +158,9 @@ mod tests {
         assert_eq!(shard_of("a", "b", 0), 0, "0 shards is one shard");
         assert_eq!(shard_of("a", "b", 1), 0);
         // The namespace is part of the key.
-        let spread: std::collections::BTreeSet<u32> =
-            (0..64).map(|i| shard_of(&format!("ns-{i}"), "h", 4)).collect();
+        let spread: std::collections::BTreeSet<u32> = (0..64)
+            .map(|i| shard_of(&format!("ns-{i}"), "h", 4))
+            .collect();
         assert_eq!(spread.len(), 4, "64 namespaces cover the 4 shards");
     }
 
@@ -215,7 +216,11 @@ mod tests {
 
     #[test]
     fn a_replica_left_with_nothing_gets_one() {
-        let v = view(4, &[(0, "a"), (1, "a"), (2, "b"), (3, "b")], &["a", "b", "c"]);
+        let v = view(
+            4,
+            &[(0, "a"), (1, "a"), (2, "b"), (3, "b")],
+            &["a", "b", "c"],
+        );
         assert_eq!(plan(&v, "a").release, vec![1]);
         assert_eq!(plan(&v, "b").release, vec![3]);
         assert_eq!(plan(&v, "c"), Plan::default());
@@ -223,7 +228,11 @@ mod tests {
 
     #[test]
     fn a_balanced_split_is_left_alone() {
-        let v = view(4, &[(0, "a"), (1, "a"), (2, "b"), (3, "c")], &["a", "b", "c"]);
+        let v = view(
+            4,
+            &[(0, "a"), (1, "a"), (2, "b"), (3, "c")],
+            &["a", "b", "c"],
+        );
         for m in ["a", "b", "c"] {
             assert_eq!(plan(&v, m), Plan::default(), "{m}");
         }

@@ -384,7 +384,9 @@ impl Keeper {
             Some(lease) => {
                 let mut lease = lease.clone();
                 lease.spec = Some(self.held_spec(lease.spec.as_ref(), now));
-                self.api.replace(name, &PostParams::default(), &lease).await?;
+                self.api
+                    .replace(name, &PostParams::default(), &lease)
+                    .await?;
             }
         }
         Ok(())
@@ -499,7 +501,10 @@ impl Keeper {
         let Some(lease) = existing else { return };
         let wait = self.config.lease.renew_deadline / 2;
         let Some(guard) = self.shards.drain(shard, wait).await else {
-            info!(shard, "work on the shard still running; giving it back later");
+            info!(
+                shard,
+                "work on the shard still running; giving it back later"
+            );
             return;
         };
         let name = self.config.shard_lease(shard);
@@ -516,7 +521,11 @@ impl Keeper {
             spec.renew_time = None;
             spec.acquire_time = None;
         }
-        match self.api.replace(&name, &PostParams::default(), &lease).await {
+        match self
+            .api
+            .replace(&name, &PostParams::default(), &lease)
+            .await
+        {
             Ok(_) => info!(lease = %name, shard, "gave the shard back"),
             Err(e) => warn!(lease = %name, error = %e, "cannot clear the shard; it will expire"),
         }

@@ -69,11 +69,8 @@ pub async fn reconcile(host: Arc<BareMetalHost>, ctx: Arc<Context>) -> Result<Ac
     let Some(tenure) = shards.enter(&ns, &name) else {
         return Ok(Action::await_change());
     };
-    metal3_provisioner::actor::scope(
-        tenure.actor(),
-        pass(&host, &ctx, &ns, &name, Some(&tenure)),
-    )
-    .await
+    metal3_provisioner::actor::scope(tenure.actor(), pass(&host, &ctx, &ns, &name, Some(&tenure)))
+        .await
 }
 
 /// One pass on a host this replica may act on; `tenure` (with shards) is checked again before
