@@ -371,5 +371,56 @@ async fn replicas_split_the_hosts_and_take_over_a_killed_replicas_shards() {
         i64::from(SHARDS),
         "the survivors hold every shard"
     );
+
+    // SIGTERM: the survivors give their shards back and end their memberships (the killed
+    // one's expired membership was removed by them).
+    for r in replicas.iter_mut() {
+        let Some(process) = &mut r.process else {
+            continue;
+        };
+        let term = std::process::Command::new("kill")
+            .args(["-TERM", &process.0.id().to_string()])
+            .status()
+            .expect("kill -TERM");
+        assert!(term.success());
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    for r in replicas.iter_mut() {
+        let Some(process) = &mut r.process else {
+            continue;
+        };
+        let status = loop {
+            if let Some(status) = process.0.try_wait().expect("wait") {
+                break status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} ignored SIGTERM:\n{}",
+                r.name,
+                tail(r.logs.path())
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        assert!(status.success(), "{}: {status}", r.name);
+    }
+    let left: Vec<(String, Option<String>)> = leases
+        .list(&kube::api::ListParams::default().labels("metal3.io/shard-lease"))
+        .await
+        .expect("list leases")
+        .into_iter()
+        .map(|l| {
+            let holder = l.spec.and_then(|s| s.holder_identity);
+            (l.metadata.name.unwrap_or_default(), holder)
+        })
+        .collect();
+    let still: Vec<&(String, Option<String>)> = left
+        .iter()
+        .filter(|(name, holder)| name.contains("-member-") || holder.is_some())
+        .collect();
+    assert!(
+        still.is_empty(),
+        "after SIGTERM, shards still held or memberships left: {still:?}"
+    );
+    assert_eq!(left.len(), SHARDS as usize, "the shard Leases stay, free");
     replicas.clear();
 }

@@ -277,7 +277,12 @@ impl Shards {
                 state.act_until = None;
                 Some(g)
             }
-            Err(_) => None,
+            Err(_) => {
+                drop(state);
+                // Kept after all: the work refused while waiting is asked for again.
+                let _ = self.inner.gained.send(shard);
+                None
+            }
         }
     }
 }
@@ -403,8 +408,14 @@ impl Keeper {
             .await?;
         let by_name: BTreeMap<String, Lease> =
             leases.into_iter().map(|l| (l.name_any(), l)).collect();
-        self.write_held(&member, "member", by_name.get(&member))
-            .await?;
+        // A membership not written this round (e.g. deleted as expired after a long pause) is
+        // written again next round; the shards are renewed regardless.
+        if let Err(e) = self
+            .write_held(&member, "member", by_name.get(&member))
+            .await
+        {
+            warn!(lease = %member, error = %e, "cannot renew the membership");
+        }
         let now = Timestamp::now();
         let mut view = View {
             count: self.config.count,
