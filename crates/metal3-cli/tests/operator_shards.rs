@@ -424,3 +424,67 @@ async fn replicas_split_the_hosts_and_take_over_a_killed_replicas_shards() {
     assert_eq!(left.len(), SHARDS as usize, "the shard Leases stay, free");
     replicas.clear();
 }
+
+#[test]
+fn shard_flags_that_cannot_work_are_refused_before_anything_starts() {
+    let run = |extra: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_metal3"))
+            .args([
+                "operator",
+                "--provisioner",
+                "fixture",
+                "--webhook-port",
+                "0",
+            ])
+            .args(["--kubeconfig", "/nonexistent"])
+            .args(extra)
+            .env_remove("POD_NAMESPACE")
+            .env_remove("WATCH_NAMESPACE")
+            .output()
+            .expect("run");
+        assert_eq!(out.status.code(), Some(1), "{extra:?}");
+        String::from_utf8_lossy(&out.stderr).to_string()
+    };
+    let cases: [(&[&str], &str); 4] = [
+        (
+            &[
+                "--shards",
+                "4",
+                "--namespace",
+                "ns",
+                "--enable-leader-election",
+            ],
+            "choose one of them",
+        ),
+        (
+            &["--shards", "4"],
+            "--shards needs a namespace for its Leases",
+        ),
+        (
+            &[
+                "--shards",
+                "4",
+                "--namespace",
+                "ns",
+                "--lease-duration-seconds",
+                "5",
+                "--renew-deadline-seconds",
+                "5",
+            ],
+            "must be shorter than --lease-duration-seconds",
+        ),
+        (
+            &["--fixture-journal", "/nonexistent/dir/journal.jsonl"],
+            "--fixture-journal /nonexistent/dir/journal.jsonl",
+        ),
+    ];
+    for (extra, expected) in cases {
+        let stderr = run(extra);
+        assert!(stderr.contains(expected), "{extra:?}: {stderr}");
+    }
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_metal3"))
+        .args(["operator", "--shards", "0"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2), "clap refuses 0 shards");
+}

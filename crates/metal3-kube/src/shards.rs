@@ -559,3 +559,112 @@ impl Keeper {
             .await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use futures::StreamExt;
+
+    use super::*;
+
+    const DEADLINE: Duration = Duration::from_secs(10);
+
+    /// A host of shard `shard` among 4.
+    fn host_of(shards: &Shards, shard: u32) -> String {
+        (0..)
+            .map(|i| format!("host-{i}"))
+            .find(|n| shards.shard_of("ns", n) == shard)
+            .expect("some host falls in every shard")
+    }
+
+    #[tokio::test]
+    async fn only_held_shards_are_entered() {
+        let shards = Shards::new(4, "r1");
+        let (h0, h1) = (host_of(&shards, 0), host_of(&shards, 1));
+        assert!(shards.enter("ns", &h0).is_none(), "nothing held yet");
+        shards.hold(0, Instant::now(), DEADLINE);
+        let tenure = shards.enter("ns", &h0).expect("shard 0 is held");
+        assert_eq!((tenure.shard(), tenure.number()), (0, 1));
+        assert_eq!(tenure.actor(), "r1/shard-0/tenure-1");
+        assert!(tenure.still_held());
+        assert!(shards.enter("ns", &h1).is_none(), "shard 1 is not");
+        assert_eq!(shards.held(), vec![0]);
+    }
+
+    #[tokio::test]
+    async fn a_tenure_ends_with_the_renew_deadline_and_a_new_one_begins_on_renewal() {
+        let shards = Shards::new(4, "r1");
+        let h = host_of(&shards, 2);
+        shards.hold(2, Instant::now(), Duration::from_millis(1));
+        let tenure = shards.enter("ns", &h);
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        if let Some(t) = &tenure {
+            assert!(!t.still_held(), "past the renew deadline");
+        }
+        assert!(shards.enter("ns", &h).is_none());
+        assert!(shards.held().is_empty());
+        // A renewal after the deadline is a new tenure: the old one stays ended.
+        shards.hold(2, Instant::now(), DEADLINE);
+        let renewed = shards.enter("ns", &h).expect("held again");
+        assert_eq!(renewed.number(), 2);
+        if let Some(t) = &tenure {
+            assert!(!t.still_held(), "an older tenure is stale");
+        }
+    }
+
+    #[tokio::test]
+    async fn gains_are_announced_with_what_is_held_first() {
+        let shards = Shards::new(4, "r1");
+        shards.hold(1, Instant::now(), DEADLINE);
+        let mut gained = Box::pin(shards.gained());
+        assert_eq!(gained.next().await, Some(1), "held when subscribing");
+        // A renewal within the deadline is no gain; a new shard is.
+        shards.hold(1, Instant::now(), DEADLINE);
+        shards.hold(3, Instant::now(), DEADLINE);
+        assert_eq!(gained.next().await, Some(3));
+    }
+
+    #[tokio::test]
+    async fn giving_a_shard_back_waits_for_the_work_in_flight() {
+        let shards = Shards::new(4, "r1");
+        let h = host_of(&shards, 0);
+        shards.hold(0, Instant::now(), DEADLINE);
+        let in_flight = shards.enter("ns", &h).expect("held");
+        // The work does not end in time: the shard is kept, and its hosts asked for again.
+        let mut gained = Box::pin(shards.gained());
+        assert_eq!(gained.next().await, Some(0));
+        assert!(shards.drain(0, Duration::from_millis(20)).await.is_none());
+        assert!(in_flight.still_held());
+        assert_eq!(
+            gained.next().await,
+            Some(0),
+            "refused work is asked for again"
+        );
+        // Once it ends, the shard is given up and nothing enters it any more.
+        let release = {
+            let shards = shards.clone();
+            tokio::spawn(async move { shards.drain(0, DEADLINE).await.is_some() })
+        };
+        tokio::task::yield_now().await;
+        assert!(
+            shards.enter("ns", &h).is_none(),
+            "no new entry while releasing"
+        );
+        drop(in_flight);
+        assert!(release.await.expect("drain"), "drained once the work ended");
+        assert!(shards.enter("ns", &h).is_none());
+        assert!(shards.held().is_empty());
+    }
+
+    #[test]
+    fn lease_names() {
+        let config = ShardConfig {
+            count: 4,
+            namespace: "metal3".into(),
+            prefix: "metal3-operator".into(),
+            identity: "Pod_Name-7".into(),
+            lease: LeaseConfig::default(),
+        };
+        assert_eq!(config.shard_lease(3), "metal3-operator-shard-3");
+        assert_eq!(config.member_lease(), "metal3-operator-member-pod-name-7");
+    }
+}
