@@ -74,6 +74,14 @@ pub(crate) struct Args {
     /// Give up after this many seconds per phase.
     #[arg(long, default_value_t = 3600)]
     pub(crate) phase_timeout: u64,
+    /// Operator replicas splitting the hosts (`metal3 operator --shards`, four shards per
+    /// replica); 1: one operator, unsharded. The report gives the largest replica's peak RSS
+    /// and the replicas' CPU time together; each replica's is printed on stderr.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub(crate) replicas: u32,
+    /// Internal: this child's replica number (with --replicas > 1).
+    #[arg(long, hide = true, default_value_t = 0)]
+    pub(crate) child_replica: u32,
     /// Internal: run as the operator child process with this kubeconfig.
     #[arg(long, hide = true)]
     pub(crate) child_operator: Option<PathBuf>,
@@ -122,13 +130,21 @@ async fn bench(args: &Args) -> Result<()> {
     let ironic = ironic::start(args.provisioner).await?;
     let log_path =
         std::env::temp_dir().join(format!("metal3-bench-operator-{}.log", std::process::id()));
-    let child = operator::spawn(
-        args,
-        cp.kubeconfig(),
-        ironic.as_ref().map(|i| i.url()),
-        &log_path,
-    )?;
-    let pid = child.id();
+    let mut children = Vec::new();
+    for replica in 0..args.replicas {
+        let log = if replica == 0 {
+            log_path.clone()
+        } else {
+            log_path.with_extension(format!("{replica}.log"))
+        };
+        children.push(operator::spawn(
+            args,
+            cp.kubeconfig(),
+            ironic.as_ref().map(|i| i.url()),
+            &log,
+            replica,
+        )?);
+    }
 
     let hosts: Api<BareMetalHost> = Api::namespaced(client.clone(), NAMESPACE);
     let secrets: Api<Secret> = Api::namespaced(client.clone(), NAMESPACE);
@@ -143,12 +159,20 @@ async fn bench(args: &Args) -> Result<()> {
     let phases = lifecycle(args, &sim, &hosts, &names, &seen, t0).await?;
 
     let api_by_kind = usage::apiserver_requests_since(&client, &api_before).await?;
-    let operator_usage = usage::usage(pid);
+    let each: Vec<(u64, f64)> = children.iter().map(|c| usage::usage(c.id())).collect();
+    if each.len() > 1 {
+        eprintln!("operator replicas (peak RSS KiB, CPU s): {each:?}");
+    }
+    let operator_usage = each
+        .iter()
+        .fold((0, 0.0), |(rss, cpu), (r, c)| (rss.max(*r), cpu + c));
     let ironic_usage = ironic
         .as_ref()
         .and_then(|i| i.pid())
         .map(usage::group_usage);
-    operator::stop(child).await;
+    for child in children {
+        operator::stop(child).await;
+    }
 
     let per_state = report::time_in_states(&view(&seen));
     Report {

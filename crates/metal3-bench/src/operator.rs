@@ -9,6 +9,9 @@ use anyhow::{Context, Result};
 
 use crate::{Args, Backend, NAMESPACE};
 
+/// Shards per replica with `--replicas`: enough that a replica's share moves in small steps.
+const SHARDS_PER_REPLICA: u32 = 4;
+
 /// The operator, as the child process.
 pub(crate) async fn child_operator(args: &Args, kubeconfig: &Path) -> Result<()> {
     let kc = kube::config::Kubeconfig::read_from(kubeconfig)?;
@@ -51,11 +54,28 @@ pub(crate) async fn child_operator(args: &Args, kubeconfig: &Path) -> Result<()>
             ))
         }
     };
+    let sharding = (args.replicas > 1).then(|| metal3_kube::shards::ShardConfig {
+        count: args.replicas * SHARDS_PER_REPLICA,
+        namespace: NAMESPACE.into(),
+        prefix: "metal3-operator".into(),
+        identity: format!("bench-replica-{}", args.child_replica),
+        lease: metal3_kube::leader::LeaseConfig::default(),
+    });
+    let shards = sharding
+        .as_ref()
+        .map(|c| metal3_kube::shards::Shards::new(c.count, &c.identity));
     let config = metal3_operator::OperatorConfig {
         namespace: Some(NAMESPACE.into()),
         concurrency: args.concurrency,
+        shards: shards.clone(),
         ..Default::default()
     };
+    let (keeper_stop, keeper_stopped) = tokio::sync::oneshot::channel::<()>();
+    let keeper = sharding.zip(shards).map(|(c, s)| {
+        tokio::spawn(metal3_kube::shards::keep(client.clone(), c, s, async {
+            let _ = keeper_stopped.await;
+        }))
+    });
     metal3_operator::run(
         client,
         provisioner,
@@ -66,6 +86,10 @@ pub(crate) async fn child_operator(args: &Args, kubeconfig: &Path) -> Result<()>
         },
     )
     .await;
+    let _ = keeper_stop.send(());
+    if let Some(keeper) = keeper {
+        let _ = keeper.await;
+    }
     if let Some(pool) = pool {
         pool.logout_all().await;
     }
@@ -80,6 +104,7 @@ pub(crate) fn spawn(
     kubeconfig: &Path,
     ironic_url: Option<String>,
     log_path: &Path,
+    replica: u32,
 ) -> Result<Child> {
     let mut child = match std::env::var("METAL3_BENCH_OPERATOR_WRAPPER") {
         Ok(wrapper) if !wrapper.trim().is_empty() => {
@@ -104,6 +129,8 @@ pub(crate) fn spawn(
         .args(["--concurrency", &args.concurrency.to_string()])
         .args(["--kube-api-qps", &args.kube_api_qps.to_string()])
         .args(["--kube-api-burst", &args.kube_api_burst.to_string()])
+        .args(["--replicas", &args.replicas.to_string()])
+        .args(["--child-replica", &replica.to_string()])
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(log_path)?)
         .spawn()
