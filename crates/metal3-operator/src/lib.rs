@@ -8,6 +8,11 @@
 //! nothing), runs one pass of the pure state machine in `metal3-hoststate`, and writes
 //! the result with optimistic concurrency: a conflicting write is retried with the newer object.
 //!
+//! With [`OperatorConfig::shards`] (`metal3 operator --shards N`) a replica acts only on the
+//! hosts of the shards it holds on Leases (`metal3_kube::shards`): each pass holds a tenure of
+//! the host's shard, checked again before the backend is asked and before writes, and a shard
+//! gained has its hosts reconciled at once.
+//!
 //! Modules:
 //! - [`controllers`]: the watches, caches and controllers wired together ([`run`]).
 //! - [`context`]: the host controller's [`Context`] and the reconcile [`Error`].
