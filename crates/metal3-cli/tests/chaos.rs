@@ -1,6 +1,7 @@
 //! Chaos, CI-sized: 50 simulated servers (each its own BMC on its own port) through register →
 //! inspect → available → provision (live ISO) → provisioned, and 10 of them deprovisioned,
-//! by `metal3 operator --provisioner redfish` SIGKILLed and restarted at seeded moments, while
+//! by `metal3 operator --provisioner redfish` SIGKILLed and restarted at seeded moments (and
+//! the API server and etcd each restarted once), while
 //! 10 % of the BMCs fail (5xx, a burst of nothing but 5xx, dropped connections, hung calls, a
 //! one-session limit)
 //! and one BMC's password is rotated before its Secret catches up. Afterwards: every host is
@@ -15,8 +16,8 @@ use std::collections::BTreeSet;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use k8s_openapi::api::core::v1::{Event, Secret};
-use kube::api::{Api, ListParams, Patch, PatchParams};
+use k8s_openapi::api::core::v1::{Event, Namespace, Secret};
+use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use metal3_api::v1alpha1::{BareMetalHost, HardwareData};
 use metal3_sim::faults::{Dice, Faults};
 use metal3_sim::fleet::{Power, Running};
@@ -53,6 +54,8 @@ struct Plan {
     kill_at_deprovisioned: usize,
     /// Kill this long after the provisioning requests went in.
     kill_after_provision: Duration,
+    /// Restart the API server once this many hosts are provisioned.
+    restart_apiserver_at: usize,
 }
 
 /// The burst: every request answered 500.
@@ -135,6 +138,7 @@ impl Plan {
             kill_at_provisioned: 1 + below(PROVISIONED / 2),
             kill_at_deprovisioned: 1 + below(DEPROVISIONED / 2),
             kill_after_provision: Duration::from_millis(200 + below(1500) as u64),
+            restart_apiserver_at: 1 + below(PROVISIONED / 2),
         }
     }
 
@@ -155,8 +159,8 @@ fn index_of(name: &str) -> usize {
 }
 
 /// The operator, run after run: each killed run's log is kept for the final scan.
-struct Operators<'a> {
-    cp: &'a metal3_testenv::ControlPlane,
+struct Operators {
+    kubeconfig: std::path::PathBuf,
     ns: String,
     logs: Vec<tempfile::NamedTempFile>,
     child: Option<Killed>,
@@ -164,10 +168,10 @@ struct Operators<'a> {
     kills: usize,
 }
 
-impl<'a> Operators<'a> {
-    fn start(cp: &'a metal3_testenv::ControlPlane, ns: &str) -> Self {
+impl Operators {
+    fn start(kubeconfig: &std::path::Path, ns: &str) -> Self {
         let mut ops = Self {
-            cp,
+            kubeconfig: kubeconfig.to_path_buf(),
             ns: ns.to_string(),
             logs: Vec::new(),
             child: None,
@@ -185,7 +189,7 @@ impl<'a> Operators<'a> {
             .arg("operator")
             .args(["--namespace", &self.ns])
             .arg("--kubeconfig")
-            .arg(self.cp.kubeconfig())
+            .arg(&self.kubeconfig)
             .args(["--health-addr", &format!("127.0.0.1:{}", free_port())])
             .args(["--metrics-addr", &format!("127.0.0.1:{}", free_port())])
             .args(["--webhook-port", "0", "--log-format", "json"])
@@ -250,7 +254,7 @@ enum Kill {
 /// `each` sees every listing (to act on what it shows).
 async fn phase(
     hosts: &Api<BareMetalHost>,
-    ops: &mut Operators<'_>,
+    ops: &mut Operators,
     what: &str,
     names: &BTreeSet<String>,
     done: impl Fn(&BareMetalHost) -> bool,
@@ -371,9 +375,21 @@ async fn nothing_lost_nothing_done_twice_through_kills_and_faults() {
     let plan = Plan::new(seed);
     eprintln!("plan: {plan:?}");
 
-    let cp = metal3_testenv::shared();
+    // A control plane of its own: its API server and etcd are restarted mid-run.
+    let mut cp = metal3_localenv::ControlPlane::start()
+        .await
+        .expect("control plane");
+    cp.install_crds(&metal3_testenv::crd_dir())
+        .await
+        .expect("CRDs");
     let client = cp.client().await.expect("client");
-    let ns = cp.namespace(&client, "chaos").await.expect("namespace");
+    let ns = "chaos".to_string();
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    let namespace = serde_json::from_value(json!({"metadata": {"name": ns}})).expect("namespace");
+    namespaces
+        .create(&PostParams::default(), &namespace)
+        .await
+        .expect("namespace");
     let hosts: Api<BareMetalHost> = Api::namespaced(client.clone(), &ns);
     let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
 
@@ -407,7 +423,7 @@ async fn nothing_lost_nothing_done_twice_through_kills_and_faults() {
         .await
         .into_iter()
         .collect();
-    let mut ops = Operators::start(cp, &ns);
+    let mut ops = Operators::start(cp.kubeconfig(), &ns);
 
     // Register and inspect: killed once part of the fleet is available.
     phase(
@@ -437,6 +453,7 @@ async fn nothing_lost_nothing_done_twice_through_kills_and_faults() {
     let provision: BTreeSet<String> = plan.provision.iter().map(|&i| name(i)).collect();
     let rotated = name(plan.rotated);
     let mut fixed = false;
+    let mut restarted = false;
     phase(
         &hosts,
         &mut ops,
@@ -448,6 +465,13 @@ async fn nothing_lost_nothing_done_twice_through_kills_and_faults() {
             Kill::Done(plan.kill_at_provisioned),
         ],
         async |listed: &[BareMetalHost]| {
+            // The API server goes away part-way (after the first kill) and comes back.
+            let provisioned = listed.iter().filter(|h| state_is("provisioned")(h)).count();
+            if !restarted && provisioned >= plan.restart_apiserver_at {
+                eprintln!("restarting the API server ({provisioned} provisioned)");
+                cp.restart_apiserver().await.expect("API server back");
+                restarted = true;
+            }
             // Once the host shows that its BMC refused the credentials, the Secret is fixed.
             let refused = listed.iter().any(|h| {
                 h.metadata.name.as_deref() == Some(rotated.as_str())
@@ -468,6 +492,7 @@ async fn nothing_lost_nothing_done_twice_through_kills_and_faults() {
     )
     .await;
     assert!(fixed, "{rotated} never showed the refused credentials");
+    assert!(restarted, "the API server was restarted");
 
     // Deprovision ten, killed part-way.
     for &index in &plan.deprovision {
@@ -478,6 +503,9 @@ async fn nothing_lost_nothing_done_twice_through_kills_and_faults() {
             .expect("patch");
     }
     let deprovision: BTreeSet<String> = plan.deprovision.iter().map(|&i| name(i)).collect();
+    // etcd goes away as the deprovisioning begins, and comes back with its data.
+    eprintln!("restarting etcd");
+    cp.restart_etcd().await.expect("etcd back");
     phase(
         &hosts,
         &mut ops,
@@ -577,8 +605,9 @@ async fn nothing_lost_nothing_done_twice_through_kills_and_faults() {
         assert_eq!(status.powered_on, live, "{name}: power as the spec asks");
         let inventory = status.hardware.as_ref().expect("inventory in the status");
         assert_eq!(inventory.nics.len(), 2, "{name}");
-        let data = hardware.get(&name).await.expect("HardwareData");
-        assert!(data.spec.hardware.is_some(), "{name}: HardwareData");
+        let data = hardware.get_opt(&name).await.expect("HardwareData");
+        let saved = data.is_some_and(|d| d.spec.hardware.is_some());
+        assert!(saved, "seed {seed}: {name} has no HardwareData");
     }
 
     // A clean stop logs out of every BMC it logged in to.
