@@ -546,6 +546,33 @@ async fn nothing_lost_nothing_done_twice_through_kills_and_faults() {
     .await;
 
     // Per server: nothing done twice, nothing done that was not asked.
+    assert_counters(&fleet, &plan, &ops);
+    // No status lost: history, inventory and HardwareData of every host.
+    let hardware: Api<HardwareData> = Api::namespaced(client.clone(), &ns);
+    assert_nothing_lost(&hosts, &hardware, &plan).await;
+    // A clean stop logs out of every BMC it logged in to.
+    let last_started = ops.started;
+    let status = ops.stop().await;
+    assert!(status.success(), "the operator's exit: {status}");
+    assert_eq!(
+        fleet.sessions_opened_since(last_started),
+        0,
+        "sessions the last operator left open\n{}",
+        ops.tail()
+    );
+
+    // No password in any log line, Event or host.
+    assert_no_password(&client, &ns, &ops).await;
+    eprintln!(
+        "seed {seed}: {HOSTS} hosts, {} kills, {} operator runs",
+        ops.kills,
+        ops.logs.len()
+    );
+}
+
+/// Per server: one media insert, power-on, boot and boot of the image per provision asked,
+/// none otherwise; the server on and running the image, or off and empty, as its host asks.
+fn assert_counters(fleet: &metal3_sim::Fleet, plan: &Plan, ops: &Operators) {
     let mut doubled = Vec::new();
     for index in 0..HOSTS {
         let server = fleet.host(index).expect("server");
@@ -574,12 +601,18 @@ async fn nothing_lost_nothing_done_twice_through_kills_and_faults() {
     }
     assert!(
         doubled.is_empty(),
-        "seed {seed}: {doubled:#?}\noperator log (tail):\n{}",
+        "seed {}: {doubled:#?}\noperator log (tail):\n{}",
+        plan.seed,
         ops.tail()
     );
+}
 
-    // No status lost: history, inventory and HardwareData of every host.
-    let hardware: Api<HardwareData> = Api::namespaced(client.clone(), &ns);
+/// The operation history, the inventory and the HardwareData of every host are there.
+async fn assert_nothing_lost(
+    hosts: &Api<BareMetalHost>,
+    hardware: &Api<HardwareData>,
+    plan: &Plan,
+) {
     for host in hosts
         .list(&ListParams::default())
         .await
@@ -607,25 +640,18 @@ async fn nothing_lost_nothing_done_twice_through_kills_and_faults() {
         assert_eq!(inventory.nics.len(), 2, "{name}");
         let data = hardware.get_opt(&name).await.expect("HardwareData");
         let saved = data.is_some_and(|d| d.spec.hardware.is_some());
-        assert!(saved, "seed {seed}: {name} has no HardwareData");
+        assert!(saved, "seed {}: {name} has no HardwareData", plan.seed);
     }
+}
 
-    // A clean stop logs out of every BMC it logged in to.
-    let last_started = ops.started;
-    let status = ops.stop().await;
-    assert!(status.success(), "the operator's exit: {status}");
-    assert_eq!(
-        fleet.sessions_opened_since(last_started),
-        0,
-        "sessions the last operator left open\n{}",
-        ops.tail()
-    );
-
-    // No password in any log line, Event or host.
-    let events: Api<Event> = Api::namespaced(client.clone(), &ns);
+/// No BMC password, old or new, in any operator run's log, Event, host or HardwareData.
+async fn assert_no_password(client: &kube::Client, ns: &str, ops: &Operators) {
+    let events: Api<Event> = Api::namespaced(client.clone(), ns);
     let events = events.list(&ListParams::default()).await.expect("events");
     assert!(!events.items.is_empty(), "the operator records Events");
+    let hosts: Api<BareMetalHost> = Api::namespaced(client.clone(), ns);
     let hosts_now = hosts.list(&ListParams::default()).await.expect("list");
+    let hardware: Api<HardwareData> = Api::namespaced(client.clone(), ns);
     let hardware_now = hardware.list(&ListParams::default()).await.expect("list");
     let mut places = vec![
         ("Events".to_string(), serde_json::to_string(&events.items)),
@@ -649,9 +675,4 @@ async fn nothing_lost_nothing_done_twice_through_kills_and_faults() {
             assert!(line.is_none(), "a password in the {what}: {line:?}");
         }
     }
-    eprintln!(
-        "seed {seed}: {HOSTS} hosts, {} kills, {} operator runs",
-        ops.kills,
-        ops.logs.len()
-    );
 }
