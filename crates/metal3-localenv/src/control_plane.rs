@@ -44,6 +44,83 @@ pub struct ControlPlane {
     kubeconfig: PathBuf,
     etcd: Child,
     apiserver: Child,
+    /// Where etcd and kube-apiserver are, for restarts.
+    bin: PathBuf,
+    /// etcd's client and peer ports and the API server's, kept across restarts.
+    ports: (u16, u16, u16),
+}
+
+/// etcd with its data in `dir`, on loopback `client_port` and `peer_port`.
+fn spawn_etcd(bin: &Path, dir: &Path, client_port: u16, peer_port: u16) -> Result<Child> {
+    let etcd_url = format!("http://127.0.0.1:{client_port}");
+    let peer_url = format!("http://127.0.0.1:{peer_port}");
+    let etcd_log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("etcd.log"))?;
+    Command::new(bin.join("etcd"))
+        .args(["--name", "metal3", "--data-dir"])
+        .arg(dir.join("etcd"))
+        .args([
+            "--listen-client-urls",
+            &etcd_url,
+            "--advertise-client-urls",
+            &etcd_url,
+        ])
+        .args([
+            "--listen-peer-urls",
+            &peer_url,
+            "--initial-advertise-peer-urls",
+            &peer_url,
+        ])
+        .args(["--initial-cluster", &format!("metal3={peer_url}")])
+        .args(["--unsafe-no-fsync", "--log-level", "warn"])
+        .stdout(Stdio::null())
+        .stderr(etcd_log)
+        .spawn()
+        .with_context(|| format!("cannot start {}", bin.join("etcd").display()))
+}
+
+/// kube-apiserver on loopback `secure_port`, with the certificates in `dir`, storing in the
+/// etcd at `etcd_port`.
+fn spawn_apiserver(bin: &Path, dir: &Path, etcd_port: u16, secure_port: u16) -> Result<Child> {
+    let path = |name: &str| dir.join(name);
+    let apiserver_log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path("kube-apiserver.log"))?;
+    let mut apiserver = Command::new(bin.join("kube-apiserver"));
+    apiserver
+        .args(["--etcd-servers", &format!("http://127.0.0.1:{etcd_port}")])
+        .args([
+            "--bind-address",
+            "127.0.0.1",
+            "--advertise-address",
+            "127.0.0.1",
+        ])
+        .args(["--secure-port", &secure_port.to_string()])
+        .arg("--tls-cert-file")
+        .arg(path("serving.crt"))
+        .arg("--tls-private-key-file")
+        .arg(path("serving.key"))
+        .arg("--client-ca-file")
+        .arg(path("ca.crt"))
+        .arg("--service-account-key-file")
+        .arg(path("sa.pub"))
+        .arg("--service-account-signing-key-file")
+        .arg(path("sa.key"))
+        .args(["--service-account-issuer", "https://kubernetes.default.svc"])
+        .args(["--service-cluster-ip-range", "10.96.0.0/24"])
+        .args(["--authorization-mode", "RBAC"])
+        .args(["--disable-admission-plugins", "ServiceAccount"])
+        .args(["--enable-priority-and-fairness=false"])
+        .arg("--cert-dir")
+        .arg(path("certs"))
+        .stdout(Stdio::null())
+        .stderr(apiserver_log);
+    apiserver
+        .spawn()
+        .with_context(|| format!("cannot start {}", bin.join("kube-apiserver").display()))
 }
 
 /// The etcd client, etcd peer and API server ports recorded in `file`, or new free ones
@@ -125,68 +202,12 @@ impl ControlPlane {
         }
         // etcd remembers its peer address, so a kept cluster keeps its ports.
         let (client_port, peer_port, secure_port) = kept_ports(&path("ports"))?;
-        let etcd_url = format!("http://127.0.0.1:{client_port}");
-        let peer_url = format!("http://127.0.0.1:{peer_port}");
-        let etcd_log = std::fs::File::create(path("etcd.log"))?;
-        let etcd = Command::new(bin.join("etcd"))
-            .args(["--name", "metal3", "--data-dir"])
-            .arg(path("etcd"))
-            .args([
-                "--listen-client-urls",
-                &etcd_url,
-                "--advertise-client-urls",
-                &etcd_url,
-            ])
-            .args([
-                "--listen-peer-urls",
-                &peer_url,
-                "--initial-advertise-peer-urls",
-                &peer_url,
-            ])
-            .args(["--initial-cluster", &format!("metal3={peer_url}")])
-            .args(["--unsafe-no-fsync", "--log-level", "warn"])
-            .stdout(Stdio::null())
-            .stderr(etcd_log)
-            .spawn()
-            .with_context(|| format!("cannot start {}", bin.join("etcd").display()))?;
+        let etcd = spawn_etcd(&bin, dir.path(), client_port, peer_port)?;
         // A temporary directory goes when this process does, even if the control plane is
         // never dropped (a test binary's shared one lives in a static).
         let temporary = matches!(dir, StateDir::Temporary(_)).then(|| dir.path());
         watchdog_then_remove(&etcd, Reap::Process, temporary)?;
-
-        let apiserver_log = std::fs::File::create(path("kube-apiserver.log"))?;
-        let mut apiserver = Command::new(bin.join("kube-apiserver"));
-        apiserver
-            .args(["--etcd-servers", &etcd_url])
-            .args([
-                "--bind-address",
-                "127.0.0.1",
-                "--advertise-address",
-                "127.0.0.1",
-            ])
-            .args(["--secure-port", &secure_port.to_string()])
-            .arg("--tls-cert-file")
-            .arg(path("serving.crt"))
-            .arg("--tls-private-key-file")
-            .arg(path("serving.key"))
-            .arg("--client-ca-file")
-            .arg(path("ca.crt"))
-            .arg("--service-account-key-file")
-            .arg(path("sa.pub"))
-            .arg("--service-account-signing-key-file")
-            .arg(path("sa.key"))
-            .args(["--service-account-issuer", "https://kubernetes.default.svc"])
-            .args(["--service-cluster-ip-range", "10.96.0.0/24"])
-            .args(["--authorization-mode", "RBAC"])
-            .args(["--disable-admission-plugins", "ServiceAccount"])
-            .args(["--enable-priority-and-fairness=false"])
-            .arg("--cert-dir")
-            .arg(path("certs"))
-            .stdout(Stdio::null())
-            .stderr(apiserver_log);
-        let apiserver = apiserver
-            .spawn()
-            .with_context(|| format!("cannot start {}", bin.join("kube-apiserver").display()))?;
+        let apiserver = spawn_apiserver(&bin, dir.path(), client_port, secure_port)?;
         watchdog(&apiserver, Reap::Process)?;
 
         let server = format!("https://127.0.0.1:{secure_port}");
@@ -198,9 +219,33 @@ impl ControlPlane {
             kubeconfig,
             etcd,
             apiserver,
+            bin,
+            ports: (client_port, peer_port, secure_port),
         };
         cp.wait_ready().await?;
         Ok(cp)
+    }
+
+    /// Kills the API server and starts it again on the same port with the same certificates
+    /// and etcd; returns once it is ready. Its clients meet refused connections meanwhile.
+    pub async fn restart_apiserver(&mut self) -> Result<()> {
+        let _ = self.apiserver.kill();
+        let _ = self.apiserver.wait();
+        let (etcd_port, _, secure_port) = self.ports;
+        self.apiserver = spawn_apiserver(&self.bin, self.dir.path(), etcd_port, secure_port)?;
+        watchdog(&self.apiserver, Reap::Process)?;
+        self.wait_ready().await
+    }
+
+    /// Kills etcd and starts it again on the same ports and data; returns once the API
+    /// server answers ready again.
+    pub async fn restart_etcd(&mut self) -> Result<()> {
+        let _ = self.etcd.kill();
+        let _ = self.etcd.wait();
+        let (client_port, peer_port, _) = self.ports;
+        self.etcd = spawn_etcd(&self.bin, self.dir.path(), client_port, peer_port)?;
+        watchdog(&self.etcd, Reap::Process)?;
+        self.wait_ready().await
     }
 
     async fn wait_ready(&mut self) -> Result<()> {

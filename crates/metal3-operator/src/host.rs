@@ -284,8 +284,8 @@ async fn decide(host: &BareMetalHost, inputs: &Inputs, ctx: &Context) -> Result<
     Ok(decision)
 }
 
-/// Writes the outcome of a pass, in this order: the status (unless the host is released), the
-/// effects, the Events and metrics; a released host then lets go of its Secret,
+/// Writes the outcome of a pass, in this order: the HardwareData, the status (unless the host
+/// is released), the other effects, the Events and metrics; a released host then lets go of its Secret,
 /// PreprovisioningImage and finalizer.
 async fn apply(
     host: &BareMetalHost,
@@ -296,10 +296,19 @@ async fn apply(
     ctx: &Context,
 ) -> Result<Action, Error> {
     let released = decision.effects.contains(&Effect::Released);
+    // The inventory is saved before the status moves on: a crash or a failed write between
+    // the two must not leave a host past inspection without its HardwareData.
+    let (first, after): (Vec<&Effect>, Vec<&Effect>) = decision
+        .effects
+        .iter()
+        .partition(|e| matches!(e, Effect::SaveHardwareData(_)));
+    for effect in first {
+        apply_effect(ctx, host, ns, name, host_data, effect).await?;
+    }
     if !released && decision.status_changed(host.status.as_ref()) {
         write_status(ctx, host, ns, name, &decision).await?;
     }
-    for effect in &decision.effects {
+    for effect in after {
         apply_effect(ctx, host, ns, name, host_data, effect).await?;
     }
     publish(ctx, host, &decision).await;

@@ -146,6 +146,12 @@ pub struct Host {
     pub secure_boot_current: bool,
     /// Boots so far (tasks waiting for a reboot compare against it).
     pub boots: u64,
+    /// Times the server was switched on from off (restarts are boots, not power-ons).
+    pub power_ons: u64,
+    /// Boots from a virtual medium (CD or USB): what a provisioning image run counts.
+    pub media_boots: u64,
+    /// Media inserted into the virtual CD or USB device.
+    pub media_inserts: u64,
     /// When POST ends, and what runs after it.
     post: Option<(Instant, Running)>,
     /// Requests answered, by "METHOD route".
@@ -194,6 +200,9 @@ impl Host {
             secure_boot: false,
             secure_boot_current: false,
             boots: 0,
+            power_ons: 0,
+            media_boots: 0,
+            media_inserts: 0,
             post: None,
             calls: BTreeMap::new(),
         }
@@ -230,7 +239,11 @@ impl Host {
         self.boots += 1;
         self.power = Power::On;
         let image = |m: &Media| m.image.clone().unwrap_or_default();
-        let next = match self.next_boot() {
+        let device = self.next_boot();
+        if matches!(device, BootDevice::Cd | BootDevice::Usb) {
+            self.media_boots += 1;
+        }
+        let next = match device {
             BootDevice::Cd => Running::VirtualMedia(image(&self.cd)),
             BootDevice::Usb => Running::VirtualMedia(image(&self.usb)),
             BootDevice::HttpBoot(uri) => Running::HttpBoot(uri),
@@ -276,6 +289,20 @@ impl Host {
         post: Duration,
     ) -> Result<Option<Power>, String> {
         self.settle(now);
+        let before = self.power;
+        let outcome = self.apply_reset(reset_type, now, post);
+        if before == Power::Off && self.power == Power::On {
+            self.power_ons += 1;
+        }
+        outcome
+    }
+
+    fn apply_reset(
+        &mut self,
+        reset_type: &str,
+        now: Instant,
+        post: Duration,
+    ) -> Result<Option<Power>, String> {
         let before = self.power;
         match reset_type {
             "On" => {
@@ -376,6 +403,8 @@ mod tests {
         );
         assert_eq!(h.running, Running::Disk);
         assert_eq!(h.boots, 2);
+        assert_eq!(h.power_ons, 1, "a restart is not a power-on");
+        assert_eq!(h.media_boots, 1, "the second boot was from the disk");
         assert_eq!(
             h.reset("PushPowerButton", now, NO_POST),
             Ok(Some(Power::Off))

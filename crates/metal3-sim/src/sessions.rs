@@ -36,6 +36,8 @@ pub struct Session {
     /// The password the session was opened with: a session authorises what those
     /// credentials authorise.
     pub password: String,
+    /// When the session was opened.
+    pub opened: Instant,
     last_used: Instant,
 }
 
@@ -151,6 +153,7 @@ impl Sessions {
                 id,
                 username: username.into(),
                 password: password.into(),
+                opened: now,
                 last_used: now,
             },
         );

@@ -239,6 +239,9 @@ async fn get_host(State(fleet): Admin, Path(name): Path<String>) -> Response {
         "power": h.power.as_str(),
         "running": running_text(&h.running),
         "boots": h.boots,
+        "powerOns": h.power_ons,
+        "mediaBoots": h.media_boots,
+        "mediaInserts": h.media_inserts,
         "secureBoot": h.secure_boot_current,
         "boot": {"target": h.boot.target, "enabled": h.boot.enabled, "mode": h.boot.mode},
         "virtualMedia": {

@@ -120,6 +120,7 @@ async fn insert_media(
         media.image = Some(image.to_string());
         media.inserted = inserted;
         media.write_protected = write_protected;
+        h.media_inserts += 1;
         if h.vm
             && inserted
             && let Some(device) = crate::vm::Device::from_redfish(&dev)

@@ -241,6 +241,21 @@ impl Fleet {
             .sum()
     }
 
+    /// Sessions still open on every service of the fleet that were opened at `since` or later
+    /// (those of one client run, when clients before it could not log out).
+    pub fn sessions_opened_since(&self, since: Instant) -> usize {
+        let now = Instant::now();
+        let services = lock(&self.services).clone();
+        services
+            .iter()
+            .map(|s| {
+                let rules = self.rules(s.scope);
+                let open = lock(&s.sessions).list(now, rules);
+                open.iter().filter(|x| x.opened >= since).count()
+            })
+            .sum()
+    }
+
     /// The index of the server with this id (`…-<index in hex>`) or name (`sim-<index>`).
     pub fn index_of(&self, id_or_name: &str) -> Option<usize> {
         let index = match id_or_name.strip_prefix("sim-") {
