@@ -387,10 +387,21 @@ async fn the_tenant_role_gives_nothing_in_the_hosts_namespace() {
         json!({"metadata": {"name": "ud"}, "stringData": {"userData": "x"}}),
     )
     .expect("secret");
-    Api::<Secret>::namespaced(as_tenant.clone(), &tenant)
-        .create(&PostParams::default(), &secret)
-        .await
-        .expect("the tenant creates its Secret");
+    // The API server's authorizer learns of the new binding through its own watch: until
+    // then the tenant is refused, so its first write is retried for a while.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        match Api::<Secret>::namespaced(as_tenant.clone(), &tenant)
+            .create(&PostParams::default(), &secret)
+            .await
+        {
+            Ok(_) => break,
+            Err(kube::Error::Api(e)) if e.code == 403 && std::time::Instant::now() < deadline => {
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+            Err(e) => panic!("the tenant creates its Secret: {e}"),
+        }
+    }
     let claim: HostClaim = serde_json::from_value(json!({
         "apiVersion": "metal3.io/v1alpha1", "kind": "HostClaim",
         "metadata": {"name": "c"}, "spec": {"poweredOn": false},
