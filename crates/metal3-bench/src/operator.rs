@@ -19,10 +19,8 @@ pub(crate) async fn child_operator(args: &Args, kubeconfig: &Path) -> Result<()>
         kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
             .await?;
     // As `metal3 operator` makes it: its name, and the client-side limit when one is asked.
-    let throttle = (args.kube_api_qps > 0.0).then_some(metal3_kube::throttle::Throttle {
-        qps: args.kube_api_qps,
-        burst: args.kube_api_burst,
-    });
+    let throttle =
+        metal3_kube::throttle::Throttle::from_flags(args.kube_api_qps, args.kube_api_burst);
     let client =
         metal3_kube::identity::throttled_client(config, metal3_kube::identity::OPERATOR, throttle)?;
     let mut pool = None;

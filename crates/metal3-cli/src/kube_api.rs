@@ -18,10 +18,7 @@ pub struct KubeApiLimits {
 impl KubeApiLimits {
     /// The limit, or `None` when there is none.
     pub fn throttle(&self) -> Option<Throttle> {
-        (self.kube_api_qps > 0.0 && self.kube_api_qps.is_finite()).then_some(Throttle {
-            qps: self.kube_api_qps,
-            burst: self.kube_api_burst,
-        })
+        Throttle::from_flags(self.kube_api_qps, self.kube_api_burst)
     }
 }
 

@@ -21,6 +21,14 @@ pub struct Throttle {
     pub burst: u32,
 }
 
+impl Throttle {
+    /// The limit `--kube-api-qps`/`--kube-api-burst` ask for: none for 0 (the default), a
+    /// negative or a non-finite rate.
+    pub fn from_flags(qps: f64, burst: u32) -> Option<Self> {
+        (qps > 0.0 && qps.is_finite()).then_some(Self { qps, burst })
+    }
+}
+
 /// The bucket's arithmetic, free of clocks: a reservation at `now` returns how long the
 /// request waits.
 #[derive(Debug)]
