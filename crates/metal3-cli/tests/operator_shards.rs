@@ -8,8 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::Secret;
-use kube::api::{Api, PostParams};
+use kube::api::Api;
 use metal3_api::v1alpha1::BareMetalHost;
 use metal3_fixture::Operation;
 use metal3_fixture::journal::{self, Entry, Event};
@@ -36,27 +35,34 @@ fn start(cp: &metal3_testenv::ControlPlane, ns: &str, name: &str, journal: &str)
     let metrics = free_port();
     let lease = LEASE_SECONDS.to_string();
     let retry = RETRY_SECONDS.to_string();
-    let process = Killed(
-        std::process::Command::new(env!("CARGO_BIN_EXE_metal3"))
-            .arg("operator")
-            .args(["--provisioner", "fixture", "--namespace", ns])
-            .arg("--kubeconfig")
-            .arg(cp.kubeconfig())
-            .args(["--health-addr", &format!("127.0.0.1:{}", free_port())])
-            .args(["--metrics-addr", &format!("127.0.0.1:{metrics}")])
-            .arg("--insecure-metrics")
-            .args(["--webhook-port", "0", "--log-format", "json"])
-            .args(["--instance", name, "--leader-election-namespace", ns])
-            .args(["--shards", &SHARDS.to_string()])
-            .args(["--lease-duration-seconds", &lease])
-            .args(["--renew-deadline-seconds", "2"])
-            .args(["--retry-period-seconds", &retry])
-            .args(["--error-backoff-seconds", "1"])
-            .args(["--fixture-journal", journal])
-            .stdout(std::process::Stdio::null())
-            .stderr(logs.reopen().expect("log file"))
-            .spawn()
-            .expect("operator starts"),
+    let shards = SHARDS.to_string();
+    let process = common::operator_with_metrics(
+        cp,
+        ns,
+        &logs,
+        metrics,
+        &[
+            "--provisioner",
+            "fixture",
+            "--insecure-metrics",
+            "--instance",
+            name,
+            "--leader-election-namespace",
+            ns,
+            "--shards",
+            &shards,
+            "--lease-duration-seconds",
+            &lease,
+            "--renew-deadline-seconds",
+            "2",
+            "--retry-period-seconds",
+            &retry,
+            "--error-backoff-seconds",
+            "1",
+            "--fixture-journal",
+            journal,
+        ],
+        &[],
     );
     Replica {
         name: name.to_string(),
@@ -98,40 +104,26 @@ async fn holders(leases: &Api<Lease>) -> BTreeMap<u32, String> {
 }
 
 async fn create_hosts(client: &kube::Client, ns: &str) -> Vec<String> {
-    let secrets: Api<Secret> = Api::namespaced(client.clone(), ns);
-    let secret: Secret = serde_json::from_value(json!({
-        "metadata": {"name": "bmc"},
-        "stringData": {"username": "admin", "password": "pw"},
-    }))
-    .expect("secret");
-    secrets
-        .create(&PostParams::default(), &secret)
-        .await
-        .expect("secret");
-    let hosts: Api<BareMetalHost> = Api::namespaced(client.clone(), ns);
     // Long operations last about 2 s each, so a kill lands mid-provisioning.
     let behaviour = json!({"polls": 10, "pollIntervalMs": 200}).to_string();
-    let mut names = Vec::new();
-    for i in 0..HOSTS {
-        let name = format!("node-{i:02}");
-        let host: BareMetalHost = serde_json::from_value(json!({
+    let mut objects = vec![json!({
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "bmc"},
+        "stringData": {"username": "admin", "password": "pw"},
+    })];
+    objects.extend((0..HOSTS).map(|i| {
+        json!({
             "apiVersion": "metal3.io/v1alpha1", "kind": "BareMetalHost",
-            "metadata": {"name": name, "annotations": {metal3_fixture::BEHAVIOUR_ANNOTATION: behaviour}},
+            "metadata": {"name": format!("node-{i:02}"), "annotations": {metal3_fixture::BEHAVIOUR_ANNOTATION: behaviour}},
             "spec": {
                 "online": true,
                 "bootMACAddress": format!("52:54:00:00:10:{i:02x}"),
                 "bmc": {"address": format!("redfish://192.0.2.{}/redfish/v1/Systems/1", i + 1), "credentialsName": "bmc"},
                 "image": {"url": "http://192.0.2.254/image.qcow2", "checksum": "0".repeat(64), "checksumType": "sha256"},
             },
-        }))
-        .expect("host");
-        hosts
-            .create(&PostParams::default(), &host)
-            .await
-            .expect("host");
-        names.push(name);
-    }
-    names
+        })
+    }));
+    common::create_all(client, ns, objects).await
 }
 
 /// For every host, the span (first, last operation) of each actor (replica tenure) that acted

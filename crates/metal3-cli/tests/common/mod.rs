@@ -132,13 +132,25 @@ pub fn operator(
     args: &[&str],
     envs: &[(&str, &str)],
 ) -> Killed {
+    operator_with_metrics(cp, ns, logs, free_port(), args, envs)
+}
+
+/// [`operator`], serving its metrics on `metrics` (a loopback port).
+pub fn operator_with_metrics(
+    cp: &metal3_testenv::ControlPlane,
+    ns: &str,
+    logs: &tempfile::NamedTempFile,
+    metrics: u16,
+    args: &[&str],
+    envs: &[(&str, &str)],
+) -> Killed {
     let child = Command::new(env!("CARGO_BIN_EXE_metal3"))
         .arg("operator")
         .args(["--namespace", ns])
         .arg("--kubeconfig")
         .arg(cp.kubeconfig())
         .args(["--health-addr", &format!("127.0.0.1:{}", free_port())])
-        .args(["--metrics-addr", &format!("127.0.0.1:{}", free_port())])
+        .args(["--metrics-addr", &format!("127.0.0.1:{metrics}")])
         .args(["--webhook-port", "0", "--log-format", "json"])
         .args(args)
         .envs(envs.iter().copied())
