@@ -159,7 +159,10 @@ async fn bench(args: &Args) -> Result<()> {
     let phases = lifecycle(args, &sim, &hosts, &names, &seen, t0).await?;
 
     let api_by_kind = usage::apiserver_requests_since(&client, &api_before).await?;
-    let each: Vec<(u64, f64)> = children.iter().map(|c| usage::usage(c.id())).collect();
+    let each: Vec<(u64, f64)> = children
+        .iter()
+        .map(|c| usage::usage(usage::operator_pid(c.id())))
+        .collect();
     if each.len() > 1 {
         eprintln!("operator replicas (peak RSS KiB, CPU s): {each:?}");
     }

@@ -135,10 +135,12 @@ pub(crate) fn spawn(
         .context("starting the operator child")
 }
 
-/// Interrupts the child (as Ctrl-C would) and waits until it has exited.
+/// Interrupts the operator (as Ctrl-C would; under a wrapper, the process it runs) and
+/// waits until the child has exited.
 pub(crate) async fn stop(mut child: Child) {
+    let pid = crate::usage::operator_pid(child.id());
     let _ = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
+        .args(["-INT", &pid.to_string()])
         .status();
     let _ = tokio::task::spawn_blocking(move || child.wait()).await;
 }

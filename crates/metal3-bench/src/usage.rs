@@ -25,6 +25,43 @@ pub(crate) fn usage(pid: u32) -> (u64, f64) {
     (hwm, ticks / 100.0)
 }
 
+/// The operator's own process for the child `pid`: the child itself, or, when a wrapper
+/// (`METAL3_BENCH_OPERATOR_WRAPPER`, e.g. heaptrack) started it, the process under it that
+/// runs this binary as `--child-operator`.
+pub(crate) fn operator_pid(pid: u32) -> u32 {
+    let exe = |p: u32| std::fs::read_link(format!("/proc/{p}/exe")).ok();
+    let ours = std::env::current_exe().ok();
+    if exe(pid) == ours {
+        return pid;
+    }
+    let parent = |p: u32| {
+        let stat = std::fs::read_to_string(format!("/proc/{p}/stat")).unwrap_or_default();
+        let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+        after
+            .split_whitespace()
+            .nth(1)
+            .and_then(|v| v.parse::<u32>().ok())
+    };
+    let descends = |mut p: u32| {
+        for _ in 0..8 {
+            match parent(p) {
+                Some(pp) if pp == pid => return true,
+                Some(pp) if pp > 1 => p = pp,
+                _ => return false,
+            }
+        }
+        false
+    };
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return pid;
+    };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()))
+        .find(|p| exe(*p) == ours && descends(*p))
+        .unwrap_or(pid)
+}
+
 /// `(sum of peak RSS in KiB, CPU seconds)` of every process in process group `pgid` (Ironic
 /// forks API workers; the group is all of it).
 pub(crate) fn group_usage(pgid: u32) -> (u64, f64) {

@@ -39,7 +39,7 @@ pub use io::{
     Config, CredentialsInput, DataImageInput, Decision, Effect, Event, EventType, FirmwareInputs,
     Inputs, PreprovisioningInput, Requeue,
 };
-pub use machine::{error_reason, reconcile};
+pub use machine::{error_reason, reads_hardware_data, reconcile};
 
 #[cfg(test)]
 mod tests;

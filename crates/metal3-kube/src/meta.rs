@@ -2,8 +2,9 @@
 
 use std::fmt::Debug;
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::core::PartialObjectMeta;
 use kube::{Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -22,23 +23,9 @@ pub async fn set_finalizer<K>(
 where
     K: Resource + Clone + DeserializeOwned + Debug,
 {
-    let has = obj.finalizers().iter().any(|f| f == name);
-    if has == present {
+    let Some(patch) = finalizer_patch(obj.meta(), name, present) else {
         return Ok(None);
-    }
-    let mut finalizers: Vec<String> = obj
-        .finalizers()
-        .iter()
-        .filter(|f| *f != name)
-        .cloned()
-        .collect();
-    if present {
-        finalizers.push(name.to_string());
-    }
-    let patch = json!({"metadata": {
-        "resourceVersion": obj.resource_version(),
-        "finalizers": finalizers,
-    }});
+    };
     api.patch(
         &obj.name_any(),
         &PatchParams::default(),
@@ -46,6 +33,47 @@ where
     )
     .await
     .map(Some)
+}
+
+/// [`set_finalizer`] for an object known by its metadata only (a metadata watch); returns
+/// the patched object's metadata.
+pub async fn set_finalizer_meta<K>(
+    api: &Api<K>,
+    obj: &PartialObjectMeta<K>,
+    name: &str,
+    present: bool,
+) -> Result<Option<PartialObjectMeta<K>>, kube::Error>
+where
+    K: Resource + Clone + DeserializeOwned + Debug,
+{
+    let Some(patch) = finalizer_patch(&obj.metadata, name, present) else {
+        return Ok(None);
+    };
+    api.patch_metadata(
+        &obj.name_any(),
+        &PatchParams::default(),
+        &Patch::Merge(&patch),
+    )
+    .await
+    .map(Some)
+}
+
+/// The merge patch that adds or removes finalizer `name` (guarded by the resourceVersion), or
+/// `None` when it is already as asked.
+fn finalizer_patch(meta: &ObjectMeta, name: &str, present: bool) -> Option<serde_json::Value> {
+    let current = meta.finalizers.as_deref().unwrap_or_default();
+    let has = current.iter().any(|f| f == name);
+    if has == present {
+        return None;
+    }
+    let mut finalizers: Vec<String> = current.iter().filter(|f| *f != name).cloned().collect();
+    if present {
+        finalizers.push(name.to_string());
+    }
+    Some(json!({"metadata": {
+        "resourceVersion": meta.resource_version,
+        "finalizers": finalizers,
+    }}))
 }
 
 /// A reference from an object to `owner`; a `controller` reference also blocks the owner's

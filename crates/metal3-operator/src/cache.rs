@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Secret;
 use kube::Resource;
+use kube::core::PartialObjectMeta;
 use kube::runtime::reflector::{ObjectRef, Store};
 use metal3_api::v1alpha1::{
     DataImage, FirmwareSchema, HardwareData, HostFirmwareComponents, HostFirmwareSettings,
@@ -164,8 +165,10 @@ where
 
 /// The caches a host's reconcile reads from.
 pub struct Caches {
-    /// HardwareData, by host name.
-    pub hardware: Cached<HardwareData>,
+    /// HardwareData metadata, by host name: whether it exists and its finalizers. The
+    /// inventory itself is in the host's status; a pass that needs the HardwareData's copy
+    /// ([`metal3_hoststate::reads_hardware_data`]) reads it from the API server.
+    pub hardware: Cached<PartialObjectMeta<HardwareData>>,
     /// HostFirmwareSettings, by host name.
     pub settings: Cached<HostFirmwareSettings>,
     /// HostFirmwareComponents, by host name.

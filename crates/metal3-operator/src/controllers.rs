@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Secret;
+use kube::core::PartialObjectMeta;
 use kube::runtime::reflector::{self, ObjectRef};
 use kube::runtime::{Controller, WatchStreamExt, controller, watcher};
 use kube::{Api, Client};
@@ -173,7 +174,8 @@ fn host_changes(
 /// Watches what belongs to a host into the [`Caches`], and has `hosts` woken by it: the
 /// labelled credentials Secrets the host owns wake it on any change; the same-name companions
 /// wake it when their spec changes or they are deleted (our own status writes to them do not).
-/// HardwareData and FirmwareSchemas are only cached: the host reads them when it needs them.
+/// HardwareData (its metadata only) and FirmwareSchemas are only cached: the host reads them
+/// when it needs them.
 fn watch_companions(
     hosts: Controller<BareMetalHost>,
     client: &Client,
@@ -189,11 +191,14 @@ fn watch_companions(
         .reflect(secret_writer)
         .applied_objects();
     let (hardware_store, hardware_writer) = reflector::store();
-    let hardware_changes = watcher(api::<HardwareData>(client, ns), watcher::Config::default())
-        .default_backoff()
-        .modify(slim)
-        .reflect(hardware_writer)
-        .applied_objects();
+    let hardware_changes = watcher(
+        api::<PartialObjectMeta<HardwareData>>(client, ns),
+        watcher::Config::default(),
+    )
+    .default_backoff()
+    .modify(slim)
+    .reflect(hardware_writer)
+    .applied_objects();
     let (data_images, data_image_changes) = companion::<DataImage>(client, ns);
     let (settings, settings_changes) = companion::<HostFirmwareSettings>(client, ns);
     let (components, component_changes) = companion::<HostFirmwareComponents>(client, ns);
@@ -222,7 +227,7 @@ fn watch_companions(
         .watches_stream(settings_changes, same_name_host)
         .watches_stream(component_changes, same_name_host)
         .watches_stream(policy_changes, same_name_host)
-        .watches_stream(hardware_changes, |_: HardwareData| None)
+        .watches_stream(hardware_changes, |_: PartialObjectMeta<HardwareData>| None)
         .watches_stream(schema_changes, |_: FirmwareSchema| None);
     (caches, hosts)
 }

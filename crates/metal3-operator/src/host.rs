@@ -8,6 +8,7 @@ use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::core::PartialObjectMetaExt;
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event as KubeEvent, EventType as KubeEventType};
 use kube::{Resource, ResourceExt};
@@ -27,7 +28,7 @@ use crate::context::{Context, Error};
 use crate::credentials;
 use crate::host_data;
 use crate::metrics::{ErrorTypeLabels, HostLabels, PowerLabels, StateChangeLabels};
-use metal3_kube::meta::{owner_reference, set_finalizer};
+use metal3_kube::meta::{owner_reference, set_finalizer, set_finalizer_meta};
 
 /// Field manager of our server-side applies.
 pub const FIELD_MANAGER: &str = "metal3-baremetal-controller";
@@ -158,14 +159,22 @@ async fn gather_inputs(
         _ => 0,
     };
     let hardware: Api<HardwareData> = Api::namespaced(ctx.client.clone(), ns);
-    let hardware_data = ctx.caches.hardware.get(ns, name);
+    let hardware_meta = ctx.caches.hardware.get(ns, name);
     if deleting
-        && let Some(hd) = &hardware_data
+        && let Some(hd) = &hardware_meta
         && let Some(patched) =
-            set_finalizer(&hardware, &**hd, HARDWARE_DATA_FINALIZER, false).await?
+            set_finalizer_meta(&hardware, hd, HARDWARE_DATA_FINALIZER, false).await?
     {
         ctx.caches.hardware.wrote(ns, name, Some(patched));
     }
+    // Only the metadata is cached: the inventory is read when the status lacks it.
+    let hardware_data = match hardware_meta {
+        Some(_) if metal3_hoststate::reads_hardware_data(host) => hardware
+            .get_opt(name)
+            .await?
+            .and_then(|hd| hd.spec.hardware),
+        _ => None,
+    };
     let preprovisioning_network_data =
         preprovisioning_network_data(&secrets, host, deleting).await?;
     let host_config = host_config(&secrets, host, deleting, &preprovisioning_network_data).await?;
@@ -182,7 +191,7 @@ async fn gather_inputs(
         host_data,
         credentials: found.input,
         host_config,
-        hardware_data: hardware_data.and_then(|hd| hd.spec.hardware.clone()),
+        hardware_data,
         firmware,
         data_image,
         preprovisioning,
@@ -432,7 +441,9 @@ async fn save_hardware_data(
             &Patch::Apply(&value),
         )
         .await?;
-    ctx.caches.hardware.wrote(ns, name, Some(saved));
+    ctx.caches
+        .hardware
+        .wrote(ns, name, Some(saved.metadata.into_response_partial()));
     Ok(())
 }
 

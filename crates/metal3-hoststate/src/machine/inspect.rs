@@ -1,8 +1,12 @@
 //! Inspecting: whether inspection is disabled, hardware details taken from the HardwareData or
 //! the hardware-details annotation (external inspection), and the inspecting state itself.
 
-use metal3_api::consts::HARDWARE_DETAILS_ANNOTATION;
-use metal3_api::v1alpha1::{ErrorType, HardwareDetails, InspectionMode, ProvisioningState};
+use std::collections::BTreeMap;
+
+use metal3_api::consts::{HARDWARE_DETAILS_ANNOTATION, STATUS_ANNOTATION};
+use metal3_api::v1alpha1::{
+    BareMetalHost, BareMetalHostSpec, ErrorType, HardwareDetails, InspectionMode, ProvisioningState,
+};
 use metal3_provisioner::{InspectData, InspectOptions, Outcome, Provisioner, ProvisionerError};
 use serde::Deserialize;
 
@@ -10,10 +14,29 @@ use super::Machine;
 use crate::annotations::{self, InspectRequest};
 use crate::io::{Effect, EventType, Requeue};
 
+fn inspection_disabled(spec: &BareMetalHostSpec, annotations: &BTreeMap<String, String>) -> bool {
+    spec.inspection_mode == Some(InspectionMode::Disabled)
+        || annotations::inspect_request(annotations) == Some(InspectRequest::Disabled)
+}
+
+/// Whether a pass over `host` reads its HardwareData ([`Inputs::hardware_data`]): while its
+/// status has no hardware details yet, while they come from outside (inspection disabled), and
+/// when a saved status is restored. Otherwise the status holds the details and the controller
+/// need not fetch them again.
+///
+/// [`Inputs::hardware_data`]: crate::Inputs::hardware_data
+pub fn reads_hardware_data(host: &BareMetalHost) -> bool {
+    let empty = BTreeMap::new();
+    let annotations = host.metadata.annotations.as_ref().unwrap_or(&empty);
+    let has_details = host.status.as_ref().is_some_and(|s| s.hardware.is_some());
+    !has_details
+        || inspection_disabled(&host.spec, annotations)
+        || annotations.contains_key(STATUS_ANNOTATION)
+}
+
 impl<P: Provisioner + ?Sized> Machine<'_, P> {
     pub(super) fn inspection_disabled(&self) -> bool {
-        self.spec.inspection_mode == Some(InspectionMode::Disabled)
-            || annotations::inspect_request(&self.annotations) == Some(InspectRequest::Disabled)
+        inspection_disabled(self.spec, &self.annotations)
     }
 
     /// Takes hardware details from the HardwareData, or from the hardware-details annotation

@@ -31,6 +31,7 @@ use metal3_api::v1alpha1::{
 use metal3_provisioner::{HostData, Provisioner, ProvisionerError};
 
 pub use errors::error_reason;
+pub use inspect::reads_hardware_data;
 
 use crate::conditions;
 use crate::io::{Config, CredentialsInput, Decision, Effect, Event, EventType, Inputs, Requeue};

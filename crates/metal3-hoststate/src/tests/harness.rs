@@ -174,7 +174,11 @@ impl Sim {
             },
             credentials: self.credentials.clone(),
             host_config: Default::default(),
-            hardware_data: self.hardware_data.clone(),
+            // As the controller reads it: only when the pass needs it.
+            hardware_data: self
+                .hardware_data
+                .clone()
+                .filter(|_| crate::reads_hardware_data(&self.host)),
             firmware: FirmwareInputs::default(),
             data_image: self.data_image.clone(),
             preprovisioning: self.preprovisioning.clone(),

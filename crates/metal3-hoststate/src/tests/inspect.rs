@@ -87,3 +87,51 @@ fn bad_hardware_details_annotation_is_reported_and_dropped() {
         assert!(e.message.contains(HARDWARE_DETAILS_ANNOTATION));
     });
 }
+
+#[test]
+fn hardware_data_is_read_only_while_the_status_needs_it() {
+    rt(async {
+        let mut sim = Sim::new("hwdata-reads", spec_with_bmc());
+        assert!(reads_hardware_data(&sim.host), "no status yet");
+        sim.reach_available().await;
+        assert!(sim.hardware_data.is_some());
+        assert!(
+            !reads_hardware_data(&sim.host),
+            "the status has the details"
+        );
+
+        let mut disabled = sim.host.clone();
+        disabled.spec.inspection_mode = Some(InspectionMode::Disabled);
+        assert!(reads_hardware_data(&disabled), "details from outside");
+
+        let mut by_annotation = sim.host.clone();
+        by_annotation
+            .metadata
+            .annotations
+            .get_or_insert_default()
+            .insert(INSPECT_ANNOTATION.into(), "disabled".into());
+        assert!(
+            reads_hardware_data(&by_annotation),
+            "inspection disabled by annotation"
+        );
+
+        let mut moved = sim.host.clone();
+        moved
+            .metadata
+            .annotations
+            .get_or_insert_default()
+            .insert(metal3_api::consts::STATUS_ANNOTATION.into(), "{}".into());
+        assert!(reads_hardware_data(&moved), "a saved status to restore");
+
+        // A host that lost its status (moved without the annotation) gets the details back
+        // from its HardwareData without inspecting again.
+        let inspections = sim.calls().started(Operation::Inspect);
+        if let Some(status) = sim.host.status.as_mut() {
+            status.hardware = None;
+        }
+        assert!(reads_hardware_data(&sim.host));
+        sim.step().await;
+        assert_eq!(sim.status().hardware.as_ref(), sim.hardware_data.as_ref());
+        assert_eq!(sim.calls().started(Operation::Inspect), inspections);
+    });
+}

@@ -303,3 +303,38 @@ async fn an_operator_restart_mid_provisioning_never_provisions_twice() {
     );
     env.stop_operator().await;
 }
+
+/// The operator caches only the metadata of HardwareData; a host whose status lost its
+/// hardware details gets them back from its HardwareData, without inspecting again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hardware_details_lost_from_the_status_come_back_from_hardware_data() {
+    let env = Env::new("hw-back").await;
+    env.secret("bmc", "admin", "s3cret-pw").await;
+    env.host("w", bmc_spec("bmc"), json!({})).await;
+    let host = env.wait_state("w", S::Available).await;
+    let hw = host
+        .status
+        .and_then(|s| s.hardware)
+        .expect("hardware in status");
+
+    env.hosts()
+        .patch_status(
+            "w",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": {"hardware": null}})),
+        )
+        .await
+        .expect("drop the details");
+    // A status change does not wake the host; an annotation does.
+    env.annotate("w", json!({"example.com/touched": "1"})).await;
+    env.wait_for("w", "hardware details restored", |h| {
+        h.status
+            .as_ref()
+            .is_some_and(|s| s.hardware.as_ref() == Some(&hw))
+    })
+    .await;
+    assert_eq!(
+        env.fixture.calls(&env.ns, "w").started(Operation::Inspect),
+        1
+    );
+}
