@@ -11,6 +11,9 @@
 //! operators' logs, the Events or the hosts.
 //!
 //! `METAL3_CHAOS_SEED=<n>` replays a run; the seed is printed first (shown on failure).
+//! `METAL3_CHAOS_HOSTS` (default 50) and `METAL3_CHAOS_KILLS` (default 4) scale it up for the
+//! recorded runs in `docs/benchmarks.md` (at least 1,000 hosts and 10 kills), best with
+//! `--release`: the same invariants, 10 % of the servers faulty, kills spread over the phases.
 
 use std::collections::BTreeSet;
 use std::process::Command;
@@ -26,9 +29,6 @@ use serde_json::json;
 mod common;
 use common::{Killed, create_all, free_port, tail};
 
-const HOSTS: usize = 50;
-const PROVISIONED: usize = 40;
-const DEPROVISIONED: usize = 10;
 const ISO: &str = "http://images.example/chaos-live.iso";
 /// Every BMC's password starts so (`<PASSWORD>-<index>`): distinctive, to be searched for.
 const PASSWORD: &str = "Chaos7Bmc9Secret";
@@ -38,20 +38,83 @@ const ROTATED: &str = "Rotated3Chaos5Secret";
 const LATENCY_MS: [u64; 2] = [1, 5];
 const POST_MS: u64 = 200;
 
+/// How big a run is: hosts, how many are provisioned and then deprovisioned, and how many
+/// times the operator is killed.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Size {
+    hosts: usize,
+    provisioned: usize,
+    deprovisioned: usize,
+    kills: usize,
+}
+
+impl Size {
+    /// Fewest hosts a plan can be made for (faulty, rotated and healthy servers).
+    const MIN_HOSTS: usize = 20;
+
+    /// `hosts` servers, four in five provisioned, one in five deprovisioned again.
+    fn of(hosts: usize, kills: usize) -> Self {
+        let hosts = hosts.max(Self::MIN_HOSTS);
+        Self {
+            hosts,
+            provisioned: hosts * 4 / 5,
+            deprovisioned: hosts / 5,
+            kills: kills.max(4),
+        }
+    }
+
+    /// From `METAL3_CHAOS_HOSTS` and `METAL3_CHAOS_KILLS` (50 hosts and 4 kills without).
+    fn from_env() -> Self {
+        let number = |name: &str, default: usize| match std::env::var(name) {
+            Ok(v) => v
+                .parse()
+                .unwrap_or_else(|_| panic!("{name}={v:?}: a whole number, please")),
+            Err(_) => default,
+        };
+        Self::of(
+            number("METAL3_CHAOS_HOSTS", 50),
+            number("METAL3_CHAOS_KILLS", 4),
+        )
+    }
+
+    /// How long a phase may take: longer for bigger fleets.
+    fn phase_deadline(&self) -> Duration {
+        Duration::from_secs(240 + self.hosts as u64 / 2)
+    }
+
+    /// How often a phase lists the hosts: a list of thousands every 200 ms would load the API
+    /// server more than the operator does.
+    fn poll(&self) -> Duration {
+        if self.hosts <= 100 {
+            Duration::from_millis(200)
+        } else {
+            Duration::from_secs(2)
+        }
+    }
+
+    /// Kills in the available, provisioned and deprovisioned phases (4: 1, 2, 1).
+    fn kills_per_phase(&self) -> [usize; 3] {
+        let available = (self.kills / 4).max(1);
+        let provisioned = (self.kills / 2).max(2);
+        [available, provisioned, self.kills - available - provisioned]
+    }
+}
+
 /// What a seed decides: which servers fail and how, whose password rotates, which hosts are
 /// provisioned and deprovisioned, and when the operator dies.
 #[derive(Debug, PartialEq)]
 struct Plan {
     seed: u64,
+    size: Size,
     /// Servers with faults, one kind each; the last is the burst server.
     faulty: Vec<(usize, Faults)>,
     rotated: usize,
     provision: Vec<usize>,
     deprovision: Vec<usize>,
     /// Kill once this many hosts reached the phase's state, per phase.
-    kill_at_available: usize,
-    kill_at_provisioned: usize,
-    kill_at_deprovisioned: usize,
+    kill_at_available: Vec<usize>,
+    kill_at_provisioned: Vec<usize>,
+    kill_at_deprovisioned: Vec<usize>,
     /// Kill this long after the provisioning requests went in.
     kill_after_provision: Duration,
     /// Restart the API server once this many hosts are provisioned.
@@ -75,10 +138,10 @@ impl Plan {
         self.faulty.last().map(|(i, _)| *i).expect("faulty servers")
     }
 
-    fn new(seed: u64) -> Self {
+    fn new(seed: u64, size: Size) -> Self {
         let dice = Dice::new(seed);
-        let below = |n: usize| ((dice.roll() * n as f64) as usize).min(n - 1);
-        let mut order: Vec<usize> = (0..HOSTS).collect();
+        let below = |n: usize| ((dice.roll() * n as f64) as usize).min(n.max(1) - 1);
+        let mut order: Vec<usize> = (0..size.hosts).collect();
         for i in (1..order.len()).rev() {
             order.swap(i, below(i + 1));
         }
@@ -108,11 +171,15 @@ impl Plan {
             // The burst server: every request fails for a while (see `burst`).
             base,
         ];
-        let faulty = order[..kinds.len()]
+        // One in ten servers faulty, the kinds taking turns; one burst server, last.
+        let count = (size.hosts / 10).max(kinds.len());
+        let (burst, steady) = kinds.split_last().expect("fault kinds");
+        let mut faulty = order[..count - 1]
             .iter()
             .copied()
-            .zip(kinds)
+            .zip(steady.iter().cycle().cloned())
             .collect::<Vec<_>>();
+        faulty.push((order[count - 1], burst.clone()));
         let rotated = order[faulty.len()];
         // The rotated server is provisioned, so the operator must talk to it after rotation.
         let mut provision = vec![rotated];
@@ -121,25 +188,38 @@ impl Plan {
                 .iter()
                 .copied()
                 .filter(|&i| i != rotated)
-                .take(PROVISIONED - 1),
+                .take(size.provisioned - 1),
         );
         let mut deprovision = provision[1..].to_vec();
         for i in (1..deprovision.len()).rev() {
             deprovision.swap(i, below(i + 1));
         }
-        deprovision.truncate(DEPROVISIONED);
+        deprovision.truncate(size.deprovisioned);
+        let [available, provisioned, deprovisioned] = size.kills_per_phase();
+        // Kill moments spread over the phase: once 1 to 90 % of its hosts are done.
+        let moments = |kills: usize, of: usize| {
+            let mut at: Vec<usize> = (0..kills).map(|_| 1 + below(of * 9 / 10)).collect();
+            at.sort_unstable();
+            at
+        };
         Self {
             seed,
+            size,
             faulty,
             rotated,
             provision,
             deprovision,
-            kill_at_available: 1 + below(HOSTS / 2),
-            kill_at_provisioned: 1 + below(PROVISIONED / 2),
-            kill_at_deprovisioned: 1 + below(DEPROVISIONED / 2),
+            kill_at_available: moments(available, size.hosts),
+            // One of the provisioning kills comes at a time, not a count (see below).
+            kill_at_provisioned: moments(provisioned - 1, size.provisioned),
+            kill_at_deprovisioned: moments(deprovisioned, size.deprovisioned),
             kill_after_provision: Duration::from_millis(200 + below(1500) as u64),
-            restart_apiserver_at: 1 + below(PROVISIONED / 2),
+            restart_apiserver_at: 1 + below(size.provisioned / 2),
         }
+    }
+
+    fn kills(at: &[usize]) -> Vec<Kill> {
+        at.iter().map(|&n| Kill::Done(n)).collect()
     }
 
     /// Provisions the host at `index` is asked for over the run (0 or 1).
@@ -252,9 +332,11 @@ enum Kill {
 
 /// Polls until every host of `names` passes `done`, killing the operator as `kills` say;
 /// `each` sees every listing (to act on what it shows).
+#[allow(clippy::too_many_arguments)]
 async fn phase(
     hosts: &Api<BareMetalHost>,
     ops: &mut Operators,
+    size: Size,
     what: &str,
     names: &BTreeSet<String>,
     done: impl Fn(&BareMetalHost) -> bool,
@@ -262,7 +344,7 @@ async fn phase(
     mut each: impl AsyncFnMut(&[BareMetalHost]),
 ) {
     let begun = Instant::now();
-    let deadline = begun + Duration::from_secs(240);
+    let deadline = begun + size.phase_deadline();
     let mut next_report = Duration::from_secs(15);
     loop {
         let listed = hosts.list(&ListParams::default()).await.expect("list");
@@ -310,7 +392,7 @@ async fn phase(
             begun.elapsed(),
             ops.tail()
         );
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        tokio::time::sleep(size.poll()).await;
     }
 }
 
@@ -321,9 +403,10 @@ fn state_is(state: &'static str) -> impl Fn(&BareMetalHost) -> bool {
 /// Serves each server on its own port (its own Redfish service, sessions and session limit);
 /// returns the port of server 0.
 async fn serve(fleet: &std::sync::Arc<metal3_sim::Fleet>, dice: &Dice) -> u16 {
+    let hosts = fleet.len();
     let ip = std::net::IpAddr::from([127, 0, 0, 1]);
     for _ in 0..20 {
-        let base = 20_000 + (dice.roll() * 30_000.0) as u16;
+        let base = 20_000 + (dice.roll() * (40_000 - hosts) as f64) as u16;
         if metal3_sim::serve_per_host(fleet.clone(), ip, base, None)
             .await
             .is_ok()
@@ -331,7 +414,7 @@ async fn serve(fleet: &std::sync::Arc<metal3_sim::Fleet>, dice: &Dice) -> u16 {
             return base;
         }
     }
-    panic!("no {HOSTS} free ports in a row");
+    panic!("no {hosts} free ports in a row");
 }
 
 async fn patch_password(secrets: &Api<Secret>, index: usize, password: &str) {
@@ -348,16 +431,36 @@ async fn patch_password(secrets: &Api<Secret>, index: usize, password: &str) {
 
 #[test]
 fn a_seed_decides_the_same_plan() {
-    let plan = Plan::new(7);
-    assert_eq!(plan, Plan::new(7));
-    assert_ne!(plan.provision, Plan::new(8).provision);
-    assert_eq!(plan.provision.len(), PROVISIONED);
-    assert_eq!(plan.deprovision.len(), DEPROVISIONED);
-    let provisioned: BTreeSet<_> = plan.provision.iter().collect();
-    assert_eq!(provisioned.len(), PROVISIONED, "no host twice");
-    assert!(plan.deprovision.iter().all(|i| provisioned.contains(i)));
-    assert!(!plan.deprovision.contains(&plan.rotated));
-    assert!(plan.faulty.iter().all(|(i, _)| *i != plan.rotated));
+    for size in [Size::of(50, 4), Size::of(1000, 12)] {
+        let plan = Plan::new(7, size);
+        assert_eq!(plan, Plan::new(7, size));
+        assert_ne!(plan.provision, Plan::new(8, size).provision);
+        assert_eq!(plan.provision.len(), size.provisioned);
+        assert_eq!(plan.deprovision.len(), size.deprovisioned);
+        let provisioned: BTreeSet<_> = plan.provision.iter().collect();
+        assert_eq!(provisioned.len(), size.provisioned, "no host twice");
+        assert!(plan.deprovision.iter().all(|i| provisioned.contains(i)));
+        assert!(!plan.deprovision.contains(&plan.rotated));
+        let faulty: BTreeSet<_> = plan.faulty.iter().map(|(i, _)| *i).collect();
+        assert_eq!(
+            faulty.len(),
+            (size.hosts / 10).max(5),
+            "one in ten, no server twice"
+        );
+        assert!(!faulty.contains(&plan.rotated));
+        let kills = plan.kill_at_available.len()
+            + plan.kill_at_provisioned.len()
+            + 1
+            + plan.kill_at_deprovisioned.len();
+        assert_eq!(kills, size.kills);
+        assert!(
+            plan.kill_at_deprovisioned
+                .iter()
+                .all(|&n| n >= 1 && n <= size.deprovisioned)
+        );
+    }
+    assert_eq!(Size::of(50, 4).kills_per_phase(), [1, 2, 1]);
+    assert_eq!(Size::of(1000, 12).kills_per_phase(), [3, 6, 3]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -372,7 +475,8 @@ async fn nothing_lost_nothing_done_twice_through_kills_and_faults() {
                 .unwrap_or(1)
         });
     eprintln!("chaos seed: {seed} (METAL3_CHAOS_SEED={seed} replays it)");
-    let plan = Plan::new(seed);
+    let size = Size::from_env();
+    let plan = Plan::new(seed, size);
     eprintln!("plan: {plan:?}");
 
     // A control plane of its own: its API server and etcd are restarted mid-run.
@@ -394,7 +498,7 @@ async fn nothing_lost_nothing_done_twice_through_kills_and_faults() {
     let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
 
     // The fleet: each BMC its own password and port; five with faults.
-    let fleet = metal3_sim::Fleet::with_credentials(HOSTS, "admin", PASSWORD, true);
+    let fleet = metal3_sim::Fleet::with_credentials(size.hosts, "admin", PASSWORD, true);
     fleet
         .set_faults(Faults {
             latency_ms: LATENCY_MS,
@@ -429,10 +533,11 @@ async fn nothing_lost_nothing_done_twice_through_kills_and_faults() {
     phase(
         &hosts,
         &mut ops,
+        size,
         "available",
         &all,
         state_is("available"),
-        vec![Kill::Done(plan.kill_at_available)],
+        Plan::kills(&plan.kill_at_available),
         async |_: &[BareMetalHost]| {},
     )
     .await;
@@ -454,16 +559,16 @@ async fn nothing_lost_nothing_done_twice_through_kills_and_faults() {
     let rotated = name(plan.rotated);
     let mut fixed = false;
     let mut restarted = false;
+    let mut provision_kills = vec![Kill::After(plan.kill_after_provision)];
+    provision_kills.extend(Plan::kills(&plan.kill_at_provisioned));
     phase(
         &hosts,
         &mut ops,
+        size,
         "provisioned",
         &provision,
         state_is("provisioned"),
-        vec![
-            Kill::After(plan.kill_after_provision),
-            Kill::Done(plan.kill_at_provisioned),
-        ],
+        provision_kills,
         async |listed: &[BareMetalHost]| {
             // The API server goes away part-way (after the first kill) and comes back.
             let provisioned = listed.iter().filter(|h| state_is("provisioned")(h)).count();
@@ -509,14 +614,15 @@ async fn nothing_lost_nothing_done_twice_through_kills_and_faults() {
     phase(
         &hosts,
         &mut ops,
+        size,
         "deprovisioned",
         &deprovision,
         state_is("available"),
-        vec![Kill::Done(plan.kill_at_deprovisioned)],
+        Plan::kills(&plan.kill_at_deprovisioned),
         async |_: &[BareMetalHost]| {},
     )
     .await;
-    assert!(ops.kills >= 3, "{} kills", ops.kills);
+    assert_eq!(ops.kills, size.kills, "every planned kill happened");
 
     // Every host as its spec asks, and once the faults end, without an error.
     for (index, _) in &plan.faulty {
@@ -537,6 +643,7 @@ async fn nothing_lost_nothing_done_twice_through_kills_and_faults() {
     phase(
         &hosts,
         &mut ops,
+        size,
         "converged",
         &all,
         wants,
@@ -564,7 +671,8 @@ async fn nothing_lost_nothing_done_twice_through_kills_and_faults() {
     // No password in any log line, Event or host.
     assert_no_password(&client, &ns, &ops).await;
     eprintln!(
-        "seed {seed}: {HOSTS} hosts, {} kills, {} operator runs",
+        "seed {seed}: {} hosts, {} kills, {} operator runs",
+        size.hosts,
         ops.kills,
         ops.logs.len()
     );
@@ -574,7 +682,7 @@ async fn nothing_lost_nothing_done_twice_through_kills_and_faults() {
 /// none otherwise; the server on and running the image, or off and empty, as its host asks.
 fn assert_counters(fleet: &metal3_sim::Fleet, plan: &Plan, ops: &Operators) {
     let mut doubled = Vec::new();
-    for index in 0..HOSTS {
+    for index in 0..plan.size.hosts {
         let server = fleet.host(index).expect("server");
         let asked = plan.provisions(index);
         let counts = (

@@ -321,11 +321,23 @@ where
     (store, changes)
 }
 
-/// Drops `metadata.managedFields` before an object is cached: the operator never reads them,
-/// and they are often the larger part of a small object. Writing an object back without them
-/// is safe: the API server keeps its managed fields when a request carries none.
+/// `kubectl apply`'s copy of the whole object as last applied, in an annotation.
+const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
+/// Drops what the operator never reads before an object is cached: `metadata.managedFields`,
+/// often the larger part of a small object, and `kubectl apply`'s copy of the object (a
+/// second spec of every host applied with kubectl, the data of every Secret). Cached objects
+/// are never written back whole (status updates go to the status subresource, which keeps
+/// the stored metadata; other writes are patches), so nothing is lost by it.
 fn slim<K: kube::Resource>(o: &mut K) {
-    o.meta_mut().managed_fields = None;
+    let meta = o.meta_mut();
+    meta.managed_fields = None;
+    if let Some(annotations) = meta.annotations.as_mut() {
+        annotations.remove(LAST_APPLIED);
+        if annotations.is_empty() {
+            meta.annotations = None;
+        }
+    }
 }
 
 fn same_name_host<K: kube::Resource>(o: K) -> Option<ObjectRef<BareMetalHost>> {
@@ -408,5 +420,33 @@ fn claim_controller(
         if let Some(claims) = claims {
             crate::hostclaim::run(client, ns, claims, shards, shutdown).await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cached_objects_lose_managed_fields_and_the_last_applied_copy_only() {
+        let mut host = BareMetalHost::new("h", Default::default());
+        host.metadata.managed_fields = Some(vec![Default::default()]);
+        host.metadata.annotations = Some(
+            [
+                (LAST_APPLIED.to_string(), "{\"spec\":{}}".to_string()),
+                ("reboot.metal3.io".to_string(), String::new()),
+            ]
+            .into(),
+        );
+        slim(&mut host);
+        assert!(host.metadata.managed_fields.is_none());
+        let kept: Vec<_> = host.metadata.annotations.iter().flatten().collect();
+        assert_eq!(kept.len(), 1);
+        assert_eq!(kept[0].0, "reboot.metal3.io");
+
+        let mut secret = Secret::default();
+        secret.metadata.annotations = Some([(LAST_APPLIED.to_string(), "{}".to_string())].into());
+        slim(&mut secret);
+        assert!(secret.metadata.annotations.is_none());
     }
 }
