@@ -477,7 +477,18 @@ async fn nothing_lost_nothing_done_twice_through_kills_and_faults() {
     eprintln!("chaos seed: {seed} (METAL3_CHAOS_SEED={seed} replays it)");
     let size = Size::from_env();
     let plan = Plan::new(seed, size);
-    eprintln!("plan: {plan:?}");
+    eprintln!(
+        "plan: {size:?}; faulty servers {:?}; rotated {}; kill at available {:?}, {:?} after \
+         the provisioning requests, at provisioned {:?}, at deprovisioned {:?}; API server \
+         restart at {} provisioned",
+        plan.faulty.iter().map(|(i, _)| i).collect::<Vec<_>>(),
+        plan.rotated,
+        plan.kill_at_available,
+        plan.kill_after_provision,
+        plan.kill_at_provisioned,
+        plan.kill_at_deprovisioned,
+        plan.restart_apiserver_at,
+    );
 
     // A control plane of its own: its API server and etcd are restarted mid-run.
     let mut cp = metal3_localenv::ControlPlane::start()
