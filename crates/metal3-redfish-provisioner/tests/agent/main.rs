@@ -153,6 +153,26 @@ impl Env {
         self.fleet.host(0).expect("host").boots
     }
 
+    /// The server's boots once at least `expected` have happened (or 10 s passed): after an
+    /// operator restart the agent may take its reboot command after provisioning reports done.
+    async fn boots_reaching(&self, expected: u64) -> u64 {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.boots() < expected && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        self.boots()
+    }
+
+    /// The server once it runs its disk (or 10 s passed): provisioning reports done when the
+    /// agent has its reboot command, and the agent reboots right after.
+    async fn server_on_disk(&self) -> metal3_sim::fleet::Host {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.server().running != Running::Disk && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        self.server()
+    }
+
     fn server(&self) -> metal3_sim::fleet::Host {
         self.fleet.host(0).expect("host")
     }
@@ -345,11 +365,11 @@ async fn fast_track_inspects_cleans_and_provisions_with_one_boot_each() {
     release.await.expect("release");
     assert_eq!(outcome, Outcome::Done);
     assert_eq!(
-        env.boots() - before,
+        env.boots_reaching(before + 1).await - before,
         1,
         "fast track: one boot per provision, into the disk"
     );
-    let server = env.server();
+    let server = env.server_on_disk().await;
     assert_eq!(server.running, Running::Disk);
     assert!(!server.cd.inserted, "the agent's image is ejected");
     assert_eq!(
@@ -438,8 +458,12 @@ async fn without_fast_track_the_agent_powers_off_and_provisioning_boots_twice() 
             .0,
         Outcome::Done
     );
-    assert_eq!(env.boots() - before, 2, "the agent, then the disk");
-    assert_eq!(env.server().running, Running::Disk);
+    assert_eq!(
+        env.boots_reaching(before + 2).await - before,
+        2,
+        "the agent, then the disk"
+    );
+    assert_eq!(env.server_on_disk().await.running, Running::Disk);
 
     let (outcome, _) = deprovision(&p, &host).await;
     assert_eq!(outcome, Outcome::Done);
@@ -533,7 +557,7 @@ async fn a_failed_deploy_is_the_agents_message_and_the_disk_is_cleaned_after() {
                     name: "install_everything".into()
                 })
     );
-    assert_eq!(env.server().running, Running::Disk);
+    assert_eq!(env.server_on_disk().await.running, Running::Disk);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -574,11 +598,11 @@ async fn an_operator_restart_mid_deploy_neither_writes_twice_nor_reboots() {
     assert_eq!(outcome, Outcome::Done, "{shown:?}");
     assert_eq!(env.script.deploys().len(), 1, "the image was written once");
     assert_eq!(
-        env.boots(),
+        env.boots_reaching(before_restart + 1).await,
         before_restart + 1,
         "no reboot but the one into the disk"
     );
-    assert_eq!(env.server().running, Running::Disk);
+    assert_eq!(env.server_on_disk().await.running, Running::Disk);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -613,8 +637,12 @@ async fn an_operator_restart_after_the_image_is_written_reboots_into_it_once() {
     let (outcome, _) = provision(&p, &host, &data).await;
     assert_eq!(outcome, Outcome::Done);
     assert_eq!(env.script.deploys().len(), 1, "not written again");
-    assert_eq!(env.boots(), before_restart + 1, "one reboot, into the disk");
-    let server = env.server();
+    assert_eq!(
+        env.boots_reaching(before_restart + 1).await,
+        before_restart + 1,
+        "one reboot, into the disk"
+    );
+    let server = env.server_on_disk().await;
     assert_eq!(server.running, Running::Disk);
     assert!(!server.cd.inserted);
     assert_eq!(env.script.work().last().map(String::as_str), Some("reboot"));
