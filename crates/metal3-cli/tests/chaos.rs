@@ -27,7 +27,7 @@ use metal3_sim::fleet::{Power, Running};
 use serde_json::json;
 
 mod common;
-use common::{Killed, create_all, free_port, tail};
+use common::{Killed, create_all, exit_status, free_port, sigterm, tail};
 
 const ISO: &str = "http://images.example/chaos-live.iso";
 /// Every BMC's password starts so (`<PASSWORD>-<index>`): distinctive, to be searched for.
@@ -296,24 +296,10 @@ impl Operators {
     /// SIGTERM to the running operator; waits for it to exit.
     async fn stop(&mut self) -> std::process::ExitStatus {
         let child = self.child.as_mut().expect("an operator runs");
-        let pid = child.0.id().to_string();
-        let sent = Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .expect("kill");
-        assert!(sent.success());
+        sigterm(&child.0);
+        let log = self.logs.last().expect("a log").path().to_path_buf();
         let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Some(status) = child.0.try_wait().expect("wait") {
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the operator did not stop on SIGTERM\n{}",
-                self.tail()
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        exit_status(&mut child.0, deadline, "the operator", &log).await
     }
 
     fn tail(&self) -> String {

@@ -11,7 +11,7 @@ use metal3_api::v1alpha1::BareMetalHost;
 use serde_json::json;
 
 mod common;
-use common::{Killed, free_port, http_get};
+use common::{Killed, exit_status, free_port, http_get, sigterm};
 
 #[test]
 fn the_ironic_backend_without_an_endpoint_names_the_variable_and_the_fix() {
@@ -389,23 +389,9 @@ async fn the_operator_process_manages_hosts_and_serves_metrics() {
 
     // SIGTERM (what Kubernetes sends a pod it stops): a clean exit that hands the Lease back.
     let mut operator = _operator;
-    let term = Command::new("kill")
-        .args(["-TERM", &operator.0.id().to_string()])
-        .status()
-        .expect("kill -TERM");
-    assert!(term.success());
+    sigterm(&operator.0);
     let deadline = Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        if let Some(status) = operator.0.try_wait().expect("wait") {
-            break status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the operator ignored SIGTERM:\n{}",
-            std::fs::read_to_string(logs.path()).unwrap_or_default()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let status = exit_status(&mut operator.0, deadline, "the operator", logs.path()).await;
     assert!(status.success(), "{status}");
     let lease = leases.get("baremetal-operator").await.expect("lease");
     assert_eq!(

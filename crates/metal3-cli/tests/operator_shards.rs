@@ -16,7 +16,7 @@ use metal3_kube::shard_plan::shard_of;
 use serde_json::json;
 
 mod common;
-use common::{Killed, free_port, http_get, tail};
+use common::{Killed, exit_status, free_port, http_get, sigterm, tail};
 
 const SHARDS: u32 = 4;
 const HOSTS: usize = 12;
@@ -371,29 +371,14 @@ async fn replicas_split_the_hosts_and_take_over_a_killed_replicas_shards() {
         let Some(process) = &mut r.process else {
             continue;
         };
-        let term = std::process::Command::new("kill")
-            .args(["-TERM", &process.0.id().to_string()])
-            .status()
-            .expect("kill -TERM");
-        assert!(term.success());
+        sigterm(&process.0);
     }
     let deadline = Instant::now() + Duration::from_secs(30);
     for r in replicas.iter_mut() {
         let Some(process) = &mut r.process else {
             continue;
         };
-        let status = loop {
-            if let Some(status) = process.0.try_wait().expect("wait") {
-                break status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{} ignored SIGTERM:\n{}",
-                r.name,
-                tail(r.logs.path())
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        };
+        let status = exit_status(&mut process.0, deadline, &r.name, r.logs.path()).await;
         assert!(status.success(), "{}: {status}", r.name);
     }
     let left: Vec<(String, Option<String>)> = leases

@@ -81,6 +81,36 @@ pub async fn wait_for(
     }
 }
 
+/// Sends SIGTERM (what Kubernetes sends a pod it stops) to `child`.
+pub fn sigterm(child: &Child) {
+    let sent = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill -TERM");
+    assert!(sent.success(), "kill -TERM {}", child.id());
+}
+
+/// Waits for `child` to exit after a [`sigterm`], failing once `deadline` passes with the
+/// tail of its log (`what` names it).
+pub async fn exit_status(
+    child: &mut Child,
+    deadline: Instant,
+    what: &str,
+    log: &std::path::Path,
+) -> std::process::ExitStatus {
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            return status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what} ignored SIGTERM:\n{}",
+            tail(log)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 pub fn tail(path: &std::path::Path) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let lines: Vec<&str> = text.lines().collect();
