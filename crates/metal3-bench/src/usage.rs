@@ -5,6 +5,30 @@ use std::collections::BTreeMap;
 
 use anyhow::Result;
 
+/// The fields of `/proc/<pid>/stat` after the command name (which may hold spaces): state,
+/// ppid, pgrp, … (the 3rd and later fields of the whole line); empty for a process gone.
+fn stat_fields(pid: u32) -> Vec<String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    after.split_whitespace().map(str::to_string).collect()
+}
+
+/// Field `i` of [`stat_fields`] as a number.
+fn stat_field<T: std::str::FromStr>(fields: &[String], i: usize) -> Option<T> {
+    fields.get(i).and_then(|v| v.parse().ok())
+}
+
+/// Every process's id.
+fn pids() -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()))
+        .collect()
+}
+
 /// `(peak RSS in KiB, CPU seconds)` of process `pid`.
 pub(crate) fn usage(pid: u32) -> (u64, f64) {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
@@ -14,13 +38,11 @@ pub(crate) fn usage(pid: u32) -> (u64, f64) {
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the command name (which may hold spaces): utime is 14th, stime 15th overall.
-    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let fields: Vec<&str> = after.split_whitespace().collect();
+    // utime and stime: the 14th and 15th fields of the whole line.
+    let fields = stat_fields(pid);
     let ticks: f64 = [11, 12]
         .iter()
-        .filter_map(|i| fields.get(*i).and_then(|v| v.parse::<f64>().ok()))
+        .filter_map(|&i| stat_field::<f64>(&fields, i))
         .sum();
     (hwm, ticks / 100.0)
 }
@@ -34,30 +56,18 @@ pub(crate) fn operator_pid(pid: u32) -> u32 {
     if exe(pid) == ours {
         return pid;
     }
-    let parent = |p: u32| {
-        let stat = std::fs::read_to_string(format!("/proc/{p}/stat")).unwrap_or_default();
-        let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-        after
-            .split_whitespace()
-            .nth(1)
-            .and_then(|v| v.parse::<u32>().ok())
-    };
     let descends = |mut p: u32| {
         for _ in 0..8 {
-            match parent(p) {
-                Some(pp) if pp == pid => return true,
-                Some(pp) if pp > 1 => p = pp,
+            match stat_field::<u32>(&stat_fields(p), 1) {
+                Some(parent) if parent == pid => return true,
+                Some(parent) if parent > 1 => p = parent,
                 _ => return false,
             }
         }
         false
     };
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return pid;
-    };
-    entries
-        .flatten()
-        .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()))
+    pids()
+        .into_iter()
         .find(|p| exe(*p) == ours && descends(*p))
         .unwrap_or(pid)
 }
@@ -65,18 +75,9 @@ pub(crate) fn operator_pid(pid: u32) -> u32 {
 /// `(sum of peak RSS in KiB, CPU seconds)` of every process in process group `pgid` (Ironic
 /// forks API workers; the group is all of it).
 pub(crate) fn group_usage(pgid: u32) -> (u64, f64) {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return (0, 0.0);
-    };
     let mut total = (0, 0.0);
-    for pid in entries
-        .flatten()
-        .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()))
-    {
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-        // Fields after the command name: state, ppid, pgrp, …
-        if after.split_whitespace().nth(2).and_then(|v| v.parse().ok()) == Some(pgid) {
+    for pid in pids() {
+        if stat_field::<u32>(&stat_fields(pid), 2) == Some(pgid) {
             let (rss, cpu) = usage(pid);
             total.0 += rss;
             total.1 += cpu;
