@@ -9,12 +9,13 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::core::PartialObjectMeta;
 use kube::runtime::reflector::{self, ObjectRef};
 use kube::runtime::{Controller, WatchStreamExt, controller, watcher};
-use kube::{Api, Client};
+use kube::{Api, Client, Resource};
 use metal3_api::consts::{SECRET_ENVIRONMENT_LABEL, SECRET_ENVIRONMENT_VALUE};
 use metal3_api::v1alpha1::{
     BMCEventSubscription, BareMetalHost, DataImage, FirmwareSchema, HardwareData,
     HostFirmwareComponents, HostFirmwareSettings, HostUpdatePolicy, PreprovisioningImage,
 };
+use metal3_kube::packed::Packed;
 use metal3_kube::shards::Shards;
 use metal3_provisioner::Provisioner;
 use tracing::{debug, info};
@@ -119,7 +120,7 @@ pub async fn run(
 async fn fleet_page(
     listener: Option<ui::Listener>,
     namespace: Option<String>,
-    hosts: reflector::Store<BareMetalHost>,
+    hosts: reflector::Store<Packed<BareMetalHost>>,
     client: Client,
     metrics: Arc<Metrics>,
     provisioner: Arc<dyn Provisioner>,
@@ -139,28 +140,29 @@ async fn fleet_page(
     }
 }
 
-/// The hosts' cache and the changes that wake a host: spec, annotation, finalizer and
-/// deletion changes only, so our own status writes do not trigger another pass (the state
-/// machine asks for its own requeues).
+/// The hosts' cache (packed: most of the operator's memory at fleet size) and the changes that
+/// wake a host: spec, annotation, finalizer and deletion changes only, so our own status
+/// writes do not trigger another pass (the state machine asks for its own requeues).
 fn host_changes(
     client: &Client,
     namespace: Option<&str>,
 ) -> (
-    reflector::Store<BareMetalHost>,
-    impl futures::Stream<Item = Result<BareMetalHost, watcher::Error>> + Send + 'static,
+    reflector::Store<Packed<BareMetalHost>>,
+    impl futures::Stream<Item = Result<Packed<BareMetalHost>, watcher::Error>> + Send + 'static,
 ) {
-    let wake = |h: &BareMetalHost| {
+    let wake = |h: &Packed<BareMetalHost>| {
+        let h = h.meta();
         use std::hash::{DefaultHasher, Hash, Hasher};
         let mut hasher = DefaultHasher::new();
-        h.metadata.generation.hash(&mut hasher);
-        h.metadata.annotations.hash(&mut hasher);
-        h.metadata.finalizers.hash(&mut hasher);
-        h.metadata.deletion_timestamp.is_some().hash(&mut hasher);
+        h.generation.hash(&mut hasher);
+        h.annotations.hash(&mut hasher);
+        h.finalizers.hash(&mut hasher);
+        h.deletion_timestamp.is_some().hash(&mut hasher);
         Some(hasher.finish())
     };
     let (reader, writer) = reflector::store();
     let stream = watcher(
-        api::<BareMetalHost>(client, namespace),
+        api::<Packed<BareMetalHost>>(client, namespace),
         watcher::Config::default(),
     )
     .default_backoff()
@@ -177,15 +179,15 @@ fn host_changes(
 /// HardwareData (its metadata only) and FirmwareSchemas are only cached: the host reads them
 /// when it needs them.
 fn watch_companions(
-    hosts: Controller<BareMetalHost>,
+    hosts: Controller<Packed<BareMetalHost>>,
     client: &Client,
     ns: Option<&str>,
-) -> (Caches, Controller<BareMetalHost>) {
+) -> (Caches, Controller<Packed<BareMetalHost>>) {
     let labelled = watcher::Config::default().labels(&format!(
         "{SECRET_ENVIRONMENT_LABEL}={SECRET_ENVIRONMENT_VALUE}"
     ));
     let (secret_store, secret_writer) = reflector::store();
-    let secret_changes = watcher(api::<Secret>(client, ns), labelled)
+    let secret_changes = watcher(api::<Packed<Secret>>(client, ns), labelled)
         .default_backoff()
         .modify(slim)
         .reflect(secret_writer)
@@ -205,7 +207,7 @@ fn watch_companions(
     let (policies, policy_changes) = companion::<HostUpdatePolicy>(client, ns);
     let (schema_store, schema_writer) = reflector::store();
     let schema_changes = watcher(
-        api::<FirmwareSchema>(client, ns),
+        api::<Packed<FirmwareSchema>>(client, ns),
         watcher::Config::default(),
     )
     .default_backoff()
@@ -228,7 +230,7 @@ fn watch_companions(
         .watches_stream(component_changes, same_name_host)
         .watches_stream(policy_changes, same_name_host)
         .watches_stream(hardware_changes, |_: PartialObjectMeta<HardwareData>| None)
-        .watches_stream(schema_changes, |_: FirmwareSchema| None);
+        .watches_stream(schema_changes, |_: Packed<FirmwareSchema>| None);
     (caches, hosts)
 }
 
@@ -286,38 +288,39 @@ fn image_controller(
     }
 }
 
-/// A cache of a kind that belongs to the same-name host, and the changes to its spec
-/// (generation) or deletion.
+/// A cache of a kind that belongs to the same-name host (held packed), and the changes to its
+/// spec (generation) or deletion.
 fn companion<K>(
     client: &Client,
     namespace: Option<&str>,
 ) -> (
-    reflector::Store<K>,
-    impl futures::Stream<Item = Result<K, watcher::Error>> + Send + 'static,
+    reflector::Store<Packed<K>>,
+    impl futures::Stream<Item = Result<Packed<K>, watcher::Error>> + Send + 'static,
 )
 where
-    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
-        + Clone
+    K: metal3_kube::packed::Packable<Scope = k8s_openapi::NamespaceResourceScope>
         + std::fmt::Debug
-        + serde::de::DeserializeOwned
         + Send
         + Sync
         + 'static,
 {
     let (store, writer) = reflector::store();
-    let changes = watcher(api::<K>(client, namespace), watcher::Config::default())
-        .default_backoff()
-        .modify(slim)
-        .reflect(writer)
-        .applied_objects()
-        .predicate_filter(
-            |o: &K| {
-                let meta = o.meta();
-                let deleting = u64::from(meta.deletion_timestamp.is_some());
-                meta.generation.map(|g| ((g as u64) << 1) | deleting)
-            },
-            Default::default(),
-        );
+    let changes = watcher(
+        api::<Packed<K>>(client, namespace),
+        watcher::Config::default(),
+    )
+    .default_backoff()
+    .modify(slim)
+    .reflect(writer)
+    .applied_objects()
+    .predicate_filter(
+        |o: &Packed<K>| {
+            let meta = o.meta();
+            let deleting = u64::from(meta.deletion_timestamp.is_some());
+            meta.generation.map(|g| ((g as u64) << 1) | deleting)
+        },
+        Default::default(),
+    );
     (store, changes)
 }
 
@@ -340,12 +343,12 @@ fn slim<K: kube::Resource>(o: &mut K) {
     }
 }
 
-fn same_name_host<K: kube::Resource>(o: K) -> Option<ObjectRef<BareMetalHost>> {
+fn same_name_host<K: kube::Resource>(o: K) -> Option<ObjectRef<Packed<BareMetalHost>>> {
     let meta = o.meta();
     Some(ObjectRef::new(meta.name.as_deref()?).within(meta.namespace.as_deref()?))
 }
 
-fn obj_name(o: &ObjectRef<BareMetalHost>) -> String {
+fn obj_name(o: &ObjectRef<Packed<BareMetalHost>>) -> String {
     match &o.namespace {
         Some(ns) => format!("{ns}/{}", o.name),
         None => o.name.clone(),
@@ -356,19 +359,20 @@ fn obj_name(o: &ObjectRef<BareMetalHost>) -> String {
 /// rather than at their next change or resync. Nothing without shards.
 fn hosts_of_gained_shards(
     shards: Option<Shards>,
-    hosts: reflector::Store<BareMetalHost>,
-) -> futures::stream::BoxStream<'static, ObjectRef<BareMetalHost>> {
+    hosts: reflector::Store<Packed<BareMetalHost>>,
+) -> futures::stream::BoxStream<'static, ObjectRef<Packed<BareMetalHost>>> {
     let Some(shards) = shards else {
         return futures::stream::empty().boxed();
     };
     let gained = shards.gained();
     gained
         .flat_map(move |shard| {
-            let refs: Vec<ObjectRef<BareMetalHost>> = hosts
+            let refs: Vec<ObjectRef<Packed<BareMetalHost>>> = hosts
                 .state()
                 .iter()
                 .filter(|h| {
-                    let (ns, name) = (h.metadata.namespace.as_deref(), h.metadata.name.as_deref());
+                    let meta = h.meta();
+                    let (ns, name) = (meta.namespace.as_deref(), meta.name.as_deref());
                     matches!((ns, name), (Some(ns), Some(name)) if shards.shard_of(ns, name) == shard)
                 })
                 .map(|h| ObjectRef::from_obj(&**h))

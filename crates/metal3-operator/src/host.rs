@@ -29,6 +29,7 @@ use crate::credentials;
 use crate::host_data;
 use crate::metrics::{ErrorTypeLabels, HostLabels, PowerLabels, StateChangeLabels};
 use metal3_kube::meta::{owner_reference, set_finalizer, set_finalizer_meta};
+use metal3_kube::packed::Packed;
 
 /// Field manager of our server-side applies.
 pub const FIELD_MANAGER: &str = "metal3-baremetal-controller";
@@ -42,7 +43,7 @@ fn requeue_action(r: Requeue) -> Action {
 }
 
 /// Retry policy after a failed reconcile.
-pub fn error_policy(_host: Arc<BareMetalHost>, error: &Error, ctx: Arc<Context>) -> Action {
+pub fn error_policy(_host: Arc<Packed<BareMetalHost>>, error: &Error, ctx: Arc<Context>) -> Action {
     ctx.metrics.reconcile_error.inc();
     if error.is_conflict() {
         debug!(%error, "conflict; retrying with the newer object");
@@ -55,21 +56,26 @@ pub fn error_policy(_host: Arc<BareMetalHost>, error: &Error, ctx: Arc<Context>)
 
 /// One reconcile of one host: with shards, only when this replica holds the host's shard (the
 /// backend calls made on behalf of that tenure); then the checks before a pass, the inputs,
-/// one pass of the state machine, and its outcome written back.
-pub async fn reconcile(host: Arc<BareMetalHost>, ctx: Arc<Context>) -> Result<Action, Error> {
-    let ns = host.namespace().ok_or(Error::Incomplete("namespace"))?;
-    let name = host
-        .metadata
+/// one pass of the state machine, and its outcome written back. The cache holds the host
+/// packed; the pass works on a typed copy of its own.
+pub async fn reconcile(
+    packed: Arc<Packed<BareMetalHost>>,
+    ctx: Arc<Context>,
+) -> Result<Action, Error> {
+    let ns = packed.namespace().ok_or(Error::Incomplete("namespace"))?;
+    let name = packed
+        .meta()
         .name
         .clone()
         .ok_or(Error::Incomplete("name"))?;
     let Some(shards) = &ctx.shards else {
-        return pass(&host, &ctx, &ns, &name, None).await;
+        return pass(&packed.unpack(), &ctx, &ns, &name, None).await;
     };
     // Not ours: another replica acts on it; we are woken again when we gain its shard.
     let Some(tenure) = shards.enter(&ns, &name) else {
         return Ok(Action::await_change());
     };
+    let host = packed.unpack();
     metal3_provisioner::actor::scope(tenure.actor(), pass(&host, &ctx, &ns, &name, Some(&tenure)))
         .await
 }

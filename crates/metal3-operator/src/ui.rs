@@ -21,6 +21,7 @@ use kube::runtime::reflector::{ObjectRef, Store};
 use metal3_api::v1alpha1::BareMetalHost;
 use metal3_fleet::history::{Counters, History, Sample};
 use metal3_fleet::{page, read, status, timeline};
+use metal3_kube::packed::Packed;
 use metal3_provisioner::Provisioner;
 use serde_json::json;
 use tracing::{info, warn};
@@ -60,7 +61,7 @@ impl Listener {
 
 /// What the pages are made from.
 struct Ui {
-    hosts: Store<BareMetalHost>,
+    hosts: Store<Packed<BareMetalHost>>,
     client: Client,
     metrics: Arc<Metrics>,
     provisioner: Arc<dyn Provisioner>,
@@ -70,7 +71,7 @@ struct Ui {
 
 impl Ui {
     fn hosts(&self) -> Vec<BareMetalHost> {
-        self.hosts.state().iter().map(|h| (**h).clone()).collect()
+        self.hosts.state().iter().map(|h| h.unpack()).collect()
     }
 
     fn sample(&self) -> Sample {
@@ -117,7 +118,11 @@ impl Ui {
     }
 
     async fn timeline(&self, ns: &str, name: &str) -> Result<timeline::Timeline, Response> {
-        let Some(host) = self.hosts.get(&ObjectRef::new(name).within(ns)) else {
+        let Some(host) = self
+            .hosts
+            .get(&ObjectRef::new(name).within(ns))
+            .map(|h| h.unpack())
+        else {
             return Err((
                 StatusCode::NOT_FOUND,
                 format!("no BareMetalHost {ns}/{name} is watched by this operator\n"),
@@ -208,7 +213,7 @@ async fn host_json(State(ui): State<Shared>, Path((ns, name)): Path<(String, Str
 /// `shutdown` completes.
 pub(crate) async fn serve(
     listener: &Listener,
-    hosts: Store<BareMetalHost>,
+    hosts: Store<Packed<BareMetalHost>>,
     client: Client,
     metrics: Arc<Metrics>,
     provisioner: Arc<dyn Provisioner>,

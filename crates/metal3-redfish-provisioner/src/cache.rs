@@ -8,6 +8,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
+use internment::ArcIntern;
+
 use metal3_api::v1alpha1::{
     AutomatedCleaningMode, BootMode, FirmwareComponentStatus, SettingSchema,
 };
@@ -43,8 +45,9 @@ pub(crate) struct Known {
     pub(crate) registered: Option<String>,
     /// Task monitors of staged changes, and when we rebooted to apply them.
     pub(crate) staged: Option<Staged>,
-    /// The BIOS settings last read, with the attribute registry they follow.
-    pub(crate) bios: Option<(Instant, BTreeMap<String, String>, Option<String>)>,
+    /// The BIOS settings last read, with the attribute registry they follow. Interned: the
+    /// servers of a fleet mostly share their settings, so one copy serves them all.
+    pub(crate) bios: Option<(Instant, Settings, Option<String>)>,
     /// The firmware versions last read.
     pub(crate) components: Option<(Instant, Vec<FirmwareComponentStatus>)>,
     /// What registration said about the host that the agent flows need later.
@@ -67,6 +70,9 @@ impl Known {
         self.components = None;
     }
 }
+
+/// BIOS settings by attribute name, one copy per distinct set in the whole fleet.
+pub(crate) type Settings = ArcIntern<BTreeMap<String, String>>;
 
 /// What registration said about the host, for the agent flows.
 #[derive(Clone, Debug, Default)]

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
+use internment::ArcIntern;
 use metal3_api::v1alpha1::FirmwareComponentStatus;
 use metal3_provisioner::{FirmwareSettings, HostData};
 use metal3_redfish::Connection;
@@ -25,7 +26,7 @@ impl RedfishProvisioner {
         let (conn, path) = self.connect(host).await?;
         let fresh = |t: &Instant| t.elapsed() < self.config.firmware_refresh;
         let (settings, registry) = match self.cache.known(host).bios {
-            Some((at, settings, registry)) if fresh(&at) => (settings, registry),
+            Some((at, settings, registry)) if fresh(&at) => (BTreeMap::clone(&settings), registry),
             _ => {
                 let system = self.system(host, &conn, &path).await?;
                 let link = system
@@ -39,9 +40,9 @@ impl RedfishProvisioner {
                     .collect();
                 let registry = bios.attribute_registry.clone();
                 let now = Instant::now();
-                self.cache.remember(host, |k| {
-                    k.bios = Some((now, settings.clone(), registry.clone()))
-                });
+                let shared = ArcIntern::new(settings.clone());
+                self.cache
+                    .remember(host, |k| k.bios = Some((now, shared, registry.clone())));
                 (settings, registry)
             }
         };

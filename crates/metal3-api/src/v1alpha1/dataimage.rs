@@ -13,6 +13,7 @@ use super::common::plain_integer;
     group = "metal3.io",
     version = "v1alpha1",
     kind = "DataImage",
+    derive = "PartialEq",
     plural = "dataimages",
     singular = "dataimage",
     namespaced,

@@ -15,6 +15,7 @@ use super::common::plain_integer;
     group = "metal3.io",
     version = "v1alpha1",
     kind = "FirmwareSchema",
+    derive = "PartialEq",
     plural = "firmwareschemas",
     singular = "firmwareschema",
     namespaced,

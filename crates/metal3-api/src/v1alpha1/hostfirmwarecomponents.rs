@@ -13,6 +13,7 @@ use super::common::{Condition, conditions_list_map};
     group = "metal3.io",
     version = "v1alpha1",
     kind = "HostFirmwareComponents",
+    derive = "PartialEq",
     plural = "hostfirmwarecomponents",
     singular = "hostfirmwarecomponents",
     namespaced,

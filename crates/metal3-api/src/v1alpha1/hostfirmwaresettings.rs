@@ -16,6 +16,7 @@ use super::common::{Condition, conditions_list_map, no_default};
     group = "metal3.io",
     version = "v1alpha1",
     kind = "HostFirmwareSettings",
+    derive = "PartialEq",
     plural = "hostfirmwaresettings",
     singular = "hostfirmwaresettings",
     namespaced,

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
     group = "metal3.io",
     version = "v1alpha1",
     kind = "HostUpdatePolicy",
+    derive = "PartialEq",
     plural = "hostupdatepolicies",
     singular = "hostupdatepolicy",
     namespaced,
