@@ -1,7 +1,7 @@
 //! Objects held packed in a watch cache: the metadata as it is (the store's key, owner
 //! references, the change predicates read it), everything else as compact JSON compressed
-//! with LZ4 (a host's spec and status shrink to about a third; unpacking one takes about a
-//! microsecond).
+//! with LZ4 (a simulated host's spec and status are 3.0 KB of JSON, well under half that
+//! compressed, against 7.4 KiB typed).
 //!
 //! A typed object in memory is two to three times its JSON: every optional field takes its
 //! room inline whether set or not (a `BareMetalHost` is 2.5 KiB before any string), and every

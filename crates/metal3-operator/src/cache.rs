@@ -1,7 +1,7 @@
 //! Watch-fed caches of a host's companion objects (HardwareData, HostFirmwareSettings,
 //! HostFirmwareComponents, DataImage, HostUpdatePolicy, labelled Secrets), so a reconcile pass
 //! reads them from memory instead of asking the API server six times. Whole objects are held
-//! packed ([`Packed`]: a third of their typed size) and unpacked when read.
+//! packed ([`Packed`]: a fraction of their typed size) and unpacked when read.
 //!
 //! A cache lags behind our own writes by one watch event. Every write the operator makes to a
 //! cached object is recorded here with the resourceVersion the cache held before it; while the
