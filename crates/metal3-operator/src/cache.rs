@@ -30,15 +30,15 @@ pub trait Cacheable: Resource<DynamicType = ()> + Clone + Send + Sync + 'static 
     /// What the store holds.
     type Held: Resource<DynamicType = ()> + Clone + Send + Sync + 'static;
     /// The object a held one stands for.
-    fn from_held(held: &Self::Held) -> Self;
+    fn from_held(held: Arc<Self::Held>) -> Arc<Self>;
 }
 
 macro_rules! packed {
     ($($kind:ty),*) => {$(
         impl Cacheable for $kind {
             type Held = Packed<$kind>;
-            fn from_held(held: &Packed<$kind>) -> Self {
-                held.unpack()
+            fn from_held(held: Arc<Packed<$kind>>) -> Arc<Self> {
+                Arc::new(held.unpack())
             }
         }
     )*};
@@ -55,8 +55,8 @@ packed!(
 
 impl Cacheable for PartialObjectMeta<HardwareData> {
     type Held = Self;
-    fn from_held(held: &Self) -> Self {
-        held.clone()
+    fn from_held(held: Arc<Self>) -> Arc<Self> {
+        held
     }
 }
 
@@ -147,7 +147,7 @@ impl<K: Cacheable> Cached<K> {
             pending.by_name.remove(&key);
         }
         drop(pending);
-        cached.map(|held| Arc::new(K::from_held(&held)))
+        cached.map(K::from_held)
     }
 
     /// Records what a write left (`None`: the object is gone), to be read until the watch
