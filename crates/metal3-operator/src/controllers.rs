@@ -151,8 +151,8 @@ fn host_changes(
     impl futures::Stream<Item = Result<Packed<BareMetalHost>, watcher::Error>> + Send + 'static,
 ) {
     let wake = |h: &Packed<BareMetalHost>| {
-        let h = h.meta();
         use std::hash::{DefaultHasher, Hash, Hasher};
+        let h = h.meta();
         let mut hasher = DefaultHasher::new();
         h.generation.hash(&mut hasher);
         h.annotations.hash(&mut hasher);
@@ -160,17 +160,35 @@ fn host_changes(
         h.deletion_timestamp.is_some().hash(&mut hasher);
         Some(hasher.finish())
     };
-    let (reader, writer) = reflector::store();
-    let stream = watcher(
-        api::<Packed<BareMetalHost>>(client, namespace),
-        watcher::Config::default(),
-    )
-    .default_backoff()
-    .modify(slim)
-    .reflect(writer)
-    .applied_objects()
-    .predicate_filter(wake, Default::default());
-    (reader, stream)
+    let (reader, changes) = cached(api(client, namespace), watcher::Config::default());
+    (reader, changes.predicate_filter(wake, Default::default()))
+}
+
+/// A watch of `api` into a store, each object slimmed before it is stored, and the objects
+/// as they change.
+fn cached<K>(
+    api: Api<K>,
+    config: watcher::Config,
+) -> (
+    reflector::Store<K>,
+    impl futures::Stream<Item = Result<K, watcher::Error>> + Send + 'static,
+)
+where
+    K: Resource<DynamicType = ()>
+        + Clone
+        + std::fmt::Debug
+        + serde::de::DeserializeOwned
+        + Send
+        + Sync
+        + 'static,
+{
+    let (store, writer) = reflector::store();
+    let changes = watcher(api, config)
+        .default_backoff()
+        .modify(slim)
+        .reflect(writer)
+        .applied_objects();
+    (store, changes)
 }
 
 /// Watches what belongs to a host into the [`Caches`], and has `hosts` woken by it: the
@@ -186,34 +204,19 @@ fn watch_companions(
     let labelled = watcher::Config::default().labels(&format!(
         "{SECRET_ENVIRONMENT_LABEL}={SECRET_ENVIRONMENT_VALUE}"
     ));
-    let (secret_store, secret_writer) = reflector::store();
-    let secret_changes = watcher(api::<Packed<Secret>>(client, ns), labelled)
-        .default_backoff()
-        .modify(slim)
-        .reflect(secret_writer)
-        .applied_objects();
-    let (hardware_store, hardware_writer) = reflector::store();
-    let hardware_changes = watcher(
+    let (secret_store, secret_changes) = cached(api::<Packed<Secret>>(client, ns), labelled);
+    let (hardware_store, hardware_changes) = cached(
         api::<PartialObjectMeta<HardwareData>>(client, ns),
         watcher::Config::default(),
-    )
-    .default_backoff()
-    .modify(slim)
-    .reflect(hardware_writer)
-    .applied_objects();
+    );
     let (data_images, data_image_changes) = companion::<DataImage>(client, ns);
     let (settings, settings_changes) = companion::<HostFirmwareSettings>(client, ns);
     let (components, component_changes) = companion::<HostFirmwareComponents>(client, ns);
     let (policies, policy_changes) = companion::<HostUpdatePolicy>(client, ns);
-    let (schema_store, schema_writer) = reflector::store();
-    let schema_changes = watcher(
+    let (schema_store, schema_changes) = cached(
         api::<Packed<FirmwareSchema>>(client, ns),
         watcher::Config::default(),
-    )
-    .default_backoff()
-    .modify(slim)
-    .reflect(schema_writer)
-    .applied_objects();
+    );
     let caches = Caches {
         hardware: Cached::new(hardware_store),
         settings: Cached::new(settings),
@@ -304,16 +307,11 @@ where
         + Sync
         + 'static,
 {
-    let (store, writer) = reflector::store();
-    let changes = watcher(
+    let (store, changes) = cached(
         api::<Packed<K>>(client, namespace),
         watcher::Config::default(),
-    )
-    .default_backoff()
-    .modify(slim)
-    .reflect(writer)
-    .applied_objects()
-    .predicate_filter(
+    );
+    let changes = changes.predicate_filter(
         |o: &Packed<K>| {
             let meta = o.meta();
             let deleting = u64::from(meta.deletion_timestamp.is_some());
