@@ -126,7 +126,9 @@ pub(crate) type Schema = Arc<BTreeMap<String, SettingSchema>>;
 /// The in-memory cache of one provisioner.
 #[derive(Default)]
 pub(crate) struct Cache {
-    hosts: Mutex<HashMap<String, Known>>,
+    /// Boxed: a `Known` is about half a KiB, and a table holds up to twice as many slots as
+    /// hosts; an empty slot then costs a pointer, not a `Known`.
+    hosts: Mutex<HashMap<String, Box<Known>>>,
     schemas: Mutex<HashMap<String, Schema>>,
 }
 
@@ -149,7 +151,7 @@ impl Cache {
         lock(&self.hosts)
             .get(&key(host))
             .filter(|k| k.address == host.bmc_address)
-            .cloned()
+            .map(|k| Known::clone(k))
             .unwrap_or_default()
     }
 
@@ -158,7 +160,7 @@ impl Cache {
         let mut hosts = lock(&self.hosts);
         let entry = hosts.entry(key(host)).or_default();
         if entry.address != host.bmc_address {
-            *entry = Known {
+            **entry = Known {
                 address: host.bmc_address.clone(),
                 ..Known::default()
             };
