@@ -1,7 +1,8 @@
-//! Objects held packed in a watch cache: the metadata as it is (the store's key, owner
-//! references, the change predicates read it), everything else as compact JSON compressed
-//! with LZ4 (a simulated host's spec and status are 3.0 KB of JSON, well under half that
-//! compressed, against 7.4 KiB typed).
+//! Values held packed in memory ([`Blob`]: compact JSON compressed with LZ4), and objects held
+//! packed in a watch cache ([`Packed`]: the metadata as it is, since the store's key, owner
+//! references and the change predicates read it; everything else a [`Blob`]). A simulated
+//! host's spec and status are 3.0 KB of JSON, well under half that compressed, against
+//! 7.4 KiB typed.
 //!
 //! A typed object in memory is two to three times its JSON: every optional field takes its
 //! room inline whether set or not (a `BareMetalHost` is 2.5 KiB before any string), and every
@@ -22,38 +23,162 @@ use kube::Resource;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
 
+/// What a value must offer to be held as a [`Blob`].
+pub trait Compressible: Serialize + DeserializeOwned + PartialEq + Clone {}
+
+impl<T> Compressible for T where T: Serialize + DeserializeOwned + PartialEq + Clone {}
+
 /// What a kind must offer to be packed.
-pub trait Packable:
-    Resource<DynamicType = ()> + Serialize + DeserializeOwned + PartialEq + Clone
-{
+pub trait Packable: Resource<DynamicType = ()> + Compressible + 'static {}
+
+impl<K> Packable for K where K: Resource<DynamicType = ()> + Compressible + 'static {}
+
+/// A value held as compact JSON compressed with LZ4, or whole when its JSON does not read back
+/// to it. Cloning shares the bytes.
+pub struct Blob<T>(Body<T>);
+
+enum Body<T> {
+    /// Compact JSON compressed with LZ4 (size prepended).
+    Json(Arc<[u8]>),
+    /// Compact JSON compressed with LZ4 against a dictionary shared with values of its type.
+    Alike {
+        bytes: Arc<[u8]>,
+        dictionary: Arc<[u8]>,
+    },
+    /// A value whose JSON does not read back to it, held as it is.
+    Whole(Arc<T>),
 }
 
-impl<K> Packable for K where
-    K: Resource<DynamicType = ()> + Serialize + DeserializeOwned + PartialEq + Clone
-{
+impl<T> Clone for Blob<T> {
+    fn clone(&self) -> Self {
+        Self(match &self.0 {
+            Body::Json(j) => Body::Json(j.clone()),
+            Body::Alike { bytes, dictionary } => Body::Alike {
+                bytes: bytes.clone(),
+                dictionary: dictionary.clone(),
+            },
+            Body::Whole(k) => Body::Whole(k.clone()),
+        })
+    }
+}
+
+impl<T: Compressible> Blob<T> {
+    /// Packs `value` on its own (cloned only when it is held whole).
+    pub fn pack(value: &T) -> Self {
+        Self::pack_with(value, |json| {
+            let bytes = lz4_flex::compress_prepend_size(json);
+            Body::Json(bytes.into())
+        })
+    }
+
+    /// Packs `value` against a dictionary shared with the other values of its type packed
+    /// this way: what objects of one kind repeat (field names, owner references, the
+    /// values a fleet has in common) is then held once, not once per object. The dictionary
+    /// is the JSON of a value packed before (see [`dictionary`]), so values that must not
+    /// outlive their object in memory, credentials above all, are packed with [`Blob::pack`].
+    pub fn pack_alike(value: &T) -> Self
+    where
+        T: 'static,
+    {
+        Self::pack_with(value, |json| {
+            let dictionary = dictionary::<T>(json);
+            let bytes = lz4_flex::block::compress_prepend_size_with_dict(json, &dictionary);
+            Body::Alike {
+                bytes: bytes.into(),
+                dictionary,
+            }
+        })
+    }
+
+    fn pack_with(value: &T, compress: impl FnOnce(&[u8]) -> Body<T>) -> Self {
+        let packed = serde_json::to_vec(value).map(|json| compress(&json));
+        match packed {
+            Ok(body) if Self::read(&body).is_ok_and(|read| read == *value) => Self(body),
+            _ => {
+                tracing::warn!(
+                    kind = std::any::type_name::<T>(),
+                    "a value does not read back from its JSON; it is held unpacked"
+                );
+                Self(Body::Whole(Arc::new(value.clone())))
+            }
+        }
+    }
+
+    fn read(body: &Body<T>) -> Result<T, String> {
+        let json = match body {
+            Body::Json(bytes) => lz4_flex::decompress_size_prepended(bytes),
+            Body::Alike { bytes, dictionary } => {
+                lz4_flex::block::decompress_size_prepended_with_dict(bytes, dictionary)
+            }
+            Body::Whole(value) => return Ok(T::clone(value)),
+        };
+        let json = json.map_err(|e| e.to_string())?;
+        serde_json::from_slice::<T>(&json).map_err(|e| e.to_string())
+    }
+
+    /// The value: a copy of its own.
+    pub fn unpack(&self) -> T {
+        match Self::read(&self.0) {
+            Ok(value) => value,
+            // Checked when packed: the same bytes read back the same way.
+            Err(e) => unreachable!("packed bytes read back once and fail now: {e}"),
+        }
+    }
+
+    /// Whether the value was packed against its type's shared dictionary.
+    pub fn shares_dictionary(&self) -> bool {
+        matches!(self.0, Body::Alike { .. })
+    }
+
+    /// Bytes held, the shared dictionary not counted (0 for a value held whole).
+    pub fn packed_len(&self) -> usize {
+        match &self.0 {
+            Body::Json(bytes) | Body::Alike { bytes, .. } => bytes.len(),
+            Body::Whole(_) => 0,
+        }
+    }
+}
+
+/// Largest dictionary: LZ4 looks back 64 KiB at most.
+const DICTIONARY_MAX: usize = 64 * 1024;
+
+/// The dictionary of type `T` to pack `json` against: the JSON of the largest value of the
+/// type packed so far, replaced whenever one half as large again comes by (so it follows a
+/// kind from its first, bare objects to objects with their status filled in, and changes a
+/// handful of times at most). Values keep the dictionary they were packed against.
+fn dictionary<T: 'static>(json: &[u8]) -> Arc<[u8]> {
+    use std::any::TypeId;
+    use std::collections::HashMap;
+    use std::sync::{LazyLock, Mutex};
+    static DICTIONARIES: LazyLock<Mutex<HashMap<TypeId, Arc<[u8]>>>> =
+        LazyLock::new(Default::default);
+    let mut dictionaries = DICTIONARIES.lock().unwrap_or_else(|e| e.into_inner());
+    let current = dictionaries
+        .entry(TypeId::of::<T>())
+        .or_insert_with(|| Arc::from(&[][..]));
+    if current.len() < DICTIONARY_MAX && json.len() > current.len() + current.len() / 2 {
+        *current = Arc::from(&json[..json.len().min(DICTIONARY_MAX)]);
+    }
+    current.clone()
+}
+
+impl<T> fmt::Debug for Blob<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            Body::Json(bytes) | Body::Alike { bytes, .. } => {
+                write!(f, "Blob({} bytes)", bytes.len())
+            }
+            Body::Whole(_) => f.write_str("Blob(whole)"),
+        }
+    }
 }
 
 /// An object of kind `K` held packed; a [`Resource`] of the same kind, so watches, stores
 /// and controllers take it where they take `K`.
 pub struct Packed<K> {
     metadata: ObjectMeta,
-    body: Body<K>,
-}
-
-enum Body<K> {
-    /// `K` without its metadata, as compact JSON compressed with LZ4 (size prepended).
-    Json(Arc<[u8]>),
-    /// An object whose JSON does not read back to it, held as it is.
-    Whole(Arc<K>),
-}
-
-impl<K> Clone for Body<K> {
-    fn clone(&self) -> Self {
-        match self {
-            Self::Json(j) => Self::Json(j.clone()),
-            Self::Whole(k) => Self::Whole(k.clone()),
-        }
-    }
+    /// `K` without its metadata.
+    body: Blob<K>,
 }
 
 impl<K> Clone for Packed<K> {
@@ -66,52 +191,24 @@ impl<K> Clone for Packed<K> {
 }
 
 impl<K: Packable> Packed<K> {
-    /// Packs `object`.
+    /// Packs `object` against the dictionary of its kind ([`Blob::pack_alike`]: not for kinds
+    /// that hold credentials).
     pub fn pack(mut object: K) -> Self {
         let metadata = std::mem::take(object.meta_mut());
-        let packed = serde_json::to_vec(&object).map(|j| lz4_flex::compress_prepend_size(&j));
-        let body = match packed {
-            Ok(bytes) if Self::reads_back(&bytes, &object) => Body::Json(bytes.into()),
-            _ => {
-                tracing::warn!(
-                    kind = %K::kind(&()),
-                    "an object does not read back from its JSON; it is cached unpacked"
-                );
-                Body::Whole(Arc::new(object))
-            }
-        };
+        let body = Blob::pack_alike(&object);
         Self { metadata, body }
-    }
-
-    fn read(bytes: &[u8]) -> Result<K, String> {
-        let json = lz4_flex::decompress_size_prepended(bytes).map_err(|e| e.to_string())?;
-        serde_json::from_slice::<K>(&json).map_err(|e| e.to_string())
-    }
-
-    fn reads_back(bytes: &[u8], object: &K) -> bool {
-        Self::read(bytes).is_ok_and(|read| read == *object)
     }
 
     /// The object, typed: a copy of its own.
     pub fn unpack(&self) -> K {
-        let mut object = match &self.body {
-            Body::Whole(object) => K::clone(object),
-            // Checked when packed: the same bytes read back the same way.
-            Body::Json(bytes) => match Self::read(bytes) {
-                Ok(object) => object,
-                Err(e) => unreachable!("packed bytes read back once and fail now: {e}"),
-            },
-        };
+        let mut object = self.body.unpack();
         *object.meta_mut() = self.metadata.clone();
         object
     }
 
     /// Bytes held besides the metadata (0 for an object held whole).
     pub fn packed_len(&self) -> usize {
-        match &self.body {
-            Body::Json(bytes) => bytes.len(),
-            Body::Whole(_) => 0,
-        }
+        self.body.packed_len()
     }
 }
 
@@ -210,12 +307,13 @@ mod tests {
     #[test]
     fn the_metadata_is_not_held_twice() {
         let packed = Packed::pack(secret());
-        let json = match &packed.body {
-            Body::Json(bytes) => {
-                let json = lz4_flex::decompress_size_prepended(bytes).expect("lz4");
+        let json = match &packed.body.0 {
+            Body::Alike { bytes, dictionary } => {
+                let json = lz4_flex::block::decompress_size_prepended_with_dict(bytes, dictionary)
+                    .expect("lz4");
                 String::from_utf8(json).expect("utf-8")
             }
-            Body::Whole(_) => panic!("held whole"),
+            _ => panic!("not packed against the kind's dictionary"),
         };
         assert!(!json.contains("ownerReferences"), "{json}");
         assert!(!json.contains("resourceVersion"), "{json}");
@@ -244,6 +342,54 @@ mod tests {
         let json = serde_json::to_string(&secret()).expect("json");
         let packed: Packed<Secret> = serde_json::from_str(&json).expect("packed");
         assert_eq!(packed.unpack(), secret());
+    }
+
+    #[test]
+    fn a_blob_holds_any_value_and_shows_no_data() {
+        let blob = Blob::pack(&secret());
+        assert_eq!(blob.unpack(), secret());
+        assert!(blob.packed_len() > 0);
+        let shown = format!("{blob:?}");
+        assert!(
+            shown.starts_with("Blob(") && !shown.contains("s3cret"),
+            "{shown}"
+        );
+        let meta = Blob::pack(&secret().metadata);
+        assert_eq!(meta.unpack(), secret().metadata);
+    }
+
+    #[test]
+    fn values_alike_share_what_they_repeat() {
+        // A type of its own: dictionaries are per type, and tests run side by side.
+        #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+        struct Server {
+            name: String,
+            attributes: std::collections::BTreeMap<String, String>,
+            serial: String,
+        }
+        let map = |i: usize| Server {
+            name: format!("host-{i}"),
+            attributes: (0..40)
+                .map(|a| (format!("Attribute{a}"), format!("Value{}", a % 3)))
+                .collect(),
+            serial: format!("SN{i:08}"),
+        };
+        let alone = Blob::pack(&map(1));
+        assert!(!alone.shares_dictionary());
+        let alone = alone.packed_len();
+        // The first packs against nothing but itself; the next ones against it.
+        let first = Blob::pack_alike(&map(0));
+        let alike: Vec<_> = (1..5).map(|i| Blob::pack_alike(&map(i))).collect();
+        assert_eq!(first.unpack(), map(0));
+        for (i, blob) in alike.iter().enumerate() {
+            assert!(blob.shares_dictionary());
+            assert_eq!(blob.unpack(), map(i + 1));
+            assert!(
+                blob.packed_len() * 4 < alone,
+                "{} against {alone} alone",
+                blob.packed_len()
+            );
+        }
     }
 
     #[test]

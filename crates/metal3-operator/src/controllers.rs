@@ -4,7 +4,7 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::Secret;
 use kube::core::PartialObjectMeta;
 use kube::runtime::reflector::{self, ObjectRef};
@@ -20,7 +20,7 @@ use metal3_kube::shards::Shards;
 use metal3_provisioner::Provisioner;
 use tracing::{debug, info};
 
-use crate::cache::{Cached, Caches};
+use crate::cache::{Cacheable, Cached, Caches};
 use crate::context::Context;
 use crate::metrics::Metrics;
 use crate::{OperatorConfig, REPORTING_CONTROLLER, events, host, preprov, subscription, ui};
@@ -204,27 +204,29 @@ fn watch_companions(
     let labelled = watcher::Config::default().labels(&format!(
         "{SECRET_ENVIRONMENT_LABEL}={SECRET_ENVIRONMENT_VALUE}"
     ));
-    let (secret_store, secret_changes) = cached(api::<Packed<Secret>>(client, ns), labelled);
-    let (hardware_store, hardware_changes) = cached(
+    let (secrets, secret_changes) = cache_of(api::<Secret>(client, ns), labelled, any_change);
+    let (hardware, hardware_changes) = cache_of(
         api::<PartialObjectMeta<HardwareData>>(client, ns),
         watcher::Config::default(),
+        any_change,
     );
     let (data_images, data_image_changes) = companion::<DataImage>(client, ns);
     let (settings, settings_changes) = companion::<HostFirmwareSettings>(client, ns);
     let (components, component_changes) = companion::<HostFirmwareComponents>(client, ns);
     let (policies, policy_changes) = companion::<HostUpdatePolicy>(client, ns);
-    let (schema_store, schema_changes) = cached(
-        api::<Packed<FirmwareSchema>>(client, ns),
+    let (schemas, schema_changes) = cache_of(
+        api::<FirmwareSchema>(client, ns),
         watcher::Config::default(),
+        any_change,
     );
     let caches = Caches {
-        hardware: Cached::new(hardware_store),
-        settings: Cached::new(settings),
-        components: Cached::new(components),
-        data_images: Cached::new(data_images),
-        policies: Cached::new(policies),
-        schemas: Cached::new(schema_store),
-        secrets: Arc::new(Cached::new(secret_store)),
+        hardware,
+        settings,
+        components,
+        data_images,
+        policies,
+        schemas,
+        secrets,
     };
     let hosts = hosts
         .owns_stream(secret_changes)
@@ -233,8 +235,43 @@ fn watch_companions(
         .watches_stream(component_changes, same_name_host)
         .watches_stream(policy_changes, same_name_host)
         .watches_stream(hardware_changes, |_: PartialObjectMeta<HardwareData>| None)
-        .watches_stream(schema_changes, |_: Packed<FirmwareSchema>| None);
+        .watches_stream(schema_changes, |_: FirmwareSchema| None);
     (caches, hosts)
+}
+
+/// A watch of `api` into a [`Cached`] of its own (each object slimmed, then packed), and the
+/// objects as they change in what `wake` reads ([`Cached::apply`]), each seen by the cache
+/// before it is passed on.
+fn cache_of<K>(
+    api: Api<K>,
+    config: watcher::Config,
+    wake: fn(&K) -> Option<u64>,
+) -> (
+    Arc<Cached<K>>,
+    impl futures::Stream<Item = Result<K, watcher::Error>> + Send + 'static,
+)
+where
+    K: Cacheable + std::fmt::Debug + serde::de::DeserializeOwned,
+{
+    let cache = Arc::new(Cached::new());
+    let fed = cache.clone();
+    let changes = watcher(api, config)
+        .default_backoff()
+        .modify(slim)
+        .try_filter_map(move |event| std::future::ready(Ok(fed.apply(event, wake))));
+    (cache, changes)
+}
+
+/// Every change passes.
+fn any_change<K>(_: &K) -> Option<u64> {
+    None
+}
+
+/// Changes to the spec (generation) or deletion pass.
+fn spec_or_deletion<K: Resource>(o: &K) -> Option<u64> {
+    let meta = o.meta();
+    let deleting = u64::from(meta.deletion_timestamp.is_some());
+    meta.generation.map(|g| ((g as u64) << 1) | deleting)
 }
 
 /// The BMCEventSubscription controller, run to completion.
@@ -291,35 +328,25 @@ fn image_controller(
     }
 }
 
-/// A cache of a kind that belongs to the same-name host (held packed), and the changes to its
-/// spec (generation) or deletion.
+/// A cache of a kind that belongs to the same-name host, and the changes to its spec
+/// (generation) or deletion.
 fn companion<K>(
     client: &Client,
     namespace: Option<&str>,
 ) -> (
-    reflector::Store<Packed<K>>,
-    impl futures::Stream<Item = Result<Packed<K>, watcher::Error>> + Send + 'static,
+    Arc<Cached<K>>,
+    impl futures::Stream<Item = Result<K, watcher::Error>> + Send + 'static,
 )
 where
-    K: metal3_kube::packed::Packable<Scope = k8s_openapi::NamespaceResourceScope>
+    K: Cacheable<Scope = k8s_openapi::NamespaceResourceScope>
         + std::fmt::Debug
-        + Send
-        + Sync
-        + 'static,
+        + serde::de::DeserializeOwned,
 {
-    let (store, changes) = cached(
-        api::<Packed<K>>(client, namespace),
+    cache_of(
+        api::<K>(client, namespace),
         watcher::Config::default(),
-    );
-    let changes = changes.predicate_filter(
-        |o: &Packed<K>| {
-            let meta = o.meta();
-            let deleting = u64::from(meta.deletion_timestamp.is_some());
-            meta.generation.map(|g| ((g as u64) << 1) | deleting)
-        },
-        Default::default(),
-    );
-    (store, changes)
+        spec_or_deletion,
+    )
 }
 
 /// `kubectl apply`'s copy of the whole object as last applied, in an annotation.
