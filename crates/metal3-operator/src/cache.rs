@@ -222,16 +222,19 @@ impl<K: Cacheable> Cached<K> {
 
     /// Drops the records the watch has caught up with.
     fn sweep(&self, writes: &mut Writes<K>) {
-        writes.by_name.retain(|(ns, name), p| {
-            let cached = self.cached(ns, name).map(|(v, _)| v);
-            p.stale.contains(&cached.flatten())
-        });
+        writes
+            .by_name
+            .retain(|(ns, name), p| p.stale.contains(&self.cached_version(ns, name)));
         writes.sweep_at = SWEEP_AT_LEAST.max(2 * writes.by_name.len());
+    }
+
+    fn objects(&self) -> std::sync::RwLockReadGuard<'_, Objects<K::Held>> {
+        self.objects.read().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The cached object's resourceVersion and packed form.
     fn cached(&self, ns: &str, name: &str) -> Option<(Option<String>, Blob<K::Held>)> {
-        let objects = self.objects.read().unwrap_or_else(|e| e.into_inner());
+        let objects = self.objects();
         let entry = objects.by_key.get(&*key(ns, name))?;
         Some((
             entry.version.as_deref().map(String::from),
@@ -239,10 +242,16 @@ impl<K: Cacheable> Cached<K> {
         ))
     }
 
+    /// The cached object's resourceVersion (`None`: not cached, or without one).
+    fn cached_version(&self, ns: &str, name: &str) -> Option<String> {
+        let objects = self.objects();
+        let entry = objects.by_key.get(&*key(ns, name))?;
+        entry.version.as_deref().map(String::from)
+    }
+
     /// Objects cached (for tests and metrics).
     pub fn len(&self) -> usize {
-        let objects = self.objects.read().unwrap_or_else(|e| e.into_inner());
-        objects.by_key.len()
+        self.objects().by_key.len()
     }
 
     /// Whether nothing is cached.
@@ -278,7 +287,7 @@ impl<K: Cacheable> Cached<K> {
     /// Records what a write left (`None`: the object is gone), to be read until the watch
     /// catches up.
     pub fn wrote(&self, ns: &str, name: &str, after: Option<K>) {
-        let current = self.cached(ns, name).and_then(|(v, _)| v);
+        let current = self.cached_version(ns, name);
         // A write's response carries managed fields; the watch-fed copies do not keep them.
         let after = after.map(|mut o| {
             o.meta_mut().managed_fields = None;

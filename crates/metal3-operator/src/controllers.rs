@@ -160,35 +160,17 @@ fn host_changes(
         h.deletion_timestamp.is_some().hash(&mut hasher);
         Some(hasher.finish())
     };
-    let (reader, changes) = cached(api(client, namespace), watcher::Config::default());
-    (reader, changes.predicate_filter(wake, Default::default()))
-}
-
-/// A watch of `api` into a store, each object slimmed before it is stored, and the objects
-/// as they change.
-fn cached<K>(
-    api: Api<K>,
-    config: watcher::Config,
-) -> (
-    reflector::Store<K>,
-    impl futures::Stream<Item = Result<K, watcher::Error>> + Send + 'static,
-)
-where
-    K: Resource<DynamicType = ()>
-        + Clone
-        + std::fmt::Debug
-        + serde::de::DeserializeOwned
-        + Send
-        + Sync
-        + 'static,
-{
-    let (store, writer) = reflector::store();
-    let changes = watcher(api, config)
-        .default_backoff()
-        .modify(slim)
-        .reflect(writer)
-        .applied_objects();
-    (store, changes)
+    let (reader, writer) = reflector::store();
+    let changes = watcher(
+        api::<Packed<BareMetalHost>>(client, namespace),
+        watcher::Config::default(),
+    )
+    .default_backoff()
+    .modify(slim)
+    .reflect(writer)
+    .applied_objects()
+    .predicate_filter(wake, Default::default());
+    (reader, changes)
 }
 
 /// Watches what belongs to a host into the [`Caches`], and has `hosts` woken by it: the
