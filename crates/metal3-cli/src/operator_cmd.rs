@@ -432,7 +432,7 @@ pub fn run(args: &Args) -> Result<ExitCode> {
         // With shards: the keeper runs until the controllers have stopped, then gives the
         // shards back.
         let (keeper_stop, keeper_stopped) = tokio::sync::oneshot::channel::<()>();
-        let keeper = sharding.zip(shards).map(|(c, s)| {
+        let keeper = sharding.zip(shards.clone()).map(|(c, s)| {
             tokio::spawn(metal3_kube::shards::keep(client.clone(), c, s, async {
                 let _ = keeper_stopped.await;
             }))
@@ -448,10 +448,17 @@ pub fn run(args: &Args) -> Result<ExitCode> {
                 }
             });
         }
-        // The BareMetalSwitch controller (elected too); stopped with the others.
+        // The BareMetalSwitch controller (elected too; with shards, each namespace written by
+        // the replica holding its shard); stopped with the others.
         let switches = switch_networking.map(|settings| {
             let (client, ns) = (client.clone(), args.namespace.clone());
-            tokio::spawn(metal3_operator::switch::run(client, ns, settings, std::future::pending()))
+            tokio::spawn(metal3_operator::switch::run(
+                client,
+                ns,
+                settings,
+                shards,
+                std::future::pending(),
+            ))
         });
         metal3_operator::run(client, provisioner, config, metrics, shutdown).await;
         if let Some(task) = switches {

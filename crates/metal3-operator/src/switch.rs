@@ -7,6 +7,11 @@
 //! whose Secret does not exist yet is looked at again every 10 s. Credentials are read from the
 //! switches' Secrets and written only to the two configuration Secrets: never to logs, Events
 //! or status. Rendering is pure, in [`crate::switch_config`].
+//!
+//! With shards (`--shards N`), a namespace belongs to the shard of its configuration Secret
+//! (`namespace/<configs secret>`): only the replica holding that shard writes it, so two
+//! replicas never race on the same Secrets, and a replica gaining the shard rewrites the
+//! namespaces it has seen switches in.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
@@ -23,6 +28,7 @@ use kube::{Client, ResourceExt};
 use metal3_api::consts::{SECRET_ENVIRONMENT_LABEL, SECRET_ENVIRONMENT_VALUE};
 use metal3_api::v1alpha1::{BareMetalSwitch, Condition, ConditionStatus, SWITCH_CONDITION_VALID};
 use metal3_kube::meta::owner_reference;
+use metal3_kube::shards::Shards;
 use serde_json::json;
 use tracing::{debug, info, warn};
 
@@ -42,11 +48,13 @@ pub enum Error {
 /// How soon a switch whose credentials Secret is missing is looked at again (upstream's 10 s).
 pub const MISSING_SECRET_RETRY: Duration = Duration::from_secs(10);
 
-/// Runs the controller until `shutdown` completes: every namespace (or only `namespace`).
+/// Runs the controller until `shutdown` completes: every namespace (or only `namespace`); with
+/// `shards`, only the namespaces whose shard this replica holds.
 pub async fn run(
     client: Client,
     namespace: Option<String>,
     settings: SwitchNetworking,
+    shards: Option<Shards>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
     info!(
@@ -68,7 +76,8 @@ pub async fn run(
     let switch_namespaces = watcher(switches, watcher::Config::default())
         .default_backoff()
         .touched_objects()
-        .map(|r| r.ok().and_then(|s: BareMetalSwitch| s.namespace()));
+        .map(|r| r.ok().and_then(|s: BareMetalSwitch| s.namespace()))
+        .map(Due::Namespace);
     let secret_namespaces = watcher(secrets, labelled)
         .default_backoff()
         .touched_objects()
@@ -80,21 +89,29 @@ pub async fn run(
                         .any(|o| o.kind == "BareMetalSwitch")
                 })
                 .and_then(|s| s.namespace())
-        });
+        })
+        .map(Due::Namespace);
+    let gained = crate::controllers::shards_gained(shards.clone()).map(|()| Due::Gained);
     // Deletions too: `touched_objects` yields deleted objects as well as applied ones.
     let mut changes = std::pin::pin!(futures::stream::select(
-        switch_namespaces,
-        secret_namespaces
+        futures::stream::select(switch_namespaces, secret_namespaces),
+        gained,
     ));
     let mut shutdown = std::pin::pin!(shutdown);
+    // Namespaces seen with switches (or their Secrets): rewritten when a shard is gained.
+    let mut seen: BTreeSet<String> = BTreeSet::new();
     let mut retry: BTreeSet<String> = BTreeSet::new();
     let mut retry_at = tokio::time::Instant::now() + MISSING_SECRET_RETRY;
     loop {
         let due: Vec<String> = tokio::select! {
             _ = &mut shutdown => break,
             next = changes.next() => match next {
-                Some(Some(ns)) => vec![ns],
-                Some(None) => continue,
+                Some(Due::Namespace(Some(ns))) => {
+                    seen.insert(ns.clone());
+                    vec![ns]
+                }
+                Some(Due::Namespace(None)) => continue,
+                Some(Due::Gained) => seen.iter().cloned().collect(),
                 None => break,
             },
             _ = tokio::time::sleep_until(retry_at), if !retry.is_empty() => {
@@ -102,7 +119,17 @@ pub async fn run(
             }
         };
         for ns in due {
-            match sync_namespace(&client, &ns, &settings).await {
+            // Held for the whole rewrite: giving the shard back waits for it.
+            let tenure = match &shards {
+                Some(shards) => match shards.enter(&ns, &settings.configs_secret) {
+                    Some(tenure) => Some(tenure),
+                    None => continue,
+                },
+                None => None,
+            };
+            let outcome = sync_namespace(&client, &ns, &settings).await;
+            drop(tenure);
+            match outcome {
                 Ok(true) => {
                     if retry.is_empty() {
                         retry_at = tokio::time::Instant::now() + MISSING_SECRET_RETRY;
@@ -121,6 +148,14 @@ pub async fn run(
         }
     }
     info!("BareMetalSwitch controller stopped");
+}
+
+/// What the controller is woken for.
+enum Due {
+    /// A change in a namespace (`None`: an object without one, ignored).
+    Namespace(Option<String>),
+    /// This replica gained a shard: every namespace seen is looked at again.
+    Gained,
 }
 
 /// Regenerates the configuration of namespace `ns` and the switches' conditions. `Ok(true)`

@@ -1,6 +1,7 @@
 //! The BareMetalSwitch controller against the real API server: the switch configuration Secret
 //! is written, follows changes to a switch and to its credentials, leaves out a switch whose
-//! credentials Secret is missing until it appears, and drops a deleted switch.
+//! credentials Secret is missing until it appears, and drops a deleted switch. With shards,
+//! a namespace is written by the replica holding its shard, once it holds it.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -132,6 +133,7 @@ async fn switches_are_written_to_the_configuration_secret() {
         client.clone(),
         Some(ns.clone()),
         settings,
+        None,
         async move {
             let _ = stopped.await;
         },
@@ -247,4 +249,120 @@ async fn switches_are_written_to_the_configuration_secret() {
         .await
         .expect("controller stops")
         .expect("controller task");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_shards_a_namespace_is_written_once_its_shard_is_held() {
+    use k8s_openapi::api::coordination::v1::Lease;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
+    use metal3_kube::leader::LeaseConfig;
+    use metal3_kube::shards::{LEASE_KIND_LABEL, ShardConfig, Shards, keep};
+
+    let cp = metal3_testenv::shared();
+    let client = cp.client().await.expect("client");
+    let ns = cp
+        .namespace(&client, "switch-shards")
+        .await
+        .expect("namespace");
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
+    let switches: Api<BareMetalSwitch> = Api::namespaced(client.clone(), &ns);
+    let leases: Api<Lease> = Api::namespaced(client.clone(), &ns);
+    let pp = PostParams::default();
+    for name in ["switch-configs", "switch-credentials"] {
+        secrets
+            .create(&pp, &secret(name, &[]))
+            .await
+            .expect("create secret");
+    }
+    secrets
+        .create(
+            &pp,
+            &secret("tor1-creds", &[("username", "admin"), ("password", "pw")]),
+        )
+        .await
+        .expect("credentials");
+    switches
+        .create(&pp, &switch("tor1", "aa:bb:cc:dd:ee:01", "tor1-creds"))
+        .await
+        .expect("switch");
+
+    // Two shards; the namespace's is held by another replica (an hour-long Lease, renewed now).
+    let config = ShardConfig {
+        count: 2,
+        namespace: ns.clone(),
+        prefix: "switches".into(),
+        identity: "replica-a".into(),
+        lease: LeaseConfig {
+            lease_duration: Duration::from_secs(3),
+            renew_deadline: Duration::from_secs(2),
+            retry_period: Duration::from_millis(200),
+        },
+    };
+    let shards = Shards::new(config.count, &config.identity);
+    let ours = shards.shard_of(&ns, "switch-configs");
+    let lease_name = config.shard_lease(ours);
+    let mut other: Lease = serde_json::from_value(json!({
+        "metadata": {"name": lease_name, "labels": {LEASE_KIND_LABEL: "shard"}},
+        "spec": {"holderIdentity": "replica-b", "leaseDurationSeconds": 3600},
+    }))
+    .expect("lease");
+    if let Some(spec) = other.spec.as_mut() {
+        spec.renew_time = Some(MicroTime(jiff::Timestamp::now()));
+    }
+    leases.create(&pp, &other).await.expect("other's lease");
+
+    let settings = SwitchNetworking {
+        configs_secret: "switch-configs".into(),
+        credentials_secret: "switch-credentials".into(),
+        credentials_path: "/etc/ironic/switch-credentials".into(),
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let stopped = futures::FutureExt::shared(async move {
+        let _ = stopped.await;
+    });
+    let controller = tokio::spawn(metal3_operator::switch::run(
+        client.clone(),
+        Some(ns.clone()),
+        settings,
+        Some(shards.clone()),
+        stopped.clone(),
+    ));
+    let keeper = tokio::spawn(keep(client.clone(), config, shards.clone(), stopped));
+
+    // The keeper takes the free shard only; the namespace stays the other replica's.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while shards.held() != vec![1 - ours] {
+        assert!(Instant::now() < deadline, "held {:?}", shards.held());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let configs = secrets.get("switch-configs").await.expect("configs");
+    assert!(
+        configs.data.unwrap_or_default().is_empty(),
+        "written while another replica held the namespace's shard"
+    );
+
+    // The other replica stops renewing: its Lease expires, this replica takes the shard and
+    // writes the namespace without any further change to the switch.
+    leases
+        .patch(
+            &lease_name,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"renewTime": "2020-01-01T00:00:00.000000Z"}})),
+        )
+        .await
+        .expect("expire the other's lease");
+    wait_for_secret(&secrets, "switch-configs", "after take-over", |d| {
+        d.get(CONFIG_KEY)
+            .is_some_and(|c| c.contains("[switch:tor1]"))
+    })
+    .await;
+    wait_for_valid(&switches, "tor1", ConditionStatus::True).await;
+
+    let _ = stop.send(());
+    for task in [controller, keeper] {
+        tokio::time::timeout(Duration::from_secs(10), task)
+            .await
+            .expect("stops")
+            .expect("task");
+    }
 }
