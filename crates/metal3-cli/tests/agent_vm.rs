@@ -162,29 +162,32 @@ async fn two_vms_through_inspection_provisioning_cleaning_and_deletion_with_the_
             h.provisioning_state().as_str() == "provisioned"
         })
         .await;
-    // The operator's step log shows the agent's steps while provisioning.
+    // The operator's step log shows the agent's steps while provisioning (the log is written
+    // a few seconds after the state is entered: poll).
     let logs: Api<k8s_openapi::api::core::v1::ConfigMap> = Api::namespaced(client.clone(), &ns);
     let mut agent_steps = Vec::new();
     for name in ["sim-0", "sim-1"] {
-        let cm = logs
-            .get(&format!("{name}.steps"))
-            .await
-            .expect("the host's step log");
-        let steps = metal3_fleet::steps::parse(
-            cm.data
-                .as_ref()
-                .and_then(|d| d.get(metal3_fleet::steps::DATA_KEY))
-                .expect("steps"),
-        );
-        let states: Vec<&str> = steps
-            .iter()
-            .filter(|s| s.error.is_empty() && s.progress.is_empty())
-            .map(|s| s.state.as_str())
-            .collect();
-        assert!(
-            states.ends_with(&["provisioning", "provisioned"]),
-            "{name}: {steps:#?}"
-        );
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let steps = loop {
+            let steps = logs
+                .get_opt(&format!("{name}.steps"))
+                .await
+                .expect("read the host's step log")
+                .and_then(|cm| cm.data)
+                .and_then(|d| d.get(metal3_fleet::steps::DATA_KEY).cloned())
+                .map(|data| metal3_fleet::steps::parse(&data))
+                .unwrap_or_default();
+            let states: Vec<&str> = steps
+                .iter()
+                .filter(|s| s.error.is_empty() && s.progress.is_empty())
+                .map(|s| s.state.as_str())
+                .collect();
+            if states.ends_with(&["provisioning", "provisioned"]) {
+                break steps;
+            }
+            assert!(Instant::now() < deadline, "{name}: {steps:#?}");
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        };
         agent_steps.extend(
             steps
                 .iter()

@@ -68,6 +68,28 @@ fn wait_for_a_settled_fleet(port: u16) -> Value {
     panic!("the fleet did not settle on the page: {last:#}");
 }
 
+/// Waits until host `ns/name`'s timeline has `state` in its step log (written a few seconds
+/// after the state is entered), and returns the timeline.
+fn wait_for_a_logged_state(port: u16, host: &str, state: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut last = Value::Null;
+    while Instant::now() < deadline {
+        if let Some(timeline) = get_json(port, &format!("/api/hosts/{host}")) {
+            let logged = timeline["states"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|s| s["state"] == state);
+            if logged {
+                return timeline;
+            }
+            last = timeline;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    panic!("{host}'s step log never showed {state}: {last:#}");
+}
+
 #[test]
 fn the_fleet_page_shows_the_fleet_and_a_host_timeline_in_chromium() {
     let state = tempfile::tempdir().expect("state dir");
@@ -119,6 +141,7 @@ fn the_fleet_page_shows_the_fleet_and_a_host_timeline_in_chromium() {
     assert!(dom.contains(r#"<svg id="chart""#), "{dom}");
     assert!(dom.contains(r#"href="/hosts/metal3/sim-0""#), "{dom}");
 
+    let timeline = wait_for_a_logged_state(port, "metal3/sim-0", "available");
     let host = chromium(
         profile.path(),
         &["--dump-dom"],
@@ -139,7 +162,6 @@ fn the_fleet_page_shows_the_fleet_and_a_host_timeline_in_chromium() {
     assert!(host.contains("<td>available</td>"), "{host}");
 
     // The step log counts the requests to the host's BMC per state (Redfish backend).
-    let timeline = get_json(port, "/api/hosts/metal3/sim-0").expect("timeline JSON");
     let inspecting = timeline["states"]
         .as_array()
         .into_iter()

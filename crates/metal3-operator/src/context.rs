@@ -40,6 +40,8 @@ pub struct Context {
     pub caches: Caches,
     /// The shards this replica holds; `None`: it acts on every host.
     pub shards: Option<metal3_kube::shards::Shards>,
+    /// The hosts' steps not written to their step logs yet.
+    pub(crate) steps: Arc<crate::steps::StepLog>,
     /// Per host: the resourceVersion our last status write replaced. A cached object still at
     /// that version is older than what we wrote.
     written: Mutex<HashMap<HostKey, String>>,
@@ -70,6 +72,7 @@ impl Context {
             build_preprovisioning_images: false,
             caches,
             shards: None,
+            steps: Arc::default(),
             written: Mutex::new(HashMap::new()),
             firmware_read: Mutex::new(HashMap::new()),
         }

@@ -86,6 +86,7 @@ pub async fn run(
     context.build_preprovisioning_images = config.preprovisioning_images.is_some();
     context.shards = config.shards.clone();
     let image_controller = image_controller(&client, ns, &config, shutdown.clone());
+    let step_log = context.steps.clone();
     let ctx = Arc::new(context);
     let claim_controller = claim_controller(&client, &config, shutdown.clone());
 
@@ -105,14 +106,23 @@ pub async fn run(
                 Err(e) => debug!(error = %e, "reconcile error"),
             }
         });
-    futures::join!(
-        host_controller,
-        subscription_controller,
-        image_controller,
-        claim_controller,
-        page,
-        shard_gauge
-    );
+    // The step log's writer stops after the controllers, so their last steps are written.
+    let (controllers_stopped, stopped) = tokio::sync::oneshot::channel::<()>();
+    let controllers = async move {
+        futures::join!(
+            host_controller,
+            subscription_controller,
+            image_controller,
+            claim_controller,
+            page,
+            shard_gauge
+        );
+        let _ = controllers_stopped.send(());
+    };
+    let step_writer = step_log.run(&client, async {
+        let _ = stopped.await;
+    });
+    futures::join!(controllers, step_writer);
     info!("controllers stopped");
 }
 

@@ -327,7 +327,7 @@ async fn apply(
         apply_effect(ctx, host, ns, name, host_data, effect).await?;
     }
     publish(ctx, host, &decision).await;
-    crate::steps::record(ctx, host, host_data, ns, &decision).await;
+    crate::steps::record(ctx, host, host_data, ns, &decision);
     record_metrics(ctx, ns, name, &decision);
     if let Some((from, to)) = &decision.state_change {
         info!(host = %name, namespace = %ns, from = %from.as_str(), to = %to.as_str(), "provisioning state changed");

@@ -1,14 +1,23 @@
 //! Writes a host's step log (`metal3_fleet::steps`): after a pass that changed the host's
-//! state or recorded a new error, the step is appended to the `<host>.steps` ConfigMap (read,
-//! appended, applied). Nothing is held in memory, and a failed write is only logged: the log
-//! tells the story, the host's status is the record.
+//! state or recorded a new error, the step waits [`GATHER`] for others of the same host, then
+//! they are appended together to the `<host>.steps` ConfigMap (read, appended, applied) by the
+//! log's writer ([`StepLog::run`], [`WRITERS`] logs at a time). A host going registering →
+//! inspecting → preparing → available costs one write instead of four, and no pass waits for
+//! the log. Only the steps not yet written are held; the writer writes them all once the
+//! controllers have stopped, a crash loses at most the last [`GATHER`] of them. A failed write
+//! is only logged: the log tells the story, the host's status is the record.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
+use futures::StreamExt;
 use k8s_openapi::api::core::v1::ConfigMap;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, Patch, PatchParams};
-use kube::{Resource, ResourceExt};
+use kube::{Client, Resource, ResourceExt};
 use metal3_api::v1alpha1::{BareMetalHost, BareMetalHostStatus, ConditionStatus};
 use metal3_fleet::steps::{self, DATA_KEY, HOST_LABEL, Step};
 use metal3_hoststate::Decision;
@@ -16,6 +25,15 @@ use metal3_provisioner::HostData;
 use tracing::{debug, warn};
 
 use crate::context::Context;
+
+/// How long a host's first unwritten step waits for more before they are written together.
+pub(crate) const GATHER: Duration = Duration::from_secs(5);
+
+/// How often the writer looks for steps that have waited long enough.
+const TICK: Duration = Duration::from_secs(1);
+
+/// Step logs written at once.
+const WRITERS: usize = 16;
 
 /// The field manager of the step log's writes.
 const MANAGER: &str = "metal3-operator-steps";
@@ -74,8 +92,99 @@ pub(crate) fn new_steps(
     out
 }
 
-/// Appends what the pass did to the host's step log.
-pub(crate) async fn record(
+/// The steps not written yet, per host (`namespace`, `name`).
+#[derive(Default)]
+pub(crate) struct StepLog {
+    pending: Mutex<HashMap<(String, String), Pending>>,
+}
+
+/// A host's steps waiting to be written, the owner its log gets, and when they are due.
+struct Pending {
+    steps: Vec<Step>,
+    owner: Option<OwnerReference>,
+    due: Instant,
+}
+
+type Due = Vec<((String, String), Pending)>;
+
+impl StepLog {
+    fn pending(&self) -> MutexGuard<'_, HashMap<(String, String), Pending>> {
+        self.pending.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Adds `added` to the host's unwritten steps; the first of them makes them due
+    /// [`GATHER`] after `now`.
+    fn add(
+        &self,
+        ns: &str,
+        name: &str,
+        added: Vec<Step>,
+        owner: Option<OwnerReference>,
+        now: Instant,
+    ) {
+        let mut pending = self.pending();
+        let p = pending
+            .entry((ns.to_string(), name.to_string()))
+            .or_insert_with(|| Pending {
+                steps: Vec::new(),
+                owner: None,
+                due: now + GATHER,
+            });
+        p.steps.extend(added);
+        p.owner = owner;
+    }
+
+    /// Takes the steps due at `now` (all of them with `None`).
+    fn take(&self, now: Option<Instant>) -> Due {
+        let mut pending = self.pending();
+        match now {
+            None => pending.drain().collect(),
+            Some(now) => {
+                let due: Vec<(String, String)> = pending
+                    .iter()
+                    .filter(|(_, p)| p.due <= now)
+                    .map(|(k, _)| k.clone())
+                    .collect();
+                due.into_iter()
+                    .filter_map(|k| pending.remove_entry(&k))
+                    .collect()
+            }
+        }
+    }
+
+    /// Writes the steps as they fall due until `stop` completes, then all that are left (stop
+    /// it once the controllers have stopped, so their last steps are written too).
+    pub(crate) async fn run(&self, client: &Client, stop: impl Future<Output = ()>) {
+        let mut tick = tokio::time::interval(TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut stop = std::pin::pin!(stop);
+        loop {
+            tokio::select! {
+                () = &mut stop => break,
+                _ = tick.tick() => {}
+            }
+            write_all(client, self.take(Some(Instant::now()))).await;
+        }
+        let left = self.take(None);
+        if !left.is_empty() {
+            debug!(hosts = left.len(), "writing the step logs not written yet");
+        }
+        write_all(client, left).await;
+    }
+}
+
+/// Writes `due`, [`WRITERS`] step logs at a time.
+async fn write_all(client: &Client, due: Due) {
+    futures::stream::iter(due)
+        .for_each_concurrent(WRITERS, |((ns, name), p)| async move {
+            append(client, &ns, &name, p).await;
+        })
+        .await;
+}
+
+/// Adds what the pass did to the host's step log: written [`GATHER`] after its first step not
+/// written yet, with those that came meanwhile.
+pub(crate) fn record(
     ctx: &Context,
     host: &BareMetalHost,
     host_data: &HostData,
@@ -91,12 +200,18 @@ pub(crate) async fn record(
     for step in &mut added {
         step.requests = requests;
     }
-    let name = host.name_any();
-    let Some(cm_name) = steps::config_map_name(&name) else {
+    let owner = metal3_kube::meta::owner_reference(host, false);
+    ctx.steps
+        .add(ns, &host.name_any(), added, owner, Instant::now());
+}
+
+/// Appends `pending` to the step log of host `ns/name`: read, appended, applied.
+async fn append(client: &Client, ns: &str, name: &str, pending: Pending) {
+    let Some(cm_name) = steps::config_map_name(name) else {
         debug!(host = %name, "host name too long for a step log");
         return;
     };
-    let api: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), ns);
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), ns);
     let mut log = match api.get_opt(&cm_name).await {
         Ok(cm) => cm.as_ref().map(steps::of_config_map).unwrap_or_default(),
         Err(e) => {
@@ -104,16 +219,16 @@ pub(crate) async fn record(
             return;
         }
     };
-    for step in added {
+    for step in pending.steps {
         steps::push(&mut log, step);
     }
     let mut cm = ConfigMap::default();
     cm.metadata.name = Some(cm_name.clone());
     cm.metadata.namespace = Some(ns.to_string());
     if name.len() <= 63 {
-        cm.metadata.labels = Some(BTreeMap::from([(HOST_LABEL.to_string(), name.clone())]));
+        cm.metadata.labels = Some(BTreeMap::from([(HOST_LABEL.to_string(), name.to_string())]));
     }
-    cm.metadata.owner_references = metal3_kube::meta::owner_reference(host, false).map(|o| vec![o]);
+    cm.metadata.owner_references = pending.owner.map(|o| vec![o]);
     cm.data = Some(BTreeMap::from([(
         DATA_KEY.to_string(),
         steps::render(&log),
@@ -206,5 +321,49 @@ mod tests {
         let mut again = host.clone();
         again.status = Some(failed.clone());
         assert!(new_steps(&again, &decision(failed), None, now).is_empty());
+    }
+
+    #[test]
+    fn steps_of_a_host_gather_until_due() {
+        let now = Timestamp::from_second(1_800_000_000).expect("time");
+        let step = |state: &str| Step {
+            at: now,
+            state: state.into(),
+            error: String::new(),
+            progress: String::new(),
+            requests: None,
+        };
+        let key = |ns: &str, name: &str| (ns.to_string(), name.to_string());
+        let t0 = Instant::now();
+        let log = StepLog::default();
+        log.add("ns", "a", vec![step("registering")], None, t0);
+        // Later steps join the first; they do not put the write off.
+        log.add("ns", "a", vec![step("inspecting")], None, t0 + GATHER / 2);
+        // Another host, or the same name elsewhere, gathers apart.
+        log.add("ns", "b", vec![step("registering")], None, t0 + GATHER / 2);
+        log.add(
+            "other",
+            "a",
+            vec![step("registering")],
+            None,
+            t0 + GATHER / 2,
+        );
+        assert!(log.take(Some(t0 + GATHER / 2)).is_empty());
+
+        let due = log.take(Some(t0 + GATHER));
+        assert_eq!(due.len(), 1);
+        let (k, p) = &due[0];
+        assert_eq!(*k, key("ns", "a"));
+        let states: Vec<&str> = p.steps.iter().map(|s| s.state.as_str()).collect();
+        assert_eq!(states, ["registering", "inspecting"]);
+
+        // Once taken, the host's next step starts a new gathering.
+        log.add("ns", "a", vec![step("available")], None, t0 + GATHER);
+        assert_eq!(log.take(Some(t0 + GATHER + GATHER / 2)).len(), 2);
+        // At a stop everything left is taken.
+        let left = log.take(None);
+        assert_eq!(left.len(), 1);
+        assert_eq!(left[0].0, key("ns", "a"));
+        assert!(log.take(None).is_empty());
     }
 }
