@@ -4,8 +4,8 @@
 //! log's writer ([`StepLog::run`], [`WRITERS`] logs at a time). A host going registering →
 //! inspecting → preparing → available costs one write instead of four, and no pass waits for
 //! the log. Only the steps not yet written are held; the writer writes them all once the
-//! controllers have stopped, a crash loses at most the last [`GATHER`] of them. A failed write
-//! is only logged: the log tells the story, the host's status is the record.
+//! controllers have stopped, a crash loses those of the last [`GATHER`] and [`TICK`]. A failed
+//! write is only logged: the log tells the story, the host's status is the record.
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
