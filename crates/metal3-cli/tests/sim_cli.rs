@@ -22,6 +22,18 @@ fn start_sim(mut command: Command) -> (Killed, String) {
     (child, line)
 }
 
+/// The first of `n` consecutive loopback ports that are free now.
+fn free_run(n: u16) -> u16 {
+    for _ in 0..100 {
+        let base = free_port();
+        let free = |p: u16| std::net::TcpListener::bind(("127.0.0.1", p)).is_ok();
+        if base.checked_add(n).is_some() && (1..n).all(|i| free(base + i)) {
+            return base;
+        }
+    }
+    panic!("no {n} free loopback ports in a row");
+}
+
 /// Basic credentials of the simulator's defaults (admin:password).
 const AUTH: &str = "Authorization: Basic YWRtaW46cGFzc3dvcmQ=\r\n";
 
@@ -120,16 +132,25 @@ fn one_tls_bmc_per_port_with_its_own_password_driven_by_curl() {
     let dir = tempfile::tempdir().expect("tempdir");
     let manifests = dir.path().join("fleet.yaml");
     let cert = dir.path().join("bmc.pem");
-    let (port, base) = (free_port(), free_port());
-    let mut sim = Command::new(env!("CARGO_BIN_EXE_metal3"));
-    sim.args(["sim", "--hosts", "3", "--tls", "--per-host-credentials"])
-        .args(["--listen", &format!("127.0.0.1:{port}")])
-        .args(["--per-host-ports", &base.to_string()])
-        .arg("--tls-cert-out")
-        .arg(&cert)
-        .arg("--manifests")
-        .arg(&manifests);
-    let (_child, line) = start_sim(sim);
+    // Three ports in a row for the BMCs: free when looked at, but another test may take one
+    // before the simulator binds it; then the simulator says so and is started again.
+    let mut attempts = 0;
+    let (_child, line, port, base) = loop {
+        let (port, base) = (free_port(), free_run(3));
+        let mut sim = Command::new(env!("CARGO_BIN_EXE_metal3"));
+        sim.args(["sim", "--hosts", "3", "--tls", "--per-host-credentials"])
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .args(["--per-host-ports", &base.to_string()])
+            .arg("--tls-cert-out")
+            .arg(&cert)
+            .arg("--manifests")
+            .arg(&manifests);
+        let (child, line) = start_sim(sim);
+        attempts += 1;
+        if !line.contains("Address already in use") || attempts == 5 {
+            break (child, line, port, base);
+        }
+    };
     assert!(
         line.contains(&format!("each on its own port from {base}")),
         "{line}"
