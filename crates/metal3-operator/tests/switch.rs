@@ -93,15 +93,26 @@ async fn wait_for_valid(
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn switches_are_written_to_the_configuration_secret() {
-    let cp = metal3_testenv::shared();
-    let client = cp.client().await.expect("client");
-    let ns = cp.namespace(&client, "switch").await.expect("namespace");
+/// The controller's settings: the two configuration Secrets [`namespace_with_a_switch`] makes.
+fn settings() -> SwitchNetworking {
+    SwitchNetworking {
+        configs_secret: "switch-configs".into(),
+        credentials_secret: "switch-credentials".into(),
+        credentials_path: "/etc/ironic/switch-credentials".into(),
+    }
+}
+
+/// A new namespace (named from `prefix`) with the two configuration Secrets, as the deployment
+/// creates them for the networking service to mount, and switch `tor1` whose credentials
+/// Secret `tor1-creds` holds user `admin` with `password`.
+async fn namespace_with_a_switch(client: &kube::Client, prefix: &str, password: &str) -> String {
+    let ns = metal3_testenv::shared()
+        .namespace(client, prefix)
+        .await
+        .expect("namespace");
     let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
     let switches: Api<BareMetalSwitch> = Api::namespaced(client.clone(), &ns);
     let pp = PostParams::default();
-    // The deployment creates the two Secrets the networking service mounts.
     for name in ["switch-configs", "switch-credentials"] {
         secrets
             .create(&pp, &secret(name, &[]))
@@ -113,7 +124,7 @@ async fn switches_are_written_to_the_configuration_secret() {
             &pp,
             &secret(
                 "tor1-creds",
-                &[("username", "admin"), ("password", "s3cret")],
+                &[("username", "admin"), ("password", password)],
             ),
         )
         .await
@@ -122,17 +133,22 @@ async fn switches_are_written_to_the_configuration_secret() {
         .create(&pp, &switch("tor1", "aa:bb:cc:dd:ee:01", "tor1-creds"))
         .await
         .expect("switch");
+    ns
+}
 
-    let settings = SwitchNetworking {
-        configs_secret: "switch-configs".into(),
-        credentials_secret: "switch-credentials".into(),
-        credentials_path: "/etc/ironic/switch-credentials".into(),
-    };
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn switches_are_written_to_the_configuration_secret() {
+    let client = metal3_testenv::shared().client().await.expect("client");
+    let ns = namespace_with_a_switch(&client, "switch", "s3cret").await;
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
+    let switches: Api<BareMetalSwitch> = Api::namespaced(client.clone(), &ns);
+    let pp = PostParams::default();
+
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let controller = tokio::spawn(metal3_operator::switch::run(
         client.clone(),
         Some(ns.clone()),
-        settings,
+        settings(),
         None,
         async move {
             let _ = stopped.await;
@@ -258,33 +274,12 @@ async fn with_shards_a_namespace_is_written_once_its_shard_is_held() {
     use metal3_kube::leader::LeaseConfig;
     use metal3_kube::shards::{LEASE_KIND_LABEL, ShardConfig, Shards, keep};
 
-    let cp = metal3_testenv::shared();
-    let client = cp.client().await.expect("client");
-    let ns = cp
-        .namespace(&client, "switch-shards")
-        .await
-        .expect("namespace");
+    let client = metal3_testenv::shared().client().await.expect("client");
+    let ns = namespace_with_a_switch(&client, "switch-shards", "pw").await;
     let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
     let switches: Api<BareMetalSwitch> = Api::namespaced(client.clone(), &ns);
     let leases: Api<Lease> = Api::namespaced(client.clone(), &ns);
     let pp = PostParams::default();
-    for name in ["switch-configs", "switch-credentials"] {
-        secrets
-            .create(&pp, &secret(name, &[]))
-            .await
-            .expect("create secret");
-    }
-    secrets
-        .create(
-            &pp,
-            &secret("tor1-creds", &[("username", "admin"), ("password", "pw")]),
-        )
-        .await
-        .expect("credentials");
-    switches
-        .create(&pp, &switch("tor1", "aa:bb:cc:dd:ee:01", "tor1-creds"))
-        .await
-        .expect("switch");
 
     // Two shards; the namespace's is held by another replica (an hour-long Lease, renewed now).
     let config = ShardConfig {
@@ -311,11 +306,6 @@ async fn with_shards_a_namespace_is_written_once_its_shard_is_held() {
     }
     leases.create(&pp, &other).await.expect("other's lease");
 
-    let settings = SwitchNetworking {
-        configs_secret: "switch-configs".into(),
-        credentials_secret: "switch-credentials".into(),
-        credentials_path: "/etc/ironic/switch-credentials".into(),
-    };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let stopped = futures::FutureExt::shared(async move {
         let _ = stopped.await;
@@ -323,7 +313,7 @@ async fn with_shards_a_namespace_is_written_once_its_shard_is_held() {
     let controller = tokio::spawn(metal3_operator::switch::run(
         client.clone(),
         Some(ns.clone()),
-        settings,
+        settings(),
         Some(shards.clone()),
         stopped.clone(),
     ));
